@@ -1,0 +1,15 @@
+//! The schema, as code: one portable set of migrations for SQLite and PostgreSQL, run at start.
+//! A migration is never edited once applied; change the schema with a new one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_schema;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_create_schema::Migration)]
+    }
+}

@@ -1,0 +1,239 @@
+//! `liaison.v1.AdminService`.
+
+use tonic::{Request, Response, Status};
+
+use super::{convert, Api};
+use crate::domain::model::{Categories, Category, ChannelStatus, Role, Roles};
+use crate::domain::users::{NewUser, UserChanges};
+use crate::domain::{channels, users};
+use crate::error::AppResult;
+use crate::pb::{self, admin_service_server::AdminService};
+use crate::validate::{self, Violations};
+
+fn roles(v: &mut Violations, field: &str, values: &[i32]) -> Roles {
+    values
+        .iter()
+        .filter_map(|r| convert::required_enum(v, field, *r, Role::from_code))
+        .collect()
+}
+
+fn categories(v: &mut Violations, values: &[i32]) -> Categories {
+    let set: Categories = values
+        .iter()
+        .filter_map(|c| convert::required_enum(v, "categories", *c, Category::from_code))
+        .collect();
+    if values.is_empty() {
+        v.add(
+            "categories",
+            "must name at least one of DRUGS, FRAUD, CYBER",
+        );
+    }
+    set
+}
+
+impl TryFrom<&pb::CreateUserRequest> for NewUser {
+    type Error = crate::error::AppError;
+
+    fn try_from(m: &pb::CreateUserRequest) -> AppResult<Self> {
+        let mut v = Violations::new();
+        let new = NewUser {
+            username: v.check("username", validate::username(&m.username)),
+            display_name: v.check(
+                "display_name",
+                validate::text(&m.display_name, 1, 200, false),
+            ),
+            roles: roles(&mut v, "roles", &m.roles),
+            password: v.check("password", validate::password(&m.password)),
+        };
+        v.finish()?;
+        Ok(new)
+    }
+}
+
+impl TryFrom<&pb::UpdateUserRequest> for UserChanges {
+    type Error = crate::error::AppError;
+
+    fn try_from(m: &pb::UpdateUserRequest) -> AppResult<Self> {
+        let mut v = Violations::new();
+        let display_name = m
+            .display_name
+            .as_deref()
+            .map(|name| v.check("display_name", validate::text(name, 1, 200, false)));
+        let new_roles = roles(&mut v, "roles", &m.roles);
+        if !m.set_roles && !m.roles.is_empty() {
+            v.add("set_roles", "must be true when roles are given");
+        }
+        v.finish()?;
+        Ok(UserChanges {
+            display_name,
+            roles: m.set_roles.then_some(new_roles),
+            disabled: m.disabled,
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl AdminService for Api {
+    #[tracing::instrument(skip_all)]
+    async fn create_user(
+        &self,
+        request: Request<pb::CreateUserRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let started = self.begin(request, "AdminService/CreateUser").await;
+        let result = async {
+            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let new = NewUser::try_from(&started.message)?;
+            let user = users::create(&self.state, &started.call, p, new).await?;
+            Ok(convert::user(user))
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_user(
+        &self,
+        request: Request<pb::UpdateUserRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let started = self.begin(request, "AdminService/UpdateUser").await;
+        let result = async {
+            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            started.call.concerns("user", &started.message.id);
+            let id = validate::field("id", validate::uuid(&started.message.id))?;
+            let changes = UserChanges::try_from(&started.message)?;
+            let user = users::update(&self.state, &started.call, p, &id, changes).await?;
+            Ok(convert::user(user))
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_users(
+        &self,
+        request: Request<pb::ListUsersRequest>,
+    ) -> Result<Response<pb::ListUsersResponse>, Status> {
+        let started = self.begin(request, "AdminService/ListUsers").await;
+        let result = async {
+            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let list = users::list(
+                &self.state,
+                &started.call,
+                p,
+                started.message.include_disabled,
+            )
+            .await?;
+            Ok(pb::ListUsersResponse {
+                users: list.into_iter().map(convert::user).collect(),
+            })
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn reset_password(
+        &self,
+        request: Request<pb::ResetPasswordRequest>,
+    ) -> Result<Response<pb::ResetPasswordResponse>, Status> {
+        let started = self.begin(request, "AdminService/ResetPassword").await;
+        let result = async {
+            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let m = &started.message;
+            started.call.concerns("user", &m.id);
+            let mut v = Violations::new();
+            let id = v.check("id", validate::uuid(&m.id));
+            let password = v.check("new_password", validate::password(&m.new_password));
+            v.finish()?;
+            users::reset_password(&self.state, &started.call, p, &id, password).await?;
+            Ok(pb::ResetPasswordResponse {})
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn propose_channel(
+        &self,
+        request: Request<pb::ProposeChannelRequest>,
+    ) -> Result<Response<pb::Channel>, Status> {
+        let started = self.begin(request, "AdminService/ProposeChannel").await;
+        let result = async {
+            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let m = &started.message;
+            let mut v = Violations::new();
+            let partner = v.check("partner_agency_id", validate::uuid(&m.partner_agency_id));
+            let categories = categories(&mut v, &m.categories);
+            v.finish()?;
+            let view =
+                channels::propose(&self.state, &started.call, p, &partner, categories).await?;
+            Ok(convert::channel(view))
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn approve_channel(
+        &self,
+        request: Request<pb::ApproveChannelRequest>,
+    ) -> Result<Response<pb::Channel>, Status> {
+        let started = self.begin(request, "AdminService/ApproveChannel").await;
+        let result = async {
+            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let (id, etag) =
+                channel_ref(&started.call, &started.message.id, &started.message.etag)?;
+            let view = channels::change_status(
+                &self.state,
+                &started.call,
+                p,
+                &id,
+                &etag,
+                ChannelStatus::Active,
+            )
+            .await?;
+            Ok(convert::channel(view))
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn suspend_channel(
+        &self,
+        request: Request<pb::SuspendChannelRequest>,
+    ) -> Result<Response<pb::Channel>, Status> {
+        let started = self.begin(request, "AdminService/SuspendChannel").await;
+        let result = async {
+            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let (id, etag) =
+                channel_ref(&started.call, &started.message.id, &started.message.etag)?;
+            let view = channels::change_status(
+                &self.state,
+                &started.call,
+                p,
+                &id,
+                &etag,
+                ChannelStatus::Suspended,
+            )
+            .await?;
+            Ok(convert::channel(view))
+        }
+        .await;
+        self.finish(started, result).await
+    }
+}
+
+/// The id and etag of a channel change.
+fn channel_ref(
+    call: &crate::domain::call::Call,
+    id: &str,
+    etag: &str,
+) -> AppResult<(String, String)> {
+    call.concerns("channel", id);
+    let mut v = Violations::new();
+    let id = v.check("id", validate::uuid(id));
+    let etag = v.check("etag", validate::text(etag, 1, 64, false));
+    v.finish()?;
+    Ok((id, etag))
+}

@@ -1,0 +1,401 @@
+//! `liaison.v1.CaseService`.
+
+use tonic::{Request, Response, Status};
+
+use super::{convert, Api};
+use crate::domain::cases::{self, CaseListing, NewReferral};
+use crate::domain::lifecycle::Move;
+use crate::domain::model::{
+    CaseOrder, CaseStatus, CaseView, Category, NoteVisibility, Priority, Resolution,
+};
+use crate::domain::paging;
+use crate::error::AppResult;
+use crate::pb::{self, case_service_server::CaseService};
+use crate::validate::{self, checked, Violations};
+
+const MAX_TITLE: usize = 200;
+const MAX_TEXT: usize = 20_000;
+const MAX_REASON: usize = 2_000;
+
+impl TryFrom<&pb::FileReferralRequest> for NewReferral {
+    type Error = crate::error::AppError;
+
+    fn try_from(m: &pb::FileReferralRequest) -> AppResult<Self> {
+        let mut v = Violations::new();
+        let request_id = v.check("request_id", validate::uuid(&m.request_id));
+        let channel_id = v.check("channel_id", validate::uuid(&m.channel_id));
+        let category = convert::required_enum(&mut v, "category", m.category, Category::from_code);
+        let priority = convert::required_enum(&mut v, "priority", m.priority, Priority::from_code);
+        let title = v.check("title", validate::text(&m.title, 1, MAX_TITLE, false));
+        let summary = v.check("summary", validate::text(&m.summary, 1, MAX_TEXT, true));
+        v.finish()?;
+        Ok(NewReferral {
+            request_id,
+            channel_id,
+            category: checked(category)?,
+            priority: checked(priority)?,
+            title,
+            summary,
+        })
+    }
+}
+
+impl TryFrom<&pb::ListCasesRequest> for CaseListing {
+    type Error = crate::error::AppError;
+
+    fn try_from(m: &pb::ListCasesRequest) -> AppResult<Self> {
+        let mut v = Violations::new();
+        let view = match pb::CaseView::try_from(m.view) {
+            Ok(pb::CaseView::Unspecified | pb::CaseView::All) => CaseView::All,
+            Ok(pb::CaseView::Incoming) => CaseView::Incoming,
+            Ok(pb::CaseView::Outgoing) => CaseView::Outgoing,
+            Ok(pb::CaseView::AssignedToMe) => CaseView::AssignedToMe,
+            Err(_) => {
+                v.add("view", format!("unknown value {}", m.view));
+                CaseView::All
+            }
+        };
+        let order = match pb::CaseOrder::try_from(m.order) {
+            Ok(pb::CaseOrder::Unspecified | pb::CaseOrder::NewestFirst) => CaseOrder::NewestFirst,
+            Ok(pb::CaseOrder::DueFirst) => CaseOrder::DueFirst,
+            Err(_) => {
+                v.add("order", format!("unknown value {}", m.order));
+                CaseOrder::NewestFirst
+            }
+        };
+        if m.statuses.len() > CaseStatus::ALL.len() {
+            v.add("statuses", "names more statuses than there are");
+        }
+        let mut statuses: Vec<CaseStatus> = m
+            .statuses
+            .iter()
+            .take(CaseStatus::ALL.len())
+            .filter_map(|s| convert::required_enum(&mut v, "statuses", *s, CaseStatus::from_code))
+            .collect();
+        statuses.sort_by_key(|s| s.code());
+        statuses.dedup();
+        let listing = CaseListing {
+            view,
+            statuses,
+            category: convert::optional_enum(&mut v, "category", m.category, Category::from_code),
+            priority: convert::optional_enum(&mut v, "priority", m.priority, Priority::from_code),
+            channel_id: v.check("channel_id", validate::optional_uuid(&m.channel_id)),
+            assignee_id: v.check("assignee_id", validate::optional_uuid(&m.assignee_id)),
+            overdue_only: m.overdue_only,
+            order,
+            page_size: paging::page_size(m.page_size).unwrap_or_else(|_| {
+                v.add(
+                    "page_size",
+                    format!("must be between 1 and {}", paging::MAX_PAGE_SIZE),
+                );
+                0
+            }),
+            page_token: (!m.page_token.is_empty()).then(|| m.page_token.clone()),
+        };
+        v.finish()?;
+        Ok(listing)
+    }
+}
+
+/// Required free text that goes into the timeline (reasons, questions, answers).
+fn reason(v: &mut Violations, field: &str, value: &str) -> String {
+    v.check(field, validate::text(value, 1, MAX_REASON, true))
+}
+
+impl Api {
+    /// The shape every lifecycle call shares: a case id, the etag seen, and the move.
+    async fn change<M: Send>(
+        &self,
+        request: Request<M>,
+        method: &str,
+        id_and_etag: fn(&M) -> (&str, &str),
+        parse_move: fn(&M, &mut Violations) -> Option<Move>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let started = self.begin(request, method).await;
+        let result = async {
+            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let (id, etag) = id_and_etag(&started.message);
+            started.call.concerns("case", id);
+            let mut v = Violations::new();
+            let id = v.check("id", validate::uuid(id));
+            let etag = v.check("etag", validate::text(etag, 1, 64, false));
+            let mv = parse_move(&started.message, &mut v);
+            v.finish()?;
+            let case =
+                cases::transition(&self.state, &started.call, p, &id, &etag, checked(mv)?).await?;
+            Ok(convert::case(case, self.state.clock.now()))
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    /// The shape of the reads of one case's parts.
+    fn case_id(
+        &self,
+        call: &crate::domain::call::Call,
+        id: &str,
+        field: &str,
+    ) -> AppResult<String> {
+        call.concerns("case", id);
+        validate::field(field, validate::uuid(id))
+    }
+}
+
+#[tonic::async_trait]
+impl CaseService for Api {
+    #[tracing::instrument(skip_all)]
+    async fn file_referral(
+        &self,
+        request: Request<pb::FileReferralRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let started = self.begin(request, "CaseService/FileReferral").await;
+        let result = async {
+            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            started
+                .call
+                .concerns("channel", &started.message.channel_id);
+            let new = NewReferral::try_from(&started.message)?;
+            let case = cases::file(&self.state, &started.call, p, new).await?;
+            Ok(convert::case(case, self.state.clock.now()))
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_case(
+        &self,
+        request: Request<pb::GetCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let started = self.begin(request, "CaseService/GetCase").await;
+        let result = async {
+            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let id = self.case_id(&started.call, &started.message.id, "id")?;
+            let case = cases::get(&self.state, &started.call, p, &id).await?;
+            Ok(convert::case(case, self.state.clock.now()))
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_cases(
+        &self,
+        request: Request<pb::ListCasesRequest>,
+    ) -> Result<Response<pb::ListCasesResponse>, Status> {
+        let started = self.begin(request, "CaseService/ListCases").await;
+        let result = async {
+            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let listing = CaseListing::try_from(&started.message)?;
+            let (page, next) = cases::list(&self.state, &started.call, p, listing).await?;
+            let now = self.state.clock.now();
+            Ok(pb::ListCasesResponse {
+                cases: page.into_iter().map(|c| convert::case(c, now)).collect(),
+                next_page_token: next.unwrap_or_default(),
+            })
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    async fn acknowledge_case(
+        &self,
+        request: Request<pb::AcknowledgeCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        self.change(
+            request,
+            "CaseService/AcknowledgeCase",
+            |m| (&m.id, &m.etag),
+            |_, _| Some(Move::Acknowledge),
+        )
+        .await
+    }
+
+    async fn decline_case(
+        &self,
+        request: Request<pb::DeclineCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        self.change(
+            request,
+            "CaseService/DeclineCase",
+            |m| (&m.id, &m.etag),
+            |m, v| {
+                Some(Move::Decline {
+                    reason: reason(v, "reason", &m.reason),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn assign_case(
+        &self,
+        request: Request<pb::AssignCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        self.change(
+            request,
+            "CaseService/AssignCase",
+            |m| (&m.id, &m.etag),
+            |m, v| {
+                Some(Move::Assign {
+                    assignee_id: v.check("assignee_id", validate::uuid(&m.assignee_id)),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn request_information(
+        &self,
+        request: Request<pb::RequestInformationRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        self.change(
+            request,
+            "CaseService/RequestInformation",
+            |m| (&m.id, &m.etag),
+            |m, v| {
+                Some(Move::RequestInformation {
+                    question: reason(v, "question", &m.question),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn provide_information(
+        &self,
+        request: Request<pb::ProvideInformationRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        self.change(
+            request,
+            "CaseService/ProvideInformation",
+            |m| (&m.id, &m.etag),
+            |m, v| {
+                Some(Move::ProvideInformation {
+                    answer: reason(v, "answer", &m.answer),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn close_case(
+        &self,
+        request: Request<pb::CloseCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        self.change(
+            request,
+            "CaseService/CloseCase",
+            |m| (&m.id, &m.etag),
+            |m, v| {
+                convert::required_enum(v, "resolution", m.resolution, Resolution::from_code)
+                    .map(|resolution| Move::Close { resolution })
+            },
+        )
+        .await
+    }
+
+    async fn reopen_case(
+        &self,
+        request: Request<pb::ReopenCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        self.change(
+            request,
+            "CaseService/ReopenCase",
+            |m| (&m.id, &m.etag),
+            |m, v| {
+                Some(Move::Reopen {
+                    reason: reason(v, "reason", &m.reason),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn withdraw_case(
+        &self,
+        request: Request<pb::WithdrawCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        self.change(
+            request,
+            "CaseService/WithdrawCase",
+            |m| (&m.id, &m.etag),
+            |m, v| {
+                let reason = (!m.reason.is_empty()).then(|| reason(v, "reason", &m.reason));
+                Some(Move::Withdraw { reason })
+            },
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn add_note(
+        &self,
+        request: Request<pb::AddNoteRequest>,
+    ) -> Result<Response<pb::Note>, Status> {
+        let started = self.begin(request, "CaseService/AddNote").await;
+        let result = async {
+            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let m = &started.message;
+            started.call.concerns("case", &m.case_id);
+            let mut v = Violations::new();
+            let case_id = v.check("case_id", validate::uuid(&m.case_id));
+            let body = v.check("body", validate::text(&m.body, 1, MAX_TEXT, true));
+            let visibility = convert::required_enum(
+                &mut v,
+                "visibility",
+                m.visibility,
+                NoteVisibility::from_code,
+            );
+            v.finish()?;
+            let note = cases::add_note(
+                &self.state,
+                &started.call,
+                p,
+                &case_id,
+                body,
+                checked(visibility)?,
+            )
+            .await?;
+            Ok(convert::note(note))
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_notes(
+        &self,
+        request: Request<pb::ListNotesRequest>,
+    ) -> Result<Response<pb::ListNotesResponse>, Status> {
+        let started = self.begin(request, "CaseService/ListNotes").await;
+        let result = async {
+            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let id = self.case_id(&started.call, &started.message.case_id, "case_id")?;
+            let notes = cases::notes(&self.state, &started.call, p, &id).await?;
+            Ok(pb::ListNotesResponse {
+                notes: notes.into_iter().map(convert::note).collect(),
+            })
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_case_events(
+        &self,
+        request: Request<pb::ListCaseEventsRequest>,
+    ) -> Result<Response<pb::ListCaseEventsResponse>, Status> {
+        let started = self.begin(request, "CaseService/ListCaseEvents").await;
+        let result = async {
+            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let id = self.case_id(&started.call, &started.message.case_id, "case_id")?;
+            let events = cases::events(&self.state, &started.call, p, &id).await?;
+            Ok(pb::ListCaseEventsResponse {
+                events: events.into_iter().map(convert::event).collect(),
+            })
+        }
+        .await;
+        self.finish(started, result).await
+    }
+}

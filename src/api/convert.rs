@@ -1,0 +1,182 @@
+//! Conversions between prost messages and domain values.
+
+use crate::audit::AuditEntry;
+use crate::domain::channels::ChannelView;
+use crate::domain::model::{Agency, Case, CaseEvent, Note, Resolution, Timestamp, User};
+use crate::pb;
+use crate::validate::Violations;
+
+pub fn timestamp(t: Timestamp) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+pub fn optional_timestamp(t: Option<Timestamp>) -> Option<prost_types::Timestamp> {
+    t.map(timestamp)
+}
+
+/// A time from a request; `None` when unset.
+pub fn from_timestamp(
+    v: &mut Violations,
+    field: &str,
+    t: Option<prost_types::Timestamp>,
+) -> Option<Timestamp> {
+    let t = t?;
+    let parsed = (0..1_000_000_000)
+        .contains(&t.nanos)
+        .then(|| chrono::DateTime::from_timestamp(t.seconds, t.nanos as u32))
+        .flatten();
+    if parsed.is_none() {
+        v.add(field, "is not a valid timestamp");
+    }
+    parsed
+}
+
+/// A required enum field: must be set and known.
+pub fn required_enum<T>(
+    v: &mut Violations,
+    field: &str,
+    value: i32,
+    from_code: impl Fn(i64) -> Option<T>,
+) -> Option<T> {
+    if value == 0 {
+        v.add(field, "must be set");
+        return None;
+    }
+    let parsed = from_code(value.into());
+    if parsed.is_none() {
+        v.add(field, format!("unknown value {value}"));
+    }
+    parsed
+}
+
+/// An optional enum filter: 0 (unspecified) means none.
+pub fn optional_enum<T>(
+    v: &mut Violations,
+    field: &str,
+    value: i32,
+    from_code: impl Fn(i64) -> Option<T>,
+) -> Option<T> {
+    if value == 0 {
+        None
+    } else {
+        required_enum(v, field, value, from_code)
+    }
+}
+
+pub fn agency(a: Agency) -> pb::Agency {
+    pb::Agency {
+        id: a.id,
+        code: a.code,
+        name: a.name,
+        country: a.country,
+    }
+}
+
+pub fn user(u: User) -> pb::User {
+    pb::User {
+        id: u.id,
+        username: u.username,
+        display_name: u.display_name,
+        agency_id: u.agency_id,
+        roles: u.roles.iter().map(|r| i32::from(r.code())).collect(),
+        disabled: u.disabled,
+        created_at: Some(timestamp(u.created_at)),
+        updated_at: Some(timestamp(u.updated_at)),
+    }
+}
+
+pub fn channel(view: ChannelView) -> pb::Channel {
+    let etag = view.etag();
+    let c = view.channel;
+    pb::Channel {
+        id: c.id,
+        proposing_agency: Some(agency(view.proposing)),
+        partner_agency: Some(agency(view.partner)),
+        categories: c.categories.iter().map(|c| i32::from(c.code())).collect(),
+        status: c.status.code().into(),
+        proposed_by: c.proposed_by,
+        approved_by: c.approved_by.unwrap_or_default(),
+        created_at: Some(timestamp(c.created_at)),
+        updated_at: Some(timestamp(c.updated_at)),
+        etag,
+    }
+}
+
+pub fn case(c: Case, now: Timestamp) -> pb::Case {
+    pb::Case {
+        etag: c.etag(),
+        overdue: c.is_overdue(now),
+        id: c.id,
+        reference: c.reference,
+        channel_id: c.channel_id,
+        category: c.category.code().into(),
+        priority: c.priority.code().into(),
+        title: c.title,
+        summary: c.summary,
+        originating_agency_id: c.originating_agency_id,
+        receiving_agency_id: c.receiving_agency_id,
+        filed_by: c.filed_by,
+        assignee_id: c.assignee_id.unwrap_or_default(),
+        status: c.status.code().into(),
+        resolution: c.resolution.map(Resolution::code).unwrap_or(0).into(),
+        filed_at: Some(timestamp(c.filed_at)),
+        updated_at: Some(timestamp(c.updated_at)),
+        acknowledged_at: optional_timestamp(c.acknowledged_at),
+        closed_at: optional_timestamp(c.closed_at),
+        acknowledge_due_at: Some(timestamp(c.acknowledge_due_at)),
+    }
+}
+
+pub fn note(n: Note) -> pb::Note {
+    pb::Note {
+        id: n.id,
+        case_id: n.case_id,
+        author_id: n.author_id,
+        author_agency_id: n.author_agency_id,
+        visibility: n.visibility.code().into(),
+        body: n.body,
+        created_at: Some(timestamp(n.created_at)),
+    }
+}
+
+pub fn event(e: CaseEvent) -> pb::CaseEvent {
+    pb::CaseEvent {
+        id: e.id,
+        case_id: e.case_id,
+        kind: e.kind.code().into(),
+        actor_id: e.actor_id,
+        actor_agency_id: e.actor_agency_id,
+        time: Some(timestamp(e.at)),
+        from_status: e.from_status.map(|s| s.code()).unwrap_or(0).into(),
+        to_status: e.to_status.map(|s| s.code()).unwrap_or(0).into(),
+        reason: e.reason.unwrap_or_default(),
+        assignee_id: e.assignee_id.unwrap_or_default(),
+        resolution: e.resolution.map(Resolution::code).unwrap_or(0).into(),
+        note_id: e.note_id.unwrap_or_default(),
+    }
+}
+
+pub fn audit_entry(e: AuditEntry) -> pb::AuditEntry {
+    let r = e.record;
+    pb::AuditEntry {
+        sequence: e.seq,
+        time: Some(timestamp(r.at)),
+        actor_id: r.actor_id.unwrap_or_default(),
+        actor_username: r.actor_username.unwrap_or_default(),
+        actor_agency_id: r.actor_agency_id.unwrap_or_default(),
+        actor_roles: r.actor_roles.iter().map(|r| i32::from(r.code())).collect(),
+        method: r.method,
+        target_type: r.target_type.unwrap_or_default(),
+        target_id: r.target_id.unwrap_or_default(),
+        case_id: r.case_id.unwrap_or_default(),
+        outcome: r.outcome.code().into(),
+        status_code: r.status_code,
+        request_id: r.request_id,
+        peer: r.peer.unwrap_or_default(),
+        prev_hash: e.prev_hash,
+        hash: e.hash,
+    }
+}

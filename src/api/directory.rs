@@ -1,0 +1,71 @@
+//! `liaison.v1.DirectoryService`.
+
+use tonic::{Request, Response, Status};
+
+use super::{convert, Api};
+use crate::domain::model::ChannelStatus;
+use crate::domain::{channels, directory};
+use crate::pb::{self, directory_service_server::DirectoryService};
+use crate::validate::{self, Violations};
+
+#[tonic::async_trait]
+impl DirectoryService for Api {
+    #[tracing::instrument(skip_all)]
+    async fn list_agencies(
+        &self,
+        request: Request<pb::ListAgenciesRequest>,
+    ) -> Result<Response<pb::ListAgenciesResponse>, Status> {
+        let started = self.begin(request, "DirectoryService/ListAgencies").await;
+        let result = async {
+            started.principal.as_ref().map_err(Clone::clone)?;
+            let agencies = directory::list_agencies(&self.state, &started.call).await?;
+            Ok(pb::ListAgenciesResponse {
+                agencies: agencies.into_iter().map(convert::agency).collect(),
+            })
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_channels(
+        &self,
+        request: Request<pb::ListChannelsRequest>,
+    ) -> Result<Response<pb::ListChannelsResponse>, Status> {
+        let started = self.begin(request, "DirectoryService/ListChannels").await;
+        let result = async {
+            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let mut v = Violations::new();
+            let status = convert::optional_enum(
+                &mut v,
+                "status",
+                started.message.status,
+                ChannelStatus::from_code,
+            );
+            v.finish()?;
+            let views = channels::list(&self.state, &started.call, p, status).await?;
+            Ok(pb::ListChannelsResponse {
+                channels: views.into_iter().map(convert::channel).collect(),
+            })
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_channel(
+        &self,
+        request: Request<pb::GetChannelRequest>,
+    ) -> Result<Response<pb::Channel>, Status> {
+        let started = self.begin(request, "DirectoryService/GetChannel").await;
+        let result = async {
+            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            started.call.concerns("channel", &started.message.id);
+            let id = validate::field("id", validate::uuid(&started.message.id))?;
+            let view = channels::get(&self.state, &started.call, p, &id).await?;
+            Ok(convert::channel(view))
+        }
+        .await;
+        self.finish(started, result).await
+    }
+}

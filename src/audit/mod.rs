@@ -1,0 +1,186 @@
+//! The audit log: what an entry holds, how it is chained, and how it is appended inside the
+//! caller's transaction. Each entry's `hash` is SHA-256 over a canonical, versioned encoding of its
+//! fields and the previous entry's hash, so any edit, insertion, deletion or reordering breaks the
+//! chain from that entry on.
+
+use sha2::{Digest, Sha256};
+
+use crate::domain::model::{Outcome, Roles, Timestamp};
+use crate::error::AppResult;
+use crate::repo::{self, Tx};
+
+/// The hash that the first entry chains from.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What a call did, as the audit log records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub at: Timestamp,
+    pub actor_id: Option<String>,
+    pub actor_username: Option<String>,
+    pub actor_agency_id: Option<String>,
+    pub actor_roles: Roles,
+    pub method: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub case_id: Option<String>,
+    pub case_originating_agency_id: Option<String>,
+    pub case_receiving_agency_id: Option<String>,
+    pub outcome: Outcome,
+    pub status_code: i32,
+    pub request_id: String,
+    pub peer: Option<String>,
+}
+
+/// A stored entry: the record, its place in the log and its link in the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub record: AuditRecord,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// Version 1 of the canonical encoding: a tag, then each field length-prefixed, absent fields
+/// marked, integers big-endian. Never change it in place; add a version.
+pub fn canonical_bytes(seq: i64, record: &AuditRecord, prev_hash: &str) -> Vec<u8> {
+    fn text(out: &mut Vec<u8>, value: &str) {
+        out.push(1);
+        out.extend_from_slice(&(value.len() as u32).to_be_bytes());
+        out.extend_from_slice(value.as_bytes());
+    }
+    fn optional(out: &mut Vec<u8>, value: Option<&str>) {
+        match value {
+            Some(v) => text(out, v),
+            None => out.push(0),
+        }
+    }
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(b"liaison.audit.v1\0");
+    out.extend_from_slice(&seq.to_be_bytes());
+    out.extend_from_slice(&record.at.timestamp_micros().to_be_bytes());
+    optional(&mut out, record.actor_id.as_deref());
+    optional(&mut out, record.actor_username.as_deref());
+    optional(&mut out, record.actor_agency_id.as_deref());
+    out.extend_from_slice(&record.actor_roles.bits().to_be_bytes());
+    text(&mut out, &record.method);
+    optional(&mut out, record.target_type.as_deref());
+    optional(&mut out, record.target_id.as_deref());
+    optional(&mut out, record.case_id.as_deref());
+    optional(&mut out, record.case_originating_agency_id.as_deref());
+    optional(&mut out, record.case_receiving_agency_id.as_deref());
+    out.extend_from_slice(&record.outcome.code().to_be_bytes());
+    out.extend_from_slice(&record.status_code.to_be_bytes());
+    text(&mut out, &record.request_id);
+    optional(&mut out, record.peer.as_deref());
+    text(&mut out, prev_hash);
+    out
+}
+
+/// The chain hash of an entry, lower-case hex.
+pub fn chain_hash(seq: i64, record: &AuditRecord, prev_hash: &str) -> String {
+    hex::encode(Sha256::digest(canonical_bytes(seq, record, prev_hash)))
+}
+
+/// Appends `record` to the log in the caller's transaction: it commits or rolls back with the change
+/// it describes.
+pub async fn append(tx: &Tx, record: AuditRecord) -> AppResult<AuditEntry> {
+    repo::audit::append(tx, record, chain_hash).await
+}
+
+/// Recomputes the chain over entries in sequence order; the first sequence number that does not
+/// fit, or `None` when every entry does.
+pub fn first_break(
+    entries: &[AuditEntry],
+    mut prev_hash: String,
+    mut expected_seq: i64,
+) -> Option<i64> {
+    for entry in entries {
+        if entry.seq != expected_seq
+            || entry.prev_hash != prev_hash
+            || chain_hash(entry.seq, &entry.record, &entry.prev_hash) != entry.hash
+        {
+            return Some(expected_seq);
+        }
+        prev_hash = entry.hash.clone();
+        expected_seq += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(method: &str) -> AuditRecord {
+        AuditRecord {
+            at: crate::clock::from_micros(1_700_000_000_000_000),
+            actor_id: Some("u1".into()),
+            actor_username: Some("alice".into()),
+            actor_agency_id: Some("a1".into()),
+            actor_roles: Roles::from_bits(1),
+            method: method.into(),
+            target_type: Some("case".into()),
+            target_id: Some("c1".into()),
+            case_id: Some("c1".into()),
+            case_originating_agency_id: Some("a1".into()),
+            case_receiving_agency_id: Some("a2".into()),
+            outcome: Outcome::Allowed,
+            status_code: 0,
+            request_id: "r1".into(),
+            peer: None,
+        }
+    }
+
+    fn chain(methods: &[&str]) -> Vec<AuditEntry> {
+        let mut prev = GENESIS_HASH.to_string();
+        let mut out = Vec::new();
+        for (i, m) in methods.iter().enumerate() {
+            let seq = i as i64 + 1;
+            let r = record(m);
+            let hash = chain_hash(seq, &r, &prev);
+            out.push(AuditEntry {
+                seq,
+                record: r,
+                prev_hash: prev.clone(),
+                hash: hash.clone(),
+            });
+            prev = hash;
+        }
+        out
+    }
+
+    #[test]
+    fn an_intact_chain_verifies() {
+        assert_eq!(
+            first_break(&chain(&["a", "b", "c"]), GENESIS_HASH.into(), 1),
+            None
+        );
+    }
+
+    #[test]
+    fn an_edited_entry_is_located() {
+        let mut entries = chain(&["a", "b", "c"]);
+        entries[1].record.outcome = Outcome::Denied;
+        assert_eq!(first_break(&entries, GENESIS_HASH.into(), 1), Some(2));
+    }
+
+    #[test]
+    fn a_deleted_entry_is_located() {
+        let mut entries = chain(&["a", "b", "c"]);
+        entries.remove(1);
+        assert_eq!(first_break(&entries, GENESIS_HASH.into(), 1), Some(2));
+    }
+
+    #[test]
+    fn absent_and_empty_fields_encode_differently() {
+        let mut a = record("m");
+        let mut b = record("m");
+        a.peer = None;
+        b.peer = Some(String::new());
+        assert_ne!(
+            chain_hash(1, &a, GENESIS_HASH),
+            chain_hash(1, &b, GENESIS_HASH)
+        );
+    }
+}

@@ -1,0 +1,190 @@
+//! Configuration: defaults, overridden by `LIAISON_*` environment variables, overridden by flags.
+//! Secrets are never printed: `Debug` redacts the database URL's password.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+/// Settings shared by the server and the operator commands.
+#[derive(Clone, Args)]
+pub struct Config {
+    /// Directory for the SQLite database and the generated signing key.
+    #[arg(
+        long,
+        env = "LIAISON_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+
+    /// Database URL; `postgres://...` for PostgreSQL. Default: SQLite in the data directory.
+    #[arg(long, env = "LIAISON_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Most database connections per process (PostgreSQL; SQLite always uses one writer).
+    #[arg(
+        long,
+        env = "LIAISON_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 16,
+        global = true
+    )]
+    pub database_max_connections: u32,
+
+    /// PKCS#8 PEM file of the Ed25519 token-signing key. Default: `<data-dir>/signing-key.pem`,
+    /// generated on first start. Every process serving one database must use the same key.
+    #[arg(long, env = "LIAISON_SIGNING_KEY_FILE", global = true)]
+    pub signing_key_file: Option<PathBuf>,
+
+    /// Address the gRPC server listens on.
+    #[arg(
+        long,
+        env = "LIAISON_LISTEN",
+        default_value = "127.0.0.1:50051",
+        global = true
+    )]
+    pub listen: SocketAddr,
+
+    /// Access-token lifetime in seconds.
+    #[arg(
+        long,
+        env = "LIAISON_TOKEN_TTL_SECONDS",
+        default_value_t = 900,
+        global = true
+    )]
+    pub token_ttl_seconds: u64,
+
+    /// The `iss` claim of access tokens.
+    #[arg(
+        long,
+        env = "LIAISON_TOKEN_ISSUER",
+        default_value = "liaison",
+        global = true
+    )]
+    pub token_issuer: String,
+
+    /// The `aud` claim of access tokens.
+    #[arg(
+        long,
+        env = "LIAISON_TOKEN_AUDIENCE",
+        default_value = "liaison",
+        global = true
+    )]
+    pub token_audience: String,
+
+    /// Largest request message accepted, in bytes.
+    #[arg(long, env = "LIAISON_MAX_REQUEST_BYTES", default_value_t = 1024 * 1024, global = true)]
+    pub max_request_bytes: usize,
+
+    /// Password hashes computed at once (each takes 19 MiB for a few milliseconds).
+    #[arg(
+        long,
+        env = "LIAISON_MAX_CONCURRENT_HASHES",
+        default_value_t = 4,
+        global = true
+    )]
+    pub max_concurrent_hashes: usize,
+
+    /// Log format: `text` or `json`.
+    #[arg(
+        long,
+        env = "LIAISON_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: String,
+}
+
+impl Config {
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("liaison.db").display()
+            ),
+        }
+    }
+
+    pub fn signing_key_path(&self) -> PathBuf {
+        self.signing_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("signing-key.pem"))
+    }
+
+    pub fn token_ttl(&self) -> Duration {
+        Duration::from_secs(self.token_ttl_seconds)
+    }
+
+    /// Defaults for everything, rooted at `data_dir`; what tests start from.
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        Config {
+            data_dir: data_dir.into(),
+            database_url: None,
+            database_max_connections: 16,
+            signing_key_file: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            token_ttl_seconds: 900,
+            token_issuer: "liaison".into(),
+            token_audience: "liaison".into(),
+            max_request_bytes: 1024 * 1024,
+            max_concurrent_hashes: 4,
+            log_format: "text".into(),
+        }
+    }
+}
+
+/// A URL with its password replaced, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &credentials[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url()))
+            .field("database_max_connections", &self.database_max_connections)
+            .field("signing_key_file", &self.signing_key_path())
+            .field("listen", &self.listen)
+            .field("token_ttl_seconds", &self.token_ttl_seconds)
+            .field("token_issuer", &self.token_issuer)
+            .field("token_audience", &self.token_audience)
+            .field("max_request_bytes", &self.max_request_bytes)
+            .field("max_concurrent_hashes", &self.max_concurrent_hashes)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://liaison:hunter2@db:5432/liaison"),
+            "postgres://liaison:***@db:5432/liaison"
+        );
+        assert_eq!(redact_url("postgres://db/liaison"), "postgres://db/liaison");
+        let mut config = Config::for_data_dir("/tmp/x");
+        config.database_url = Some("postgres://u:topsecret@h/d".into());
+        assert!(!format!("{config:?}").contains("topsecret"));
+    }
+}

@@ -1,0 +1,196 @@
+//! One call as the audit log sees it, and the unit of work that commits a call's changes together
+//! with its audit entry.
+//!
+//! The rule: a call that succeeds is audited inside its own transaction ([`Work::commit`] is the
+//! only way to commit), and a call that fails is audited afterwards by [`audit_failure`], in a
+//! transaction of its own, once the failed work has rolled back.
+
+use std::sync::Mutex;
+
+use crate::audit::{self, AuditRecord};
+use crate::authn::Principal;
+use crate::domain::model::{Case, Outcome, Roles, User};
+use crate::error::{AppError, AppResult};
+use crate::repo::{self, Tx};
+use crate::state::AppState;
+
+/// Who made a call, as far as it is known.
+#[derive(Debug, Clone, Default)]
+struct Actor {
+    user_id: Option<String>,
+    username: Option<String>,
+    agency_id: Option<String>,
+    roles: Roles,
+}
+
+/// What a call concerns.
+#[derive(Debug, Clone, Default)]
+struct Subject {
+    target_type: Option<&'static str>,
+    target_id: Option<String>,
+    case_id: Option<String>,
+    case_parties: Option<(String, String)>,
+}
+
+/// Ids from requests are recorded as given, cut to this many characters.
+const MAX_RECORDED_ID: usize = 64;
+
+fn clip(value: &str) -> String {
+    value.chars().take(MAX_RECORDED_ID).collect()
+}
+
+/// The context of one call: method, request id, peer, and what is learned while serving it.
+#[derive(Debug)]
+pub struct Call {
+    pub method: String,
+    pub request_id: String,
+    pub peer: Option<String>,
+    actor: Mutex<Actor>,
+    subject: Mutex<Subject>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Call {
+    pub fn new(method: impl Into<String>, request_id: String, peer: Option<String>) -> Self {
+        Call {
+            method: method.into(),
+            request_id,
+            peer,
+            actor: Mutex::new(Actor::default()),
+            subject: Mutex::new(Subject::default()),
+        }
+    }
+
+    pub fn set_principal(&self, p: &Principal) {
+        *lock(&self.actor) = Actor {
+            user_id: Some(p.user_id.clone()),
+            username: Some(p.username.clone()),
+            agency_id: Some(p.agency_id.clone()),
+            roles: p.roles,
+        };
+    }
+
+    pub fn set_user(&self, user: &User) {
+        *lock(&self.actor) = Actor {
+            user_id: Some(user.id.clone()),
+            username: Some(user.username.clone()),
+            agency_id: Some(user.agency_id.clone()),
+            roles: user.roles,
+        };
+    }
+
+    /// A sign-in attempt for a username that matched no user.
+    pub fn set_attempted_username(&self, username: &str) {
+        lock(&self.actor).username = Some(clip(username));
+    }
+
+    pub fn concerns(&self, target_type: &'static str, id: &str) {
+        let mut subject = lock(&self.subject);
+        subject.target_type = Some(target_type);
+        subject.target_id = Some(clip(id));
+        if target_type == "case" {
+            subject.case_id = Some(clip(id));
+        }
+    }
+
+    /// The call concerns this case: its parties' auditors will see the entry.
+    pub fn concerns_case(&self, case: &Case) {
+        let mut subject = lock(&self.subject);
+        subject.target_type = Some("case");
+        subject.target_id = Some(case.id.clone());
+        subject.case_id = Some(case.id.clone());
+        subject.case_parties = Some((
+            case.originating_agency_id.clone(),
+            case.receiving_agency_id.clone(),
+        ));
+    }
+
+    fn record(&self, state: &AppState, outcome: Outcome, status_code: i32) -> AuditRecord {
+        let actor = lock(&self.actor).clone();
+        let subject = lock(&self.subject).clone();
+        let (originating, receiving) = subject.case_parties.unzip();
+        AuditRecord {
+            at: state.clock.now(),
+            actor_id: actor.user_id,
+            actor_username: actor.username,
+            actor_agency_id: actor.agency_id,
+            actor_roles: actor.roles,
+            method: self.method.clone(),
+            target_type: subject.target_type.map(str::to_string),
+            target_id: subject.target_id,
+            case_id: subject.case_id,
+            case_originating_agency_id: originating,
+            case_receiving_agency_id: receiving,
+            outcome,
+            status_code,
+            request_id: self.request_id.clone(),
+            peer: self.peer.clone(),
+        }
+    }
+}
+
+/// The transaction of one call. Dropping it rolls back; [`Work::commit`] appends the call's
+/// `ALLOWED` audit entry and commits both together.
+pub struct Work<'a> {
+    tx: Tx,
+    state: &'a AppState,
+    call: &'a Call,
+}
+
+impl<'a> Work<'a> {
+    pub async fn begin(state: &'a AppState, call: &'a Call) -> AppResult<Work<'a>> {
+        Ok(Work {
+            tx: state.db.begin().await?,
+            state,
+            call,
+        })
+    }
+
+    pub fn tx(&self) -> &Tx {
+        &self.tx
+    }
+
+    pub async fn commit(self) -> AppResult<()> {
+        audit::append(&self.tx, self.call.record(self.state, Outcome::Allowed, 0)).await?;
+        self.tx.commit().await
+    }
+}
+
+/// Whether an error refuses the caller (`DENIED`) or reports a failure (`FAILED`).
+pub fn outcome_of(err: &AppError) -> Outcome {
+    match err {
+        AppError::Unauthenticated(_) | AppError::PermissionDenied(_) | AppError::NotFound(_) => {
+            Outcome::Denied
+        }
+        AppError::InvalidArgument(_)
+        | AppError::FailedPrecondition(_)
+        | AppError::Aborted(_)
+        | AppError::AlreadyExists(_)
+        | AppError::Unavailable(_)
+        | AppError::Internal(_) => Outcome::Failed,
+    }
+}
+
+/// Records a failed or refused call. When it concerns an existing case, the entry is scoped to the
+/// case's agencies, so their auditors see attempts on it.
+pub async fn audit_failure(state: &AppState, call: &Call, err: &AppError) -> AppResult<()> {
+    let tx = state.db.begin().await?;
+    let case_without_parties = {
+        let subject = lock(&call.subject);
+        match (&subject.case_id, &subject.case_parties) {
+            (Some(id), None) if uuid::Uuid::parse_str(id).is_ok() => Some(id.clone()),
+            _ => None,
+        }
+    };
+    if let Some(case_id) = case_without_parties {
+        if let Some(parties) = repo::cases::parties(&tx, &case_id).await? {
+            lock(&call.subject).case_parties = Some(parties);
+        }
+    }
+    let record = call.record(state, outcome_of(err), err.code() as i32);
+    audit::append(&tx, record).await?;
+    tx.commit().await
+}

@@ -1,0 +1,377 @@
+//! Referral cases: filing, reading, the queues, lifecycle moves, notes and the timeline.
+
+use chrono::Datelike;
+
+use crate::authn::Principal;
+use crate::authz::{self, CaseAction, CASE_NOT_FOUND};
+use crate::domain::call::{Call, Work};
+use crate::domain::lifecycle::{self, Move};
+use crate::domain::model::{
+    Case, CaseEvent, CaseOrder, CaseStatus, CaseView, Category, ChannelStatus, EventKind, Note,
+    NoteVisibility, Priority, Role, Timestamp,
+};
+use crate::domain::paging;
+use crate::error::{AppError, AppResult};
+use crate::repo::cases::{CaseCursor, CaseQuery};
+use crate::repo::{self, Tx};
+use crate::state::AppState;
+
+const CHANNEL_NOT_FOUND: AppError = AppError::NotFound("channel not found");
+
+#[derive(Debug, Clone)]
+pub struct NewReferral {
+    pub request_id: String,
+    pub channel_id: String,
+    pub category: Category,
+    pub priority: Priority,
+    pub title: String,
+    pub summary: String,
+}
+
+fn event(case: &Case, kind: EventKind, actor: &Principal, at: Timestamp) -> CaseEvent {
+    CaseEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        case_id: case.id.clone(),
+        kind,
+        actor_id: actor.user_id.clone(),
+        actor_agency_id: actor.agency_id.clone(),
+        at,
+        from_status: None,
+        to_status: None,
+        reason: None,
+        assignee_id: None,
+        resolution: None,
+        note_id: None,
+        visible_to_agency_id: None,
+    }
+}
+
+/// Loads a case and checks the caller may do `action` to it.
+async fn load(
+    tx: &Tx,
+    call: &Call,
+    p: &Principal,
+    id: &str,
+    action: CaseAction,
+) -> AppResult<(Case, authz::Permit)> {
+    let case = repo::cases::find(tx, id).await?.ok_or(CASE_NOT_FOUND)?;
+    call.concerns_case(&case);
+    let permit = authz::authorize(p, &case, action)?;
+    Ok((case, permit))
+}
+
+/// Files a referral to the other agency of an ACTIVE channel. Filing again with a request id the
+/// caller already used returns the first case.
+pub async fn file(
+    state: &AppState,
+    call: &Call,
+    p: &Principal,
+    new: NewReferral,
+) -> AppResult<Case> {
+    authz::case_scope(p)?;
+    if let Some(existing) = replay(state, call, p, &new.request_id).await? {
+        return Ok(existing);
+    }
+    match file_once(state, call, p, &new).await {
+        // A concurrent filing with the same request id won the race: answer with its case.
+        Err(AppError::AlreadyExists(_)) => replay(state, call, p, &new.request_id)
+            .await?
+            .ok_or_else(|| AppError::internal("request id taken but no case found")),
+        other => other,
+    }
+}
+
+async fn replay(
+    state: &AppState,
+    call: &Call,
+    p: &Principal,
+    request_id: &str,
+) -> AppResult<Option<Case>> {
+    let work = Work::begin(state, call).await?;
+    let Some(case) = repo::cases::find_by_request(work.tx(), &p.user_id, request_id).await? else {
+        return Ok(None);
+    };
+    call.concerns_case(&case);
+    authz::authorize(p, &case, CaseAction::Read)?;
+    work.commit().await?;
+    Ok(Some(case))
+}
+
+async fn file_once(
+    state: &AppState,
+    call: &Call,
+    p: &Principal,
+    new: &NewReferral,
+) -> AppResult<Case> {
+    let work = Work::begin(state, call).await?;
+    let tx = work.tx();
+    let channel = repo::channels::find(tx, &new.channel_id)
+        .await?
+        .filter(|c| c.has_party(&p.agency_id))
+        .ok_or(CHANNEL_NOT_FOUND)?;
+    call.concerns("channel", &channel.id);
+    if channel.status != ChannelStatus::Active {
+        return Err(AppError::FailedPrecondition(format!(
+            "the channel is {}; referrals can be filed only on an ACTIVE channel",
+            channel.status
+        )));
+    }
+    if !channel.categories.contains(new.category) {
+        return Err(AppError::FailedPrecondition(format!(
+            "the channel does not cover {}; it covers {}",
+            new.category,
+            channel
+                .categories
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let receiving_id = channel
+        .other_party(&p.agency_id)
+        .ok_or(CHANNEL_NOT_FOUND)?
+        .to_string();
+    let originating = repo::agencies::find(tx, &p.agency_id)
+        .await?
+        .ok_or_else(|| AppError::internal("caller's agency is missing"))?;
+    let receiving = repo::agencies::find(tx, &receiving_id)
+        .await?
+        .ok_or_else(|| AppError::internal("channel's agency is missing"))?;
+
+    let now = state.clock.now();
+    let year = now.year();
+    let number = repo::cases::next_reference_number(tx, &channel.id, year).await?;
+    let case = Case {
+        id: uuid::Uuid::now_v7().to_string(),
+        reference: format!(
+            "{}-{}-{}-{year}-{number:06}",
+            originating.country, receiving.country, new.category
+        ),
+        channel_id: channel.id.clone(),
+        category: new.category,
+        priority: new.priority,
+        title: new.title.clone(),
+        summary: new.summary.clone(),
+        originating_agency_id: originating.id,
+        receiving_agency_id: receiving.id,
+        filed_by: p.user_id.clone(),
+        assignee_id: None,
+        status: CaseStatus::Filed,
+        resolution: None,
+        filed_at: now,
+        updated_at: now,
+        acknowledged_at: None,
+        closed_at: None,
+        acknowledge_due_at: now + new.priority.acknowledge_within(),
+        version: 1,
+    };
+    call.concerns_case(&case);
+    repo::cases::insert(tx, &case, &new.request_id).await?;
+    let mut filed = event(&case, EventKind::Filed, p, now);
+    filed.to_status = Some(CaseStatus::Filed);
+    repo::cases::insert_event(tx, &filed).await?;
+    work.commit().await?;
+    Ok(case)
+}
+
+pub async fn get(state: &AppState, call: &Call, p: &Principal, id: &str) -> AppResult<Case> {
+    authz::case_scope(p)?;
+    let work = Work::begin(state, call).await?;
+    let (case, _) = load(work.tx(), call, p, id, CaseAction::Read).await?;
+    work.commit().await?;
+    Ok(case)
+}
+
+#[derive(Debug, Clone)]
+pub struct CaseListing {
+    pub view: CaseView,
+    pub statuses: Vec<CaseStatus>,
+    pub category: Option<Category>,
+    pub priority: Option<Priority>,
+    pub channel_id: Option<String>,
+    pub assignee_id: Option<String>,
+    pub overdue_only: bool,
+    pub order: CaseOrder,
+    pub page_size: u64,
+    pub page_token: Option<String>,
+}
+
+impl CaseListing {
+    fn binding(&self, p: &Principal) -> String {
+        let statuses: Vec<&str> = self.statuses.iter().map(|s| s.as_str()).collect();
+        paging::binding(&[
+            "ListCases",
+            &p.user_id,
+            &format!("{:?}", self.view),
+            &statuses.join(","),
+            self.category.map(|c| c.as_str()).unwrap_or(""),
+            self.priority.map(|c| c.as_str()).unwrap_or(""),
+            self.channel_id.as_deref().unwrap_or(""),
+            self.assignee_id.as_deref().unwrap_or(""),
+            if self.overdue_only { "overdue" } else { "" },
+            &format!("{:?}", self.order),
+        ])
+    }
+}
+
+/// A page of a queue, and the token of the next page when there is one.
+pub async fn list(
+    state: &AppState,
+    call: &Call,
+    p: &Principal,
+    listing: CaseListing,
+) -> AppResult<(Vec<Case>, Option<String>)> {
+    let scope = authz::case_scope(p)?;
+    let secret = state.keys.page_token_secret();
+    let binding = listing.binding(p);
+    let after = listing
+        .page_token
+        .as_deref()
+        .map(|t| paging::decode::<CaseCursor>(secret, &binding, t))
+        .transpose()?;
+    let query = CaseQuery {
+        scope,
+        view: listing.view,
+        statuses: listing.statuses,
+        category: listing.category,
+        priority: listing.priority,
+        channel_id: listing.channel_id,
+        assignee_id: listing.assignee_id,
+        overdue_at: listing.overdue_only.then(|| state.clock.now()),
+        order: listing.order,
+        after,
+        limit: listing.page_size + 1,
+    };
+    let work = Work::begin(state, call).await?;
+    let mut cases = repo::cases::list(work.tx(), &query).await?;
+    work.commit().await?;
+    let next = if cases.len() as u64 > listing.page_size {
+        cases.truncate(listing.page_size as usize);
+        match cases.last() {
+            Some(last) => Some(paging::encode(
+                secret,
+                &binding,
+                &CaseCursor::after(last, listing.order),
+            )?),
+            None => None,
+        }
+    } else {
+        None
+    };
+    Ok((cases, next))
+}
+
+/// Makes a lifecycle move on the case at the version the caller saw.
+pub async fn transition(
+    state: &AppState,
+    call: &Call,
+    p: &Principal,
+    id: &str,
+    etag: &str,
+    mv: Move,
+) -> AppResult<Case> {
+    authz::case_scope(p)?;
+    let work = Work::begin(state, call).await?;
+    let tx = work.tx();
+    let (case, permit) = load(tx, call, p, id, mv.action()).await?;
+    if case.etag() != etag {
+        return Err(stale());
+    }
+    if let Move::Assign { assignee_id } = &mv {
+        let assignee = repo::users::find(tx, assignee_id).await?;
+        let eligible = assignee.is_some_and(|u| {
+            !u.disabled
+                && u.agency_id == case.receiving_agency_id
+                && u.roles.contains(Role::Officer)
+        });
+        if !eligible {
+            return Err(AppError::invalid(
+                "assignee_id",
+                "must be an enabled OFFICER of the receiving agency",
+            ));
+        }
+    }
+    let now = state.clock.now();
+    let (next, kind) = lifecycle::apply(&case, &mv, &permit, now)?;
+    if !repo::cases::update(tx, &next, case.version).await? {
+        return Err(stale());
+    }
+    let mut ev = event(&next, kind, p, now);
+    ev.from_status = Some(case.status);
+    ev.to_status = Some(next.status);
+    ev.reason = mv.reason();
+    ev.assignee_id = match &mv {
+        Move::Assign { assignee_id } => Some(assignee_id.clone()),
+        _ => None,
+    };
+    ev.resolution = next.resolution.filter(|_| kind == EventKind::Closed);
+    repo::cases::insert_event(tx, &ev).await?;
+    work.commit().await?;
+    Ok(next)
+}
+
+fn stale() -> AppError {
+    AppError::Aborted("the case changed since it was read (stale etag); read it again".into())
+}
+
+pub async fn add_note(
+    state: &AppState,
+    call: &Call,
+    p: &Principal,
+    case_id: &str,
+    body: String,
+    visibility: NoteVisibility,
+) -> AppResult<Note> {
+    authz::case_scope(p)?;
+    let work = Work::begin(state, call).await?;
+    let tx = work.tx();
+    let (case, _) = load(tx, call, p, case_id, CaseAction::AddNote).await?;
+    let now = state.clock.now();
+    let note = Note {
+        id: uuid::Uuid::now_v7().to_string(),
+        case_id: case.id.clone(),
+        author_id: p.user_id.clone(),
+        author_agency_id: p.agency_id.clone(),
+        visibility,
+        body,
+        created_at: now,
+    };
+    repo::cases::insert_note(tx, &note).await?;
+    let mut ev = event(&case, EventKind::NoteAdded, p, now);
+    ev.note_id = Some(note.id.clone());
+    if visibility == NoteVisibility::Internal {
+        ev.visible_to_agency_id = Some(p.agency_id.clone());
+    }
+    repo::cases::insert_event(tx, &ev).await?;
+    work.commit().await?;
+    Ok(note)
+}
+
+pub async fn notes(
+    state: &AppState,
+    call: &Call,
+    p: &Principal,
+    case_id: &str,
+) -> AppResult<Vec<Note>> {
+    authz::case_scope(p)?;
+    let work = Work::begin(state, call).await?;
+    let (case, _) = load(work.tx(), call, p, case_id, CaseAction::Read).await?;
+    let notes = repo::cases::notes_visible_to(work.tx(), &case.id, &p.agency_id).await?;
+    work.commit().await?;
+    Ok(notes)
+}
+
+pub async fn events(
+    state: &AppState,
+    call: &Call,
+    p: &Principal,
+    case_id: &str,
+) -> AppResult<Vec<CaseEvent>> {
+    authz::case_scope(p)?;
+    let work = Work::begin(state, call).await?;
+    let (case, _) = load(work.tx(), call, p, case_id, CaseAction::Read).await?;
+    let events = repo::cases::events_visible_to(work.tx(), &case.id, &p.agency_id).await?;
+    work.commit().await?;
+    Ok(events)
+}

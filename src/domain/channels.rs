@@ -1,0 +1,180 @@
+//! Channels: proposed by one agency's admin, approved by the other's, suspended by either.
+
+use std::collections::HashMap;
+
+use crate::authn::Principal;
+use crate::authz;
+use crate::domain::call::{Call, Work};
+use crate::domain::model::{etag, Agency, Categories, Channel, ChannelStatus, Role};
+use crate::error::{AppError, AppResult};
+use crate::repo::{self, Tx};
+use crate::state::AppState;
+
+const CHANNEL_NOT_FOUND: AppError = AppError::NotFound("channel not found");
+
+/// A channel with both its agencies.
+#[derive(Debug, Clone)]
+pub struct ChannelView {
+    pub channel: Channel,
+    pub proposing: Agency,
+    pub partner: Agency,
+}
+
+impl ChannelView {
+    pub fn etag(&self) -> String {
+        etag(&self.channel.id, self.channel.version)
+    }
+}
+
+async fn view(
+    tx: &Tx,
+    channel: Channel,
+    cache: &mut HashMap<String, Agency>,
+) -> AppResult<ChannelView> {
+    let agency = |id: String| {
+        let cached = cache.get(&id).cloned();
+        async move {
+            match cached {
+                Some(a) => Ok(a),
+                None => repo::agencies::find(tx, &id)
+                    .await?
+                    .ok_or_else(|| AppError::internal("channel names a missing agency")),
+            }
+        }
+    };
+    let proposing = agency(channel.proposing_agency_id.clone()).await?;
+    let partner = agency(channel.partner_agency_id.clone()).await?;
+    cache.insert(proposing.id.clone(), proposing.clone());
+    cache.insert(partner.id.clone(), partner.clone());
+    Ok(ChannelView {
+        channel,
+        proposing,
+        partner,
+    })
+}
+
+/// The channel, if the caller's agency is a party to it.
+async fn load(tx: &Tx, call: &Call, p: &Principal, id: &str) -> AppResult<Channel> {
+    call.concerns("channel", id);
+    repo::channels::find(tx, id)
+        .await?
+        .filter(|c| c.has_party(&p.agency_id))
+        .ok_or(CHANNEL_NOT_FOUND)
+}
+
+pub async fn get(state: &AppState, call: &Call, p: &Principal, id: &str) -> AppResult<ChannelView> {
+    let work = Work::begin(state, call).await?;
+    let channel = load(work.tx(), call, p, id).await?;
+    let view = view(work.tx(), channel, &mut HashMap::new()).await?;
+    work.commit().await?;
+    Ok(view)
+}
+
+pub async fn list(
+    state: &AppState,
+    call: &Call,
+    p: &Principal,
+    status: Option<ChannelStatus>,
+) -> AppResult<Vec<ChannelView>> {
+    let work = Work::begin(state, call).await?;
+    let mut cache = HashMap::new();
+    let mut views = Vec::new();
+    for channel in repo::channels::list_for_agency(work.tx(), &p.agency_id, status).await? {
+        views.push(view(work.tx(), channel, &mut cache).await?);
+    }
+    work.commit().await?;
+    Ok(views)
+}
+
+pub async fn propose(
+    state: &AppState,
+    call: &Call,
+    admin: &Principal,
+    partner_agency_id: &str,
+    categories: Categories,
+) -> AppResult<ChannelView> {
+    authz::require_role(admin, Role::Admin)?;
+    let work = Work::begin(state, call).await?;
+    let tx = work.tx();
+    let own = repo::agencies::find(tx, &admin.agency_id)
+        .await?
+        .ok_or_else(|| AppError::internal("admin's agency is missing"))?;
+    let partner = repo::agencies::find(tx, partner_agency_id)
+        .await?
+        .ok_or_else(|| AppError::invalid("partner_agency_id", "names no agency"))?;
+    if partner.country == own.country {
+        return Err(AppError::invalid(
+            "partner_agency_id",
+            "must be an agency of another country than the proposer's",
+        ));
+    }
+    let now = state.clock.now();
+    let channel = Channel {
+        id: uuid::Uuid::now_v7().to_string(),
+        proposing_agency_id: own.id.clone(),
+        partner_agency_id: partner.id.clone(),
+        categories,
+        status: ChannelStatus::Proposed,
+        proposed_by: admin.user_id.clone(),
+        approved_by: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    call.concerns("channel", &channel.id);
+    repo::channels::insert(tx, &channel).await?;
+    work.commit().await?;
+    Ok(ChannelView {
+        channel,
+        proposing: own,
+        partner,
+    })
+}
+
+/// Moves a channel to `to`: approval by the partner's admin, suspension by either side's.
+pub async fn change_status(
+    state: &AppState,
+    call: &Call,
+    admin: &Principal,
+    id: &str,
+    etag_seen: &str,
+    to: ChannelStatus,
+) -> AppResult<ChannelView> {
+    authz::require_role(admin, Role::Admin)?;
+    let work = Work::begin(state, call).await?;
+    let tx = work.tx();
+    let current = load(tx, call, admin, id).await?;
+    if etag(&current.id, current.version) != etag_seen {
+        return Err(AppError::Aborted(
+            "the channel changed since it was read (stale etag); read it again".into(),
+        ));
+    }
+    let mut next = current.clone();
+    match (current.status, to) {
+        (ChannelStatus::Proposed, ChannelStatus::Active) => {
+            if current.partner_agency_id != admin.agency_id {
+                return Err(AppError::PermissionDenied(
+                    "only an admin of the partner agency may approve a proposed channel".into(),
+                ));
+            }
+            next.approved_by = Some(admin.user_id.clone());
+        }
+        (ChannelStatus::Active, ChannelStatus::Suspended) => {}
+        (from, to) => {
+            return Err(AppError::FailedPrecondition(format!(
+                "a {from} channel cannot become {to}"
+            )))
+        }
+    }
+    next.status = to;
+    next.updated_at = state.clock.now();
+    next.version = current.version + 1;
+    if !repo::channels::update(tx, &next, current.version).await? {
+        return Err(AppError::Aborted(
+            "the channel changed concurrently; read it again".into(),
+        ));
+    }
+    let view = view(tx, next, &mut HashMap::new()).await?;
+    work.commit().await?;
+    Ok(view)
+}

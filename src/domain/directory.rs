@@ -1,0 +1,53 @@
+//! Agencies: the register every signed-in user may read, and the operator's first setup.
+
+use crate::domain::call::{Call, Work};
+use crate::domain::model::Agency;
+use crate::error::AppResult;
+use crate::repo;
+use crate::state::AppState;
+
+pub async fn list_agencies(state: &AppState, call: &Call) -> AppResult<Vec<Agency>> {
+    let work = Work::begin(state, call).await?;
+    let agencies = repo::agencies::list(work.tx()).await?;
+    work.commit().await?;
+    Ok(agencies)
+}
+
+pub async fn agency(state: &AppState, call: &Call, id: &str) -> AppResult<Option<Agency>> {
+    let work = Work::begin(state, call).await?;
+    let agency = repo::agencies::find(work.tx(), id).await?;
+    work.commit().await?;
+    Ok(agency)
+}
+
+pub async fn agency_by_code(
+    state: &AppState,
+    call: &Call,
+    code: &str,
+) -> AppResult<Option<Agency>> {
+    let work = Work::begin(state, call).await?;
+    let agency = repo::agencies::find_by_code(work.tx(), code).await?;
+    work.commit().await?;
+    Ok(agency)
+}
+
+/// Registers an agency (operator command; agencies are not created over gRPC).
+pub async fn add_agency(
+    state: &AppState,
+    call: &Call,
+    code: String,
+    name: String,
+    country: String,
+) -> AppResult<Agency> {
+    let agency = Agency {
+        id: uuid::Uuid::now_v7().to_string(),
+        code,
+        name,
+        country,
+    };
+    call.concerns("agency", &agency.id);
+    let work = Work::begin(state, call).await?;
+    repo::agencies::insert(work.tx(), &agency, state.clock.now()).await?;
+    work.commit().await?;
+    Ok(agency)
+}

@@ -1,0 +1,258 @@
+//! The case lifecycle as a pure function: which move is allowed from which status, and what it
+//! changes. Authorization happened before (a [`Permit`] is required); this only knows the rules.
+//!
+//! FILED -> ACKNOWLEDGED | DECLINED; ACKNOWLEDGED -> IN_PROGRESS (assigned);
+//! IN_PROGRESS <-> AWAITING_INFO; IN_PROGRESS | AWAITING_INFO -> CLOSED; CLOSED -> IN_PROGRESS
+//! (reopen); anything not CLOSED, DECLINED or WITHDRAWN -> WITHDRAWN.
+
+use crate::authz::{CaseAction, Permit};
+use crate::domain::model::{Case, CaseStatus, EventKind, Resolution, Timestamp};
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Move {
+    Acknowledge,
+    Decline { reason: String },
+    Assign { assignee_id: String },
+    RequestInformation { question: String },
+    ProvideInformation { answer: String },
+    Close { resolution: Resolution },
+    Reopen { reason: String },
+    Withdraw { reason: Option<String> },
+}
+
+impl Move {
+    pub fn action(&self) -> CaseAction {
+        match self {
+            Move::Acknowledge => CaseAction::Acknowledge,
+            Move::Decline { .. } => CaseAction::Decline,
+            Move::Assign { .. } => CaseAction::Assign,
+            Move::RequestInformation { .. } => CaseAction::RequestInformation,
+            Move::ProvideInformation { .. } => CaseAction::ProvideInformation,
+            Move::Close { .. } => CaseAction::Close,
+            Move::Reopen { .. } => CaseAction::Reopen,
+            Move::Withdraw { .. } => CaseAction::Withdraw,
+        }
+    }
+
+    fn verb(&self) -> &'static str {
+        match self {
+            Move::Acknowledge => "acknowledge",
+            Move::Decline { .. } => "decline",
+            Move::Assign { .. } => "assign",
+            Move::RequestInformation { .. } => "request information on",
+            Move::ProvideInformation { .. } => "provide information on",
+            Move::Close { .. } => "close",
+            Move::Reopen { .. } => "reopen",
+            Move::Withdraw { .. } => "withdraw",
+        }
+    }
+
+    /// The reason, question or answer that goes into the timeline.
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Move::Decline { reason } | Move::Reopen { reason } => Some(reason.clone()),
+            Move::RequestInformation { question } => Some(question.clone()),
+            Move::ProvideInformation { answer } => Some(answer.clone()),
+            Move::Withdraw { reason } => reason.clone(),
+            Move::Acknowledge | Move::Assign { .. } | Move::Close { .. } => None,
+        }
+    }
+}
+
+/// The case after `mv`, and the event it writes; `FailedPrecondition` when the status forbids it.
+pub fn apply(
+    case: &Case,
+    mv: &Move,
+    permit: &Permit,
+    now: Timestamp,
+) -> AppResult<(Case, EventKind)> {
+    if permit.case_id() != case.id || permit.action() != mv.action() {
+        return Err(AppError::internal("permit does not match the move"));
+    }
+    use CaseStatus::*;
+    let mut next = case.clone();
+    let kind = match (mv, case.status) {
+        (Move::Acknowledge, Filed) => {
+            next.status = Acknowledged;
+            next.acknowledged_at = Some(now);
+            EventKind::Acknowledged
+        }
+        (Move::Decline { .. }, Filed) => {
+            next.status = Declined;
+            next.closed_at = Some(now);
+            EventKind::Declined
+        }
+        (Move::Assign { assignee_id }, Acknowledged | InProgress | AwaitingInfo) => {
+            if case.assignee_id.as_deref() == Some(assignee_id.as_str()) {
+                return Err(AppError::FailedPrecondition(
+                    "the case is already assigned to that officer".into(),
+                ));
+            }
+            next.assignee_id = Some(assignee_id.clone());
+            if case.status == Acknowledged {
+                next.status = InProgress;
+            }
+            EventKind::Assigned
+        }
+        (Move::RequestInformation { .. }, InProgress) => {
+            next.status = AwaitingInfo;
+            EventKind::InformationRequested
+        }
+        (Move::ProvideInformation { .. }, AwaitingInfo) => {
+            next.status = InProgress;
+            EventKind::InformationProvided
+        }
+        (Move::Close { resolution }, InProgress | AwaitingInfo) => {
+            next.status = Closed;
+            next.resolution = Some(*resolution);
+            next.closed_at = Some(now);
+            EventKind::Closed
+        }
+        (Move::Reopen { .. }, Closed) => {
+            next.status = InProgress;
+            next.resolution = None;
+            next.closed_at = None;
+            EventKind::Reopened
+        }
+        (Move::Withdraw { .. }, Filed | Acknowledged | InProgress | AwaitingInfo) => {
+            next.status = Withdrawn;
+            next.closed_at = Some(now);
+            EventKind::Withdrawn
+        }
+        (mv, status) => {
+            return Err(AppError::FailedPrecondition(format!(
+                "cannot {} a case that is {status}",
+                mv.verb()
+            )))
+        }
+    };
+    next.updated_at = now;
+    next.version = case.version + 1;
+    Ok((next, kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authn::Principal;
+    use crate::authz::authorize;
+    use crate::domain::model::{Category, Priority, Role, Roles};
+
+    fn case(status: CaseStatus) -> Case {
+        let t = crate::clock::from_micros(0);
+        Case {
+            id: "c".into(),
+            reference: "r".into(),
+            channel_id: "ch".into(),
+            category: Category::Fraud,
+            priority: Priority::Urgent,
+            title: "t".into(),
+            summary: "s".into(),
+            originating_agency_id: "IN".into(),
+            receiving_agency_id: "CA".into(),
+            filed_by: "filer".into(),
+            assignee_id: Some("worker".into()),
+            status,
+            resolution: None,
+            filed_at: t,
+            updated_at: t,
+            acknowledged_at: None,
+            closed_at: None,
+            acknowledge_due_at: t,
+            version: 3,
+        }
+    }
+
+    /// Applies `mv` as someone allowed to make it.
+    fn try_move(status: CaseStatus, mv: Move) -> AppResult<Case> {
+        let c = case(status);
+        let (user, agency) = match mv.action() {
+            CaseAction::ProvideInformation | CaseAction::Withdraw => ("os", "IN"),
+            _ => ("rs", "CA"),
+        };
+        let p = Principal {
+            user_id: user.into(),
+            username: user.into(),
+            agency_id: agency.into(),
+            roles: [Role::Supervisor].into_iter().collect::<Roles>(),
+        };
+        let permit = authorize(&p, &c, mv.action())?;
+        apply(&c, &mv, &permit, crate::clock::from_micros(1)).map(|(next, _)| next)
+    }
+
+    #[test]
+    fn every_status_allows_only_its_moves() {
+        use CaseStatus::*;
+        let moves = [
+            Move::Acknowledge,
+            Move::Decline { reason: "r".into() },
+            Move::Assign {
+                assignee_id: "someone".into(),
+            },
+            Move::RequestInformation {
+                question: "q".into(),
+            },
+            Move::ProvideInformation { answer: "a".into() },
+            Move::Close {
+                resolution: Resolution::Actioned,
+            },
+            Move::Reopen { reason: "r".into() },
+            Move::Withdraw { reason: None },
+        ];
+        let allowed: &[(CaseStatus, &[usize], &[CaseStatus])] = &[
+            (Filed, &[0, 1, 7], &[Acknowledged, Declined, Withdrawn]),
+            (Acknowledged, &[2, 7], &[InProgress, Withdrawn]),
+            (
+                InProgress,
+                &[2, 3, 5, 7],
+                &[InProgress, AwaitingInfo, Closed, Withdrawn],
+            ),
+            (
+                AwaitingInfo,
+                &[2, 4, 5, 7],
+                &[AwaitingInfo, InProgress, Closed, Withdrawn],
+            ),
+            (Closed, &[6], &[InProgress]),
+            (Declined, &[], &[]),
+            (Withdrawn, &[], &[]),
+        ];
+        for (from, ok_moves, to) in allowed {
+            for (i, mv) in moves.iter().enumerate() {
+                let result = try_move(*from, mv.clone());
+                match ok_moves.iter().position(|m| *m == i) {
+                    Some(pos) => {
+                        let next = result.unwrap_or_else(|e| panic!("{from} {mv:?}: {e}"));
+                        assert_eq!(next.status, to[pos], "{from} {mv:?}");
+                        assert_eq!(next.version, 4);
+                    }
+                    None => assert!(
+                        matches!(result, Err(AppError::FailedPrecondition(_))),
+                        "{from} {mv:?} should be refused"
+                    ),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn reopening_clears_the_resolution() {
+        let mut closed = case(CaseStatus::Closed);
+        closed.resolution = Some(Resolution::Duplicate);
+        let p = Principal {
+            user_id: "rs".into(),
+            username: "rs".into(),
+            agency_id: "CA".into(),
+            roles: [Role::Supervisor].into_iter().collect::<Roles>(),
+        };
+        let mv = Move::Reopen {
+            reason: "new evidence".into(),
+        };
+        let permit = authorize(&p, &closed, mv.action()).unwrap_or_else(|e| panic!("{e}"));
+        let (next, kind) = apply(&closed, &mv, &permit, crate::clock::from_micros(5))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(kind, EventKind::Reopened);
+        assert_eq!(next.resolution, None);
+        assert_eq!(next.closed_at, None);
+    }
+}

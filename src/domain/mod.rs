@@ -1,0 +1,13 @@
+//! The rules of the service. Each function opens the call's transaction, checks authorization,
+//! applies the rules through `repo`, and commits together with the call's audit entry.
+
+pub mod audit_log;
+pub mod auth;
+pub mod call;
+pub mod cases;
+pub mod channels;
+pub mod directory;
+pub mod lifecycle;
+pub mod model;
+pub mod paging;
+pub mod users;

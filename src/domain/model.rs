@@ -1,0 +1,368 @@
+//! The vocabulary of the service: roles, categories, statuses and the records the rules work on.
+//! Each enum has a stable small-integer code, used both on the wire and in the database.
+
+use std::fmt;
+
+/// Defines a closed enum with stable integer codes and names.
+macro_rules! coded_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $code:literal => $label:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn code(self) -> i16 {
+                match self { $($name::$variant => $code),+ }
+            }
+
+            pub fn from_code(code: i64) -> Option<Self> {
+                match code { $($code => Some($name::$variant),)+ _ => None }
+            }
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $label),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+coded_enum!(Role {
+    Officer = 1 => "OFFICER",
+    Supervisor = 2 => "SUPERVISOR",
+    Auditor = 3 => "AUDITOR",
+    Admin = 4 => "ADMIN",
+});
+
+coded_enum!(Category {
+    Drugs = 1 => "DRUGS",
+    Fraud = 2 => "FRAUD",
+    Cyber = 3 => "CYBER",
+});
+
+coded_enum!(Priority {
+    Routine = 1 => "ROUTINE",
+    Priority = 2 => "PRIORITY",
+    Urgent = 3 => "URGENT",
+});
+
+coded_enum!(CaseStatus {
+    Filed = 1 => "FILED",
+    Acknowledged = 2 => "ACKNOWLEDGED",
+    Declined = 3 => "DECLINED",
+    InProgress = 4 => "IN_PROGRESS",
+    AwaitingInfo = 5 => "AWAITING_INFO",
+    Closed = 6 => "CLOSED",
+    Withdrawn = 7 => "WITHDRAWN",
+});
+
+coded_enum!(Resolution {
+    Actioned = 1 => "ACTIONED",
+    NoAction = 2 => "NO_ACTION",
+    ReferredElsewhere = 3 => "REFERRED_ELSEWHERE",
+    Duplicate = 4 => "DUPLICATE",
+});
+
+coded_enum!(ChannelStatus {
+    Proposed = 1 => "PROPOSED",
+    Active = 2 => "ACTIVE",
+    Suspended = 3 => "SUSPENDED",
+});
+
+coded_enum!(NoteVisibility {
+    Shared = 1 => "SHARED",
+    Internal = 2 => "INTERNAL",
+});
+
+coded_enum!(Outcome {
+    Allowed = 1 => "ALLOWED",
+    Denied = 2 => "DENIED",
+    Failed = 3 => "FAILED",
+});
+
+coded_enum!(EventKind {
+    Filed = 1 => "FILED",
+    Acknowledged = 2 => "ACKNOWLEDGED",
+    Declined = 3 => "DECLINED",
+    Assigned = 4 => "ASSIGNED",
+    InformationRequested = 5 => "INFORMATION_REQUESTED",
+    InformationProvided = 6 => "INFORMATION_PROVIDED",
+    Closed = 7 => "CLOSED",
+    Reopened = 8 => "REOPENED",
+    Withdrawn = 9 => "WITHDRAWN",
+    NoteAdded = 10 => "NOTE_ADDED",
+});
+
+/// Which queue a case listing shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum CaseView {
+    /// Every case the caller may see.
+    All,
+    /// Cases the caller's agency received.
+    Incoming,
+    /// Cases the caller's agency filed.
+    Outgoing,
+    AssignedToMe,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum CaseOrder {
+    NewestFirst,
+    DueFirst,
+}
+
+impl Priority {
+    /// How long the receiving agency has to acknowledge a case of this priority.
+    pub fn acknowledge_within(self) -> chrono::Duration {
+        match self {
+            Priority::Routine => chrono::Duration::hours(72),
+            Priority::Priority => chrono::Duration::hours(24),
+            Priority::Urgent => chrono::Duration::hours(4),
+        }
+    }
+}
+
+/// A set of values of a coded enum, stored as a bit mask (bit `code - 1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Set<T> {
+    bits: i32,
+    _kind: std::marker::PhantomData<T>,
+}
+
+pub trait Coded: Copy + 'static {
+    fn code_of(self) -> i16;
+    fn all() -> &'static [Self];
+}
+
+macro_rules! coded {
+    ($($t:ty),+) => {$(
+        impl Coded for $t {
+            fn code_of(self) -> i16 { self.code() }
+            fn all() -> &'static [Self] { Self::ALL }
+        }
+    )+};
+}
+coded!(Role, Category);
+
+impl<T: Coded> Set<T> {
+    pub fn empty() -> Self {
+        Set {
+            bits: 0,
+            _kind: std::marker::PhantomData,
+        }
+    }
+
+    pub fn from_bits(bits: i32) -> Self {
+        let known = T::all()
+            .iter()
+            .fold(0, |acc, v| acc | (1 << (v.code_of() - 1)));
+        Set {
+            bits: bits & known,
+            _kind: std::marker::PhantomData,
+        }
+    }
+
+    pub fn bits(self) -> i32 {
+        self.bits
+    }
+
+    pub fn insert(&mut self, value: T) {
+        self.bits |= 1 << (value.code_of() - 1);
+    }
+
+    pub fn contains(self, value: T) -> bool {
+        self.bits & (1 << (value.code_of() - 1)) != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.bits == 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = T> {
+        T::all().iter().copied().filter(move |v| self.contains(*v))
+    }
+}
+
+impl<T: Coded> Default for Set<T> {
+    fn default() -> Self {
+        Set::empty()
+    }
+}
+
+impl<T: Coded> FromIterator<T> for Set<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut set = Set::empty();
+        for value in iter {
+            set.insert(value);
+        }
+        set
+    }
+}
+
+pub type Roles = Set<Role>;
+pub type Categories = Set<Category>;
+
+pub type Timestamp = chrono::DateTime<chrono::Utc>;
+
+#[derive(Debug, Clone)]
+pub struct Agency {
+    pub id: String,
+    pub code: String,
+    pub name: String,
+    pub country: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub agency_id: String,
+    pub roles: Roles,
+    pub disabled: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub id: String,
+    pub proposing_agency_id: String,
+    pub partner_agency_id: String,
+    pub categories: Categories,
+    pub status: ChannelStatus,
+    pub proposed_by: String,
+    pub approved_by: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub version: i64,
+}
+
+impl Channel {
+    pub fn has_party(&self, agency_id: &str) -> bool {
+        self.proposing_agency_id == agency_id || self.partner_agency_id == agency_id
+    }
+
+    /// The agency across the channel from `agency_id`.
+    pub fn other_party(&self, agency_id: &str) -> Option<&str> {
+        if self.proposing_agency_id == agency_id {
+            Some(&self.partner_agency_id)
+        } else if self.partner_agency_id == agency_id {
+            Some(&self.proposing_agency_id)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub id: String,
+    pub reference: String,
+    pub channel_id: String,
+    pub category: Category,
+    pub priority: Priority,
+    pub title: String,
+    pub summary: String,
+    pub originating_agency_id: String,
+    pub receiving_agency_id: String,
+    pub filed_by: String,
+    pub assignee_id: Option<String>,
+    pub status: CaseStatus,
+    pub resolution: Option<Resolution>,
+    pub filed_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub acknowledged_at: Option<Timestamp>,
+    pub closed_at: Option<Timestamp>,
+    pub acknowledge_due_at: Timestamp,
+    pub version: i64,
+}
+
+impl Case {
+    pub fn etag(&self) -> String {
+        etag(&self.id, self.version)
+    }
+
+    pub fn is_overdue(&self, now: Timestamp) -> bool {
+        self.status == CaseStatus::Filed && now > self.acknowledge_due_at
+    }
+}
+
+/// An opaque tag for one version of a record.
+pub fn etag(id: &str, version: i64) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{id}/{version}").as_bytes());
+    format!("{}-{}", version, hex::encode(&digest[..6]))
+}
+
+#[derive(Debug, Clone)]
+pub struct Note {
+    pub id: String,
+    pub case_id: String,
+    pub author_id: String,
+    pub author_agency_id: String,
+    pub visibility: NoteVisibility,
+    pub body: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct CaseEvent {
+    pub id: String,
+    pub case_id: String,
+    pub kind: EventKind,
+    pub actor_id: String,
+    pub actor_agency_id: String,
+    pub at: Timestamp,
+    pub from_status: Option<CaseStatus>,
+    pub to_status: Option<CaseStatus>,
+    pub reason: Option<String>,
+    pub assignee_id: Option<String>,
+    pub resolution: Option<Resolution>,
+    pub note_id: Option<String>,
+    /// Set for events about an INTERNAL note: only this agency sees the event.
+    pub visible_to_agency_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_sets_round_trip_through_bits() {
+        let roles: Roles = [Role::Officer, Role::Admin].into_iter().collect();
+        assert_eq!(roles.bits(), 0b1001);
+        let back = Roles::from_bits(roles.bits());
+        assert!(back.contains(Role::Officer) && back.contains(Role::Admin));
+        assert!(!back.contains(Role::Auditor));
+        assert_eq!(
+            back.iter().collect::<Vec<_>>(),
+            vec![Role::Officer, Role::Admin]
+        );
+    }
+
+    #[test]
+    fn unknown_bits_are_dropped() {
+        assert_eq!(Categories::from_bits(0xff).bits(), 0b111);
+    }
+
+    #[test]
+    fn acknowledge_deadlines_follow_priority() {
+        assert_eq!(Priority::Routine.acknowledge_within().num_hours(), 72);
+        assert_eq!(Priority::Priority.acknowledge_within().num_hours(), 24);
+        assert_eq!(Priority::Urgent.acknowledge_within().num_hours(), 4);
+    }
+
+    #[test]
+    fn etag_changes_with_version() {
+        assert_ne!(etag("a", 1), etag("a", 2));
+        assert_eq!(etag("a", 1), etag("a", 1));
+    }
+}

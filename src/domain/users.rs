@@ -1,0 +1,136 @@
+//! Users: created and managed by their agency's admins (or the operator command), never seen across
+//! agencies by admins.
+
+use crate::authn::Principal;
+use crate::authz;
+use crate::domain::call::{Call, Work};
+use crate::domain::model::{Role, Roles, User};
+use crate::error::{AppError, AppResult};
+use crate::repo;
+use crate::state::AppState;
+
+const USER_NOT_FOUND: AppError = AppError::NotFound("user not found");
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub roles: Roles,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub display_name: Option<String>,
+    pub roles: Option<Roles>,
+    pub disabled: Option<bool>,
+}
+
+/// Creates a user of `agency_id`. The password is hashed before the transaction opens.
+pub async fn create_in(
+    state: &AppState,
+    call: &Call,
+    agency_id: &str,
+    new: NewUser,
+) -> AppResult<User> {
+    let hash = state.passwords.hash(new.password).await?;
+    let now = state.clock.now();
+    let user = User {
+        id: uuid::Uuid::now_v7().to_string(),
+        username: new.username,
+        display_name: new.display_name,
+        agency_id: agency_id.to_string(),
+        roles: new.roles,
+        disabled: false,
+        created_at: now,
+        updated_at: now,
+    };
+    call.concerns("user", &user.id);
+    let work = Work::begin(state, call).await?;
+    repo::agencies::find(work.tx(), agency_id)
+        .await?
+        .ok_or(AppError::NotFound("agency not found"))?;
+    repo::users::insert(work.tx(), &user, &hash).await?;
+    work.commit().await?;
+    Ok(user)
+}
+
+pub async fn create(
+    state: &AppState,
+    call: &Call,
+    admin: &Principal,
+    new: NewUser,
+) -> AppResult<User> {
+    authz::require_role(admin, Role::Admin)?;
+    create_in(state, call, &admin.agency_id, new).await
+}
+
+pub async fn update(
+    state: &AppState,
+    call: &Call,
+    admin: &Principal,
+    id: &str,
+    changes: UserChanges,
+) -> AppResult<User> {
+    authz::require_role(admin, Role::Admin)?;
+    call.concerns("user", id);
+    if id == admin.user_id
+        && (changes.disabled == Some(true)
+            || changes.roles.is_some_and(|r| !r.contains(Role::Admin)))
+    {
+        return Err(AppError::FailedPrecondition(
+            "admins cannot disable themselves or drop their own ADMIN role; ask another admin"
+                .into(),
+        ));
+    }
+    let work = Work::begin(state, call).await?;
+    let mut user = repo::users::find(work.tx(), id)
+        .await?
+        .filter(|u| u.agency_id == admin.agency_id)
+        .ok_or(USER_NOT_FOUND)?;
+    if let Some(name) = changes.display_name {
+        user.display_name = name;
+    }
+    if let Some(roles) = changes.roles {
+        user.roles = roles;
+    }
+    if let Some(disabled) = changes.disabled {
+        user.disabled = disabled;
+    }
+    user.updated_at = state.clock.now();
+    repo::users::update(work.tx(), &user).await?;
+    work.commit().await?;
+    Ok(user)
+}
+
+pub async fn list(
+    state: &AppState,
+    call: &Call,
+    admin: &Principal,
+    include_disabled: bool,
+) -> AppResult<Vec<User>> {
+    authz::require_role(admin, Role::Admin)?;
+    let work = Work::begin(state, call).await?;
+    let users = repo::users::list_for_agency(work.tx(), &admin.agency_id, include_disabled).await?;
+    work.commit().await?;
+    Ok(users)
+}
+
+pub async fn reset_password(
+    state: &AppState,
+    call: &Call,
+    admin: &Principal,
+    id: &str,
+    new_password: String,
+) -> AppResult<()> {
+    authz::require_role(admin, Role::Admin)?;
+    call.concerns("user", id);
+    let hash = state.passwords.hash(new_password).await?;
+    let work = Work::begin(state, call).await?;
+    repo::users::find(work.tx(), id)
+        .await?
+        .filter(|u| u.agency_id == admin.agency_id)
+        .ok_or(USER_NOT_FOUND)?;
+    repo::users::set_password_hash(work.tx(), id, &hash, state.clock.now()).await?;
+    work.commit().await
+}

@@ -1,0 +1,160 @@
+//! Liaison: referral cases between two countries' agencies over agreed liaison channels.
+//!
+//! A request takes one path: `api` (decode, validate) -> `authn` (who) -> `authz` (may they) ->
+//! `domain` (rules, one transaction) -> `repo` (rows) + `audit` (entry, same transaction), and
+//! errors go back out through `error`.
+
+pub mod api;
+pub mod audit;
+pub mod authn;
+pub mod authz;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod ops;
+pub mod repo;
+pub mod state;
+pub mod validate;
+
+/// The generated protobuf types and gRPC stubs of `liaison.v1`.
+pub mod pb {
+    #![allow(clippy::all, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    tonic::include_proto!("liaison.v1");
+
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("liaison_descriptor");
+}
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
+
+use crate::api::Api;
+use crate::authn::jwt::{load_or_generate_key, TokenKeys};
+use crate::authn::password::Passwords;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::error::AppError;
+use crate::repo::Db;
+use crate::state::AppState;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    App(#[from] AppError),
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// Connects to the database, applies migrations, and loads (or creates) the signing key.
+pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, AppError> {
+    let db = Db::connect(config).await?;
+    db.migrate().await?;
+    let key = load_or_generate_key(&config.signing_key_path())?;
+    let keys = TokenKeys::new(
+        &key,
+        config.token_issuer.clone(),
+        config.token_audience.clone(),
+        config.token_ttl(),
+    )?;
+    Ok(AppState {
+        db,
+        clock,
+        keys: Arc::new(keys),
+        passwords: Passwords::new(config.max_concurrent_hashes)?,
+    })
+}
+
+/// Serves the gRPC API on `listener` until `shutdown` completes; in-flight calls finish first.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let state = open(&config, Arc::new(SystemClock)).await?;
+    serve_state(state, &config, listener, shutdown).await
+}
+
+/// Like [`serve`], with a state the caller opened (tests bring their own clock).
+pub async fn serve_state(
+    state: AppState,
+    config: &Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    use pb::admin_service_server::AdminServiceServer;
+    use pb::audit_service_server::AuditServiceServer;
+    use pb::auth_service_server::AuthServiceServer;
+    use pb::case_service_server::CaseServiceServer;
+    use pb::directory_service_server::DirectoryServiceServer;
+
+    let api = Api::new(state.clone());
+    let limit = config.max_request_bytes;
+    let (health, health_service) = tonic_health::server::health_reporter();
+    let health_watch = tokio::spawn(watch_database(state.db.clone(), health.clone()));
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "liaisond serving");
+    }
+    let result = tonic::transport::Server::builder()
+        .timeout(Duration::from_secs(30))
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(AuthServiceServer::new(api.clone()).max_decoding_message_size(limit))
+        .add_service(DirectoryServiceServer::new(api.clone()).max_decoding_message_size(limit))
+        .add_service(AdminServiceServer::new(api.clone()).max_decoding_message_size(limit))
+        .add_service(CaseServiceServer::new(api.clone()).max_decoding_message_size(limit))
+        .add_service(AuditServiceServer::new(api).max_decoding_message_size(limit))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+            shutdown.await;
+            health
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
+            tracing::info!("shutting down: finishing in-flight calls");
+        })
+        .await;
+    health_watch.abort();
+    state.db.close().await;
+    Ok(result?)
+}
+
+/// Reports SERVING while the database answers and NOT_SERVING while it does not.
+async fn watch_database(db: Db, health: tonic_health::server::HealthReporter) {
+    let services = [
+        "",
+        "liaison.v1.AuthService",
+        "liaison.v1.DirectoryService",
+        "liaison.v1.AdminService",
+        "liaison.v1.CaseService",
+        "liaison.v1.AuditService",
+    ];
+    let mut last = None;
+    loop {
+        let status = if db.ping().await {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        if last != Some(status) {
+            if status == ServingStatus::NotServing {
+                tracing::warn!("database unreachable: reporting NOT_SERVING");
+            }
+            for service in services {
+                health.set_service_status(service, status).await;
+            }
+            last = Some(status);
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}

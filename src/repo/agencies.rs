@@ -1,0 +1,59 @@
+//! Agencies.
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+
+use super::entities::agency;
+use super::{Tx, UniqueExt};
+use crate::clock::to_micros;
+use crate::domain::model::{Agency, Timestamp};
+use crate::error::{AppError, AppResult};
+
+impl From<agency::Model> for Agency {
+    fn from(row: agency::Model) -> Self {
+        Agency {
+            id: row.id,
+            code: row.code,
+            name: row.name,
+            country: row.country,
+        }
+    }
+}
+
+pub async fn insert(tx: &Tx, agency: &Agency, now: Timestamp) -> AppResult<()> {
+    agency::ActiveModel {
+        id: Set(agency.id.clone()),
+        code: Set(agency.code.clone()),
+        name: Set(agency.name.clone()),
+        country: Set(agency.country.clone()),
+        created_at: Set(to_micros(now)),
+    }
+    .insert(&tx.txn)
+    .await
+    .on_unique(|| AppError::AlreadyExists(format!("agency code {} is taken", agency.code)))?;
+    Ok(())
+}
+
+pub async fn find(tx: &Tx, id: &str) -> AppResult<Option<Agency>> {
+    Ok(agency::Entity::find_by_id(id)
+        .one(&tx.txn)
+        .await?
+        .map(Agency::from))
+}
+
+pub async fn find_by_code(tx: &Tx, code: &str) -> AppResult<Option<Agency>> {
+    Ok(agency::Entity::find()
+        .filter(agency::Column::Code.eq(code))
+        .one(&tx.txn)
+        .await?
+        .map(Agency::from))
+}
+
+pub async fn list(tx: &Tx) -> AppResult<Vec<Agency>> {
+    Ok(agency::Entity::find()
+        .order_by_asc(agency::Column::Code)
+        .all(&tx.txn)
+        .await?
+        .into_iter()
+        .map(Agency::from)
+        .collect())
+}

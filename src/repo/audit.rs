@@ -1,0 +1,176 @@
+//! Audit rows: the append under the head row's lock, and the auditor's query.
+//!
+//! The head row (`audit_head`, id 1) holds the last sequence number and hash. Taking it with an
+//! `UPDATE ... RETURNING` locks it until commit, so appends from every process are serialised:
+//! sequence numbers are dense, in commit order, and each entry chains from the one before.
+
+use sea_orm::sea_query::{Alias, Condition, Expr, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+
+use super::entities::audit_entry;
+use super::{decode, Tx};
+use crate::audit::{AuditEntry, AuditRecord};
+use crate::clock::{from_micros, to_micros};
+use crate::domain::model::{Outcome, Roles, Timestamp};
+use crate::error::{AppError, AppResult};
+
+pub async fn append(
+    tx: &Tx,
+    record: AuditRecord,
+    hash: impl Fn(i64, &AuditRecord, &str) -> String,
+) -> AppResult<AuditEntry> {
+    let head = Alias::new("audit_head");
+    let (id, seq_col, hash_col) = (Alias::new("id"), Alias::new("seq"), Alias::new("hash"));
+    let take_head = Query::update()
+        .table(head.clone())
+        .value(seq_col.clone(), Expr::col(seq_col.clone()).add(1))
+        .and_where(Expr::col(id.clone()).eq(1))
+        .returning(Query::returning().columns([seq_col.clone(), hash_col.clone()]))
+        .to_owned();
+    let row = tx
+        .txn
+        .query_one(tx.backend().build(&take_head))
+        .await?
+        .ok_or_else(|| AppError::internal("the audit head row is missing"))?;
+    let seq: i64 = row.try_get("", "seq")?;
+    let prev_hash: String = row.try_get("", "hash")?;
+    let entry_hash = hash(seq, &record, &prev_hash);
+
+    audit_entry::ActiveModel {
+        seq: Set(seq),
+        at: Set(to_micros(record.at)),
+        actor_id: Set(record.actor_id.clone()),
+        actor_username: Set(record.actor_username.clone()),
+        actor_agency_id: Set(record.actor_agency_id.clone()),
+        actor_roles: Set(record.actor_roles.bits()),
+        method: Set(record.method.clone()),
+        target_type: Set(record.target_type.clone()),
+        target_id: Set(record.target_id.clone()),
+        case_id: Set(record.case_id.clone()),
+        case_originating_agency_id: Set(record.case_originating_agency_id.clone()),
+        case_receiving_agency_id: Set(record.case_receiving_agency_id.clone()),
+        outcome: Set(record.outcome.code()),
+        status_code: Set(record.status_code),
+        request_id: Set(record.request_id.clone()),
+        peer: Set(record.peer.clone()),
+        prev_hash: Set(prev_hash.clone()),
+        hash: Set(entry_hash.clone()),
+    }
+    .insert(&tx.txn)
+    .await?;
+
+    let move_head = Query::update()
+        .table(head)
+        .value(hash_col, entry_hash.clone())
+        .and_where(Expr::col(id).eq(1))
+        .to_owned();
+    tx.txn.execute(tx.backend().build(&move_head)).await?;
+
+    Ok(AuditEntry {
+        seq,
+        record,
+        prev_hash,
+        hash: entry_hash,
+    })
+}
+
+impl TryFrom<audit_entry::Model> for AuditEntry {
+    type Error = AppError;
+
+    fn try_from(row: audit_entry::Model) -> AppResult<Self> {
+        Ok(AuditEntry {
+            seq: row.seq,
+            record: AuditRecord {
+                at: from_micros(row.at),
+                actor_id: row.actor_id,
+                actor_username: row.actor_username,
+                actor_agency_id: row.actor_agency_id,
+                actor_roles: Roles::from_bits(row.actor_roles),
+                method: row.method,
+                target_type: row.target_type,
+                target_id: row.target_id,
+                case_id: row.case_id,
+                case_originating_agency_id: row.case_originating_agency_id,
+                case_receiving_agency_id: row.case_receiving_agency_id,
+                outcome: decode(row.outcome.into(), Outcome::from_code, "audit outcome")?,
+                status_code: row.status_code,
+                request_id: row.request_id,
+                peer: row.peer,
+            },
+            prev_hash: row.prev_hash,
+            hash: row.hash,
+        })
+    }
+}
+
+/// An auditor's query, already scoped to the auditor's agency.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Entries whose actor belongs to this agency or whose case has it as a party.
+    pub agency_id: String,
+    pub actor_id: Option<String>,
+    pub case_id: Option<String>,
+    pub method: Option<String>,
+    pub outcome: Option<Outcome>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    /// Only entries with a lower sequence number (the page cursor).
+    pub before_seq: Option<i64>,
+    pub limit: u64,
+}
+
+/// Entries matching `q`, newest first.
+pub async fn query(tx: &Tx, q: &AuditQuery) -> AppResult<Vec<AuditEntry>> {
+    let agency = q.agency_id.as_str();
+    let mut query = audit_entry::Entity::find().filter(
+        Condition::any()
+            .add(audit_entry::Column::ActorAgencyId.eq(agency))
+            .add(audit_entry::Column::CaseOriginatingAgencyId.eq(agency))
+            .add(audit_entry::Column::CaseReceivingAgencyId.eq(agency)),
+    );
+    if let Some(actor) = &q.actor_id {
+        query = query.filter(audit_entry::Column::ActorId.eq(actor.as_str()));
+    }
+    if let Some(case_id) = &q.case_id {
+        query = query.filter(audit_entry::Column::CaseId.eq(case_id.as_str()));
+    }
+    if let Some(method) = &q.method {
+        query = query.filter(audit_entry::Column::Method.eq(method.as_str()));
+    }
+    if let Some(outcome) = q.outcome {
+        query = query.filter(audit_entry::Column::Outcome.eq(outcome.code()));
+    }
+    if let Some(since) = q.since {
+        query = query.filter(audit_entry::Column::At.gte(to_micros(since)));
+    }
+    if let Some(until) = q.until {
+        query = query.filter(audit_entry::Column::At.lt(to_micros(until)));
+    }
+    if let Some(before) = q.before_seq {
+        query = query.filter(audit_entry::Column::Seq.lt(before));
+    }
+    query
+        .order_by_desc(audit_entry::Column::Seq)
+        .limit(q.limit)
+        .all(&tx.txn)
+        .await?
+        .into_iter()
+        .map(AuditEntry::try_from)
+        .collect()
+}
+
+/// Every entry from `from_seq` on, in sequence order, at most `limit` of them.
+pub async fn range(tx: &Tx, from_seq: i64, limit: u64) -> AppResult<Vec<AuditEntry>> {
+    audit_entry::Entity::find()
+        .filter(audit_entry::Column::Seq.gte(from_seq))
+        .order_by_asc(audit_entry::Column::Seq)
+        .limit(limit)
+        .all(&tx.txn)
+        .await?
+        .into_iter()
+        .map(AuditEntry::try_from)
+        .collect()
+}

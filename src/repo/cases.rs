@@ -1,0 +1,412 @@
+//! Cases, their per-channel reference counters, notes and events, and the queue queries.
+
+use sea_orm::sea_query::{Alias, Condition, Expr, OnConflict, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+
+use super::entities::{case, case_event, case_note};
+use super::{decode, Tx, UniqueExt};
+use crate::authz::CaseScope;
+use crate::clock::{from_micros, to_micros};
+use crate::domain::model::{
+    Case, CaseEvent, CaseOrder, CaseStatus, CaseView, Category, EventKind, Note, NoteVisibility,
+    Priority, Resolution, Timestamp,
+};
+use crate::error::{AppError, AppResult};
+
+impl TryFrom<case::Model> for Case {
+    type Error = AppError;
+
+    fn try_from(row: case::Model) -> AppResult<Self> {
+        Ok(Case {
+            category: decode(row.category.into(), Category::from_code, "category")?,
+            priority: decode(row.priority.into(), Priority::from_code, "priority")?,
+            status: decode(row.status.into(), CaseStatus::from_code, "case status")?,
+            resolution: row
+                .resolution
+                .map(|r| decode(r.into(), Resolution::from_code, "resolution"))
+                .transpose()?,
+            id: row.id,
+            reference: row.reference,
+            channel_id: row.channel_id,
+            title: row.title,
+            summary: row.summary,
+            originating_agency_id: row.originating_agency_id,
+            receiving_agency_id: row.receiving_agency_id,
+            filed_by: row.filed_by,
+            assignee_id: row.assignee_id,
+            filed_at: from_micros(row.filed_at),
+            updated_at: from_micros(row.updated_at),
+            acknowledged_at: row.acknowledged_at.map(from_micros),
+            closed_at: row.closed_at.map(from_micros),
+            acknowledge_due_at: from_micros(row.acknowledge_due_at),
+            version: row.version,
+        })
+    }
+}
+
+/// The next reference number of a channel in a year: 1, 2, 3, ... with no reuse.
+pub async fn next_reference_number(tx: &Tx, channel_id: &str, year: i32) -> AppResult<i64> {
+    let table = Alias::new("case_counters");
+    let last_seq = Alias::new("last_seq");
+    let insert = Query::insert()
+        .into_table(table.clone())
+        .columns([
+            Alias::new("channel_id"),
+            Alias::new("year"),
+            last_seq.clone(),
+        ])
+        .values([channel_id.into(), year.into(), 1i64.into()])
+        .map_err(AppError::internal)?
+        .on_conflict(
+            OnConflict::columns([Alias::new("channel_id"), Alias::new("year")])
+                .value(
+                    last_seq.clone(),
+                    Expr::col((table, last_seq.clone())).add(1),
+                )
+                .to_owned(),
+        )
+        .returning_col(last_seq)
+        .to_owned();
+    let row = tx
+        .txn
+        .query_one(tx.backend().build(&insert))
+        .await?
+        .ok_or_else(|| AppError::internal("reference counter returned no row"))?;
+    Ok(row.try_get::<i64>("", "last_seq")?)
+}
+
+/// Inserts a new case. A second filing by the same user with the same request id is refused with
+/// `AlreadyExists`, which the domain answers with the first case.
+pub async fn insert(tx: &Tx, case: &Case, request_id: &str) -> AppResult<()> {
+    case::ActiveModel {
+        id: Set(case.id.clone()),
+        reference: Set(case.reference.clone()),
+        channel_id: Set(case.channel_id.clone()),
+        category: Set(case.category.code()),
+        priority: Set(case.priority.code()),
+        title: Set(case.title.clone()),
+        summary: Set(case.summary.clone()),
+        originating_agency_id: Set(case.originating_agency_id.clone()),
+        receiving_agency_id: Set(case.receiving_agency_id.clone()),
+        filed_by: Set(case.filed_by.clone()),
+        assignee_id: Set(case.assignee_id.clone()),
+        status: Set(case.status.code()),
+        resolution: Set(case.resolution.map(Resolution::code)),
+        filed_at: Set(to_micros(case.filed_at)),
+        updated_at: Set(to_micros(case.updated_at)),
+        acknowledged_at: Set(case.acknowledged_at.map(to_micros)),
+        closed_at: Set(case.closed_at.map(to_micros)),
+        acknowledge_due_at: Set(to_micros(case.acknowledge_due_at)),
+        version: Set(case.version),
+        request_id: Set(request_id.to_string()),
+    }
+    .insert(&tx.txn)
+    .await
+    .on_unique(|| AppError::AlreadyExists("request_id was already used".into()))?;
+    Ok(())
+}
+
+pub async fn find(tx: &Tx, id: &str) -> AppResult<Option<Case>> {
+    case::Entity::find_by_id(id)
+        .one(&tx.txn)
+        .await?
+        .map(Case::try_from)
+        .transpose()
+}
+
+pub async fn find_by_request(tx: &Tx, filed_by: &str, request_id: &str) -> AppResult<Option<Case>> {
+    case::Entity::find()
+        .filter(case::Column::FiledBy.eq(filed_by))
+        .filter(case::Column::RequestId.eq(request_id))
+        .one(&tx.txn)
+        .await?
+        .map(Case::try_from)
+        .transpose()
+}
+
+/// The two agencies of a case, for scoping its audit entries.
+pub async fn parties(tx: &Tx, id: &str) -> AppResult<Option<(String, String)>> {
+    Ok(case::Entity::find_by_id(id)
+        .select_only()
+        .column(case::Column::OriginatingAgencyId)
+        .column(case::Column::ReceivingAgencyId)
+        .into_tuple::<(String, String)>()
+        .one(&tx.txn)
+        .await?)
+}
+
+/// Writes the mutable fields of `case` if it is still at `expected_version`; false otherwise.
+pub async fn update(tx: &Tx, case: &Case, expected_version: i64) -> AppResult<bool> {
+    let result = case::Entity::update_many()
+        .col_expr(
+            case::Column::AssigneeId,
+            Expr::value(case.assignee_id.clone()),
+        )
+        .col_expr(case::Column::Status, Expr::value(case.status.code()))
+        .col_expr(
+            case::Column::Resolution,
+            Expr::value(case.resolution.map(Resolution::code)),
+        )
+        .col_expr(
+            case::Column::UpdatedAt,
+            Expr::value(to_micros(case.updated_at)),
+        )
+        .col_expr(
+            case::Column::AcknowledgedAt,
+            Expr::value(case.acknowledged_at.map(to_micros)),
+        )
+        .col_expr(
+            case::Column::ClosedAt,
+            Expr::value(case.closed_at.map(to_micros)),
+        )
+        .col_expr(case::Column::Version, Expr::value(case.version))
+        .filter(case::Column::Id.eq(case.id.as_str()))
+        .filter(case::Column::Version.eq(expected_version))
+        .exec(&tx.txn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Where a page of a queue starts: after the case with this sort key and id.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CaseCursor {
+    pub key: i64,
+    pub id: String,
+}
+
+impl CaseCursor {
+    pub fn after(case: &Case, order: CaseOrder) -> Self {
+        let key = match order {
+            CaseOrder::NewestFirst => to_micros(case.filed_at),
+            CaseOrder::DueFirst => to_micros(case.acknowledge_due_at),
+        };
+        CaseCursor {
+            key,
+            id: case.id.clone(),
+        }
+    }
+}
+
+/// A queue query, already scoped to what the caller may see.
+#[derive(Debug, Clone)]
+pub struct CaseQuery {
+    pub scope: CaseScope,
+    pub view: CaseView,
+    pub statuses: Vec<CaseStatus>,
+    pub category: Option<Category>,
+    pub priority: Option<Priority>,
+    pub channel_id: Option<String>,
+    pub assignee_id: Option<String>,
+    /// Only FILED cases whose acknowledge deadline is before this time.
+    pub overdue_at: Option<Timestamp>,
+    pub order: CaseOrder,
+    pub after: Option<CaseCursor>,
+    pub limit: u64,
+}
+
+pub async fn list(tx: &Tx, q: &CaseQuery) -> AppResult<Vec<Case>> {
+    let scope = &q.scope;
+    let visible = if scope.whole_agency {
+        Condition::any()
+            .add(case::Column::OriginatingAgencyId.eq(scope.agency_id.as_str()))
+            .add(case::Column::ReceivingAgencyId.eq(scope.agency_id.as_str()))
+    } else {
+        Condition::any()
+            .add(case::Column::FiledBy.eq(scope.user_id.as_str()))
+            .add(case::Column::AssigneeId.eq(scope.user_id.as_str()))
+    };
+    let mut query = case::Entity::find().filter(visible);
+    query = match q.view {
+        CaseView::All => query,
+        CaseView::Incoming => {
+            query.filter(case::Column::ReceivingAgencyId.eq(scope.agency_id.as_str()))
+        }
+        CaseView::Outgoing => {
+            query.filter(case::Column::OriginatingAgencyId.eq(scope.agency_id.as_str()))
+        }
+        CaseView::AssignedToMe => query.filter(case::Column::AssigneeId.eq(scope.user_id.as_str())),
+    };
+    if !q.statuses.is_empty() {
+        query = query.filter(case::Column::Status.is_in(q.statuses.iter().map(|s| s.code())));
+    }
+    if let Some(category) = q.category {
+        query = query.filter(case::Column::Category.eq(category.code()));
+    }
+    if let Some(priority) = q.priority {
+        query = query.filter(case::Column::Priority.eq(priority.code()));
+    }
+    if let Some(channel_id) = &q.channel_id {
+        query = query.filter(case::Column::ChannelId.eq(channel_id.as_str()));
+    }
+    if let Some(assignee_id) = &q.assignee_id {
+        query = query.filter(case::Column::AssigneeId.eq(assignee_id.as_str()));
+    }
+    if let Some(now) = q.overdue_at {
+        query = query
+            .filter(case::Column::Status.eq(CaseStatus::Filed.code()))
+            .filter(case::Column::AcknowledgeDueAt.lt(to_micros(now)));
+    }
+    let (key_col, descending) = match q.order {
+        CaseOrder::NewestFirst => (case::Column::FiledAt, true),
+        CaseOrder::DueFirst => (case::Column::AcknowledgeDueAt, false),
+    };
+    if let Some(after) = &q.after {
+        let (beyond_key, beyond_id) = if descending {
+            (
+                key_col.lt(after.key),
+                case::Column::Id.lt(after.id.as_str()),
+            )
+        } else {
+            (
+                key_col.gt(after.key),
+                case::Column::Id.gt(after.id.as_str()),
+            )
+        };
+        query = query.filter(
+            Condition::any()
+                .add(beyond_key)
+                .add(Condition::all().add(key_col.eq(after.key)).add(beyond_id)),
+        );
+    }
+    query = if descending {
+        query.order_by_desc(key_col).order_by_desc(case::Column::Id)
+    } else {
+        query.order_by_asc(key_col).order_by_asc(case::Column::Id)
+    };
+    query
+        .limit(q.limit)
+        .all(&tx.txn)
+        .await?
+        .into_iter()
+        .map(Case::try_from)
+        .collect()
+}
+
+impl TryFrom<case_note::Model> for Note {
+    type Error = AppError;
+
+    fn try_from(row: case_note::Model) -> AppResult<Self> {
+        Ok(Note {
+            visibility: decode(
+                row.visibility.into(),
+                NoteVisibility::from_code,
+                "visibility",
+            )?,
+            id: row.id,
+            case_id: row.case_id,
+            author_id: row.author_id,
+            author_agency_id: row.author_agency_id,
+            body: row.body,
+            created_at: from_micros(row.created_at),
+        })
+    }
+}
+
+pub async fn insert_note(tx: &Tx, note: &Note) -> AppResult<()> {
+    case_note::ActiveModel {
+        id: Set(note.id.clone()),
+        case_id: Set(note.case_id.clone()),
+        author_id: Set(note.author_id.clone()),
+        author_agency_id: Set(note.author_agency_id.clone()),
+        visibility: Set(note.visibility.code()),
+        body: Set(note.body.clone()),
+        created_at: Set(to_micros(note.created_at)),
+    }
+    .insert(&tx.txn)
+    .await?;
+    Ok(())
+}
+
+/// The notes of a case that `agency_id` may read: shared ones and its own internal ones.
+pub async fn notes_visible_to(tx: &Tx, case_id: &str, agency_id: &str) -> AppResult<Vec<Note>> {
+    case_note::Entity::find()
+        .filter(case_note::Column::CaseId.eq(case_id))
+        .filter(
+            Condition::any()
+                .add(case_note::Column::Visibility.eq(NoteVisibility::Shared.code()))
+                .add(case_note::Column::AuthorAgencyId.eq(agency_id)),
+        )
+        .order_by_asc(case_note::Column::CreatedAt)
+        .order_by_asc(case_note::Column::Id)
+        .all(&tx.txn)
+        .await?
+        .into_iter()
+        .map(Note::try_from)
+        .collect()
+}
+
+impl TryFrom<case_event::Model> for CaseEvent {
+    type Error = AppError;
+
+    fn try_from(row: case_event::Model) -> AppResult<Self> {
+        let status = |code: Option<i16>| {
+            code.map(|c| decode(c.into(), CaseStatus::from_code, "case status"))
+                .transpose()
+        };
+        Ok(CaseEvent {
+            kind: decode(row.kind.into(), EventKind::from_code, "event kind")?,
+            from_status: status(row.from_status)?,
+            to_status: status(row.to_status)?,
+            resolution: row
+                .resolution
+                .map(|r| decode(r.into(), Resolution::from_code, "resolution"))
+                .transpose()?,
+            id: row.id,
+            case_id: row.case_id,
+            actor_id: row.actor_id,
+            actor_agency_id: row.actor_agency_id,
+            at: from_micros(row.at),
+            reason: row.reason,
+            assignee_id: row.assignee_id,
+            note_id: row.note_id,
+            visible_to_agency_id: row.visible_to_agency_id,
+        })
+    }
+}
+
+pub async fn insert_event(tx: &Tx, event: &CaseEvent) -> AppResult<()> {
+    case_event::ActiveModel {
+        id: Set(event.id.clone()),
+        case_id: Set(event.case_id.clone()),
+        kind: Set(event.kind.code()),
+        actor_id: Set(event.actor_id.clone()),
+        actor_agency_id: Set(event.actor_agency_id.clone()),
+        at: Set(to_micros(event.at)),
+        from_status: Set(event.from_status.map(CaseStatus::code)),
+        to_status: Set(event.to_status.map(CaseStatus::code)),
+        reason: Set(event.reason.clone()),
+        assignee_id: Set(event.assignee_id.clone()),
+        resolution: Set(event.resolution.map(Resolution::code)),
+        note_id: Set(event.note_id.clone()),
+        visible_to_agency_id: Set(event.visible_to_agency_id.clone()),
+    }
+    .insert(&tx.txn)
+    .await?;
+    Ok(())
+}
+
+/// The timeline of a case as `agency_id` may see it (events about the other agency's internal
+/// notes left out), oldest first.
+pub async fn events_visible_to(
+    tx: &Tx,
+    case_id: &str,
+    agency_id: &str,
+) -> AppResult<Vec<CaseEvent>> {
+    case_event::Entity::find()
+        .filter(case_event::Column::CaseId.eq(case_id))
+        .filter(
+            Condition::any()
+                .add(case_event::Column::VisibleToAgencyId.is_null())
+                .add(case_event::Column::VisibleToAgencyId.eq(agency_id)),
+        )
+        .order_by_asc(case_event::Column::At)
+        .order_by_asc(case_event::Column::Id)
+        .all(&tx.txn)
+        .await?
+        .into_iter()
+        .map(CaseEvent::try_from)
+        .collect()
+}

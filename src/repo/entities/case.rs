@@ -1,0 +1,32 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "cases")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub reference: String,
+    pub channel_id: String,
+    pub category: i16,
+    pub priority: i16,
+    pub title: String,
+    pub summary: String,
+    pub originating_agency_id: String,
+    pub receiving_agency_id: String,
+    pub filed_by: String,
+    pub assignee_id: Option<String>,
+    pub status: i16,
+    pub resolution: Option<i16>,
+    pub filed_at: i64,
+    pub updated_at: i64,
+    pub acknowledged_at: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub acknowledge_due_at: i64,
+    pub version: i64,
+    pub request_id: String,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,25 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "case_events")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub case_id: String,
+    pub kind: i16,
+    pub actor_id: String,
+    pub actor_agency_id: String,
+    pub at: i64,
+    pub from_status: Option<i16>,
+    pub to_status: Option<i16>,
+    pub reason: Option<String>,
+    pub assignee_id: Option<String>,
+    pub resolution: Option<i16>,
+    pub note_id: Option<String>,
+    pub visible_to_agency_id: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

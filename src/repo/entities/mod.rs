@@ -1,0 +1,9 @@
+//! sea-orm entities: the rows as stored. They never leave `repo/`.
+
+pub mod agency;
+pub mod audit_entry;
+pub mod case;
+pub mod case_event;
+pub mod case_note;
+pub mod channel;
+pub mod user;

@@ -1,0 +1,137 @@
+//! Persistence: sea-orm lives here and nowhere else. Rows are converted to `domain::model` types on
+//! the way out, and database-specific errors (constraint names, driver wording) become `AppError`s.
+
+pub mod agencies;
+pub mod audit;
+pub mod cases;
+pub mod channels;
+mod entities;
+pub mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use migration::MigratorTrait;
+use sea_orm::sqlx::postgres::PgPoolOptions;
+use sea_orm::sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqlxPostgresConnector, SqlxSqliteConnector, TransactionTrait,
+};
+
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+
+/// The database: a pool of connections to SQLite or PostgreSQL.
+#[derive(Clone)]
+pub struct Db {
+    conn: DatabaseConnection,
+}
+
+impl Db {
+    /// Connects to the configured database; for SQLite, creates the data directory and the file.
+    pub async fn connect(config: &Config) -> AppResult<Db> {
+        let url = config.database_url();
+        let conn = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(config.database_max_connections.max(1))
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(&url)
+                .await
+                .map_err(|e| AppError::Unavailable(e.to_string()))?;
+            SqlxPostgresConnector::from_sqlx_postgres_pool(pool)
+        } else if url.starts_with("sqlite:") {
+            if config.database_url.is_none() {
+                std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+                    AppError::internal(format!(
+                        "cannot create data directory {}: {e}",
+                        config.data_dir.display()
+                    ))
+                })?;
+            }
+            let options = SqliteConnectOptions::from_str(&url)
+                .map_err(|e| AppError::internal(format!("bad SQLite URL: {e}")))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5));
+            // SQLite has one writer; one connection serialises transactions instead of failing
+            // them with SQLITE_BUSY when a reader upgrades to a writer.
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options)
+                .await
+                .map_err(|e| AppError::Unavailable(e.to_string()))?;
+            SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
+        } else {
+            return Err(AppError::internal(
+                "database URL must start with sqlite: or postgres://".to_string(),
+            ));
+        };
+        Ok(Db { conn })
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> AppResult<()> {
+        migration::Migrator::up(&self.conn, None).await?;
+        Ok(())
+    }
+
+    pub async fn begin(&self) -> AppResult<Tx> {
+        Ok(Tx {
+            txn: self.conn.begin().await?,
+        })
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        self.conn.ping().await.is_ok()
+    }
+
+    pub async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+}
+
+/// One database transaction. Dropping it without `commit` rolls it back.
+pub struct Tx {
+    txn: DatabaseTransaction,
+}
+
+impl Tx {
+    pub async fn commit(self) -> AppResult<()> {
+        self.txn.commit().await?;
+        Ok(())
+    }
+
+    fn backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+}
+
+/// Turns a unique-constraint violation into the client error `on_unique` builds.
+trait UniqueExt<T> {
+    fn on_unique(self, on_unique: impl FnOnce() -> AppError) -> AppResult<T>;
+}
+
+impl<T> UniqueExt<T> for Result<T, DbErr> {
+    fn on_unique(self, on_unique: impl FnOnce() -> AppError) -> AppResult<T> {
+        match self {
+            Ok(value) => Ok(value),
+            Err(err) => match err.sql_err() {
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Err(on_unique()),
+                _ => Err(err.into()),
+            },
+        }
+    }
+}
+
+/// A text value from the database that must name one of a coded enum's values.
+fn decode<T>(value: i64, from_code: impl Fn(i64) -> Option<T>, what: &'static str) -> AppResult<T> {
+    from_code(value)
+        .ok_or_else(|| AppError::internal(format!("unknown {what} code {value} in database")))
+}

@@ -1,0 +1,117 @@
+//! Users and their password hashes. The hash only leaves this module in [`Credentials`].
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+
+use super::entities::user;
+use super::{Tx, UniqueExt};
+use crate::clock::{from_micros, to_micros};
+use crate::domain::model::{Roles, Timestamp, User};
+use crate::error::{AppError, AppResult};
+
+impl From<user::Model> for User {
+    fn from(row: user::Model) -> Self {
+        User {
+            id: row.id,
+            username: row.username,
+            display_name: row.display_name,
+            agency_id: row.agency_id,
+            roles: Roles::from_bits(row.roles),
+            disabled: row.disabled,
+            created_at: from_micros(row.created_at),
+            updated_at: from_micros(row.updated_at),
+        }
+    }
+}
+
+/// A user with the stored password hash, for signing in.
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+pub async fn insert(tx: &Tx, user: &User, password_hash: &str) -> AppResult<()> {
+    user::ActiveModel {
+        id: Set(user.id.clone()),
+        username: Set(user.username.clone()),
+        display_name: Set(user.display_name.clone()),
+        agency_id: Set(user.agency_id.clone()),
+        roles: Set(user.roles.bits()),
+        disabled: Set(user.disabled),
+        password_hash: Set(password_hash.to_string()),
+        created_at: Set(to_micros(user.created_at)),
+        updated_at: Set(to_micros(user.updated_at)),
+    }
+    .insert(&tx.txn)
+    .await
+    .on_unique(|| AppError::AlreadyExists(format!("username {} is taken", user.username)))?;
+    Ok(())
+}
+
+pub async fn find(tx: &Tx, id: &str) -> AppResult<Option<User>> {
+    Ok(user::Entity::find_by_id(id)
+        .one(&tx.txn)
+        .await?
+        .map(User::from))
+}
+
+pub async fn credentials(tx: &Tx, username: &str) -> AppResult<Option<Credentials>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Username.eq(username))
+        .one(&tx.txn)
+        .await?
+        .map(|row| {
+            let password_hash = row.password_hash.clone();
+            Credentials {
+                user: User::from(row),
+                password_hash,
+            }
+        }))
+}
+
+pub async fn list_for_agency(
+    tx: &Tx,
+    agency_id: &str,
+    include_disabled: bool,
+) -> AppResult<Vec<User>> {
+    let mut query = user::Entity::find().filter(user::Column::AgencyId.eq(agency_id));
+    if !include_disabled {
+        query = query.filter(user::Column::Disabled.eq(false));
+    }
+    Ok(query
+        .order_by_asc(user::Column::Username)
+        .all(&tx.txn)
+        .await?
+        .into_iter()
+        .map(User::from)
+        .collect())
+}
+
+/// Writes the user's display name, roles and disabled flag.
+pub async fn update(tx: &Tx, user: &User) -> AppResult<()> {
+    user::Entity::update_many()
+        .col_expr(
+            user::Column::DisplayName,
+            Expr::value(user.display_name.clone()),
+        )
+        .col_expr(user::Column::Roles, Expr::value(user.roles.bits()))
+        .col_expr(user::Column::Disabled, Expr::value(user.disabled))
+        .col_expr(
+            user::Column::UpdatedAt,
+            Expr::value(to_micros(user.updated_at)),
+        )
+        .filter(user::Column::Id.eq(user.id.as_str()))
+        .exec(&tx.txn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_password_hash(tx: &Tx, id: &str, hash: &str, now: Timestamp) -> AppResult<()> {
+    user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(hash))
+        .col_expr(user::Column::UpdatedAt, Expr::value(to_micros(now)))
+        .filter(user::Column::Id.eq(id))
+        .exec(&tx.txn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! What every request handler shares: the database, the clock, the keys and the password hasher.
+
+use std::sync::Arc;
+
+use crate::authn::jwt::TokenKeys;
+use crate::authn::password::Passwords;
+use crate::clock::Clock;
+use crate::repo::Db;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub keys: Arc<TokenKeys>,
+    pub passwords: Passwords,
+}

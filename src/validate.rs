@@ -1,0 +1,172 @@
+//! Input rules shared by the gRPC handlers and the operator commands. A [`Violations`] collects
+//! every bad field of a request, so the caller hears about all of them at once.
+
+use crate::authn::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+use crate::error::{AppError, AppResult, FieldViolation};
+
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    pub fn new() -> Self {
+        Violations::default()
+    }
+
+    pub fn add(&mut self, field: &str, description: impl Into<String>) {
+        self.0.push(FieldViolation::new(field, description));
+    }
+
+    /// Keeps `result`'s value, or records its error against `field` (and returns a default that
+    /// [`Violations::finish`] will never let through).
+    pub fn check<T: Default>(&mut self, field: &str, result: Result<T, String>) -> T {
+        match result {
+            Ok(v) => v,
+            Err(description) => {
+                self.add(field, description);
+                T::default()
+            }
+        }
+    }
+
+    pub fn finish(self) -> AppResult<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::InvalidArgument(self.0))
+        }
+    }
+}
+
+/// One field checked on its own.
+pub fn field<T>(name: &str, result: Result<T, String>) -> AppResult<T> {
+    result.map_err(|description| AppError::invalid(name, description))
+}
+
+/// A value [`Violations::finish`] has already vouched for.
+pub fn checked<T>(value: Option<T>) -> AppResult<T> {
+    value.ok_or_else(|| AppError::internal("a validated field is missing"))
+}
+
+/// Text of `min..=max` characters with no control characters (tabs and newlines only when
+/// `multiline`).
+pub fn text(value: &str, min: usize, max: usize, multiline: bool) -> Result<String, String> {
+    let chars = value.chars().count();
+    if value.trim().is_empty() && min > 0 {
+        return Err("must not be empty".into());
+    }
+    if chars < min || chars > max {
+        return Err(format!("must be {min} to {max} characters (got {chars})"));
+    }
+    let allowed = |c: char| !c.is_control() || (multiline && matches!(c, '\n' | '\r' | '\t'));
+    if !value.chars().all(allowed) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(value.to_string())
+}
+
+/// A UUID, returned in its canonical lower-case hyphenated form.
+pub fn uuid(value: &str) -> Result<String, String> {
+    if value.is_empty() {
+        return Err("must be set".into());
+    }
+    uuid::Uuid::parse_str(value)
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|_| "must be a UUID".into())
+}
+
+/// Like [`uuid`], but empty means "not given".
+pub fn optional_uuid(value: &str) -> Result<Option<String>, String> {
+    if value.is_empty() {
+        Ok(None)
+    } else {
+        uuid(value).map(Some)
+    }
+}
+
+pub fn username(value: &str) -> Result<String, String> {
+    let ok_chars = value
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+    if !(3..=64).contains(&value.len()) || !ok_chars {
+        return Err("must be 3 to 64 characters of a-z, 0-9, '.', '_' and '-'".into());
+    }
+    Ok(value.to_string())
+}
+
+pub fn password(value: &str) -> Result<String, String> {
+    let chars = value.chars().count();
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
+        return Err(format!(
+            "must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"
+        ));
+    }
+    Ok(value.to_string())
+}
+
+pub fn agency_code(value: &str) -> Result<String, String> {
+    let ok_chars = value
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
+    if !(2..=32).contains(&value.len())
+        || !ok_chars
+        || value.starts_with('-')
+        || value.ends_with('-')
+    {
+        return Err("must be 2 to 32 characters of A-Z, 0-9 and '-' (like IN-NCB)".into());
+    }
+    Ok(value.to_string())
+}
+
+pub fn country(value: &str) -> Result<String, String> {
+    if value.len() == 2 && value.chars().all(|c| c.is_ascii_uppercase()) {
+        Ok(value.to_string())
+    } else {
+        Err("must be an ISO 3166-1 alpha-2 code in upper case (like IN or CA)".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_bounds_count_characters_not_bytes() {
+        assert!(text("é", 1, 1, false).is_ok());
+        assert!(text("", 1, 10, false).is_err());
+        assert!(text("   ", 1, 10, false).is_err());
+        assert!(text("abc", 1, 2, false).is_err());
+        assert!(text("a\nb", 1, 10, false).is_err());
+        assert!(text("a\nb", 1, 10, true).is_ok());
+        assert!(text("a\u{0}b", 1, 10, true).is_err());
+    }
+
+    #[test]
+    fn identifiers_follow_their_shapes() {
+        assert!(username("priya.sharma").is_ok());
+        assert!(username("Priya").is_err());
+        assert!(username("ab").is_err());
+        assert!(agency_code("IN-NCB").is_ok());
+        assert!(agency_code("in-ncb").is_err());
+        assert!(agency_code("-IN").is_err());
+        assert!(country("CA").is_ok());
+        assert!(country("CAN").is_err());
+        assert_eq!(
+            uuid("0191D3F0-0000-7000-8000-000000000001").ok().as_deref(),
+            Some("0191d3f0-0000-7000-8000-000000000001")
+        );
+        assert!(uuid("nope").is_err());
+        assert!(password("short").is_err());
+        assert!(password("twelve chars").is_ok());
+    }
+
+    #[test]
+    fn violations_collect_every_field() {
+        let mut v = Violations::new();
+        v.check("a", text("", 1, 2, false));
+        v.check("b", uuid("x"));
+        match v.finish() {
+            Err(AppError::InvalidArgument(list)) => assert_eq!(list.len(), 2),
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        }
+    }
+}
