@@ -1,0 +1,405 @@
+//! The audit log: one entry for every call, allowed, denied or failed; scoped queries for auditors;
+//! and a change committed together with its entry or not at all.
+
+use liaison::audit::{first_break, AuditEntry, GENESIS_HASH};
+use liaison::domain::model::Outcome;
+use liaison::pb;
+use sea_orm::ConnectionTrait;
+use tonic::Code;
+
+use crate::common::{assert_code, Backend, World};
+use crate::on_both_databases;
+
+on_both_databases!(
+    every_call_writes_one_entry_with_its_outcome,
+    auditors_see_their_agency_and_its_cases_only,
+    a_change_and_its_entry_commit_together,
+);
+
+async fn all_entries(w: &World) -> Vec<AuditEntry> {
+    let tx = w.server.state.db.begin().await.unwrap();
+    liaison::repo::audit::range(&tx, 1, 1_000_000)
+        .await
+        .unwrap()
+}
+
+async fn every_call_writes_one_entry_with_its_outcome(backend: Backend) {
+    let w = World::new(backend).await;
+    let case = w
+        .file(&w.officer_in, "Audited", pb::Priority::Routine)
+        .await;
+    let before = all_entries(&w).await.len();
+
+    // Allowed read, denied read (not visible), denied call (no token), failed call (bad input),
+    // failed change (stale etag), denied role, and a failed login.
+    w.sup_ca
+        .cases()
+        .get_case(pb::GetCaseRequest {
+            id: case.id.clone(),
+        })
+        .await
+        .unwrap();
+    assert_code(
+        w.officer_ca2
+            .cases()
+            .get_case(pb::GetCaseRequest {
+                id: case.id.clone(),
+            })
+            .await,
+        Code::NotFound,
+    );
+    assert_code(
+        w.server
+            .anonymous()
+            .cases()
+            .get_case(pb::GetCaseRequest {
+                id: case.id.clone(),
+            })
+            .await,
+        Code::Unauthenticated,
+    );
+    assert_code(
+        w.sup_ca
+            .cases()
+            .get_case(pb::GetCaseRequest { id: "nope".into() })
+            .await,
+        Code::InvalidArgument,
+    );
+    assert_code(
+        w.sup_ca
+            .cases()
+            .acknowledge_case(pb::AcknowledgeCaseRequest {
+                id: case.id.clone(),
+                etag: "stale".into(),
+            })
+            .await,
+        Code::Aborted,
+    );
+    assert_code(
+        w.auditor_ca
+            .cases()
+            .get_case(pb::GetCaseRequest {
+                id: case.id.clone(),
+            })
+            .await,
+        Code::PermissionDenied,
+    );
+    assert_code(
+        w.server
+            .anonymous()
+            .auth()
+            .login(pb::LoginRequest {
+                username: "officer.ca".into(),
+                password: "wrong password!".into(),
+            })
+            .await,
+        Code::Unauthenticated,
+    );
+
+    let entries = all_entries(&w).await;
+    let new = &entries[before..];
+    let summary: Vec<(&str, Outcome, i32, Option<&str>)> = new
+        .iter()
+        .map(|e| {
+            let r = &e.record;
+            (
+                r.method.as_str(),
+                r.outcome,
+                r.status_code,
+                r.actor_id.as_deref(),
+            )
+        })
+        .collect();
+    let get = "liaison.v1.CaseService/GetCase";
+    assert_eq!(
+        summary,
+        [
+            (get, Outcome::Allowed, 0, Some(w.sup_ca.user_id.as_str())),
+            (
+                get,
+                Outcome::Denied,
+                Code::NotFound as i32,
+                Some(w.officer_ca2.user_id.as_str())
+            ),
+            (get, Outcome::Denied, Code::Unauthenticated as i32, None),
+            (
+                get,
+                Outcome::Failed,
+                Code::InvalidArgument as i32,
+                Some(w.sup_ca.user_id.as_str())
+            ),
+            (
+                "liaison.v1.CaseService/AcknowledgeCase",
+                Outcome::Failed,
+                Code::Aborted as i32,
+                Some(w.sup_ca.user_id.as_str())
+            ),
+            (
+                get,
+                Outcome::Denied,
+                Code::PermissionDenied as i32,
+                Some(w.auditor_ca.user_id.as_str())
+            ),
+            (
+                "liaison.v1.AuthService/Login",
+                Outcome::Denied,
+                Code::Unauthenticated as i32,
+                Some(w.officer_ca.user_id.as_str())
+            ),
+        ]
+    );
+    // The probe of an unseen case is tied to the case, so both agencies' auditors see it.
+    assert_eq!(new[1].record.case_id.as_deref(), Some(case.id.as_str()));
+    assert_eq!(
+        new[1].record.case_receiving_agency_id.as_deref(),
+        Some(w.ca_rcmp.id.as_str())
+    );
+    assert!(new.iter().all(|e| e
+        .record
+        .peer
+        .as_deref()
+        .is_some_and(|p| p.starts_with("127.0.0.1:"))));
+    assert!(new.iter().all(|e| !e.record.request_id.is_empty()));
+
+    // Dense sequence numbers and an intact chain over the whole log.
+    assert_eq!(first_break(&entries, GENESIS_HASH.to_string(), 1), None);
+    assert_eq!(entries.last().unwrap().seq, entries.len() as i64);
+    w.stop().await;
+}
+
+async fn auditors_see_their_agency_and_its_cases_only(backend: Backend) {
+    let w = World::new(backend).await;
+    let case = w
+        .file(&w.officer_in, "For the auditors", pb::Priority::Routine)
+        .await;
+    w.sup_ca
+        .cases()
+        .get_case(pb::GetCaseRequest {
+            id: case.id.clone(),
+        })
+        .await
+        .unwrap();
+    // A US-only action: no Indian actor, no Indian case.
+    w.sup_us
+        .directory()
+        .list_agencies(pb::ListAgenciesRequest {})
+        .await
+        .unwrap();
+
+    let query = |who: &crate::common::Client, request: pb::QueryAuditLogRequest| {
+        let mut audit = who.audit();
+        async move { audit.query_audit_log(request).await.map(|r| r.into_inner()) }
+    };
+    let everything = query(
+        &w.auditor_in,
+        pb::QueryAuditLogRequest {
+            page_size: 500,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(!everything.entries.is_empty());
+    for entry in &everything.entries {
+        let ours = entry.actor_agency_id == w.in_ncb.id || entry.case_id == case.id;
+        assert!(ours, "auditor.in sees a foreign entry: {entry:?}");
+    }
+    assert!(
+        everything
+            .entries
+            .windows(2)
+            .all(|p| p[0].sequence > p[1].sequence),
+        "newest first"
+    );
+    // The Canadian supervisor's read of the Indian case is visible to India's auditor.
+    assert!(everything
+        .entries
+        .iter()
+        .any(|e| e.actor_id == w.sup_ca.user_id && e.case_id == case.id));
+    assert!(!everything
+        .entries
+        .iter()
+        .any(|e| e.actor_id == w.sup_us.user_id));
+
+    let by_case = query(
+        &w.auditor_ca,
+        pb::QueryAuditLogRequest {
+            case_id: case.id.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let methods: Vec<&str> = by_case.entries.iter().map(|e| e.method.as_str()).collect();
+    assert_eq!(
+        methods,
+        [
+            "liaison.v1.CaseService/GetCase",
+            "liaison.v1.CaseService/FileReferral"
+        ]
+    );
+
+    let by_actor_and_method = query(
+        &w.auditor_in,
+        pb::QueryAuditLogRequest {
+            actor_id: w.officer_in.user_id.clone(),
+            method: "liaison.v1.CaseService/FileReferral".into(),
+            outcome: pb::AuditOutcome::Allowed as i32,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(by_actor_and_method.entries.len(), 1);
+
+    // Pages walk the log without repeats, and a token is good only for its own query and caller.
+    let mut token = String::new();
+    let mut seen = Vec::new();
+    loop {
+        let page = query(
+            &w.auditor_in,
+            pb::QueryAuditLogRequest {
+                page_size: 3,
+                page_token: token.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        seen.extend(page.entries.iter().map(|e| e.sequence));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+        if seen.len() == 3 {
+            let other_query = query(
+                &w.auditor_in,
+                pb::QueryAuditLogRequest {
+                    page_size: 3,
+                    page_token: token.clone(),
+                    case_id: case.id.clone(),
+                    ..Default::default()
+                },
+            )
+            .await;
+            assert_eq!(other_query.unwrap_err().code(), Code::InvalidArgument);
+            let other_caller = query(
+                &w.auditor_ca,
+                pb::QueryAuditLogRequest {
+                    page_size: 3,
+                    page_token: token.clone(),
+                    ..Default::default()
+                },
+            )
+            .await;
+            assert_eq!(other_caller.unwrap_err().code(), Code::InvalidArgument);
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.dedup();
+    assert_eq!(sorted.len(), seen.len());
+    assert!(seen.len() >= everything.entries.len());
+
+    let since = prost_types::Timestamp {
+        seconds: 4_000_000_000,
+        nanos: 0,
+    };
+    let future = query(
+        &w.auditor_in,
+        pb::QueryAuditLogRequest {
+            since: Some(since),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(future.entries.is_empty());
+    let backwards = query(
+        &w.auditor_in,
+        pb::QueryAuditLogRequest {
+            since: Some(prost_types::Timestamp {
+                seconds: 10,
+                nanos: 0,
+            }),
+            until: Some(prost_types::Timestamp {
+                seconds: 5,
+                nanos: 0,
+            }),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(backwards.unwrap_err().code(), Code::InvalidArgument);
+    w.stop().await;
+}
+
+async fn a_change_and_its_entry_commit_together(backend: Backend) {
+    let w = World::new(backend).await;
+    let raw = w.server.raw_db().await;
+    let count = |table: &'static str| {
+        let raw = &raw;
+        async move {
+            let row = raw
+                .query_one(sea_orm::Statement::from_string(
+                    raw.get_database_backend(),
+                    format!("SELECT COUNT(*) AS n FROM {table}"),
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get::<i64>("", "n").unwrap()
+        }
+    };
+
+    // A refused change leaves neither a change nor an event behind, only its FAILED entry.
+    let case = w.case_in_progress("Atomic").await;
+    let (events, entries) = (count("case_events").await, count("audit_entries").await);
+    let refused = w
+        .sup_ca
+        .cases()
+        .assign_case(pb::AssignCaseRequest {
+            id: case.id.clone(),
+            assignee_id: w.sup_in.user_id.clone(),
+            etag: case.etag.clone(),
+        })
+        .await;
+    assert_code(refused, Code::InvalidArgument);
+    assert_eq!(count("case_events").await, events);
+    assert_eq!(count("audit_entries").await, entries + 1);
+    let unchanged = w
+        .sup_ca
+        .cases()
+        .get_case(pb::GetCaseRequest {
+            id: case.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(unchanged.etag, case.etag);
+
+    // When the audit entry cannot be written, the change does not happen either.
+    let cases = count("cases").await;
+    raw.execute_unprepared("DELETE FROM audit_head")
+        .await
+        .unwrap();
+    let filed = w
+        .officer_in
+        .cases()
+        .file_referral(w.referral("Unauditable", pb::Priority::Routine))
+        .await;
+    assert_code(filed, Code::Internal);
+    let moved = w
+        .sup_ca
+        .cases()
+        .reopen_case(pb::ReopenCaseRequest {
+            id: case.id.clone(),
+            etag: case.etag.clone(),
+            reason: "x".into(),
+        })
+        .await;
+    assert!(moved.is_err());
+    assert_eq!(count("cases").await, cases);
+    assert_eq!(count("case_events").await, events);
+    raw.close().await.ok();
+    w.stop().await;
+}

@@ -1,0 +1,836 @@
+//! Case lifecycle, queues, notes and timelines.
+
+use std::collections::HashSet;
+
+use liaison::pb;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use crate::common::{assert_code, Backend, World};
+use crate::on_both_databases;
+
+on_both_databases!(
+    whole_lifecycle_from_filing_to_reopened_close,
+    decline_and_withdraw_end_a_case,
+    moves_the_lifecycle_forbids_are_refused,
+    a_stale_etag_is_refused,
+    filing_is_idempotent_per_user_and_request_id,
+    pagination_neither_skips_nor_repeats_while_cases_are_filed,
+    internal_notes_stay_inside_their_agency,
+    overdue_queue_follows_the_clock,
+    queues_show_incoming_outgoing_and_assigned,
+    bad_input_names_each_bad_field,
+    filing_needs_an_active_channel_and_a_covered_category,
+);
+
+async fn whole_lifecycle_from_filing_to_reopened_close(backend: Backend) {
+    let w = World::new(backend).await;
+    let filed = w
+        .file(
+            &w.officer_in,
+            "Fentanyl precursor shipment",
+            pb::Priority::Urgent,
+        )
+        .await;
+    let year = chrono::Utc::now().format("%Y");
+    assert_eq!(filed.reference, format!("IN-CA-DRUGS-{year}-000001"));
+    assert_eq!(filed.status, pb::CaseStatus::Filed as i32);
+    assert_eq!(filed.originating_agency_id, w.in_ncb.id);
+    assert_eq!(filed.receiving_agency_id, w.ca_rcmp.id);
+    assert_eq!(filed.filed_by, w.officer_in.user_id);
+    let filed_at = filed.filed_at.unwrap().seconds;
+    assert_eq!(
+        filed.acknowledge_due_at.unwrap().seconds - filed_at,
+        4 * 3600
+    );
+    assert!(uuid::Uuid::parse_str(&filed.id).unwrap().get_version_num() == 7);
+
+    let second = w.file(&w.officer_in, "Second", pb::Priority::Routine).await;
+    assert_eq!(second.reference, format!("IN-CA-DRUGS-{year}-000002"));
+    assert_eq!(
+        second.acknowledge_due_at.unwrap().seconds - second.filed_at.unwrap().seconds,
+        72 * 3600
+    );
+
+    let sup = w.sup_ca.cases();
+    let acked = sup
+        .clone()
+        .acknowledge_case(pb::AcknowledgeCaseRequest {
+            id: filed.id.clone(),
+            etag: filed.etag.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(acked.status, pb::CaseStatus::Acknowledged as i32);
+    assert!(acked.acknowledged_at.is_some());
+    assert_ne!(acked.etag, filed.etag);
+
+    let assigned = sup
+        .clone()
+        .assign_case(pb::AssignCaseRequest {
+            id: filed.id.clone(),
+            assignee_id: w.officer_ca.user_id.clone(),
+            etag: acked.etag,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(assigned.status, pb::CaseStatus::InProgress as i32);
+    assert_eq!(assigned.assignee_id, w.officer_ca.user_id);
+
+    // The assignee now sees the case and asks the filer for more.
+    let asked = w
+        .officer_ca
+        .cases()
+        .request_information(pb::RequestInformationRequest {
+            id: filed.id.clone(),
+            etag: assigned.etag,
+            question: "Which courier account was used?".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(asked.status, pb::CaseStatus::AwaitingInfo as i32);
+
+    let answered = w
+        .officer_in
+        .cases()
+        .provide_information(pb::ProvideInformationRequest {
+            id: filed.id.clone(),
+            etag: asked.etag,
+            answer: "Account 4471, opened in March.".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answered.status, pb::CaseStatus::InProgress as i32);
+
+    let closed = w
+        .officer_ca
+        .cases()
+        .close_case(pb::CloseCaseRequest {
+            id: filed.id.clone(),
+            resolution: pb::Resolution::Actioned as i32,
+            etag: answered.etag,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(closed.status, pb::CaseStatus::Closed as i32);
+    assert_eq!(closed.resolution, pb::Resolution::Actioned as i32);
+    assert!(closed.closed_at.is_some());
+
+    let reopened = sup
+        .clone()
+        .reopen_case(pb::ReopenCaseRequest {
+            id: filed.id.clone(),
+            etag: closed.etag,
+            reason: "New seizure linked to the same account".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reopened.status, pb::CaseStatus::InProgress as i32);
+    assert_eq!(reopened.resolution, pb::Resolution::Unspecified as i32);
+
+    let closed_again = sup
+        .clone()
+        .close_case(pb::CloseCaseRequest {
+            id: filed.id.clone(),
+            resolution: pb::Resolution::ReferredElsewhere as i32,
+            etag: reopened.etag,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        closed_again.resolution,
+        pb::Resolution::ReferredElsewhere as i32
+    );
+
+    // Both sides see the same case.
+    let seen_by_filer = w
+        .officer_in
+        .cases()
+        .get_case(pb::GetCaseRequest {
+            id: filed.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        seen_by_filer,
+        w.sup_ca
+            .cases()
+            .get_case(pb::GetCaseRequest {
+                id: filed.id.clone()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    );
+
+    let events = w
+        .sup_in
+        .cases()
+        .list_case_events(pb::ListCaseEventsRequest {
+            case_id: filed.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    let kinds: Vec<i32> = events.iter().map(|e| e.kind).collect();
+    use pb::CaseEventKind as K;
+    assert_eq!(
+        kinds,
+        [
+            K::Filed,
+            K::Acknowledged,
+            K::Assigned,
+            K::InformationRequested,
+            K::InformationProvided,
+            K::Closed,
+            K::Reopened,
+            K::Closed
+        ]
+        .map(|k| k as i32)
+    );
+    assert_eq!(events[2].assignee_id, w.officer_ca.user_id);
+    assert_eq!(events[3].reason, "Which courier account was used?");
+    assert_eq!(events[3].actor_id, w.officer_ca.user_id);
+    assert_eq!(events[5].resolution, pb::Resolution::Actioned as i32);
+    assert_eq!(events[6].from_status, pb::CaseStatus::Closed as i32);
+    assert_eq!(events[6].to_status, pb::CaseStatus::InProgress as i32);
+    w.stop().await;
+}
+
+async fn decline_and_withdraw_end_a_case(backend: Backend) {
+    let w = World::new(backend).await;
+    let a = w
+        .file(&w.officer_in, "To decline", pb::Priority::Routine)
+        .await;
+    let missing_reason = w
+        .sup_ca
+        .cases()
+        .decline_case(pb::DeclineCaseRequest {
+            id: a.id.clone(),
+            etag: a.etag.clone(),
+            reason: String::new(),
+        })
+        .await;
+    assert_code(missing_reason, Code::InvalidArgument);
+    let declined = w
+        .sup_ca
+        .cases()
+        .decline_case(pb::DeclineCaseRequest {
+            id: a.id.clone(),
+            etag: a.etag.clone(),
+            reason: "Outside our jurisdiction".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(declined.status, pb::CaseStatus::Declined as i32);
+
+    let b = w.case_in_progress("To withdraw").await;
+    let withdrawn = w
+        .sup_in
+        .cases()
+        .withdraw_case(pb::WithdrawCaseRequest {
+            id: b.id.clone(),
+            etag: b.etag.clone(),
+            reason: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(withdrawn.status, pb::CaseStatus::Withdrawn as i32);
+    let again = w
+        .officer_in
+        .cases()
+        .withdraw_case(pb::WithdrawCaseRequest {
+            id: b.id,
+            etag: withdrawn.etag,
+            reason: String::new(),
+        })
+        .await;
+    assert_code(again, Code::FailedPrecondition);
+    w.stop().await;
+}
+
+async fn moves_the_lifecycle_forbids_are_refused(backend: Backend) {
+    let w = World::new(backend).await;
+    let filed = w
+        .file(&w.officer_in, "Forbidden moves", pb::Priority::Priority)
+        .await;
+    let close_filed = w
+        .sup_ca
+        .cases()
+        .close_case(pb::CloseCaseRequest {
+            id: filed.id.clone(),
+            resolution: pb::Resolution::NoAction as i32,
+            etag: filed.etag.clone(),
+        })
+        .await;
+    assert_code(close_filed, Code::FailedPrecondition);
+    let assign_filed = w
+        .sup_ca
+        .cases()
+        .assign_case(pb::AssignCaseRequest {
+            id: filed.id.clone(),
+            assignee_id: w.officer_ca.user_id.clone(),
+            etag: filed.etag.clone(),
+        })
+        .await;
+    assert_code(assign_filed, Code::FailedPrecondition);
+    let reopen_filed = w
+        .sup_ca
+        .cases()
+        .reopen_case(pb::ReopenCaseRequest {
+            id: filed.id.clone(),
+            etag: filed.etag.clone(),
+            reason: "x".into(),
+        })
+        .await;
+    assert_code(reopen_filed, Code::FailedPrecondition);
+
+    let in_progress = w.case_in_progress("Assign to a non-officer").await;
+    for bad_assignee in [
+        w.sup_ca.user_id.clone(),
+        w.officer_in.user_id.clone(),
+        uuid::Uuid::new_v4().to_string(),
+    ] {
+        let result = w
+            .sup_ca
+            .cases()
+            .assign_case(pb::AssignCaseRequest {
+                id: in_progress.id.clone(),
+                assignee_id: bad_assignee,
+                etag: in_progress.etag.clone(),
+            })
+            .await;
+        let status = result.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let fields: Vec<String> = status
+            .get_error_details()
+            .bad_request()
+            .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+            .unwrap_or_default();
+        assert_eq!(fields, ["assignee_id"]);
+    }
+    let provide_in_progress = w
+        .officer_in
+        .cases()
+        .provide_information(pb::ProvideInformationRequest {
+            id: in_progress.id.clone(),
+            etag: in_progress.etag.clone(),
+            answer: "unasked".into(),
+        })
+        .await;
+    assert_code(provide_in_progress, Code::FailedPrecondition);
+    w.stop().await;
+}
+
+async fn a_stale_etag_is_refused(backend: Backend) {
+    let w = World::new(backend).await;
+    let filed = w.file(&w.officer_in, "Race", pb::Priority::Routine).await;
+    let acked = w
+        .sup_ca
+        .cases()
+        .acknowledge_case(pb::AcknowledgeCaseRequest {
+            id: filed.id.clone(),
+            etag: filed.etag.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let stale = w
+        .sup_ca
+        .cases()
+        .assign_case(pb::AssignCaseRequest {
+            id: filed.id.clone(),
+            assignee_id: w.officer_ca.user_id.clone(),
+            etag: filed.etag.clone(),
+        })
+        .await;
+    assert_code(stale, Code::Aborted);
+    let withdraw_stale = w
+        .officer_in
+        .cases()
+        .withdraw_case(pb::WithdrawCaseRequest {
+            id: filed.id.clone(),
+            etag: filed.etag,
+            reason: String::new(),
+        })
+        .await;
+    assert_code(withdraw_stale, Code::Aborted);
+    let now = w
+        .sup_ca
+        .cases()
+        .get_case(pb::GetCaseRequest { id: filed.id })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(now.status, pb::CaseStatus::Acknowledged as i32);
+    assert_eq!(now.etag, acked.etag);
+    w.stop().await;
+}
+
+async fn filing_is_idempotent_per_user_and_request_id(backend: Backend) {
+    let w = World::new(backend).await;
+    let request = w.referral("Retried filing", pb::Priority::Routine);
+    let first = w
+        .officer_in
+        .cases()
+        .file_referral(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let again = w
+        .officer_in
+        .cases()
+        .file_referral(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.id, again.id);
+    assert_eq!(first.reference, again.reference);
+
+    // Concurrent retries still make one case.
+    let mut retries = Vec::new();
+    let concurrent = w.referral("Concurrent retries", pb::Priority::Routine);
+    for _ in 0..6 {
+        let mut cases = w.officer_in.cases();
+        let request = concurrent.clone();
+        retries.push(tokio::spawn(async move {
+            cases
+                .file_referral(request)
+                .await
+                .map(|r| r.into_inner().id)
+        }));
+    }
+    let mut ids = HashSet::new();
+    for retry in retries {
+        ids.insert(retry.await.unwrap().unwrap());
+    }
+    assert_eq!(ids.len(), 1);
+
+    // Another user's request id is their own.
+    let other = w
+        .sup_in
+        .cases()
+        .file_referral(request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(other.id, first.id);
+
+    let listed = w
+        .sup_in
+        .cases()
+        .list_cases(pb::ListCasesRequest {
+            view: pb::CaseView::Outgoing as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.cases.len(), 3);
+    w.stop().await;
+}
+
+async fn pagination_neither_skips_nor_repeats_while_cases_are_filed(backend: Backend) {
+    let w = World::new(backend).await;
+    let mut filed = HashSet::new();
+    for i in 0..23 {
+        filed.insert(
+            w.file(&w.officer_in, &format!("Case {i}"), pb::Priority::Routine)
+                .await
+                .id,
+        );
+    }
+    for order in [pb::CaseOrder::NewestFirst, pb::CaseOrder::DueFirst] {
+        let mut seen = Vec::new();
+        let mut token = String::new();
+        let mut pages = 0;
+        loop {
+            let page = w
+                .sup_ca
+                .cases()
+                .list_cases(pb::ListCasesRequest {
+                    view: pb::CaseView::Incoming as i32,
+                    order: order as i32,
+                    page_size: 5,
+                    page_token: token.clone(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            seen.extend(page.cases.iter().map(|c| c.id.clone()));
+            pages += 1;
+            // New filings between pages must not disturb the walk.
+            w.file(
+                &w.officer_in,
+                &format!("Filed during page {pages}"),
+                pb::Priority::Routine,
+            )
+            .await;
+            w.server.clock.advance(chrono::Duration::milliseconds(3));
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        let unique: HashSet<_> = seen.iter().cloned().collect();
+        assert_eq!(unique.len(), seen.len(), "{order:?}: a case was repeated");
+        assert!(filed.is_subset(&unique), "{order:?}: a case was skipped");
+        if order == pb::CaseOrder::NewestFirst {
+            assert_eq!(
+                seen.len(),
+                filed.len(),
+                "newer filings appear before the cursor, not after"
+            );
+            assert_eq!(pages, 5);
+        }
+        filed = unique;
+    }
+    w.stop().await;
+}
+
+async fn internal_notes_stay_inside_their_agency(backend: Backend) {
+    let w = World::new(backend).await;
+    let case = w.case_in_progress("Notes").await;
+    let note = |who: &crate::common::Client, body: &str, visibility: pb::NoteVisibility| {
+        let mut cases = who.cases();
+        let request = pb::AddNoteRequest {
+            case_id: case.id.clone(),
+            body: body.into(),
+            visibility: visibility as i32,
+        };
+        async move { cases.add_note(request).await.unwrap().into_inner() }
+    };
+    note(
+        &w.officer_in,
+        "Shared from India",
+        pb::NoteVisibility::Shared,
+    )
+    .await;
+    let internal_in = note(
+        &w.sup_in,
+        "Internal to NCB: source is sensitive",
+        pb::NoteVisibility::Internal,
+    )
+    .await;
+    note(
+        &w.officer_ca,
+        "Shared from Canada",
+        pb::NoteVisibility::Shared,
+    )
+    .await;
+    let internal_ca = note(
+        &w.officer_ca,
+        "Internal to RCMP",
+        pb::NoteVisibility::Internal,
+    )
+    .await;
+
+    let bodies = |who: &crate::common::Client| {
+        let mut cases = who.cases();
+        let id = case.id.clone();
+        async move {
+            cases
+                .list_notes(pb::ListNotesRequest { case_id: id })
+                .await
+                .unwrap()
+                .into_inner()
+                .notes
+                .into_iter()
+                .map(|n| n.body)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        bodies(&w.officer_in).await,
+        [
+            "Shared from India",
+            "Internal to NCB: source is sensitive",
+            "Shared from Canada"
+        ]
+    );
+    assert_eq!(
+        bodies(&w.sup_ca).await,
+        [
+            "Shared from India",
+            "Shared from Canada",
+            "Internal to RCMP"
+        ]
+    );
+
+    let note_ids = |who: &crate::common::Client| {
+        let mut cases = who.cases();
+        let id = case.id.clone();
+        async move {
+            cases
+                .list_case_events(pb::ListCaseEventsRequest { case_id: id })
+                .await
+                .unwrap()
+                .into_inner()
+                .events
+                .into_iter()
+                .filter(|e| e.kind == pb::CaseEventKind::NoteAdded as i32)
+                .map(|e| e.note_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let ca_sees = note_ids(&w.sup_ca).await;
+    assert_eq!(ca_sees.len(), 3);
+    assert!(!ca_sees.contains(&internal_in.id));
+    assert!(ca_sees.contains(&internal_ca.id));
+    assert!(!note_ids(&w.sup_in).await.contains(&internal_ca.id));
+
+    let unspecified = w
+        .officer_in
+        .cases()
+        .add_note(pb::AddNoteRequest {
+            case_id: case.id.clone(),
+            body: "x".into(),
+            visibility: 0,
+        })
+        .await;
+    assert_code(unspecified, Code::InvalidArgument);
+    w.stop().await;
+}
+
+async fn overdue_queue_follows_the_clock(backend: Backend) {
+    let w = World::new(backend).await;
+    let urgent = w.file(&w.officer_in, "Urgent", pb::Priority::Urgent).await;
+    let routine = w
+        .file(&w.officer_in, "Routine", pb::Priority::Routine)
+        .await;
+    let acked_urgent = w
+        .file(
+            &w.officer_in,
+            "Urgent but acknowledged",
+            pb::Priority::Urgent,
+        )
+        .await;
+    w.sup_ca
+        .cases()
+        .acknowledge_case(pb::AcknowledgeCaseRequest {
+            id: acked_urgent.id.clone(),
+            etag: acked_urgent.etag,
+        })
+        .await
+        .unwrap();
+    let overdue = |w: &World| {
+        let mut cases = w.server.fresh(&w.sup_ca).cases();
+        async move {
+            cases
+                .list_cases(pb::ListCasesRequest {
+                    view: pb::CaseView::Incoming as i32,
+                    overdue_only: true,
+                    order: pb::CaseOrder::DueFirst as i32,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .cases
+        }
+    };
+    assert!(overdue(&w).await.is_empty());
+    w.server.clock.advance(chrono::Duration::hours(5));
+    let late = overdue(&w).await;
+    assert_eq!(
+        late.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        [urgent.id.as_str()]
+    );
+    assert!(late[0].overdue);
+    w.server.clock.advance(chrono::Duration::hours(70));
+    let later: Vec<String> = overdue(&w).await.into_iter().map(|c| c.id).collect();
+    assert_eq!(later, [urgent.id, routine.id]);
+    w.stop().await;
+}
+
+async fn queues_show_incoming_outgoing_and_assigned(backend: Backend) {
+    let w = World::new(backend).await;
+    let mine = w.case_in_progress("Assigned to officer.ca").await;
+    let other = w
+        .file(&w.officer_in, "Not yet assigned", pb::Priority::Routine)
+        .await;
+    let list = |who: &crate::common::Client, view: pb::CaseView| {
+        let mut cases = who.cases();
+        async move {
+            cases
+                .list_cases(pb::ListCasesRequest {
+                    view: view as i32,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .cases
+                .into_iter()
+                .map(|c| c.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list(&w.sup_ca, pb::CaseView::Incoming).await,
+        [other.id.clone(), mine.id.clone()]
+    );
+    assert!(list(&w.sup_ca, pb::CaseView::Outgoing).await.is_empty());
+    assert_eq!(
+        list(&w.sup_in, pb::CaseView::Outgoing).await,
+        [other.id.clone(), mine.id.clone()]
+    );
+    assert_eq!(
+        list(&w.officer_ca, pb::CaseView::AssignedToMe).await,
+        std::slice::from_ref(&mine.id)
+    );
+    assert_eq!(
+        list(&w.officer_ca, pb::CaseView::All).await,
+        std::slice::from_ref(&mine.id)
+    );
+    assert!(list(&w.officer_ca2, pb::CaseView::All).await.is_empty());
+    assert!(list(&w.sup_us, pb::CaseView::All).await.is_empty());
+
+    let filtered = w
+        .sup_ca
+        .cases()
+        .list_cases(pb::ListCasesRequest {
+            statuses: vec![pb::CaseStatus::InProgress as i32],
+            assignee_id: w.officer_ca.user_id.clone(),
+            channel_id: w.channel.id.clone(),
+            category: pb::Category::Drugs as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(filtered.cases.len(), 1);
+    assert_eq!(filtered.cases[0].id, mine.id);
+    w.stop().await;
+}
+
+async fn bad_input_names_each_bad_field(backend: Backend) {
+    let w = World::new(backend).await;
+    let status = w
+        .officer_in
+        .cases()
+        .file_referral(pb::FileReferralRequest {
+            request_id: "not-a-uuid".into(),
+            channel_id: w.channel.id.clone(),
+            category: 0,
+            priority: 99,
+            title: String::new(),
+            summary: "x".repeat(20_001),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let mut fields: Vec<String> = status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default();
+    fields.sort();
+    assert_eq!(
+        fields,
+        ["category", "priority", "request_id", "summary", "title"]
+    );
+    assert!(status.message().contains("title"), "{}", status.message());
+
+    let page = w
+        .sup_ca
+        .cases()
+        .list_cases(pb::ListCasesRequest {
+            page_size: 501,
+            ..Default::default()
+        })
+        .await;
+    assert_code(page, Code::InvalidArgument);
+    let forged = w
+        .sup_ca
+        .cases()
+        .list_cases(pb::ListCasesRequest {
+            page_token: "eyJxIjoiIn0.AAAA".into(),
+            ..Default::default()
+        })
+        .await;
+    assert_code(forged, Code::InvalidArgument);
+    let bad_id = w
+        .sup_ca
+        .cases()
+        .get_case(pb::GetCaseRequest { id: "42".into() })
+        .await;
+    assert_code(bad_id, Code::InvalidArgument);
+    w.stop().await;
+}
+
+async fn filing_needs_an_active_channel_and_a_covered_category(backend: Backend) {
+    let w = World::new(backend).await;
+    let mut cyber = w.referral("Ransomware", pb::Priority::Priority);
+    cyber.category = pb::Category::Cyber as i32;
+    assert_code(
+        w.officer_in.cases().file_referral(cyber).await,
+        Code::FailedPrecondition,
+    );
+
+    let mut elsewhere = w.referral("Unknown channel", pb::Priority::Priority);
+    elsewhere.channel_id = uuid::Uuid::new_v4().to_string();
+    assert_code(
+        w.officer_in.cases().file_referral(elsewhere).await,
+        Code::NotFound,
+    );
+
+    // A channel the caller's agency is not party to answers like one that does not exist.
+    let us_ca = w
+        .server
+        .user("US-FBI", "admin.us", &[liaison::domain::model::Role::Admin])
+        .await
+        .admin()
+        .propose_channel(pb::ProposeChannelRequest {
+            partner_agency_id: w.ca_rcmp.id.clone(),
+            categories: vec![pb::Category::Cyber as i32],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut not_ours = w.referral("Not our channel", pb::Priority::Priority);
+    not_ours.channel_id = us_ca.id;
+    assert_code(
+        w.officer_in.cases().file_referral(not_ours).await,
+        Code::NotFound,
+    );
+
+    let case = w.case_in_progress("Before suspension").await;
+    w.admin_ca
+        .admin()
+        .suspend_channel(pb::SuspendChannelRequest {
+            id: w.channel.id.clone(),
+            etag: w.channel.etag.clone(),
+        })
+        .await
+        .unwrap();
+    let after = w
+        .officer_in
+        .cases()
+        .file_referral(w.referral("After suspension", pb::Priority::Routine))
+        .await;
+    assert_code(after, Code::FailedPrecondition);
+    // Existing cases stay workable.
+    w.officer_ca
+        .cases()
+        .close_case(pb::CloseCaseRequest {
+            id: case.id,
+            resolution: pb::Resolution::NoAction as i32,
+            etag: case.etag,
+        })
+        .await
+        .unwrap();
+    w.stop().await;
+}

@@ -1,0 +1,12 @@
+//! Behaviour tests: a real server on a free port, spoken to over gRPC, on SQLite and on the real
+//! PostgreSQL (when `LIAISON_TEST_POSTGRES_URL` is set).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+mod access;
+mod admin;
+mod audit;
+mod cases;
+mod service;
