@@ -90,8 +90,9 @@ impl From<RoleArg> for Role {
     }
 }
 
-fn init_logging(format: &str) {
-    let filter = EnvFilter::try_from_env("LIAISON_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+fn init_logging(format: &str, default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_env("LIAISON_LOG").unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -205,7 +206,12 @@ async fn run(cli: Cli) -> Result<(), String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.config.log_format);
+    // Operator commands print their result; only the server narrates at info level.
+    let serving = matches!(cli.command, None | Some(Command::Serve));
+    init_logging(
+        &cli.config.log_format,
+        if serving { "info" } else { "warn" },
+    );
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

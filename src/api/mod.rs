@@ -101,9 +101,10 @@ impl Api {
         let Started { call, started, .. } = started;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         let request_id = MetadataValue::try_from(call.request_id.as_str()).ok();
+        let user_id = call.actor_id().unwrap_or_default();
         match result {
             Ok(value) => {
-                tracing::info!(method = %call.method, request_id = %call.request_id, status = "OK", latency_ms, "call");
+                tracing::info!(method = %call.method, request_id = %call.request_id, %user_id, status = "OK", latency_ms, "call");
                 let mut response = Response::new(value);
                 if let Some(id) = request_id {
                     response.metadata_mut().insert("x-request-id", id);
@@ -116,9 +117,9 @@ impl Api {
                 }
                 let code = err.code();
                 if err.is_server_fault() {
-                    tracing::error!(method = %call.method, request_id = %call.request_id, status = ?code, latency_ms, error = %err, "call failed");
+                    tracing::error!(method = %call.method, request_id = %call.request_id, %user_id, status = ?code, latency_ms, error = %err, "call failed");
                 } else {
-                    tracing::info!(method = %call.method, request_id = %call.request_id, status = ?code, latency_ms, "call");
+                    tracing::info!(method = %call.method, request_id = %call.request_id, %user_id, status = ?code, latency_ms, "call");
                 }
                 let mut status = Status::from(err);
                 if let Some(id) = request_id {

@@ -82,6 +82,11 @@ impl Call {
         };
     }
 
+    /// The acting user's id, when known; for logs.
+    pub fn actor_id(&self) -> Option<String> {
+        lock(&self.actor).user_id.clone()
+    }
+
     /// A sign-in attempt for a username that matched no user.
     pub fn set_attempted_username(&self, username: &str) {
         lock(&self.actor).username = Some(clip(username));

@@ -8,5 +8,7 @@ mod common;
 mod access;
 mod admin;
 mod audit;
+mod binary;
 mod cases;
+mod outage;
 mod service;

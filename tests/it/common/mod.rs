@@ -101,11 +101,27 @@ async fn fresh_postgres_database(admin_url: &str) -> (String, String) {
 
 impl TestServer {
     pub async fn start(backend: &Backend) -> TestServer {
+        TestServer::start_through(backend, None).await
+    }
+
+    /// Starts a server whose PostgreSQL connections go through `proxy` (host:port) instead.
+    pub async fn start_through(
+        backend: &Backend,
+        proxy: Option<std::net::SocketAddr>,
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::for_data_dir(dir.path());
         let mut postgres = None;
         if let Backend::Postgres(admin_url) = backend {
-            let (url, name) = fresh_postgres_database(admin_url).await;
+            let (mut url, name) = fresh_postgres_database(admin_url).await;
+            if let Some(proxy) = proxy {
+                let scheme_end = url.find("://").expect("scheme") + 3;
+                let host_start = url[scheme_end..]
+                    .find('@')
+                    .map_or(scheme_end, |at| scheme_end + at + 1);
+                let host_end = host_start + url[host_start..].find('/').expect("path");
+                url.replace_range(host_start..host_end, &proxy.to_string());
+            }
             config.database_url = Some(url);
             config.database_max_connections = 8;
             postgres = Some((admin_url.clone(), name));

@@ -1,0 +1,167 @@
+//! `liaisond` as an operator meets it: the setup commands, serving with no configuration at all, and
+//! a graceful stop on SIGTERM.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use liaison::pb;
+
+use crate::common::PASSWORD;
+
+fn liaisond(data_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_liaisond"));
+    command
+        .current_dir(data_dir)
+        .env_remove("LIAISON_DATABASE_URL")
+        .env_remove("LIAISON_PASSWORD")
+        .env("LIAISON_LOG_FORMAT", "json");
+    command
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_commands_then_serve_on_sqlite_with_no_setup() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| liaisond(dir.path()).args(args).output().unwrap();
+
+    let added = run(&[
+        "agency",
+        "add",
+        "--code",
+        "IN-NCB",
+        "--name",
+        "Narcotics Control Bureau",
+        "--country",
+        "IN",
+    ]);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    assert!(String::from_utf8_lossy(&added.stdout).contains("IN-NCB"));
+
+    let bad = run(&[
+        "agency",
+        "add",
+        "--code",
+        "in ncb",
+        "--name",
+        "x",
+        "--country",
+        "India",
+    ]);
+    assert!(!bad.status.success());
+    let message = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        message.contains("code:") && message.contains("country:"),
+        "{message}"
+    );
+
+    // The password comes from LIAISON_PASSWORD ...
+    let user = liaisond(dir.path())
+        .args([
+            "user",
+            "add",
+            "--agency",
+            "IN-NCB",
+            "--username",
+            "admin.in",
+            "--role",
+            "ADMIN",
+        ])
+        .env("LIAISON_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(
+        user.status.success(),
+        "{}",
+        String::from_utf8_lossy(&user.stderr)
+    );
+    // ... or from standard input, and is checked like any other.
+    let mut child = liaisond(dir.path())
+        .args([
+            "user",
+            "add",
+            "--agency",
+            "IN-NCB",
+            "--username",
+            "short.pw",
+            "--role",
+            "OFFICER",
+        ])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"too short\n")
+        .unwrap();
+    let short = child.wait_with_output().unwrap();
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("password"));
+
+    // Serve: a data directory and a port are all it needs.
+    let mut server = liaisond(dir.path())
+        .env("LIAISON_LISTEN", "127.0.0.1:0")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("server exited before serving").unwrap();
+        let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if json["fields"]["message"] == "liaisond serving" {
+            break json["fields"]["addr"].as_str().unwrap().to_string();
+        }
+    };
+    let logs = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let login = pb::auth_service_client::AuthServiceClient::new(channel)
+        .login(pb::LoginRequest {
+            username: "admin.in".into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!login.access_token.is_empty());
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let exit = server.wait().unwrap();
+    assert!(exit.success(), "liaisond exited with {exit:?}");
+
+    let logs = logs.join().unwrap().join("\n");
+    assert!(
+        logs.contains("liaison.v1.AuthService/Login"),
+        "one line per call: {logs}"
+    );
+    assert!(!logs.contains(PASSWORD), "a password reached the logs");
+    assert!(
+        !logs.contains(&login.access_token),
+        "a token reached the logs"
+    );
+    assert!(dir.path().join("data/liaison.db").exists());
+    let key = std::fs::metadata(dir.path().join("data/signing-key.pem")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            key.permissions().mode() & 0o777,
+            0o600,
+            "the signing key is private"
+        );
+    }
+    assert!(key.len() > 0);
+}
