@@ -100,6 +100,7 @@ pub async fn serve_state(
     let limit = config.max_request_bytes;
     let (health, health_service) = tonic_health::server::health_reporter();
     let health_watch = tokio::spawn(watch_database(state.db.clone(), health.clone()));
+    let checkpoints = tokio::spawn(sign_checkpoints(state.clone()));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
@@ -125,6 +126,7 @@ pub async fn serve_state(
         })
         .await;
     health_watch.abort();
+    checkpoints.abort();
     state.db.close().await;
     Ok(result?)
 }
@@ -156,5 +158,18 @@ async fn watch_database(db: Db, health: tonic_health::server::HealthReporter) {
             last = Some(status);
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Signs the audit chain's head once a minute while it moves (appends sign every 1,000th entry).
+async fn sign_checkpoints(state: AppState) {
+    let minute = Duration::from_secs(60);
+    let mut every_minute = tokio::time::interval_at(tokio::time::Instant::now() + minute, minute);
+    every_minute.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every_minute.tick().await;
+        if let Err(e) = audit::checkpoint_head(&state.db, &state.keys, state.clock.now()).await {
+            tracing::warn!(error = %e, "could not sign an audit checkpoint");
+        }
     }
 }

@@ -3,7 +3,12 @@
 use tonic::{Request, Response, Status};
 
 use super::{convert, Api};
-use crate::domain::audit_log::{self, AuditFilter};
+use std::pin::Pin;
+
+use tokio_stream::{Stream, StreamExt};
+
+use crate::audit::Checkpoint;
+use crate::domain::audit_log::{self, AuditFilter, Verification};
 use crate::domain::model::Outcome;
 use crate::domain::paging;
 use crate::error::AppResult;
@@ -42,8 +47,145 @@ impl TryFrom<&pb::QueryAuditLogRequest> for AuditFilter {
     }
 }
 
+impl TryFrom<&pb::ExportAuditLogRequest> for AuditFilter {
+    type Error = crate::error::AppError;
+
+    fn try_from(m: &pb::ExportAuditLogRequest) -> AppResult<Self> {
+        AuditFilter::try_from(&pb::QueryAuditLogRequest {
+            actor_id: m.actor_id.clone(),
+            case_id: m.case_id.clone(),
+            method: m.method.clone(),
+            outcome: m.outcome,
+            since: m.since,
+            until: m.until,
+            page_size: 0,
+            page_token: String::new(),
+        })
+    }
+}
+
+fn checkpoint_to_pb(c: Checkpoint) -> pb::Checkpoint {
+    pb::Checkpoint {
+        sequence: c.seq,
+        hash: c.hash,
+        time: Some(convert::timestamp(c.at)),
+        key_id: c.kid,
+        signature: c.signature,
+    }
+}
+
+fn checkpoint_from_pb(c: &pb::Checkpoint) -> AppResult<Checkpoint> {
+    let mut v = Violations::new();
+    if c.sequence < 1 {
+        v.add("checkpoint.sequence", "must be 1 or more");
+    }
+    let hash = v.check("checkpoint.hash", validate::text(&c.hash, 64, 64, false));
+    let at = convert::from_timestamp(&mut v, "checkpoint.time", c.time);
+    if c.time.is_none() {
+        v.add("checkpoint.time", "must be set");
+    }
+    let kid = v.check("checkpoint.key_id", validate::text(&c.key_id, 1, 64, false));
+    let signature = v.check(
+        "checkpoint.signature",
+        validate::text(&c.signature, 1, 256, false),
+    );
+    v.finish()?;
+    Ok(Checkpoint {
+        seq: c.sequence,
+        hash,
+        at: validate::checked(at)?,
+        kid,
+        signature,
+    })
+}
+
+type EntryStream = Pin<Box<dyn Stream<Item = Result<pb::AuditEntry, Status>> + Send>>;
+
 #[tonic::async_trait]
 impl AuditService for Api {
+    type ExportAuditLogStream = EntryStream;
+
+    #[tracing::instrument(skip_all)]
+    async fn export_audit_log(
+        &self,
+        request: Request<pb::ExportAuditLogRequest>,
+    ) -> Result<Response<Self::ExportAuditLogStream>, Status> {
+        let started = self.begin(request, "AuditService/ExportAuditLog").await;
+        let result = async {
+            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let filter = AuditFilter::try_from(&started.message)?;
+            let entries = audit_log::export(&self.state, &started.call, p, filter).await?;
+            let request_id = started.call.request_id.clone();
+            let stream = tokio_stream::wrappers::ReceiverStream::new(entries).map(move |entry| {
+                entry.map(convert::audit_entry).map_err(|e| {
+                    tracing::error!(%request_id, error = %e, "audit export failed");
+                    Status::from(e)
+                })
+            });
+            Ok(Box::pin(stream) as EntryStream)
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_checkpoint(
+        &self,
+        request: Request<pb::GetCheckpointRequest>,
+    ) -> Result<Response<pb::Checkpoint>, Status> {
+        let started = self.begin(request, "AuditService/GetCheckpoint").await;
+        let result = async {
+            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let checkpoint = audit_log::latest_checkpoint(&self.state, &started.call, p).await?;
+            Ok(checkpoint_to_pb(checkpoint))
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn verify_audit_chain(
+        &self,
+        request: Request<pb::VerifyAuditChainRequest>,
+    ) -> Result<Response<pb::VerifyAuditChainResponse>, Status> {
+        let started = self.begin(request, "AuditService/VerifyAuditChain").await;
+        let result = async {
+            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let m = &started.message;
+            let what = match &m.checkpoint {
+                Some(c) => Verification::Checkpoint(checkpoint_from_pb(c)?),
+                None => {
+                    let mut v = Violations::new();
+                    if m.from_sequence < 0 {
+                        v.add("from_sequence", "must not be negative");
+                    }
+                    if m.to_sequence < 0 {
+                        v.add("to_sequence", "must not be negative");
+                    }
+                    if m.to_sequence > 0 && m.from_sequence > m.to_sequence {
+                        v.add("to_sequence", "must not be before from_sequence");
+                    }
+                    v.finish()?;
+                    Verification::Range {
+                        from: (m.from_sequence > 0).then_some(m.from_sequence),
+                        to: (m.to_sequence > 0).then_some(m.to_sequence),
+                    }
+                }
+            };
+            let report = audit_log::verify_chain(&self.state, &started.call, p, what).await?;
+            Ok(pb::VerifyAuditChainResponse {
+                ok: report.ok,
+                entries_checked: report.entries_checked,
+                checkpoints_checked: report.checkpoints_checked,
+                first_bad_sequence: report.first_bad_seq.unwrap_or(0),
+                problem: report.problem.unwrap_or_default(),
+                head_sequence: report.head_seq,
+            })
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
     #[tracing::instrument(skip_all)]
     async fn query_audit_log(
         &self,

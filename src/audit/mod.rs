@@ -3,11 +3,18 @@
 //! fields and the previous entry's hash, so any edit, insertion, deletion or reordering breaks the
 //! chain from that entry on.
 
+pub mod verify;
+
 use sha2::{Digest, Sha256};
 
+use crate::authn::jwt::TokenKeys;
 use crate::domain::model::{Outcome, Roles, Timestamp};
 use crate::error::AppResult;
-use crate::repo::{self, Tx};
+use crate::repo::{self, Db, Tx};
+
+/// A checkpoint is signed inside the append of every entry whose sequence number is a multiple of
+/// this, and by a timer at least once a minute while entries are added.
+pub const CHECKPOINT_EVERY: i64 = 1000;
 
 /// The hash that the first entry chains from.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -39,6 +46,33 @@ pub struct AuditEntry {
     pub record: AuditRecord,
     pub prev_hash: String,
     pub hash: String,
+}
+
+impl AuditEntry {
+    /// The entry as one JSON object, for NDJSON exports.
+    pub fn to_json(&self) -> serde_json::Value {
+        let r = &self.record;
+        serde_json::json!({
+            "sequence": self.seq,
+            "time": r.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "actor_id": r.actor_id,
+            "actor_username": r.actor_username,
+            "actor_agency_id": r.actor_agency_id,
+            "actor_roles": r.actor_roles.iter().map(|role| role.as_str()).collect::<Vec<_>>(),
+            "method": r.method,
+            "target_type": r.target_type,
+            "target_id": r.target_id,
+            "case_id": r.case_id,
+            "case_originating_agency_id": r.case_originating_agency_id,
+            "case_receiving_agency_id": r.case_receiving_agency_id,
+            "outcome": r.outcome.as_str(),
+            "status_code": r.status_code,
+            "request_id": r.request_id,
+            "peer": r.peer,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        })
+    }
 }
 
 /// Version 1 of the canonical encoding: a tag, then each field length-prefixed, absent fields
@@ -84,8 +118,73 @@ pub fn chain_hash(seq: i64, record: &AuditRecord, prev_hash: &str) -> String {
 
 /// Appends `record` to the log in the caller's transaction: it commits or rolls back with the change
 /// it describes.
-pub async fn append(tx: &Tx, record: AuditRecord) -> AppResult<AuditEntry> {
-    repo::audit::append(tx, record, chain_hash).await
+pub async fn append(tx: &Tx, keys: &TokenKeys, record: AuditRecord) -> AppResult<AuditEntry> {
+    let entry = repo::audit::append(tx, record, chain_hash).await?;
+    if entry.seq % CHECKPOINT_EVERY == 0 {
+        let checkpoint = Checkpoint::sign(keys, entry.seq, &entry.hash, entry.record.at);
+        repo::audit::insert_checkpoint(tx, &checkpoint).await?;
+    }
+    Ok(entry)
+}
+
+/// A signed statement that the chain's entry `seq` has hash `hash`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    pub seq: i64,
+    pub hash: String,
+    pub at: Timestamp,
+    pub kid: String,
+    /// Ed25519 over [`Checkpoint::message`], hex.
+    pub signature: String,
+}
+
+impl Checkpoint {
+    pub fn message(seq: i64, hash: &str, at: Timestamp) -> Vec<u8> {
+        let mut out = Vec::with_capacity(128);
+        out.extend_from_slice(b"liaison.checkpoint.v1\0");
+        out.extend_from_slice(&seq.to_be_bytes());
+        out.extend_from_slice(hash.as_bytes());
+        out.extend_from_slice(&at.timestamp_micros().to_be_bytes());
+        out
+    }
+
+    pub fn sign(keys: &TokenKeys, seq: i64, hash: &str, at: Timestamp) -> Checkpoint {
+        let (kid, signature) = keys.sign(&Checkpoint::message(seq, hash, at));
+        Checkpoint {
+            seq,
+            hash: hash.to_string(),
+            at,
+            kid,
+            signature,
+        }
+    }
+
+    pub fn signature_is_valid(&self, keys: &TokenKeys) -> bool {
+        keys.verify_signature(
+            &self.kid,
+            &Checkpoint::message(self.seq, &self.hash, self.at),
+            &self.signature,
+        )
+    }
+}
+
+/// Signs the chain head if it moved since the latest checkpoint; the timer's half of the
+/// "every 1,000 entries or every minute" rule.
+pub async fn checkpoint_head(
+    db: &Db,
+    keys: &TokenKeys,
+    now: Timestamp,
+) -> AppResult<Option<Checkpoint>> {
+    let tx = db.begin().await?;
+    let (seq, hash) = repo::audit::head(&tx).await?;
+    let latest = repo::audit::latest_checkpoint(&tx).await?;
+    if seq == 0 || latest.is_some_and(|c| c.seq >= seq) {
+        return Ok(None);
+    }
+    let checkpoint = Checkpoint::sign(keys, seq, &hash, now);
+    repo::audit::insert_checkpoint(&tx, &checkpoint).await?;
+    tx.commit().await?;
+    Ok(Some(checkpoint))
 }
 
 /// Recomputes the chain over entries in sequence order; the first sequence number that does not

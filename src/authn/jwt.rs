@@ -32,6 +32,8 @@ pub struct Claims {
 
 pub struct TokenKeys {
     kid: String,
+    signing: SigningKey,
+    verifying: HashMap<String, ed25519_dalek::VerifyingKey>,
     encoding: EncodingKey,
     decoding: HashMap<String, DecodingKey>,
     issuer: String,
@@ -121,6 +123,8 @@ impl TokenKeys {
         secret.update(b"liaison page-token secret v1\0");
         secret.update(key.to_bytes());
         Ok(TokenKeys {
+            signing: key.clone(),
+            verifying: HashMap::from([(kid.clone(), key.verifying_key())]),
             kid: kid.clone(),
             encoding,
             decoding: HashMap::from([(kid, decoding)]),
@@ -130,6 +134,29 @@ impl TokenKeys {
                 .map_err(|e| AppError::internal(format!("token lifetime out of range: {e}")))?,
             page_token_secret: secret.finalize().into(),
         })
+    }
+
+    /// Signs `message` with the current key: the key id and the signature, hex.
+    pub fn sign(&self, message: &[u8]) -> (String, String) {
+        use ed25519_dalek::Signer;
+        (
+            self.kid.clone(),
+            hex::encode(self.signing.sign(message).to_bytes()),
+        )
+    }
+
+    /// Whether `signature` (hex) is a valid signature of `message` by the key `kid`.
+    pub fn verify_signature(&self, kid: &str, message: &[u8], signature: &str) -> bool {
+        let Some(key) = self.verifying.get(kid) else {
+            return false;
+        };
+        let Ok(bytes) = hex::decode(signature) else {
+            return false;
+        };
+        let Ok(signature) = ed25519_dalek::Signature::from_slice(&bytes) else {
+            return false;
+        };
+        key.verify_strict(message, &signature).is_ok()
     }
 
     pub fn page_token_secret(&self) -> &[u8; 32] {

@@ -1,15 +1,18 @@
 //! The auditor's view of the audit log: entries whose actor belongs to the auditor's agency or whose
 //! case has it as a party. Querying is itself audited.
 
-use crate::audit::AuditEntry;
+use tokio::sync::mpsc;
+
+use crate::audit::verify::{self, Report};
+use crate::audit::{AuditEntry, Checkpoint};
 use crate::authn::Principal;
 use crate::authz;
 use crate::domain::call::{Call, Work};
 use crate::domain::model::{Outcome, Role, Timestamp};
 use crate::domain::paging;
-use crate::error::AppResult;
-use crate::repo;
+use crate::error::{AppError, AppResult};
 use crate::repo::audit::AuditQuery;
+use crate::repo::{self, Db};
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Default)]
@@ -25,6 +28,22 @@ pub struct AuditFilter {
 }
 
 impl AuditFilter {
+    fn scoped_to(&self, agency_id: Option<String>) -> AuditQuery {
+        AuditQuery {
+            agency_id,
+            actor_id: self.actor_id.clone(),
+            case_id: self.case_id.clone(),
+            method: self.method.clone(),
+            outcome: self.outcome,
+            since: self.since,
+            until: self.until,
+            before_seq: None,
+            after_seq: None,
+            oldest_first: false,
+            limit: self.page_size,
+        }
+    }
+
     fn binding(&self, p: &Principal) -> String {
         let time = |t: Option<Timestamp>| {
             t.map(|t| t.timestamp_micros().to_string())
@@ -58,15 +77,9 @@ pub async fn query(
         .map(|t| paging::decode::<i64>(secret, &binding, t))
         .transpose()?;
     let query = AuditQuery {
-        agency_id: p.agency_id.clone(),
-        actor_id: filter.actor_id,
-        case_id: filter.case_id,
-        method: filter.method,
-        outcome: filter.outcome,
-        since: filter.since,
-        until: filter.until,
         before_seq,
         limit: filter.page_size + 1,
+        ..filter.scoped_to(Some(p.agency_id.clone()))
     };
     let work = Work::begin(state, call).await?;
     let mut entries = repo::audit::query(work.tx(), &query).await?;
@@ -81,4 +94,101 @@ pub async fn query(
         None
     };
     Ok((entries, next))
+}
+
+/// Entries are read from the database this many at a time while exporting.
+const EXPORT_BATCH: u64 = 500;
+
+/// Streams every matching entry, oldest first, a batch at a time: memory stays constant however
+/// long the log is, and a slow reader slows the reads instead of growing a buffer.
+fn pump(db: Db, mut query: AuditQuery) -> mpsc::Receiver<AppResult<AuditEntry>> {
+    let (sender, receiver) = mpsc::channel(EXPORT_BATCH as usize);
+    query.oldest_first = true;
+    query.limit = EXPORT_BATCH;
+    tokio::spawn(async move {
+        loop {
+            let batch = async {
+                let tx = db.begin().await?;
+                repo::audit::query(&tx, &query).await
+            }
+            .await;
+            let batch = match batch {
+                Ok(batch) => batch,
+                Err(e) => {
+                    sender.send(Err(e)).await.ok();
+                    return;
+                }
+            };
+            let done = (batch.len() as u64) < EXPORT_BATCH;
+            for entry in batch {
+                query.after_seq = Some(entry.seq);
+                if sender.send(Ok(entry)).await.is_err() {
+                    return;
+                }
+            }
+            if done {
+                return;
+            }
+        }
+    });
+    receiver
+}
+
+/// An auditor's export: the same scope and filters as [`query`]. The export itself is audited when
+/// it starts.
+pub async fn export(
+    state: &AppState,
+    call: &Call,
+    p: &Principal,
+    filter: AuditFilter,
+) -> AppResult<mpsc::Receiver<AppResult<AuditEntry>>> {
+    authz::require_role(p, Role::Auditor)?;
+    Work::begin(state, call).await?.commit().await?;
+    Ok(pump(
+        state.db.clone(),
+        filter.scoped_to(Some(p.agency_id.clone())),
+    ))
+}
+
+/// The operator's export of the whole log, straight from the database.
+pub fn export_all(db: &Db, filter: AuditFilter) -> mpsc::Receiver<AppResult<AuditEntry>> {
+    pump(db.clone(), filter.scoped_to(None))
+}
+
+pub async fn latest_checkpoint(
+    state: &AppState,
+    call: &Call,
+    p: &Principal,
+) -> AppResult<Checkpoint> {
+    authz::require_role(p, Role::Auditor)?;
+    let work = Work::begin(state, call).await?;
+    let checkpoint = repo::audit::latest_checkpoint(work.tx()).await?;
+    work.commit().await?;
+    checkpoint.ok_or(AppError::NotFound("no checkpoint has been signed yet"))
+}
+
+/// What an auditor asks to verify.
+#[derive(Debug, Clone)]
+pub enum Verification {
+    Range { from: Option<i64>, to: Option<i64> },
+    Checkpoint(Checkpoint),
+}
+
+pub async fn verify_chain(
+    state: &AppState,
+    call: &Call,
+    p: &Principal,
+    what: Verification,
+) -> AppResult<Report> {
+    authz::require_role(p, Role::Auditor)?;
+    let report = match what {
+        Verification::Range { from, to } => {
+            verify::verify(&state.db, &state.keys, from, to).await?
+        }
+        Verification::Checkpoint(checkpoint) => {
+            verify::verify_checkpoint(&state.db, &state.keys, &checkpoint).await?
+        }
+    };
+    Work::begin(state, call).await?.commit().await?;
+    Ok(report)
 }

@@ -159,7 +159,8 @@ impl<'a> Work<'a> {
     }
 
     pub async fn commit(self) -> AppResult<()> {
-        audit::append(&self.tx, self.call.record(self.state, Outcome::Allowed, 0)).await?;
+        let record = self.call.record(self.state, Outcome::Allowed, 0);
+        audit::append(&self.tx, &self.state.keys, record).await?;
         self.tx.commit().await
     }
 }
@@ -196,6 +197,6 @@ pub async fn audit_failure(state: &AppState, call: &Call, err: &AppError) -> App
         }
     }
     let record = call.record(state, outcome_of(err), err.code() as i32);
-    audit::append(&tx, record).await?;
+    audit::append(&tx, &state.keys, record).await?;
     tx.commit().await
 }

@@ -10,9 +10,9 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-use super::entities::audit_entry;
+use super::entities::{audit_checkpoint, audit_entry};
 use super::{decode, Tx};
-use crate::audit::{AuditEntry, AuditRecord};
+use crate::audit::{AuditEntry, AuditRecord, Checkpoint};
 use crate::clock::{from_micros, to_micros};
 use crate::domain::model::{Outcome, Roles, Timestamp};
 use crate::error::{AppError, AppResult};
@@ -110,27 +110,34 @@ impl TryFrom<audit_entry::Model> for AuditEntry {
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
     /// Entries whose actor belongs to this agency or whose case has it as a party.
-    pub agency_id: String,
+    pub agency_id: Option<String>,
     pub actor_id: Option<String>,
     pub case_id: Option<String>,
     pub method: Option<String>,
     pub outcome: Option<Outcome>,
     pub since: Option<Timestamp>,
     pub until: Option<Timestamp>,
-    /// Only entries with a lower sequence number (the page cursor).
+    /// Only entries with a lower sequence number (the cursor, newest first).
     pub before_seq: Option<i64>,
+    /// Only entries with a higher sequence number (the cursor, oldest first).
+    pub after_seq: Option<i64>,
+    /// Oldest first instead of newest first.
+    pub oldest_first: bool,
     pub limit: u64,
 }
 
-/// Entries matching `q`, newest first.
+/// Entries matching `q`, newest first unless asked otherwise. With no agency, every entry
+/// (the operator's export).
 pub async fn query(tx: &Tx, q: &AuditQuery) -> AppResult<Vec<AuditEntry>> {
-    let agency = q.agency_id.as_str();
-    let mut query = audit_entry::Entity::find().filter(
-        Condition::any()
-            .add(audit_entry::Column::ActorAgencyId.eq(agency))
-            .add(audit_entry::Column::CaseOriginatingAgencyId.eq(agency))
-            .add(audit_entry::Column::CaseReceivingAgencyId.eq(agency)),
-    );
+    let mut query = audit_entry::Entity::find();
+    if let Some(agency) = q.agency_id.as_deref() {
+        query = query.filter(
+            Condition::any()
+                .add(audit_entry::Column::ActorAgencyId.eq(agency))
+                .add(audit_entry::Column::CaseOriginatingAgencyId.eq(agency))
+                .add(audit_entry::Column::CaseReceivingAgencyId.eq(agency)),
+        );
+    }
     if let Some(actor) = &q.actor_id {
         query = query.filter(audit_entry::Column::ActorId.eq(actor.as_str()));
     }
@@ -152,8 +159,15 @@ pub async fn query(tx: &Tx, q: &AuditQuery) -> AppResult<Vec<AuditEntry>> {
     if let Some(before) = q.before_seq {
         query = query.filter(audit_entry::Column::Seq.lt(before));
     }
+    if let Some(after) = q.after_seq {
+        query = query.filter(audit_entry::Column::Seq.gt(after));
+    }
+    query = if q.oldest_first {
+        query.order_by_asc(audit_entry::Column::Seq)
+    } else {
+        query.order_by_desc(audit_entry::Column::Seq)
+    };
     query
-        .order_by_desc(audit_entry::Column::Seq)
         .limit(q.limit)
         .all(&tx.txn)
         .await?
@@ -173,4 +187,113 @@ pub async fn range(tx: &Tx, from_seq: i64, limit: u64) -> AppResult<Vec<AuditEnt
         .into_iter()
         .map(AuditEntry::try_from)
         .collect()
+}
+
+/// The last sequence number and hash, as committed.
+pub async fn head(tx: &Tx) -> AppResult<(i64, String)> {
+    let query = Query::select()
+        .columns([Alias::new("seq"), Alias::new("hash")])
+        .from(Alias::new("audit_head"))
+        .and_where(Expr::col(Alias::new("id")).eq(1))
+        .to_owned();
+    let row = tx
+        .txn
+        .query_one(tx.backend().build(&query))
+        .await?
+        .ok_or_else(|| AppError::internal("the audit head row is missing"))?;
+    Ok((row.try_get("", "seq")?, row.try_get("", "hash")?))
+}
+
+/// The highest sequence number stored, 0 when there is none.
+pub async fn last_seq(tx: &Tx) -> AppResult<i64> {
+    Ok(audit_entry::Entity::find()
+        .select_only()
+        .column(audit_entry::Column::Seq)
+        .order_by_desc(audit_entry::Column::Seq)
+        .into_tuple::<i64>()
+        .one(&tx.txn)
+        .await?
+        .unwrap_or(0))
+}
+
+pub async fn entry(tx: &Tx, seq: i64) -> AppResult<Option<AuditEntry>> {
+    audit_entry::Entity::find_by_id(seq)
+        .one(&tx.txn)
+        .await?
+        .map(AuditEntry::try_from)
+        .transpose()
+}
+
+/// Entries with `from <= seq <= to`, in sequence order, at most `limit`.
+pub async fn between(tx: &Tx, from: i64, to: i64, limit: u64) -> AppResult<Vec<AuditEntry>> {
+    audit_entry::Entity::find()
+        .filter(audit_entry::Column::Seq.gte(from))
+        .filter(audit_entry::Column::Seq.lte(to))
+        .order_by_asc(audit_entry::Column::Seq)
+        .limit(limit)
+        .all(&tx.txn)
+        .await?
+        .into_iter()
+        .map(AuditEntry::try_from)
+        .collect()
+}
+
+impl From<audit_checkpoint::Model> for Checkpoint {
+    fn from(row: audit_checkpoint::Model) -> Self {
+        Checkpoint {
+            seq: row.seq,
+            hash: row.hash,
+            at: from_micros(row.at),
+            kid: row.kid,
+            signature: row.signature,
+        }
+    }
+}
+
+/// Stores a checkpoint; one already stored for the same sequence number wins.
+pub async fn insert_checkpoint(tx: &Tx, checkpoint: &Checkpoint) -> AppResult<()> {
+    let row = audit_checkpoint::ActiveModel {
+        seq: Set(checkpoint.seq),
+        hash: Set(checkpoint.hash.clone()),
+        at: Set(to_micros(checkpoint.at)),
+        kid: Set(checkpoint.kid.clone()),
+        signature: Set(checkpoint.signature.clone()),
+    };
+    audit_checkpoint::Entity::insert(row)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(audit_checkpoint::Column::Seq)
+                .do_nothing()
+                .to_owned(),
+        )
+        .do_nothing()
+        .exec(&tx.txn)
+        .await?;
+    Ok(())
+}
+
+pub async fn latest_checkpoint(tx: &Tx) -> AppResult<Option<Checkpoint>> {
+    Ok(audit_checkpoint::Entity::find()
+        .order_by_desc(audit_checkpoint::Column::Seq)
+        .one(&tx.txn)
+        .await?
+        .map(Checkpoint::from))
+}
+
+pub async fn checkpoint_at(tx: &Tx, seq: i64) -> AppResult<Option<Checkpoint>> {
+    Ok(audit_checkpoint::Entity::find_by_id(seq)
+        .one(&tx.txn)
+        .await?
+        .map(Checkpoint::from))
+}
+
+/// Checkpoints with `from <= seq`, in sequence order.
+pub async fn checkpoints_from(tx: &Tx, from: i64) -> AppResult<Vec<Checkpoint>> {
+    Ok(audit_checkpoint::Entity::find()
+        .filter(audit_checkpoint::Column::Seq.gte(from))
+        .order_by_asc(audit_checkpoint::Column::Seq)
+        .all(&tx.txn)
+        .await?
+        .into_iter()
+        .map(Checkpoint::from)
+        .collect())
 }

@@ -10,5 +10,6 @@ mod admin;
 mod audit;
 mod binary;
 mod cases;
+mod chain;
 mod outage;
 mod service;

@@ -1,6 +1,7 @@
 //! sea-orm entities: the rows as stored. They never leave `repo/`.
 
 pub mod agency;
+pub mod audit_checkpoint;
 pub mod audit_entry;
 pub mod case;
 pub mod case_event;

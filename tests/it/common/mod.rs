@@ -161,6 +161,10 @@ impl TestServer {
         }
     }
 
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn channel(&self) -> Channel {
         self.channel.clone()
     }

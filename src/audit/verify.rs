@@ -1,0 +1,207 @@
+//! Verification of the audit chain: recompute every hash and link, check the sequence has no gaps,
+//! check the head, and check every signed checkpoint against the entries. Editing, deleting,
+//! inserting or reordering entries directly in the database is found and located, even with the
+//! triggers dropped; deleting the newest entries and rewriting the head is found by the checkpoints
+//! that covered them.
+
+use std::collections::BTreeMap;
+
+use crate::audit::{chain_hash, Checkpoint, GENESIS_HASH};
+use crate::authn::jwt::TokenKeys;
+use crate::error::AppResult;
+use crate::repo::{self, Db};
+
+const BATCH: u64 = 10_000;
+
+/// What verification found.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Report {
+    pub ok: bool,
+    pub entries_checked: i64,
+    pub checkpoints_checked: i64,
+    /// The first sequence number at which something is wrong.
+    pub first_bad_seq: Option<i64>,
+    /// What is wrong there.
+    pub problem: Option<String>,
+    /// The head of the chain when verification started.
+    pub head_seq: i64,
+}
+
+struct Findings {
+    first: Option<(i64, String)>,
+}
+
+impl Findings {
+    fn bad(&mut self, seq: i64, problem: String) {
+        if self.first.as_ref().is_none_or(|(first, _)| seq < *first) {
+            self.first = Some((seq, problem));
+        }
+    }
+}
+
+/// Verifies entries `from..=to` (default: the whole chain) and the checkpoints over them.
+pub async fn verify(
+    db: &Db,
+    keys: &TokenKeys,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> AppResult<Report> {
+    let tx = db.begin().await?;
+    let (head_seq, head_hash) = repo::audit::head(&tx).await?;
+    let from = from.unwrap_or(1).max(1);
+    let to = to.unwrap_or(head_seq).min(head_seq);
+    let mut findings = Findings { first: None };
+
+    let mut checkpoints: BTreeMap<i64, Checkpoint> = BTreeMap::new();
+    let mut checkpoints_checked = 0;
+    for checkpoint in repo::audit::checkpoints_from(&tx, from).await? {
+        if checkpoint.seq > head_seq {
+            findings.bad(
+                head_seq + 1,
+                format!(
+                    "checkpoint {} covers entries beyond the head {head_seq}: entries were deleted",
+                    checkpoint.seq
+                ),
+            );
+        } else if checkpoint.seq <= to {
+            checkpoints_checked += 1;
+            if !checkpoint.signature_is_valid(keys) {
+                findings.bad(
+                    checkpoint.seq,
+                    format!(
+                        "checkpoint {} has a bad signature or an unknown key",
+                        checkpoint.seq
+                    ),
+                );
+            }
+            checkpoints.insert(checkpoint.seq, checkpoint);
+        }
+    }
+
+    let mut prev_hash = if from == 1 {
+        GENESIS_HASH.to_string()
+    } else {
+        match repo::audit::entry(&tx, from - 1).await? {
+            Some(entry) => entry.hash,
+            None => {
+                findings.bad(from - 1, format!("entry {} is missing", from - 1));
+                String::new()
+            }
+        }
+    };
+    let mut expected = from;
+    let mut checked = 0i64;
+    while expected <= to {
+        let batch = repo::audit::between(&tx, expected, to, BATCH).await?;
+        let Some(last) = batch.last().map(|e| e.seq) else {
+            break;
+        };
+        for entry in batch {
+            if entry.seq != expected {
+                findings.bad(
+                    expected,
+                    format!(
+                        "entries {expected} to {} are missing: deleted",
+                        entry.seq - 1
+                    ),
+                );
+            } else if entry.prev_hash != prev_hash {
+                findings.bad(
+                    entry.seq,
+                    format!(
+                        "entry {} does not link to entry {}: inserted, reordered or rewritten",
+                        entry.seq,
+                        entry.seq - 1
+                    ),
+                );
+            } else if chain_hash(entry.seq, &entry.record, &entry.prev_hash) != entry.hash {
+                findings.bad(
+                    entry.seq,
+                    format!("entry {} does not match its hash: edited", entry.seq),
+                );
+            }
+            if let Some(checkpoint) = checkpoints.get(&entry.seq) {
+                if checkpoint.hash != entry.hash {
+                    findings.bad(
+                        entry.seq,
+                        format!("entry {} differs from the signed checkpoint", entry.seq),
+                    );
+                }
+            }
+            prev_hash = entry.hash;
+            expected = entry.seq + 1;
+            checked += 1;
+        }
+        if findings.first.is_some() {
+            break;
+        }
+        expected = expected.max(last + 1);
+    }
+    if findings.first.is_none() && expected <= to {
+        findings.bad(
+            expected,
+            format!("entries {expected} to {to} are missing: deleted"),
+        );
+    }
+    if findings.first.is_none() && to == head_seq {
+        if head_seq > 0 && prev_hash != head_hash {
+            findings.bad(
+                head_seq,
+                "the head does not match the last entry".to_string(),
+            );
+        }
+        // An entry commits together with the head that counts it, so reading the last entry
+        // before the head again cannot mistake a concurrent append for an insertion.
+        let last = repo::audit::last_seq(&tx).await?;
+        let (head_now, _) = repo::audit::head(&tx).await?;
+        if last > head_now {
+            findings.bad(
+                last,
+                format!("entry {last} lies beyond the head {head_now}: inserted"),
+            );
+        }
+    }
+
+    let (first_bad_seq, problem) = findings.first.unzip();
+    Ok(Report {
+        ok: first_bad_seq.is_none(),
+        entries_checked: checked,
+        checkpoints_checked,
+        first_bad_seq,
+        problem,
+        head_seq,
+    })
+}
+
+/// Proves that a checkpoint an auditor kept is still part of today's chain: its signature is ours,
+/// the entry it names still has its hash, and the chain from there to the head is intact.
+pub async fn verify_checkpoint(
+    db: &Db,
+    keys: &TokenKeys,
+    checkpoint: &Checkpoint,
+) -> AppResult<Report> {
+    if !checkpoint.signature_is_valid(keys) {
+        return Ok(Report {
+            ok: false,
+            entries_checked: 0,
+            checkpoints_checked: 1,
+            first_bad_seq: Some(checkpoint.seq),
+            problem: Some(
+                "the checkpoint's signature is not valid for any of the service's keys".into(),
+            ),
+            head_seq: 0,
+        });
+    }
+    let mut report = verify(db, keys, Some(checkpoint.seq), None).await?;
+    let tx = db.begin().await?;
+    let entry = repo::audit::entry(&tx, checkpoint.seq).await?;
+    if entry.as_ref().is_none_or(|e| e.hash != checkpoint.hash) {
+        report.ok = false;
+        report.first_bad_seq = Some(checkpoint.seq);
+        report.problem = Some(format!(
+            "entry {} no longer has the hash the checkpoint signed: history was rewritten",
+            checkpoint.seq
+        ));
+    }
+    Ok(report)
+}
