@@ -20,7 +20,12 @@ pub struct Config {
     pub data_dir: PathBuf,
 
     /// Database URL; `postgres://...` for PostgreSQL. Default: SQLite in the data directory.
-    #[arg(long, env = "LIAISON_DATABASE_URL", global = true)]
+    #[arg(
+        long,
+        env = "LIAISON_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
     pub database_url: Option<String>,
 
     /// Most database connections per process (PostgreSQL; SQLite always uses one writer).
@@ -135,8 +140,22 @@ impl Config {
     }
 }
 
-/// A URL with its password replaced, for logs.
+/// A URL with its password replaced (in the user-info part and in a `password=` parameter), for logs.
 pub fn redact_url(url: &str) -> String {
+    let url = match url.split_once('?') {
+        Some((base, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    _ => pair.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", query.join("&"))
+        }
+        None => url.to_string(),
+    };
+    let url = url.as_str();
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let credentials = &url[scheme_end + 3..at];
@@ -183,6 +202,10 @@ mod tests {
             "postgres://liaison:***@db:5432/liaison"
         );
         assert_eq!(redact_url("postgres://db/liaison"), "postgres://db/liaison");
+        assert_eq!(
+            redact_url("postgres://db/liaison?user=l&password=hunter2"),
+            "postgres://db/liaison?user=l&password=***"
+        );
         let mut config = Config::for_data_dir("/tmp/x");
         config.database_url = Some("postgres://u:topsecret@h/d".into());
         assert!(!format!("{config:?}").contains("topsecret"));

@@ -47,6 +47,9 @@ pub enum AppError {
     /// `ALREADY_EXISTS`: a taken username, agency code or channel.
     #[error("{0}")]
     AlreadyExists(String),
+    /// `CANCELLED`: the caller went away, or the deadline passed, before the call finished.
+    #[error("the call was cancelled before it finished")]
+    Cancelled,
     /// `UNAVAILABLE`: the database cannot be reached.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -82,6 +85,7 @@ impl AppError {
             AppError::FailedPrecondition(_) => Code::FailedPrecondition,
             AppError::Aborted(_) => Code::Aborted,
             AppError::AlreadyExists(_) => Code::AlreadyExists,
+            AppError::Cancelled => Code::Cancelled,
             AppError::Unavailable(_) => Code::Unavailable,
             AppError::Internal(_) => Code::Internal,
         }
@@ -96,15 +100,17 @@ impl AppError {
 impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
         use sea_orm::sqlx;
-        let unreachable = |e: &sqlx::Error| {
-            matches!(
-                e,
-                sqlx::Error::Io(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::WorkerCrashed
-                    | sqlx::Error::Tls(_)
-            )
+        let unreachable = |e: &sqlx::Error| match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Tls(_) => true,
+            // SQLITE_BUSY and SQLITE_LOCKED: another process held the database past busy_timeout.
+            sqlx::Error::Database(db) => {
+                matches!(db.code().as_deref(), Some("5") | Some("6") | Some("517"))
+            }
+            _ => false,
         };
         match &err {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => AppError::Unavailable(err.to_string()),
@@ -138,6 +144,7 @@ impl From<AppError> for Status {
             AppError::FailedPrecondition(msg) => Status::failed_precondition(msg),
             AppError::Aborted(msg) => Status::aborted(msg),
             AppError::AlreadyExists(msg) => Status::already_exists(msg),
+            AppError::Cancelled => Status::cancelled("the call was cancelled before it finished"),
             AppError::Unavailable(_) => {
                 Status::unavailable("the database is unavailable; try again")
             }

@@ -119,28 +119,34 @@ pub async fn serve_state(
         .add_service(AuditServiceServer::new(api).max_decoding_message_size(limit))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
             shutdown.await;
-            health
-                .set_service_status("", ServingStatus::NotServing)
-                .await;
+            health_watch.abort();
+            report_health(&health, ServingStatus::NotServing).await;
             tracing::info!("shutting down: finishing in-flight calls");
         })
         .await;
-    health_watch.abort();
     checkpoints.abort();
     state.db.close().await;
     Ok(result?)
 }
 
+/// The names health checks answer for: the server as a whole and each service.
+const HEALTH_SERVICES: [&str; 6] = [
+    "",
+    "liaison.v1.AuthService",
+    "liaison.v1.DirectoryService",
+    "liaison.v1.AdminService",
+    "liaison.v1.CaseService",
+    "liaison.v1.AuditService",
+];
+
+async fn report_health(health: &tonic_health::server::HealthReporter, status: ServingStatus) {
+    for service in HEALTH_SERVICES {
+        health.set_service_status(service, status).await;
+    }
+}
+
 /// Reports SERVING while the database answers and NOT_SERVING while it does not.
 async fn watch_database(db: Db, health: tonic_health::server::HealthReporter) {
-    let services = [
-        "",
-        "liaison.v1.AuthService",
-        "liaison.v1.DirectoryService",
-        "liaison.v1.AdminService",
-        "liaison.v1.CaseService",
-        "liaison.v1.AuditService",
-    ];
     let mut last = None;
     loop {
         let status = if db.ping().await {
@@ -152,9 +158,7 @@ async fn watch_database(db: Db, health: tonic_health::server::HealthReporter) {
             if status == ServingStatus::NotServing {
                 tracing::warn!("database unreachable: reporting NOT_SERVING");
             }
-            for service in services {
-                health.set_service_status(service, status).await;
-            }
+            report_health(&health, status).await;
             last = Some(status);
         }
         tokio::time::sleep(Duration::from_secs(2)).await;

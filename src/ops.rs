@@ -1,11 +1,11 @@
 //! Operator commands for the first setup, run straight on the database (no gRPC): register an
 //! agency, add a user. They are audited like calls, with no actor and the peer `local`.
 
-use crate::domain::call::Call;
+use crate::domain::call::{self, Call};
+use crate::domain::directory;
 use crate::domain::model::{Agency, Roles, User};
-use crate::domain::users::NewUser;
-use crate::domain::{directory, users};
-use crate::error::{AppError, AppResult};
+use crate::domain::users::{self, AgencyRef, NewUser};
+use crate::error::AppResult;
 use crate::state::AppState;
 use crate::validate::{self, Violations};
 
@@ -17,18 +17,31 @@ fn operator_call(command: &str) -> Call {
     )
 }
 
+/// Audits an operator command that failed, as a call would be.
+async fn audited<T>(state: &AppState, call: &Call, result: AppResult<T>) -> AppResult<T> {
+    if let Err(err) = &result {
+        call::audit_failure(state, call, err).await?;
+    }
+    result
+}
+
 pub async fn add_agency(
     state: &AppState,
     code: &str,
     name: &str,
     country: &str,
 ) -> AppResult<Agency> {
-    let mut v = Violations::new();
-    let code = v.check("code", validate::agency_code(code));
-    let name = v.check("name", validate::text(name, 1, 200, false));
-    let country = v.check("country", validate::country(country));
-    v.finish()?;
-    directory::add_agency(state, &operator_call("agency add"), code, name, country).await
+    let call = operator_call("agency add");
+    let result = async {
+        let mut v = Violations::new();
+        let code = v.check("code", validate::agency_code(code));
+        let name = v.check("name", validate::text(name, 1, 200, false));
+        let country = v.check("country", validate::country(country));
+        v.finish()?;
+        directory::add_agency(state, &call, code, name, country).await
+    }
+    .await;
+    audited(state, &call, result).await
 }
 
 pub async fn add_user(
@@ -40,18 +53,17 @@ pub async fn add_user(
     password: &str,
 ) -> AppResult<User> {
     let call = operator_call("user add");
-    let mut v = Violations::new();
-    let new = NewUser {
-        username: v.check("username", validate::username(username)),
-        display_name: v.check("display_name", validate::text(display_name, 1, 200, false)),
-        roles,
-        password: v.check("password", validate::password(password)),
-    };
-    v.finish()?;
-    let agency = directory::agency_by_code(state, &call, agency_code)
-        .await?
-        .ok_or_else(|| {
-            AppError::invalid("agency", format!("no agency has the code {agency_code}"))
-        })?;
-    users::create_in(state, &call, &agency.id, new).await
+    let result = async {
+        let mut v = Violations::new();
+        let new = NewUser {
+            username: v.check("username", validate::username(username)),
+            display_name: v.check("display_name", validate::text(display_name, 1, 200, false)),
+            roles,
+            password: v.check("password", validate::password(password)),
+        };
+        v.finish()?;
+        users::create_in(state, &call, AgencyRef::Code(agency_code), new).await
+    }
+    .await;
+    audited(state, &call, result).await
 }

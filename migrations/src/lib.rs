@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_schema;
 mod m20261125_000002_protect_audit_history;
+mod m20261125_000003_add_channel_suspender;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_create_schema::Migration),
             Box::new(m20261125_000002_protect_audit_history::Migration),
+            Box::new(m20261125_000003_add_channel_suspender::Migration),
         ]
     }
 }

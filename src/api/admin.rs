@@ -81,7 +81,7 @@ impl AdminService for Api {
     ) -> Result<Response<pb::User>, Status> {
         let started = self.begin(request, "AdminService/CreateUser").await;
         let result = async {
-            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let p = started.with_role(Role::Admin)?;
             let new = NewUser::try_from(&started.message)?;
             let user = users::create(&self.state, &started.call, p, new).await?;
             Ok(convert::user(user))
@@ -97,7 +97,7 @@ impl AdminService for Api {
     ) -> Result<Response<pb::User>, Status> {
         let started = self.begin(request, "AdminService/UpdateUser").await;
         let result = async {
-            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let p = started.with_role(Role::Admin)?;
             started.call.concerns("user", &started.message.id);
             let id = validate::field("id", validate::uuid(&started.message.id))?;
             let changes = UserChanges::try_from(&started.message)?;
@@ -115,7 +115,7 @@ impl AdminService for Api {
     ) -> Result<Response<pb::ListUsersResponse>, Status> {
         let started = self.begin(request, "AdminService/ListUsers").await;
         let result = async {
-            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let p = started.with_role(Role::Admin)?;
             let list = users::list(
                 &self.state,
                 &started.call,
@@ -138,7 +138,7 @@ impl AdminService for Api {
     ) -> Result<Response<pb::ResetPasswordResponse>, Status> {
         let started = self.begin(request, "AdminService/ResetPassword").await;
         let result = async {
-            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let p = started.with_role(Role::Admin)?;
             let m = &started.message;
             started.call.concerns("user", &m.id);
             let mut v = Violations::new();
@@ -159,7 +159,7 @@ impl AdminService for Api {
     ) -> Result<Response<pb::Channel>, Status> {
         let started = self.begin(request, "AdminService/ProposeChannel").await;
         let result = async {
-            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let p = started.with_role(Role::Admin)?;
             let m = &started.message;
             let mut v = Violations::new();
             let partner = v.check("partner_agency_id", validate::uuid(&m.partner_agency_id));
@@ -180,7 +180,7 @@ impl AdminService for Api {
     ) -> Result<Response<pb::Channel>, Status> {
         let started = self.begin(request, "AdminService/ApproveChannel").await;
         let result = async {
-            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let p = started.with_role(Role::Admin)?;
             let (id, etag) =
                 channel_ref(&started.call, &started.message.id, &started.message.etag)?;
             let view = channels::change_status(
@@ -205,7 +205,7 @@ impl AdminService for Api {
     ) -> Result<Response<pb::Channel>, Status> {
         let started = self.begin(request, "AdminService/SuspendChannel").await;
         let result = async {
-            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let p = started.with_role(Role::Admin)?;
             let (id, etag) =
                 channel_ref(&started.call, &started.message.id, &started.message.etag)?;
             let view = channels::change_status(

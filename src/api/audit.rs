@@ -1,15 +1,14 @@
 //! `liaison.v1.AuditService`.
 
-use tonic::{Request, Response, Status};
-
-use super::{convert, Api};
 use std::pin::Pin;
 
 use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status};
 
+use super::{convert, Api};
 use crate::audit::Checkpoint;
 use crate::domain::audit_log::{self, AuditFilter, Verification};
-use crate::domain::model::Outcome;
+use crate::domain::model::{Outcome, Role};
 use crate::domain::paging;
 use crate::error::AppResult;
 use crate::pb::{self, audit_service_server::AuditService};
@@ -112,7 +111,7 @@ impl AuditService for Api {
     ) -> Result<Response<Self::ExportAuditLogStream>, Status> {
         let started = self.begin(request, "AuditService/ExportAuditLog").await;
         let result = async {
-            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let p = started.with_role(Role::Auditor)?;
             let filter = AuditFilter::try_from(&started.message)?;
             let entries = audit_log::export(&self.state, &started.call, p, filter).await?;
             let request_id = started.call.request_id.clone();
@@ -135,7 +134,7 @@ impl AuditService for Api {
     ) -> Result<Response<pb::Checkpoint>, Status> {
         let started = self.begin(request, "AuditService/GetCheckpoint").await;
         let result = async {
-            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let p = started.with_role(Role::Auditor)?;
             let checkpoint = audit_log::latest_checkpoint(&self.state, &started.call, p).await?;
             Ok(checkpoint_to_pb(checkpoint))
         }
@@ -150,7 +149,7 @@ impl AuditService for Api {
     ) -> Result<Response<pb::VerifyAuditChainResponse>, Status> {
         let started = self.begin(request, "AuditService/VerifyAuditChain").await;
         let result = async {
-            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let p = started.with_role(Role::Auditor)?;
             let m = &started.message;
             let what = match &m.checkpoint {
                 Some(c) => Verification::Checkpoint(checkpoint_from_pb(c)?),
@@ -193,7 +192,7 @@ impl AuditService for Api {
     ) -> Result<Response<pb::QueryAuditLogResponse>, Status> {
         let started = self.begin(request, "AuditService/QueryAuditLog").await;
         let result = async {
-            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let p = started.with_role(Role::Auditor)?;
             let filter = AuditFilter::try_from(&started.message)?;
             let (entries, next) = audit_log::query(&self.state, &started.call, p, filter).await?;
             Ok(pb::QueryAuditLogResponse {

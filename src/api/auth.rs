@@ -40,7 +40,7 @@ impl AuthService for Api {
     ) -> Result<Response<pb::WhoAmIResponse>, Status> {
         let started = self.begin(request, "AuthService/WhoAmI").await;
         let result = async {
-            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let p = started.caller()?;
             let (user, agency) = auth::who_am_i(&self.state, &started.call, p).await?;
             Ok(pb::WhoAmIResponse {
                 user: Some(convert::user(user)),

@@ -113,7 +113,7 @@ impl Api {
     ) -> Result<Response<pb::Case>, Status> {
         let started = self.begin(request, method).await;
         let result = async {
-            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let p = started.case_worker()?;
             let (id, etag) = id_and_etag(&started.message);
             started.call.concerns("case", id);
             let mut v = Violations::new();
@@ -150,7 +150,7 @@ impl CaseService for Api {
     ) -> Result<Response<pb::Case>, Status> {
         let started = self.begin(request, "CaseService/FileReferral").await;
         let result = async {
-            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let p = started.case_worker()?;
             started
                 .call
                 .concerns("channel", &started.message.channel_id);
@@ -169,7 +169,7 @@ impl CaseService for Api {
     ) -> Result<Response<pb::Case>, Status> {
         let started = self.begin(request, "CaseService/GetCase").await;
         let result = async {
-            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let p = started.case_worker()?;
             let id = self.case_id(&started.call, &started.message.id, "id")?;
             let case = cases::get(&self.state, &started.call, p, &id).await?;
             Ok(convert::case(case, self.state.clock.now()))
@@ -185,7 +185,7 @@ impl CaseService for Api {
     ) -> Result<Response<pb::ListCasesResponse>, Status> {
         let started = self.begin(request, "CaseService/ListCases").await;
         let result = async {
-            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let p = started.case_worker()?;
             let listing = CaseListing::try_from(&started.message)?;
             let (page, next) = cases::list(&self.state, &started.call, p, listing).await?;
             let now = self.state.clock.now();
@@ -335,7 +335,7 @@ impl CaseService for Api {
     ) -> Result<Response<pb::Note>, Status> {
         let started = self.begin(request, "CaseService/AddNote").await;
         let result = async {
-            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let p = started.case_worker()?;
             let m = &started.message;
             started.call.concerns("case", &m.case_id);
             let mut v = Violations::new();
@@ -370,7 +370,7 @@ impl CaseService for Api {
     ) -> Result<Response<pb::ListNotesResponse>, Status> {
         let started = self.begin(request, "CaseService/ListNotes").await;
         let result = async {
-            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let p = started.case_worker()?;
             let id = self.case_id(&started.call, &started.message.case_id, "case_id")?;
             let notes = cases::notes(&self.state, &started.call, p, &id).await?;
             Ok(pb::ListNotesResponse {
@@ -388,7 +388,7 @@ impl CaseService for Api {
     ) -> Result<Response<pb::ListCaseEventsResponse>, Status> {
         let started = self.begin(request, "CaseService/ListCaseEvents").await;
         let result = async {
-            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let p = started.case_worker()?;
             let id = self.case_id(&started.call, &started.message.case_id, "case_id")?;
             let events = cases::events(&self.state, &started.call, p, &id).await?;
             Ok(pb::ListCaseEventsResponse {

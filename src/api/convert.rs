@@ -99,6 +99,7 @@ pub fn channel(view: ChannelView) -> pb::Channel {
         status: c.status.code().into(),
         proposed_by: c.proposed_by,
         approved_by: c.approved_by.unwrap_or_default(),
+        suspended_by_agency_id: c.suspended_by_agency_id.unwrap_or_default(),
         created_at: Some(timestamp(c.created_at)),
         updated_at: Some(timestamp(c.updated_at)),
         etag,

@@ -17,7 +17,7 @@ impl DirectoryService for Api {
     ) -> Result<Response<pb::ListAgenciesResponse>, Status> {
         let started = self.begin(request, "DirectoryService/ListAgencies").await;
         let result = async {
-            started.principal.as_ref().map_err(Clone::clone)?;
+            started.caller()?;
             let agencies = directory::list_agencies(&self.state, &started.call).await?;
             Ok(pb::ListAgenciesResponse {
                 agencies: agencies.into_iter().map(convert::agency).collect(),
@@ -34,7 +34,7 @@ impl DirectoryService for Api {
     ) -> Result<Response<pb::ListChannelsResponse>, Status> {
         let started = self.begin(request, "DirectoryService/ListChannels").await;
         let result = async {
-            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let p = started.caller()?;
             let mut v = Violations::new();
             let status = convert::optional_enum(
                 &mut v,
@@ -59,7 +59,7 @@ impl DirectoryService for Api {
     ) -> Result<Response<pb::Channel>, Status> {
         let started = self.begin(request, "DirectoryService/GetChannel").await;
         let result = async {
-            let p = started.principal.as_ref().map_err(Clone::clone)?;
+            let p = started.caller()?;
             started.call.concerns("channel", &started.message.id);
             let id = validate::field("id", validate::uuid(&started.message.id))?;
             let view = channels::get(&self.state, &started.call, p, &id).await?;

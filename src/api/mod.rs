@@ -12,13 +12,16 @@ pub mod cases;
 mod convert;
 pub mod directory;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 
 use crate::authn::{self, Principal};
+use crate::authz;
 use crate::domain::call::{self, Call};
+use crate::domain::model::Role;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -36,10 +39,64 @@ impl Api {
 
 /// A call that has begun: its audit context, its message, and who is calling.
 pub(crate) struct Started<M> {
-    pub call: Call,
+    pub call: Arc<Call>,
     pub message: M,
     pub principal: AppResult<Principal>,
+    metadata: tonic::metadata::MetadataMap,
     started: Instant,
+    guard: CancelGuard,
+}
+
+impl<M> Started<M> {
+    /// The signed-in caller.
+    pub fn caller(&self) -> AppResult<&Principal> {
+        self.principal.as_ref().map_err(Clone::clone)
+    }
+
+    /// The caller, if they hold `role`. Checked before the request is validated, so a caller
+    /// without the role is refused (and audited as DENIED) whatever they sent.
+    pub fn with_role(&self, role: Role) -> AppResult<&Principal> {
+        let p = self.caller()?;
+        authz::require_role(p, role)?;
+        Ok(p)
+    }
+
+    /// The caller, if they may work cases (OFFICER or SUPERVISOR); checked like [`Started::with_role`].
+    pub fn case_worker(&self) -> AppResult<&Principal> {
+        let p = self.caller()?;
+        authz::case_scope(p)?;
+        Ok(p)
+    }
+}
+
+/// Audits a call whose future is dropped before [`Api::finish`] (the client cancelled, or the
+/// deadline passed): the entry is written from a task of its own.
+struct CancelGuard {
+    armed: Option<(AppState, Arc<Call>)>,
+}
+
+impl CancelGuard {
+    fn disarm(&mut self) {
+        self.armed = None;
+    }
+}
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        if let Some((state, call)) = self.armed.take() {
+            if call.is_audited() {
+                return;
+            }
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    if let Err(e) = call::audit_failure(&state, &call, &AppError::Cancelled).await {
+                        tracing::error!(request_id = %call.request_id, error = %e, "could not audit a cancelled call");
+                    }
+                    tracing::info!(method = %call.method, request_id = %call.request_id, status = "Cancelled", "call");
+                });
+            }
+        }
+    }
 }
 
 fn request_id<M>(request: &Request<M>) -> String {
@@ -59,37 +116,31 @@ fn request_id<M>(request: &Request<M>) -> String {
 impl Api {
     /// Starts a call that needs a signed-in caller.
     pub(crate) async fn begin<M>(&self, request: Request<M>, method: &str) -> Started<M> {
-        let started = Instant::now();
-        let call = Call::new(
-            format!("liaison.v1.{method}"),
-            request_id(&request),
-            request.remote_addr().map(|a| a.to_string()),
-        );
-        let principal = authn::authenticate(&self.state, request.metadata()).await;
-        if let Ok(p) = &principal {
-            call.set_principal(p);
+        let mut started = self.begin_public(request, method);
+        started.principal = authn::authenticate(&self.state, &started.metadata).await;
+        if let Ok(p) = &started.principal {
+            started.call.set_principal(p);
         }
-        Started {
-            call,
-            message: request.into_inner(),
-            principal,
-            started,
-        }
+        started
     }
 
     /// Starts a call open to anyone (signing in).
     pub(crate) fn begin_public<M>(&self, request: Request<M>, method: &str) -> Started<M> {
-        let started = Instant::now();
-        let call = Call::new(
+        let call = Arc::new(Call::new(
             format!("liaison.v1.{method}"),
             request_id(&request),
             request.remote_addr().map(|a| a.to_string()),
-        );
+        ));
+        let (metadata, _, message) = request.into_parts();
         Started {
+            guard: CancelGuard {
+                armed: Some((self.state.clone(), call.clone())),
+            },
             call,
-            message: request.into_inner(),
+            message,
+            metadata,
             principal: Err(AppError::Unauthenticated("not signed in")),
-            started,
+            started: Instant::now(),
         }
     }
 
@@ -98,7 +149,13 @@ impl Api {
         started: Started<M>,
         result: AppResult<T>,
     ) -> Result<Response<T>, Status> {
-        let Started { call, started, .. } = started;
+        let Started {
+            call,
+            started,
+            mut guard,
+            ..
+        } = started;
+        guard.disarm();
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         let request_id = MetadataValue::try_from(call.request_id.as_str()).ok();
         let user_id = call.actor_id().unwrap_or_default();
@@ -112,9 +169,14 @@ impl Api {
                 Ok(response)
             }
             Err(err) => {
-                if let Err(audit_err) = call::audit_failure(&self.state, &call, &err).await {
-                    tracing::error!(request_id = %call.request_id, error = %audit_err, "could not audit a failed call");
-                }
+                // A call that cannot be audited fails, whatever it was going to answer.
+                let err = match call::audit_failure(&self.state, &call, &err).await {
+                    Ok(()) => err,
+                    Err(audit_err) => {
+                        tracing::error!(request_id = %call.request_id, error = %audit_err, original = %err, "could not audit a failed call");
+                        audit_err
+                    }
+                };
                 let code = err.code();
                 if err.is_server_fault() {
                     tracing::error!(method = %call.method, request_id = %call.request_id, %user_id, status = ?code, latency_ms, error = %err, "call failed");

@@ -75,7 +75,8 @@ pub fn load_or_generate_key(path: &Path) -> AppResult<SigningKey> {
             }
             write_private(path, pem.as_bytes())?;
             tracing::info!(path = %path.display(), "generated a new token-signing key");
-            Ok(key)
+            // Read back what is there: a concurrent start may have written its key first.
+            load_or_generate_key(path)
         }
         Err(e) => Err(AppError::internal(format!(
             "cannot read signing key {}: {e}",
@@ -84,24 +85,35 @@ pub fn load_or_generate_key(path: &Path) -> AppResult<SigningKey> {
     }
 }
 
-#[cfg(unix)]
+/// Writes a new private file at `path` without ever exposing a partial one: the bytes go to a
+/// temporary file (mode 0600) that is then linked into place. When another process won the race,
+/// its key is the one that counts.
 fn write_private(path: &Path, bytes: &[u8]) -> AppResult<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| AppError::internal(format!("cannot create {}: {e}", path.display())))?;
+    let fail = |what: &str, e: std::io::Error| {
+        AppError::internal(format!("cannot {what} {}: {e}", path.display()))
+    };
+    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(&tmp)
+        .map_err(|e| fail("create a temporary file beside", e))?;
     file.write_all(bytes)
-        .map_err(|e| AppError::internal(format!("cannot write {}: {e}", path.display())))
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> AppResult<()> {
-    std::fs::write(path, bytes)
-        .map_err(|e| AppError::internal(format!("cannot write {}: {e}", path.display())))
+        .and_then(|()| file.sync_all())
+        .map_err(|e| fail("write", e))?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(fail("create", e)),
+    }
 }
 
 impl TokenKeys {

@@ -5,6 +5,7 @@
 //! only way to commit), and a call that fails is audited afterwards by [`audit_failure`], in a
 //! transaction of its own, once the failed work has rolled back.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use crate::audit::{self, AuditRecord};
@@ -47,6 +48,8 @@ pub struct Call {
     pub peer: Option<String>,
     actor: Mutex<Actor>,
     subject: Mutex<Subject>,
+    /// Set once the call's ALLOWED entry has committed.
+    audited: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -61,6 +64,7 @@ impl Call {
             peer,
             actor: Mutex::new(Actor::default()),
             subject: Mutex::new(Subject::default()),
+            audited: AtomicBool::new(false),
         }
     }
 
@@ -97,20 +101,41 @@ impl Call {
         subject.target_type = Some(target_type);
         subject.target_id = Some(clip(id));
         if target_type == "case" {
-            subject.case_id = Some(clip(id));
+            // Only a well-formed id names a case; anything else stays in target_id.
+            subject.case_id = uuid::Uuid::parse_str(id)
+                .ok()
+                .map(|u| u.hyphenated().to_string());
         }
+    }
+
+    /// Whether the call's ALLOWED entry has committed.
+    pub fn is_audited(&self) -> bool {
+        self.audited.load(Ordering::SeqCst)
     }
 
     /// The call concerns this case: its parties' auditors will see the entry.
     pub fn concerns_case(&self, case: &Case) {
+        self.concerns_case_for(
+            case,
+            (
+                case.originating_agency_id.clone(),
+                case.receiving_agency_id.clone(),
+            ),
+        );
+    }
+
+    /// The call concerns this case, but only `agency_id`'s auditors may see the entry (an
+    /// internal note must not show up in the other agency's audit view either).
+    pub fn concerns_case_within(&self, case: &Case, agency_id: &str) {
+        self.concerns_case_for(case, (agency_id.to_string(), agency_id.to_string()));
+    }
+
+    fn concerns_case_for(&self, case: &Case, audit_scope: (String, String)) {
         let mut subject = lock(&self.subject);
         subject.target_type = Some("case");
         subject.target_id = Some(case.id.clone());
         subject.case_id = Some(case.id.clone());
-        subject.case_parties = Some((
-            case.originating_agency_id.clone(),
-            case.receiving_agency_id.clone(),
-        ));
+        subject.case_parties = Some(audit_scope);
     }
 
     fn record(&self, state: &AppState, outcome: Outcome, status_code: i32) -> AuditRecord {
@@ -161,7 +186,9 @@ impl<'a> Work<'a> {
     pub async fn commit(self) -> AppResult<()> {
         let record = self.call.record(self.state, Outcome::Allowed, 0);
         audit::append(&self.tx, &self.state.keys, record).await?;
-        self.tx.commit().await
+        self.tx.commit().await?;
+        self.call.audited.store(true, Ordering::SeqCst);
+        Ok(())
     }
 }
 
@@ -172,6 +199,7 @@ pub fn outcome_of(err: &AppError) -> Outcome {
             Outcome::Denied
         }
         AppError::InvalidArgument(_)
+        | AppError::Cancelled
         | AppError::FailedPrecondition(_)
         | AppError::Aborted(_)
         | AppError::AlreadyExists(_)

@@ -328,6 +328,12 @@ pub async fn add_note(
     let tx = work.tx();
     let (case, _) = load(tx, call, p, case_id, CaseAction::AddNote).await?;
     let now = state.clock.now();
+    match visibility {
+        // A shared note changes what both sides know of the case: its etag moves.
+        NoteVisibility::Shared => repo::cases::touch(tx, &case.id, now).await?,
+        // An internal note must not show in the other agency's etag or audit view.
+        NoteVisibility::Internal => call.concerns_case_within(&case, &p.agency_id),
+    }
     let note = Note {
         id: uuid::Uuid::now_v7().to_string(),
         case_id: case.id.clone(),

@@ -117,6 +117,7 @@ pub async fn propose(
         status: ChannelStatus::Proposed,
         proposed_by: admin.user_id.clone(),
         approved_by: None,
+        suspended_by_agency_id: None,
         created_at: now,
         updated_at: now,
         version: 1,
@@ -144,6 +145,25 @@ pub async fn change_status(
     let work = Work::begin(state, call).await?;
     let tx = work.tx();
     let current = load(tx, call, admin, id).await?;
+    // Who may make the move is decided before the etag and the lifecycle are looked at.
+    let ours = Some(admin.agency_id.as_str());
+    match (current.status, to) {
+        (ChannelStatus::Proposed, ChannelStatus::Active)
+            if current.partner_agency_id != admin.agency_id =>
+        {
+            return Err(AppError::PermissionDenied(
+                "only an admin of the partner agency may approve a proposed channel".into(),
+            ));
+        }
+        (ChannelStatus::Suspended, ChannelStatus::Active)
+            if current.suspended_by_agency_id.as_deref() != ours =>
+        {
+            return Err(AppError::PermissionDenied(
+                "only an admin of the agency that suspended a channel may resume it".into(),
+            ));
+        }
+        _ => {}
+    }
     if etag(&current.id, current.version) != etag_seen {
         return Err(AppError::Aborted(
             "the channel changed since it was read (stale etag); read it again".into(),
@@ -152,14 +172,14 @@ pub async fn change_status(
     let mut next = current.clone();
     match (current.status, to) {
         (ChannelStatus::Proposed, ChannelStatus::Active) => {
-            if current.partner_agency_id != admin.agency_id {
-                return Err(AppError::PermissionDenied(
-                    "only an admin of the partner agency may approve a proposed channel".into(),
-                ));
-            }
             next.approved_by = Some(admin.user_id.clone());
         }
-        (ChannelStatus::Active, ChannelStatus::Suspended) => {}
+        (ChannelStatus::Suspended, ChannelStatus::Active) => {
+            next.suspended_by_agency_id = None;
+        }
+        (ChannelStatus::Active, ChannelStatus::Suspended) => {
+            next.suspended_by_agency_id = Some(admin.agency_id.clone());
+        }
         (from, to) => {
             return Err(AppError::FailedPrecondition(format!(
                 "a {from} channel cannot become {to}"

@@ -13,24 +13,6 @@ pub async fn list_agencies(state: &AppState, call: &Call) -> AppResult<Vec<Agenc
     Ok(agencies)
 }
 
-pub async fn agency(state: &AppState, call: &Call, id: &str) -> AppResult<Option<Agency>> {
-    let work = Work::begin(state, call).await?;
-    let agency = repo::agencies::find(work.tx(), id).await?;
-    work.commit().await?;
-    Ok(agency)
-}
-
-pub async fn agency_by_code(
-    state: &AppState,
-    call: &Call,
-    code: &str,
-) -> AppResult<Option<Agency>> {
-    let work = Work::begin(state, call).await?;
-    let agency = repo::agencies::find_by_code(work.tx(), code).await?;
-    work.commit().await?;
-    Ok(agency)
-}
-
 /// Registers an agency (operator command; agencies are not created over gRPC).
 pub async fn add_agency(
     state: &AppState,

@@ -240,6 +240,8 @@ pub struct Channel {
     pub status: ChannelStatus,
     pub proposed_by: String,
     pub approved_by: Option<String>,
+    /// While SUSPENDED: the agency that suspended it, the only one that may resume it.
+    pub suspended_by_agency_id: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub version: i64,

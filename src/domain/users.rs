@@ -26,30 +26,42 @@ pub struct UserChanges {
     pub disabled: Option<bool>,
 }
 
-/// Creates a user of `agency_id`. The password is hashed before the transaction opens.
+/// Which agency a new user joins.
+#[derive(Debug, Clone, Copy)]
+pub enum AgencyRef<'a> {
+    Id(&'a str),
+    Code(&'a str),
+}
+
+/// Creates a user of `agency`. The password is hashed before the transaction opens.
 pub async fn create_in(
     state: &AppState,
     call: &Call,
-    agency_id: &str,
+    agency: AgencyRef<'_>,
     new: NewUser,
 ) -> AppResult<User> {
     let hash = state.passwords.hash(new.password).await?;
+    let work = Work::begin(state, call).await?;
+    let agency = match agency {
+        AgencyRef::Id(id) => repo::agencies::find(work.tx(), id)
+            .await?
+            .ok_or(AppError::NotFound("agency not found"))?,
+        AgencyRef::Code(code) => repo::agencies::find_by_code(work.tx(), code)
+            .await?
+            .ok_or_else(|| AppError::invalid("agency", format!("no agency has the code {code}")))?,
+    };
     let now = state.clock.now();
     let user = User {
         id: uuid::Uuid::now_v7().to_string(),
         username: new.username,
         display_name: new.display_name,
-        agency_id: agency_id.to_string(),
+        agency_id: agency.id,
         roles: new.roles,
         disabled: false,
         created_at: now,
         updated_at: now,
     };
     call.concerns("user", &user.id);
-    let work = Work::begin(state, call).await?;
-    repo::agencies::find(work.tx(), agency_id)
-        .await?
-        .ok_or(AppError::NotFound("agency not found"))?;
     repo::users::insert(work.tx(), &user, &hash).await?;
     work.commit().await?;
     Ok(user)
@@ -62,7 +74,7 @@ pub async fn create(
     new: NewUser,
 ) -> AppResult<User> {
     authz::require_role(admin, Role::Admin)?;
-    create_in(state, call, &admin.agency_id, new).await
+    create_in(state, call, AgencyRef::Id(&admin.agency_id), new).await
 }
 
 pub async fn update(

@@ -170,6 +170,20 @@ pub async fn update(tx: &Tx, case: &Case, expected_version: i64) -> AppResult<bo
     Ok(result.rows_affected == 1)
 }
 
+/// Marks the case modified (a new version) without changing its fields.
+pub async fn touch(tx: &Tx, id: &str, now: Timestamp) -> AppResult<()> {
+    case::Entity::update_many()
+        .col_expr(
+            case::Column::Version,
+            Expr::col(case::Column::Version).add(1),
+        )
+        .col_expr(case::Column::UpdatedAt, Expr::value(to_micros(now)))
+        .filter(case::Column::Id.eq(id))
+        .exec(&tx.txn)
+        .await?;
+    Ok(())
+}
+
 /// Where a page of a queue starts: after the case with this sort key and id.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CaseCursor {

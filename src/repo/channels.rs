@@ -25,6 +25,7 @@ impl TryFrom<channel::Model> for Channel {
             categories: Categories::from_bits(row.categories),
             proposed_by: row.proposed_by,
             approved_by: row.approved_by,
+            suspended_by_agency_id: row.suspended_by_agency_id,
             created_at: from_micros(row.created_at),
             updated_at: from_micros(row.updated_at),
             version: row.version,
@@ -48,6 +49,7 @@ pub async fn insert(tx: &Tx, channel: &Channel) -> AppResult<()> {
         status: Set(channel.status.code()),
         proposed_by: Set(channel.proposed_by.clone()),
         approved_by: Set(channel.approved_by.clone()),
+        suspended_by_agency_id: Set(channel.suspended_by_agency_id.clone()),
         created_at: Set(to_micros(channel.created_at)),
         updated_at: Set(to_micros(channel.updated_at)),
         version: Set(channel.version),
@@ -98,6 +100,10 @@ pub async fn update(tx: &Tx, channel: &Channel, expected_version: i64) -> AppRes
         .col_expr(
             channel::Column::ApprovedBy,
             Expr::value(channel.approved_by.clone()),
+        )
+        .col_expr(
+            channel::Column::SuspendedByAgencyId,
+            Expr::value(channel.suspended_by_agency_id.clone()),
         )
         .col_expr(
             channel::Column::UpdatedAt,

@@ -62,7 +62,8 @@ impl Db {
             // them with SQLITE_BUSY when a reader upgrades to a writer.
             let pool = SqlitePoolOptions::new()
                 .max_connections(1)
-                .acquire_timeout(Duration::from_secs(30))
+                // Well inside the server's 30 s call timeout, so a queued call fails visibly.
+                .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await
                 .map_err(|e| AppError::Unavailable(e.to_string()))?;

@@ -83,7 +83,16 @@ async fn officers_work_only_their_own_cases(backend: Backend) {
     assert_eq!(note(&w.officer_ca).await, Code::Ok);
     assert_eq!(note(&w.officer_ca2).await, Code::NotFound);
 
-    // Reassignment moves visibility with it.
+    // Reassignment moves visibility with it (the shared notes moved the etag: read it again).
+    let case = w
+        .sup_ca
+        .cases()
+        .get_case(pb::GetCaseRequest {
+            id: case.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     w.sup_ca
         .cases()
         .assign_case(pb::AssignCaseRequest {
@@ -176,7 +185,16 @@ async fn supervisors_work_their_agency_queues(backend: Backend) {
         ["CA", "IN"]
     );
     assert_eq!(by_sup.receiving_agency_id, w.in_ncb.id);
-    // The receiving supervisor acknowledges, and only they answer for the incoming side.
+    // The receiving supervisor acknowledges (the shared notes moved the etag: read it again).
+    let case = w
+        .sup_ca
+        .cases()
+        .get_case(pb::GetCaseRequest {
+            id: case.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let acked = w
         .sup_ca
         .cases()
@@ -235,6 +253,20 @@ async fn auditors_and_admins_never_see_case_content(backend: Backend) {
             Code::PermissionDenied,
         );
     }
+    // The role is checked before the input: a bad request from the wrong role is still refused.
+    let mut bad = w.referral("", pb::Priority::Unspecified);
+    bad.request_id = "nope".into();
+    assert_code(
+        w.admin_in.cases().file_referral(bad).await,
+        Code::PermissionDenied,
+    );
+    assert_code(
+        w.officer_in
+            .admin()
+            .create_user(pb::CreateUserRequest::default())
+            .await,
+        Code::PermissionDenied,
+    );
     // Officers and supervisors are not auditors or admins.
     for who in [&w.officer_in, &w.sup_ca] {
         assert_code(

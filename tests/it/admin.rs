@@ -407,7 +407,49 @@ async fn channels_need_both_sides_to_agree(backend: Backend) {
             .await,
         Code::Aborted,
     );
-    w.sup_us.cases().file_referral(early).await.unwrap();
+    w.sup_us.cases().file_referral(early.clone()).await.unwrap();
+
+    // A suspension is lifted only by the agency that suspended the channel.
+    let suspended = w
+        .admin_in
+        .admin()
+        .suspend_channel(pb::SuspendChannelRequest {
+            id: approved.id.clone(),
+            etag: approved.etag.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(suspended.suspended_by_agency_id, w.in_ncb.id);
+    assert_code(
+        admin_us
+            .admin()
+            .approve_channel(pb::ApproveChannelRequest {
+                id: suspended.id.clone(),
+                etag: suspended.etag.clone(),
+            })
+            .await,
+        Code::PermissionDenied,
+    );
+    let mut during = early.clone();
+    during.request_id = uuid::Uuid::new_v4().to_string();
+    assert_code(
+        w.sup_us.cases().file_referral(during.clone()).await,
+        Code::FailedPrecondition,
+    );
+    let resumed = w
+        .admin_in
+        .admin()
+        .approve_channel(pb::ApproveChannelRequest {
+            id: suspended.id.clone(),
+            etag: suspended.etag.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(resumed.status, pb::ChannelStatus::Active as i32);
+    assert!(resumed.suspended_by_agency_id.is_empty());
+    w.sup_us.cases().file_referral(during).await.unwrap();
 
     let visible: Vec<String> = w
         .officer_in

@@ -96,8 +96,43 @@ async fn every_call_writes_one_entry_with_its_outcome(backend: Backend) {
         Code::Unauthenticated,
     );
 
+    // An id too long for any column is still audited, kept only as the target as given.
+    let junk = "x".repeat(200);
+    assert_code(
+        w.sup_ca
+            .cases()
+            .get_case(pb::GetCaseRequest { id: junk })
+            .await,
+        Code::InvalidArgument,
+    );
+    let last = all_entries(&w).await.pop().unwrap();
+    assert_eq!(last.record.case_id, None);
+    assert_eq!(last.record.target_id.as_deref().map(str::len), Some(64));
+
+    // A call abandoned at its deadline is audited as CANCELLED.
+    let mut hurried = tonic::Request::new(pb::LoginRequest {
+        username: "officer.ca".into(),
+        password: "some password".into(),
+    });
+    hurried.set_timeout(std::time::Duration::from_millis(1));
+    assert!(w.server.anonymous().auth().login(hurried).await.is_err());
+    let mut cancelled = None;
+    for _ in 0..100 {
+        cancelled = all_entries(&w)
+            .await
+            .into_iter()
+            .find(|e| e.record.status_code == Code::Cancelled as i32);
+        if cancelled.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let cancelled = cancelled.expect("a CANCELLED entry");
+    assert_eq!(cancelled.record.method, "liaison.v1.AuthService/Login");
+    assert_eq!(cancelled.record.outcome, Outcome::Failed);
+
     let entries = all_entries(&w).await;
-    let new = &entries[before..];
+    let new = &entries[before..before + 7];
     let summary: Vec<(&str, Outcome, i32, Option<&str>)> = new
         .iter()
         .map(|e| {

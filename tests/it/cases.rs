@@ -591,6 +591,46 @@ async fn internal_notes_stay_inside_their_agency(backend: Backend) {
     assert!(ca_sees.contains(&internal_ca.id));
     assert!(!note_ids(&w.sup_in).await.contains(&internal_ca.id));
 
+    // A shared note moves the case's etag; an internal one does not (it would tell the other side).
+    let get = |who: &crate::common::Client| {
+        let mut cases = who.cases();
+        let id = case.id.clone();
+        async move {
+            cases
+                .get_case(pb::GetCaseRequest { id })
+                .await
+                .unwrap()
+                .into_inner()
+                .etag
+        }
+    };
+    let before = get(&w.sup_ca).await;
+    note(&w.sup_in, "Internal again", pb::NoteVisibility::Internal).await;
+    assert_eq!(get(&w.sup_ca).await, before);
+    note(&w.sup_in, "Shared again", pb::NoteVisibility::Shared).await;
+    assert_ne!(get(&w.sup_ca).await, before);
+    // ... and the other agency's auditor does not see that an internal note was written.
+    let ca_audit = w
+        .auditor_ca
+        .audit()
+        .query_audit_log(pb::QueryAuditLogRequest {
+            case_id: case.id.clone(),
+            method: "liaison.v1.CaseService/AddNote".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let in_authors = ca_audit
+        .entries
+        .iter()
+        .filter(|e| e.actor_agency_id == w.in_ncb.id)
+        .count();
+    assert_eq!(
+        in_authors, 2,
+        "only India's two shared notes are in Canada's audit view"
+    );
+
     let unspecified = w
         .officer_in
         .cases()

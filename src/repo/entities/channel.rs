@@ -13,6 +13,7 @@ pub struct Model {
     pub status: i16,
     pub proposed_by: String,
     pub approved_by: Option<String>,
+    pub suspended_by_agency_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     pub version: i64,
