@@ -60,6 +60,14 @@ pub struct Config {
     )]
     pub token_ttl_seconds: u64,
 
+    /// A session's refresh token dies after this many seconds unused.
+    #[arg(long, env = "LIAISON_REFRESH_IDLE_SECONDS", default_value_t = 12 * 3600, global = true)]
+    pub refresh_idle_seconds: u64,
+
+    /// A session ends this many seconds after sign-in, however it is used.
+    #[arg(long, env = "LIAISON_REFRESH_LIFETIME_SECONDS", default_value_t = 7 * 24 * 3600, global = true)]
+    pub refresh_lifetime_seconds: u64,
+
     /// The `iss` claim of access tokens.
     #[arg(
         long,
@@ -131,6 +139,8 @@ impl Config {
             signing_key_file: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             token_ttl_seconds: 900,
+            refresh_idle_seconds: 12 * 3600,
+            refresh_lifetime_seconds: 7 * 24 * 3600,
             token_issuer: "liaison".into(),
             token_audience: "liaison".into(),
             max_request_bytes: 1024 * 1024,
@@ -182,6 +192,8 @@ impl std::fmt::Debug for Config {
             .field("signing_key_file", &self.signing_key_path())
             .field("listen", &self.listen)
             .field("token_ttl_seconds", &self.token_ttl_seconds)
+            .field("refresh_idle_seconds", &self.refresh_idle_seconds)
+            .field("refresh_lifetime_seconds", &self.refresh_lifetime_seconds)
             .field("token_issuer", &self.token_issuer)
             .field("token_audience", &self.token_audience)
             .field("max_request_bytes", &self.max_request_bytes)

@@ -47,6 +47,9 @@ pub enum AppError {
     /// `ALREADY_EXISTS`: a taken username, agency code or channel.
     #[error("{0}")]
     AlreadyExists(String),
+    /// `RESOURCE_EXHAUSTED`, with a `google.rpc.RetryInfo`: too many failed sign-ins; try later.
+    #[error("too many failed sign-in attempts; retry in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
     /// `CANCELLED`: the caller went away, or the deadline passed, before the call finished.
     #[error("the call was cancelled before it finished")]
     Cancelled,
@@ -86,6 +89,7 @@ impl AppError {
             AppError::Aborted(_) => Code::Aborted,
             AppError::AlreadyExists(_) => Code::AlreadyExists,
             AppError::Cancelled => Code::Cancelled,
+            AppError::TooManyAttempts { .. } => Code::ResourceExhausted,
             AppError::Unavailable(_) => Code::Unavailable,
             AppError::Internal(_) => Code::Internal,
         }
@@ -145,6 +149,13 @@ impl From<AppError> for Status {
             AppError::Aborted(msg) => Status::aborted(msg),
             AppError::AlreadyExists(msg) => Status::already_exists(msg),
             AppError::Cancelled => Status::cancelled("the call was cancelled before it finished"),
+            AppError::TooManyAttempts { retry_after_secs } => Status::with_error_details(
+                Code::ResourceExhausted,
+                format!("too many failed sign-in attempts; retry in {retry_after_secs} s"),
+                ErrorDetails::with_retry_info(Some(std::time::Duration::from_secs(
+                    retry_after_secs,
+                ))),
+            ),
             AppError::Unavailable(_) => {
                 Status::unavailable("the database is unavailable; try again")
             }

@@ -41,7 +41,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::AppError;
 use crate::repo::Db;
-use crate::state::AppState;
+use crate::state::{AppState, SessionPolicy};
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +70,18 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, Ap
         clock,
         keys: Arc::new(keys),
         passwords: Passwords::new(config.max_concurrent_hashes)?,
+        sessions: SessionPolicy {
+            idle: seconds(config.refresh_idle_seconds)?,
+            lifetime: seconds(config.refresh_lifetime_seconds)?,
+        },
     })
+}
+
+fn seconds(n: u64) -> Result<chrono::Duration, AppError> {
+    i64::try_from(n)
+        .ok()
+        .and_then(chrono::Duration::try_seconds)
+        .ok_or_else(|| AppError::internal(format!("{n} seconds is out of range")))
 }
 
 /// Serves the gRPC API on `listener` until `shutdown` completes; in-flight calls finish first.

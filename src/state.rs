@@ -13,4 +13,14 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub keys: Arc<TokenKeys>,
     pub passwords: Passwords,
+    pub sessions: SessionPolicy,
+}
+
+/// How long sessions live.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// A refresh token unused this long dies.
+    pub idle: chrono::Duration,
+    /// A session ends this long after sign-in.
+    pub lifetime: chrono::Duration,
 }

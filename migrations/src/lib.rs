@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_schema;
 mod m20261125_000002_protect_audit_history;
 mod m20261125_000003_add_channel_suspender;
+mod m20261125_000004_create_sessions;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_schema::Migration),
             Box::new(m20261125_000002_protect_audit_history::Migration),
             Box::new(m20261125_000003_add_channel_suspender::Migration),
+            Box::new(m20261125_000004_create_sessions::Migration),
         ]
     }
 }

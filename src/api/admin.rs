@@ -153,6 +153,25 @@ impl AdminService for Api {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn revoke_sessions(
+        &self,
+        request: Request<pb::RevokeSessionsRequest>,
+    ) -> Result<Response<pb::RevokeSessionsResponse>, Status> {
+        let started = self.begin(request, "AdminService/RevokeSessions").await;
+        let result = async {
+            let p = started.with_role(Role::Admin)?;
+            started.call.concerns("user", &started.message.user_id);
+            let id = validate::field("user_id", validate::uuid(&started.message.user_id))?;
+            let revoked = users::revoke_sessions(&self.state, &started.call, p, &id).await?;
+            Ok(pb::RevokeSessionsResponse {
+                revoked: revoked as i64,
+            })
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn propose_channel(
         &self,
         request: Request<pb::ProposeChannelRequest>,

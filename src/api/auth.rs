@@ -3,9 +3,20 @@
 use tonic::{Request, Response, Status};
 
 use super::{convert, Api};
-use crate::domain::auth;
+use crate::domain::auth::{self, Tokens};
 use crate::pb::{self, auth_service_server::AuthService};
 use crate::validate::{self, Violations};
+
+fn tokens(t: Tokens) -> pb::LoginResponse {
+    pb::LoginResponse {
+        access_token: t.access_token,
+        expires_at: Some(convert::timestamp(t.expires_at)),
+        token_type: "Bearer".into(),
+        refresh_token: t.refresh_token,
+        refresh_expires_at: Some(convert::timestamp(t.refresh_expires_at)),
+        must_change_password: t.must_change_password,
+    }
+}
 
 #[tonic::async_trait]
 impl AuthService for Api {
@@ -21,13 +32,9 @@ impl AuthService for Api {
             v.check("username", validate::text(&m.username, 1, 64, false));
             v.check("password", validate::text(&m.password, 1, 256, false));
             v.finish()?;
-            let (token, expires_at) =
+            let t =
                 auth::login(&self.state, &started.call, &m.username, m.password.clone()).await?;
-            Ok(pb::LoginResponse {
-                access_token: token,
-                expires_at: Some(convert::timestamp(expires_at)),
-                token_type: "Bearer".into(),
-            })
+            Ok(tokens(t))
         }
         .await;
         self.finish(started, result).await
@@ -46,6 +53,68 @@ impl AuthService for Api {
                 user: Some(convert::user(user)),
                 agency: Some(convert::agency(agency)),
             })
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn refresh(
+        &self,
+        request: Request<pb::RefreshRequest>,
+    ) -> Result<Response<pb::LoginResponse>, Status> {
+        let started = self.begin_public(request, "AuthService/Refresh");
+        let result = async {
+            let token = &started.message.refresh_token;
+            validate::field("refresh_token", validate::text(token, 1, 128, false))?;
+            Ok(tokens(
+                auth::refresh(&self.state, &started.call, token).await?,
+            ))
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn logout(
+        &self,
+        request: Request<pb::LogoutRequest>,
+    ) -> Result<Response<pb::LogoutResponse>, Status> {
+        let started = self.begin(request, "AuthService/Logout").await;
+        let result = async {
+            let p = started.caller()?;
+            auth::logout(&self.state, &started.call, p).await?;
+            Ok(pb::LogoutResponse {})
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn change_password(
+        &self,
+        request: Request<pb::ChangePasswordRequest>,
+    ) -> Result<Response<pb::LoginResponse>, Status> {
+        let started = self.begin(request, "AuthService/ChangePassword").await;
+        let result = async {
+            let p = started.caller_changing_password()?;
+            let m = &started.message;
+            let mut v = Violations::new();
+            v.check(
+                "current_password",
+                validate::text(&m.current_password, 1, 256, false),
+            );
+            let new = v.check("new_password", validate::password(&m.new_password));
+            v.finish()?;
+            let t = auth::change_password(
+                &self.state,
+                &started.call,
+                p,
+                m.current_password.clone(),
+                new,
+            )
+            .await?;
+            Ok(tokens(t))
         }
         .await;
         self.finish(started, result).await

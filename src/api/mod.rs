@@ -48,8 +48,19 @@ pub(crate) struct Started<M> {
 }
 
 impl<M> Started<M> {
-    /// The signed-in caller.
+    /// The signed-in caller, unless an admin reset their password and they have not changed it.
     pub fn caller(&self) -> AppResult<&Principal> {
+        let p = self.caller_changing_password()?;
+        if p.must_change_password {
+            return Err(AppError::FailedPrecondition(
+                "your password was reset: change it with AuthService/ChangePassword first".into(),
+            ));
+        }
+        Ok(p)
+    }
+
+    /// The signed-in caller, even with a password they must change (for ChangePassword itself).
+    pub fn caller_changing_password(&self) -> AppResult<&Principal> {
         self.principal.as_ref().map_err(Clone::clone)
     }
 

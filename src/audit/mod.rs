@@ -37,6 +37,8 @@ pub struct AuditRecord {
     pub status_code: i32,
     pub request_id: String,
     pub peer: Option<String>,
+    /// A security event the entry records, such as `refresh-token-reuse`.
+    pub event: Option<String>,
 }
 
 /// A stored entry: the record, its place in the log and its link in the chain.
@@ -69,6 +71,7 @@ impl AuditEntry {
             "status_code": r.status_code,
             "request_id": r.request_id,
             "peer": r.peer,
+            "event": r.event,
             "prev_hash": self.prev_hash,
             "hash": self.hash,
         })
@@ -107,6 +110,7 @@ pub fn canonical_bytes(seq: i64, record: &AuditRecord, prev_hash: &str) -> Vec<u
     out.extend_from_slice(&record.status_code.to_be_bytes());
     text(&mut out, &record.request_id);
     optional(&mut out, record.peer.as_deref());
+    optional(&mut out, record.event.as_deref());
     text(&mut out, prev_hash);
     out
 }
@@ -228,6 +232,7 @@ mod tests {
             status_code: 0,
             request_id: "r1".into(),
             peer: None,
+            event: None,
         }
     }
 

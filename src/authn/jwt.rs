@@ -28,6 +28,8 @@ pub struct Claims {
     pub nbf: i64,
     pub iat: i64,
     pub jti: String,
+    /// The session the token belongs to: revoking it ends the token at once.
+    pub sid: String,
 }
 
 pub struct TokenKeys {
@@ -148,6 +150,11 @@ impl TokenKeys {
         })
     }
 
+    /// The id of the key new tokens are signed with.
+    pub fn current_kid(&self) -> &str {
+        &self.kid
+    }
+
     /// Signs `message` with the current key: the key id and the signature, hex.
     pub fn sign(&self, message: &[u8]) -> (String, String) {
         use ed25519_dalek::Signer;
@@ -175,8 +182,13 @@ impl TokenKeys {
         &self.page_token_secret
     }
 
-    /// A new access token for `user_id`, and when it expires.
-    pub fn issue(&self, user_id: &str, now: Timestamp) -> AppResult<(String, Timestamp)> {
+    /// A new access token for `user_id` in session `session_id`, and when it expires.
+    pub fn issue(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        now: Timestamp,
+    ) -> AppResult<(String, Timestamp)> {
         let expires_at = now + self.ttl;
         let claims = Claims {
             iss: self.issuer.clone(),
@@ -186,6 +198,7 @@ impl TokenKeys {
             nbf: now.timestamp(),
             iat: now.timestamp(),
             jti: uuid::Uuid::now_v7().to_string(),
+            sid: session_id.to_string(),
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
@@ -248,7 +261,7 @@ mod tests {
     #[test]
     fn issued_tokens_verify_until_they_expire() -> AppResult<()> {
         let keys = keys();
-        let (token, expires) = keys.issue("user-1", now())?;
+        let (token, expires) = keys.issue("user-1", "s", now())?;
         assert_eq!(keys.verify(&token, now())?.sub, "user-1");
         assert!(keys
             .verify(&token, expires + chrono::Duration::seconds(10))
@@ -269,7 +282,7 @@ mod tests {
             "liaison".into(),
             std::time::Duration::from_secs(900),
         )?;
-        let (token, _) = other.issue("user-1", now())?;
+        let (token, _) = other.issue("user-1", "s", now())?;
         assert!(keys().verify(&token, now()).is_err());
 
         let other_issuer = TokenKeys::new(
@@ -278,7 +291,7 @@ mod tests {
             "liaison".into(),
             std::time::Duration::from_secs(900),
         )?;
-        let (token, _) = other_issuer.issue("user-1", now())?;
+        let (token, _) = other_issuer.issue("user-1", "s", now())?;
         assert!(keys().verify(&token, now()).is_err());
         Ok(())
     }
@@ -286,14 +299,14 @@ mod tests {
     #[test]
     fn unsigned_and_tampered_tokens_are_refused() -> AppResult<()> {
         let keys = keys();
-        let (token, _) = keys.issue("user-1", now())?;
+        let (token, _) = keys.issue("user-1", "s", now())?;
         let parts: Vec<&str> = token.split('.').collect();
         let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"at+jwt"}"#);
         assert!(keys
             .verify(&format!("{none_header}.{}.", parts[1]), now())
             .is_err());
         let forged_claims = URL_SAFE_NO_PAD.encode(
-            format!(r#"{{"iss":"liaison","aud":"liaison","sub":"admin","exp":{},"nbf":0,"iat":0,"jti":"x"}}"#, i64::MAX / 2),
+            format!(r#"{{"iss":"liaison","aud":"liaison","sub":"admin","exp":{},"nbf":0,"iat":0,"jti":"x","sid":"s"}}"#, i64::MAX / 2),
         );
         assert!(keys
             .verify(&format!("{}.{forged_claims}.{}", parts[0], parts[2]), now())

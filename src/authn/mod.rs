@@ -18,6 +18,9 @@ pub struct Principal {
     pub username: String,
     pub agency_id: String,
     pub roles: Roles,
+    pub session_id: String,
+    /// Only ChangePassword is open to a user whose password an admin reset.
+    pub must_change_password: bool,
 }
 
 impl Principal {
@@ -42,16 +45,22 @@ pub async fn authenticate(state: &AppState, metadata: &MetadataMap) -> AppResult
         .ok_or(AppError::Unauthenticated(
             "authorization metadata must be: Bearer <access_token>",
         ))?;
-    let claims = state.keys.verify(token, state.clock.now())?;
+    let now = state.clock.now();
+    let claims = state.keys.verify(token, now)?;
     let tx = state.db.begin().await?;
     let user = repo::users::find(&tx, &claims.sub).await?;
-    drop(tx);
+    let session = repo::sessions::find(&tx, &claims.sid).await?;
+    tx.commit().await?;
+    let live = session
+        .is_some_and(|s| s.user_id == claims.sub && s.revoked_at.is_none() && s.expires_at > now);
     match user {
-        Some(user) if !user.disabled => Ok(Principal {
+        Some(user) if !user.disabled && live => Ok(Principal {
             user_id: user.id,
             username: user.username,
             agency_id: user.agency_id,
             roles: user.roles,
+            session_id: claims.sid,
+            must_change_password: user.must_change_password,
         }),
         _ => Err(AppError::Unauthenticated("invalid or expired access token")),
     }

@@ -148,6 +148,8 @@ mod tests {
             username: user.into(),
             agency_id: agency.into(),
             roles: roles.iter().copied().collect::<Roles>(),
+            session_id: "s".into(),
+            must_change_password: false,
         }
     }
 

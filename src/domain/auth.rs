@@ -1,25 +1,135 @@
-//! Signing in and finding out who you are.
+//! Signing in and out: sessions with rotating refresh tokens, password changes, and throttling of
+//! failed sign-ins (kept in the database, so every replica shares it).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
 
 use crate::authn::Principal;
 use crate::domain::call::{Call, Work};
 use crate::domain::model::{Agency, Timestamp, User};
 use crate::error::{AppError, AppResult};
-use crate::repo;
+use crate::repo::sessions::Session;
+use crate::repo::{self, Tx};
 use crate::state::AppState;
 
 const WRONG_CREDENTIALS: AppError = AppError::Unauthenticated("wrong username or password");
+const BAD_REFRESH: AppError = AppError::Unauthenticated("invalid or expired refresh token");
 
-/// An access token and its expiry for the right username and password. An unknown user, a
-/// disabled user and a wrong password all cost one argon2 verification and get the same answer.
+/// Failed sign-ins that count, per username and per peer address, and over how long.
+const MAX_FAILURES_PER_USERNAME: u64 = 5;
+const MAX_FAILURES_PER_PEER: u64 = 20;
+const FAILURE_WINDOW_MINUTES: i64 = 15;
+/// The longest a throttled caller is asked to wait.
+const MAX_RETRY_SECONDS: u64 = 15 * 60;
+
+/// What a sign-in, a refresh or a password change hands out.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access_token: String,
+    pub expires_at: Timestamp,
+    /// Opaque; stored only as a hash.
+    pub refresh_token: String,
+    /// When the session ends at the latest.
+    pub refresh_expires_at: Timestamp,
+    pub must_change_password: bool,
+}
+
+fn hash_refresh_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn new_refresh_token() -> AppResult<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| AppError::internal(format!("no randomness for a refresh token: {e}")))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Issues an access token and a fresh refresh token in `session`.
+async fn issue(state: &AppState, tx: &Tx, user: &User, session: &Session) -> AppResult<Tokens> {
+    let now = state.clock.now();
+    let (access_token, expires_at) = state.keys.issue(&user.id, &session.id, now)?;
+    let refresh_token = new_refresh_token()?;
+    repo::sessions::insert_refresh_token(tx, &hash_refresh_token(&refresh_token), &session.id, now)
+        .await?;
+    Ok(Tokens {
+        access_token,
+        expires_at,
+        refresh_token,
+        refresh_expires_at: session.expires_at,
+        must_change_password: user.must_change_password,
+    })
+}
+
+/// Starts a session for `user`.
+async fn start_session(state: &AppState, tx: &Tx, user: &User) -> AppResult<Tokens> {
+    let now = state.clock.now();
+    let session = Session {
+        id: uuid::Uuid::now_v7().to_string(),
+        user_id: user.id.clone(),
+        created_at: now,
+        last_used_at: now,
+        expires_at: now + state.sessions.lifetime,
+        revoked_at: None,
+    };
+    repo::sessions::create(tx, &session).await?;
+    issue(state, tx, user, &session).await
+}
+
+/// The peer's address without its port: throttling counts per host.
+fn peer_host(call: &Call) -> String {
+    let peer = call.peer.as_deref().unwrap_or("unknown");
+    match peer.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host.to_string(),
+        _ => peer.to_string(),
+    }
+}
+
+/// Refuses the attempt while the username or the peer has failed too often lately. The wait grows
+/// with each failure past the limit and is never longer than [`MAX_RETRY_SECONDS`]; failures older
+/// than the window stop counting, so nobody is locked out for good.
+async fn check_throttle(state: &AppState, username: &str, peer: &str) -> AppResult<()> {
+    let now = state.clock.now();
+    let since = now - chrono::Duration::minutes(FAILURE_WINDOW_MINUTES);
+    let tx = state.db.begin().await?;
+    let by_user = repo::sessions::login_failures_since(&tx, Some(username), None, since).await?;
+    let by_peer = repo::sessions::login_failures_since(&tx, None, Some(peer), since).await?;
+    tx.commit().await?;
+    for ((count, latest), limit) in [
+        (by_user, MAX_FAILURES_PER_USERNAME),
+        (by_peer, MAX_FAILURES_PER_PEER),
+    ] {
+        let (Some(latest), true) = (latest, count >= limit) else {
+            continue;
+        };
+        let excess = (count - limit).min(10) as u32;
+        let wait = (1u64 << excess).min(MAX_RETRY_SECONDS);
+        let free_at = latest + chrono::Duration::seconds(wait as i64);
+        if now < free_at {
+            // Rounded up: retrying after the advertised delay must succeed.
+            let wait_ms = (free_at - now).num_milliseconds().max(1) as u64;
+            let retry_after_secs = wait_ms.div_ceil(1000);
+            return Err(AppError::TooManyAttempts { retry_after_secs });
+        }
+    }
+    Ok(())
+}
+
+/// Tokens for the right username and password. An unknown user, a disabled user and a wrong
+/// password all cost one argon2 verification and get the same answer.
 pub async fn login(
     state: &AppState,
     call: &Call,
     username: &str,
     password: String,
-) -> AppResult<(String, Timestamp)> {
+) -> AppResult<Tokens> {
+    let peer = peer_host(call);
     let credentials = {
         let tx = state.db.begin().await?;
-        repo::users::credentials(&tx, username).await?
+        let found = repo::users::credentials(&tx, username).await?;
+        tx.commit().await?;
+        found
     };
     let (user, hash) = match credentials {
         Some(c) => (Some(c.user), Some(c.password_hash)),
@@ -32,14 +142,110 @@ pub async fn login(
         }
         None => call.set_attempted_username(username),
     }
+    check_throttle(state, username, &peer).await?;
     let matches = state.passwords.verify(password, hash).await?;
     let user = match user {
         Some(user) if matches && !user.disabled => user,
-        _ => return Err(WRONG_CREDENTIALS),
+        _ => {
+            let tx = state.db.begin().await?;
+            repo::sessions::record_login_failure(&tx, username, &peer, state.clock.now()).await?;
+            tx.commit().await?;
+            return Err(WRONG_CREDENTIALS);
+        }
     };
-    let (token, expires_at) = state.keys.issue(&user.id, state.clock.now())?;
-    Work::begin(state, call).await?.commit().await?;
-    Ok((token, expires_at))
+    let work = Work::begin(state, call).await?;
+    repo::sessions::clear_login_failures(work.tx(), username).await?;
+    let tokens = start_session(state, work.tx(), &user).await?;
+    work.commit().await?;
+    Ok(tokens)
+}
+
+/// Rotates a refresh token: a new pair comes back and the old refresh token dies. A refresh token
+/// presented a second time means it was copied: the whole session is revoked, and the entry says so.
+pub async fn refresh(state: &AppState, call: &Call, refresh_token: &str) -> AppResult<Tokens> {
+    let now = state.clock.now();
+    let hash = hash_refresh_token(refresh_token);
+    let work = Work::begin(state, call).await?;
+    let tx = work.tx();
+    let token = repo::sessions::find_refresh_token(tx, &hash)
+        .await?
+        .ok_or(BAD_REFRESH)?;
+    let session = repo::sessions::find(tx, &token.session_id)
+        .await?
+        .ok_or(BAD_REFRESH)?;
+    call.concerns("session", &session.id);
+    let user = repo::users::find(tx, &session.user_id)
+        .await?
+        .ok_or(BAD_REFRESH)?;
+    call.set_user(&user);
+    if session.revoked_at.is_some() || now >= session.expires_at || user.disabled {
+        return Err(BAD_REFRESH);
+    }
+    let first_use =
+        token.used_at.is_none() && repo::sessions::use_refresh_token(tx, &hash, now).await?;
+    if !first_use {
+        repo::sessions::revoke(tx, &session.id, now, "refresh-token-reuse").await?;
+        call.set_event("refresh-token-reuse");
+        tracing::warn!(session_id = %session.id, user_id = %user.id, "a rotated refresh token was presented again: session revoked");
+        work.commit_refused(&BAD_REFRESH).await?;
+        return Err(BAD_REFRESH);
+    }
+    if now - session.last_used_at >= state.sessions.idle {
+        return Err(BAD_REFRESH);
+    }
+    repo::sessions::touch(tx, &session.id, now).await?;
+    let tokens = issue(state, tx, &user, &session).await?;
+    work.commit().await?;
+    Ok(tokens)
+}
+
+/// Ends the caller's session: its refresh token and access tokens stop working.
+pub async fn logout(state: &AppState, call: &Call, p: &Principal) -> AppResult<()> {
+    call.concerns("session", &p.session_id);
+    let work = Work::begin(state, call).await?;
+    repo::sessions::revoke(work.tx(), &p.session_id, state.clock.now(), "logout").await?;
+    work.commit().await
+}
+
+/// Changes the caller's own password. Every session of theirs ends; a new one starts.
+pub async fn change_password(
+    state: &AppState,
+    call: &Call,
+    p: &Principal,
+    current: String,
+    new: String,
+) -> AppResult<Tokens> {
+    call.concerns("user", &p.user_id);
+    let hash = {
+        let tx = state.db.begin().await?;
+        let found = repo::users::credentials(&tx, &p.username).await?;
+        tx.commit().await?;
+        found.map(|c| c.password_hash)
+    };
+    if !state.passwords.verify(current.clone(), hash).await? {
+        return Err(AppError::invalid(
+            "current_password",
+            "is not the current password",
+        ));
+    }
+    if new == current {
+        return Err(AppError::invalid(
+            "new_password",
+            "must differ from the current password",
+        ));
+    }
+    let new_hash = state.passwords.hash(new).await?;
+    let now = state.clock.now();
+    let work = Work::begin(state, call).await?;
+    let tx = work.tx();
+    repo::users::set_password_hash(tx, &p.user_id, &new_hash, false, now).await?;
+    repo::sessions::revoke_all_of(tx, &p.user_id, now, "password-changed").await?;
+    let user = repo::users::find(tx, &p.user_id)
+        .await?
+        .ok_or(AppError::Unauthenticated("invalid or expired access token"))?;
+    let tokens = start_session(state, tx, &user).await?;
+    work.commit().await?;
+    Ok(tokens)
 }
 
 pub async fn who_am_i(state: &AppState, call: &Call, p: &Principal) -> AppResult<(User, Agency)> {

@@ -48,8 +48,9 @@ pub struct Call {
     pub peer: Option<String>,
     actor: Mutex<Actor>,
     subject: Mutex<Subject>,
-    /// Set once the call's ALLOWED entry has committed.
+    /// Set once the call's entry has committed.
     audited: AtomicBool,
+    event: Mutex<Option<&'static str>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -65,6 +66,7 @@ impl Call {
             actor: Mutex::new(Actor::default()),
             subject: Mutex::new(Subject::default()),
             audited: AtomicBool::new(false),
+            event: Mutex::new(None),
         }
     }
 
@@ -108,7 +110,12 @@ impl Call {
         }
     }
 
-    /// Whether the call's ALLOWED entry has committed.
+    /// Names a security event for the call's entry (such as `refresh-token-reuse`).
+    pub fn set_event(&self, event: &'static str) {
+        *lock(&self.event) = Some(event);
+    }
+
+    /// Whether the call's entry has committed.
     pub fn is_audited(&self) -> bool {
         self.audited.load(Ordering::SeqCst)
     }
@@ -158,6 +165,7 @@ impl Call {
             status_code,
             request_id: self.request_id.clone(),
             peer: self.peer.clone(),
+            event: lock(&self.event).map(str::to_string),
         }
     }
 }
@@ -183,6 +191,19 @@ impl<'a> Work<'a> {
         &self.tx
     }
 
+    /// Commits the work with a DENIED or FAILED entry for `err` instead: for a refusal that must
+    /// still change something (revoking a session whose refresh token was replayed). The call
+    /// then answers `err`, and no second entry is written for it.
+    pub async fn commit_refused(self, err: &AppError) -> AppResult<()> {
+        let record = self
+            .call
+            .record(self.state, outcome_of(err), err.code() as i32);
+        audit::append(&self.tx, &self.state.keys, record).await?;
+        self.tx.commit().await?;
+        self.call.audited.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
     pub async fn commit(self) -> AppResult<()> {
         let record = self.call.record(self.state, Outcome::Allowed, 0);
         audit::append(&self.tx, &self.state.keys, record).await?;
@@ -195,9 +216,10 @@ impl<'a> Work<'a> {
 /// Whether an error refuses the caller (`DENIED`) or reports a failure (`FAILED`).
 pub fn outcome_of(err: &AppError) -> Outcome {
     match err {
-        AppError::Unauthenticated(_) | AppError::PermissionDenied(_) | AppError::NotFound(_) => {
-            Outcome::Denied
-        }
+        AppError::Unauthenticated(_)
+        | AppError::PermissionDenied(_)
+        | AppError::NotFound(_)
+        | AppError::TooManyAttempts { .. } => Outcome::Denied,
         AppError::InvalidArgument(_)
         | AppError::Cancelled
         | AppError::FailedPrecondition(_)
@@ -211,6 +233,9 @@ pub fn outcome_of(err: &AppError) -> Outcome {
 /// Records a failed or refused call. When it concerns an existing case, the entry is scoped to the
 /// case's agencies, so their auditors see attempts on it.
 pub async fn audit_failure(state: &AppState, call: &Call, err: &AppError) -> AppResult<()> {
+    if call.is_audited() {
+        return Ok(());
+    }
     let tx = state.db.begin().await?;
     let case_without_parties = {
         let subject = lock(&call.subject);

@@ -176,6 +176,8 @@ mod tests {
             username: user.into(),
             agency_id: agency.into(),
             roles: [Role::Supervisor].into_iter().collect::<Roles>(),
+            session_id: "s".into(),
+            must_change_password: false,
         };
         let permit = authorize(&p, &c, mv.action())?;
         apply(&c, &mv, &permit, crate::clock::from_micros(1)).map(|(next, _)| next)
@@ -244,6 +246,8 @@ mod tests {
             username: "rs".into(),
             agency_id: "CA".into(),
             roles: [Role::Supervisor].into_iter().collect::<Roles>(),
+            session_id: "s".into(),
+            must_change_password: false,
         };
         let mv = Move::Reopen {
             reason: "new evidence".into(),

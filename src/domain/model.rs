@@ -227,6 +227,8 @@ pub struct User {
     pub agency_id: String,
     pub roles: Roles,
     pub disabled: bool,
+    /// Set by an admin's password reset: until the user changes it, only ChangePassword works.
+    pub must_change_password: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }

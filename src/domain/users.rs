@@ -58,6 +58,7 @@ pub async fn create_in(
         agency_id: agency.id,
         roles: new.roles,
         disabled: false,
+        must_change_password: false,
         created_at: now,
         updated_at: now,
     };
@@ -111,6 +112,10 @@ pub async fn update(
     }
     user.updated_at = state.clock.now();
     repo::users::update(work.tx(), &user).await?;
+    if user.disabled {
+        repo::sessions::revoke_all_of(work.tx(), &user.id, user.updated_at, "user-disabled")
+            .await?;
+    }
     work.commit().await?;
     Ok(user)
 }
@@ -143,6 +148,29 @@ pub async fn reset_password(
         .await?
         .filter(|u| u.agency_id == admin.agency_id)
         .ok_or(USER_NOT_FOUND)?;
-    repo::users::set_password_hash(work.tx(), id, &hash, state.clock.now()).await?;
+    let now = state.clock.now();
+    // A temporary password: until its owner changes it, only ChangePassword works.
+    repo::users::set_password_hash(work.tx(), id, &hash, true, now).await?;
+    repo::sessions::revoke_all_of(work.tx(), id, now, "password-reset").await?;
     work.commit().await
+}
+
+/// Ends every session of a user of the admin's agency; how many were live.
+pub async fn revoke_sessions(
+    state: &AppState,
+    call: &Call,
+    admin: &Principal,
+    id: &str,
+) -> AppResult<u64> {
+    authz::require_role(admin, Role::Admin)?;
+    call.concerns("user", id);
+    let work = Work::begin(state, call).await?;
+    repo::users::find(work.tx(), id)
+        .await?
+        .filter(|u| u.agency_id == admin.agency_id)
+        .ok_or(USER_NOT_FOUND)?;
+    let revoked =
+        repo::sessions::revoke_all_of(work.tx(), id, state.clock.now(), "revoked-by-admin").await?;
+    work.commit().await?;
+    Ok(revoked)
 }

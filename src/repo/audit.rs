@@ -56,6 +56,7 @@ pub async fn append(
         status_code: Set(record.status_code),
         request_id: Set(record.request_id.clone()),
         peer: Set(record.peer.clone()),
+        event: Set(record.event.clone()),
         prev_hash: Set(prev_hash.clone()),
         hash: Set(entry_hash.clone()),
     }
@@ -99,6 +100,7 @@ impl TryFrom<audit_entry::Model> for AuditEntry {
                 status_code: row.status_code,
                 request_id: row.request_id,
                 peer: row.peer,
+                event: row.event,
             },
             prev_hash: row.prev_hash,
             hash: row.hash,

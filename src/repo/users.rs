@@ -18,6 +18,7 @@ impl From<user::Model> for User {
             agency_id: row.agency_id,
             roles: Roles::from_bits(row.roles),
             disabled: row.disabled,
+            must_change_password: row.must_change_password,
             created_at: from_micros(row.created_at),
             updated_at: from_micros(row.updated_at),
         }
@@ -39,6 +40,7 @@ pub async fn insert(tx: &Tx, user: &User, password_hash: &str) -> AppResult<()> 
         roles: Set(user.roles.bits()),
         disabled: Set(user.disabled),
         password_hash: Set(password_hash.to_string()),
+        must_change_password: Set(user.must_change_password),
         created_at: Set(to_micros(user.created_at)),
         updated_at: Set(to_micros(user.updated_at)),
     }
@@ -106,9 +108,17 @@ pub async fn update(tx: &Tx, user: &User) -> AppResult<()> {
     Ok(())
 }
 
-pub async fn set_password_hash(tx: &Tx, id: &str, hash: &str, now: Timestamp) -> AppResult<()> {
+/// Replaces the password hash; `must_change` marks it temporary (an admin's reset).
+pub async fn set_password_hash(
+    tx: &Tx,
+    id: &str,
+    hash: &str,
+    must_change: bool,
+    now: Timestamp,
+) -> AppResult<()> {
     user::Entity::update_many()
         .col_expr(user::Column::PasswordHash, Expr::value(hash))
+        .col_expr(user::Column::MustChangePassword, Expr::value(must_change))
         .col_expr(user::Column::UpdatedAt, Expr::value(to_micros(now)))
         .filter(user::Column::Id.eq(id))
         .exec(&tx.txn)

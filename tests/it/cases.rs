@@ -665,22 +665,21 @@ async fn overdue_queue_follows_the_clock(backend: Backend) {
         })
         .await
         .unwrap();
-    let overdue = |w: &World| {
-        let mut cases = w.server.fresh(&w.sup_ca).cases();
-        async move {
-            cases
-                .list_cases(pb::ListCasesRequest {
-                    view: pb::CaseView::Incoming as i32,
-                    overdue_only: true,
-                    order: pb::CaseOrder::DueFirst as i32,
-                    ..Default::default()
-                })
-                .await
-                .unwrap()
-                .into_inner()
-                .cases
-        }
-    };
+    async fn overdue(w: &World) -> Vec<pb::Case> {
+        // Signed in afresh: the clock moves past the access token's lifetime.
+        let mut cases = w.server.fresh(&w.sup_ca).await.cases();
+        cases
+            .list_cases(pb::ListCasesRequest {
+                view: pb::CaseView::Incoming as i32,
+                overdue_only: true,
+                order: pb::CaseOrder::DueFirst as i32,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .cases
+    }
     assert!(overdue(&w).await.is_empty());
     w.server.clock.advance(chrono::Duration::hours(5));
     let late = overdue(&w).await;

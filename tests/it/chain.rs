@@ -199,6 +199,7 @@ async fn an_inserted_entry_is_found(backend: Backend) {
         status_code: 0,
         request_id: "forged".into(),
         peer: None,
+        event: None,
     };
     let seq = head + 1;
     let hash = chain_hash(seq, &forged, &head_hash);
@@ -352,6 +353,7 @@ async fn every_thousandth_entry_is_checkpointed_in_its_own_transaction(backend: 
             status_code: 0,
             request_id: format!("r{i}"),
             peer: None,
+            event: None,
         };
         liaison::audit::append(&tx, &state.keys, record)
             .await

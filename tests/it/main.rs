@@ -13,3 +13,4 @@ mod cases;
 mod chain;
 mod outage;
 mod service;
+mod sessions;

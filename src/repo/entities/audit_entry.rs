@@ -20,6 +20,7 @@ pub struct Model {
     pub status_code: i32,
     pub request_id: String,
     pub peer: Option<String>,
+    pub event: Option<String>,
     pub prev_hash: String,
     pub hash: String,
 }

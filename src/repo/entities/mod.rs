@@ -7,4 +7,7 @@ pub mod case;
 pub mod case_event;
 pub mod case_note;
 pub mod channel;
+pub mod login_failure;
+pub mod refresh_token;
+pub mod session;
 pub mod user;

@@ -11,6 +11,7 @@ pub struct Model {
     pub roles: i32,
     pub disabled: bool,
     pub password_hash: String,
+    pub must_change_password: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -201,6 +201,8 @@ impl TestServer {
             channel: self.channel(),
             bearer: Bearer(None),
             user_id: String::new(),
+            username: String::new(),
+            refresh_token: String::new(),
         }
     }
 
@@ -210,6 +212,8 @@ impl TestServer {
             channel: self.channel(),
             bearer: Bearer(Some(format!("Bearer {token}").parse().expect("metadata"))),
             user_id: String::new(),
+            username: String::new(),
+            refresh_token: String::new(),
         }
     }
 }
@@ -236,9 +240,22 @@ pub struct Client {
     channel: Channel,
     bearer: Bearer,
     pub user_id: String,
+    pub username: String,
+    pub refresh_token: String,
 }
 
 impl Client {
+    /// The bearer token this client sends.
+    pub fn bearer_token(&self) -> String {
+        self.bearer
+            .0
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default()
+            .to_string()
+    }
+
     pub fn auth(&self) -> AuthServiceClient<Authed> {
         AuthServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
     }
@@ -400,37 +417,54 @@ impl World {
             .into_inner()
     }
 
+    /// officer.in's current access token.
+    pub fn officer_in_token(&self) -> String {
+        self.officer_in.bearer_token()
+    }
+
     pub async fn stop(self) {
         self.server.stop().await;
     }
 }
 
 impl TestServer {
-    /// The same user with a token minted now (after the clock moved past the old one's expiry).
-    pub fn fresh(&self, client: &Client) -> Client {
-        let (token, _) = self
-            .state
-            .keys
-            .issue(&client.user_id, self.state.clock.now())
-            .expect("token");
-        let mut fresh = self.with_token(&token);
-        fresh.user_id = client.user_id.clone();
-        fresh
+    /// The same user signed in again now (after the clock moved past the old token's expiry).
+    pub async fn fresh(&self, client: &Client) -> Client {
+        self.sign_in(&client.username, PASSWORD).await
     }
 
-    /// Adds a user with the operator command and signs them in with a freshly minted token.
+    /// Signs in over gRPC.
+    pub async fn sign_in(&self, username: &str, password: &str) -> Client {
+        let tokens = self
+            .anonymous()
+            .auth()
+            .login(pb::LoginRequest {
+                username: username.into(),
+                password: password.into(),
+            })
+            .await
+            .expect("sign in")
+            .into_inner();
+        let claims = self
+            .state
+            .keys
+            .verify(&tokens.access_token, self.state.clock.now())
+            .expect("token");
+        let mut client = self.with_token(&tokens.access_token);
+        client.user_id = claims.sub;
+        client.username = username.to_string();
+        client.refresh_token = tokens.refresh_token;
+        client
+    }
+
+    /// Adds a user with the operator command and signs them in.
     pub async fn user(&self, agency: &str, username: &str, roles: &[Role]) -> Client {
         let roles: Roles = roles.iter().copied().collect();
         let user = liaison::ops::add_user(&self.state, agency, username, username, roles, PASSWORD)
             .await
             .expect("add user");
-        let (token, _) = self
-            .state
-            .keys
-            .issue(&user.id, self.state.clock.now())
-            .expect("token");
-        let mut client = self.with_token(&token);
-        client.user_id = user.id;
+        let client = self.sign_in(username, PASSWORD).await;
+        assert_eq!(client.user_id, user.id);
         client
     }
 }
