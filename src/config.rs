@@ -37,10 +37,11 @@ pub struct Config {
     )]
     pub database_max_connections: u32,
 
-    /// PKCS#8 PEM file of the Ed25519 token-signing key. Default: `<data-dir>/signing-key.pem`,
-    /// generated on first start. Every process serving one database must use the same key.
-    #[arg(long, env = "LIAISON_SIGNING_KEY_FILE", global = true)]
-    pub signing_key_file: Option<PathBuf>,
+    /// Directory of the Ed25519 signing keys (PKCS#8 PEM, one file per key). Default:
+    /// `<data-dir>/keys`, with a first key made on first start. Every process serving one database
+    /// must share it; `liaisond keys rotate` adds a key.
+    #[arg(long, env = "LIAISON_KEY_DIR", global = true)]
+    pub key_dir: Option<PathBuf>,
 
     /// Address the gRPC server listens on.
     #[arg(
@@ -120,10 +121,10 @@ impl Config {
         }
     }
 
-    pub fn signing_key_path(&self) -> PathBuf {
-        self.signing_key_file
+    pub fn key_directory(&self) -> PathBuf {
+        self.key_dir
             .clone()
-            .unwrap_or_else(|| self.data_dir.join("signing-key.pem"))
+            .unwrap_or_else(|| self.data_dir.join("keys"))
     }
 
     pub fn token_ttl(&self) -> Duration {
@@ -136,7 +137,7 @@ impl Config {
             data_dir: data_dir.into(),
             database_url: None,
             database_max_connections: 16,
-            signing_key_file: None,
+            key_dir: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             token_ttl_seconds: 900,
             refresh_idle_seconds: 12 * 3600,
@@ -189,7 +190,7 @@ impl std::fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("database_url", &redact_url(&self.database_url()))
             .field("database_max_connections", &self.database_max_connections)
-            .field("signing_key_file", &self.signing_key_path())
+            .field("key_dir", &self.key_directory())
             .field("listen", &self.listen)
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .field("refresh_idle_seconds", &self.refresh_idle_seconds)

@@ -35,7 +35,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 
 use crate::api::Api;
-use crate::authn::jwt::{load_or_generate_key, TokenKeys};
+use crate::authn::jwt::Keyring;
 use crate::authn::password::Passwords;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -58,12 +58,12 @@ pub enum ServeError {
 pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, AppError> {
     let db = Db::connect(config).await?;
     db.migrate().await?;
-    let key = load_or_generate_key(&config.signing_key_path())?;
-    let keys = TokenKeys::new(
-        &key,
+    let keys = Keyring::open(
+        config.key_directory(),
         config.token_issuer.clone(),
         config.token_audience.clone(),
         config.token_ttl(),
+        clock.now(),
     )?;
     Ok(AppState {
         db,
@@ -112,6 +112,7 @@ pub async fn serve_state(
     let (health, health_service) = tonic_health::server::health_reporter();
     let health_watch = tokio::spawn(watch_database(state.db.clone(), health.clone()));
     let checkpoints = tokio::spawn(sign_checkpoints(state.clone()));
+    let key_reload = tokio::spawn(reload_keys(state.clone()));
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
@@ -136,6 +137,7 @@ pub async fn serve_state(
         })
         .await;
     checkpoints.abort();
+    key_reload.abort();
     state.db.close().await;
     Ok(result?)
 }
@@ -183,8 +185,22 @@ async fn sign_checkpoints(state: AppState) {
     every_minute.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every_minute.tick().await;
-        if let Err(e) = audit::checkpoint_head(&state.db, &state.keys, state.clock.now()).await {
+        if let Err(e) =
+            audit::checkpoint_head(&state.db, &state.keys.current(), state.clock.now()).await
+        {
             tracing::warn!(error = %e, "could not sign an audit checkpoint");
+        }
+    }
+}
+
+/// Picks up keys added by `liaisond keys rotate` (or by another replica's operator).
+async fn reload_keys(state: AppState) {
+    let period = Duration::from_secs(30);
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        every.tick().await;
+        if let Err(e) = state.keys.reload() {
+            tracing::warn!(error = %e, "could not reload the signing keys");
         }
     }
 }

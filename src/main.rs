@@ -35,11 +35,25 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage the token-signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Verify and export the audit log, straight from the database.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new signing key. Running servers sign with it within 30 s; tokens signed with older
+    /// keys keep working until they expire, then those keys retire.
+    Rotate,
+    /// List the keys: id, when made, and when they retire.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -219,6 +233,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Audit { command } => audit_command(&config, command).await,
+        Command::Keys { command } => keys_command(&config, command),
         Command::User {
             command:
                 UserCommand::Add {
@@ -244,6 +259,41 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+fn keys_command(config: &Config, command: KeysCommand) -> Result<(), String> {
+    let dir = config.key_directory();
+    let now = chrono::Utc::now();
+    if let KeysCommand::Rotate = command {
+        let kid = liaison::authn::jwt::add_key(&dir, now).map_err(|e| e.to_string())?;
+        println!("added signing key {kid} in {}", dir.display());
+    }
+    let keys = liaison::authn::jwt::load_keys(&dir).map_err(|e| e.to_string())?;
+    if keys.is_empty() {
+        return Err(format!(
+            "no keys in {} yet: start the server or run `keys rotate`",
+            dir.display()
+        ));
+    }
+    let set = liaison::authn::jwt::TokenKeys::with_keys(
+        keys,
+        config.token_issuer.clone(),
+        config.token_audience.clone(),
+        config.token_ttl(),
+    )
+    .map_err(|e| e.to_string())?;
+    for key in set.all_keys() {
+        let state = match key.retires {
+            None => "signing".to_string(),
+            Some(at) if at > now => format!("verifying until {}", at.to_rfc3339()),
+            Some(at) => format!(
+                "retired at {} (still checks old checkpoints)",
+                at.to_rfc3339()
+            ),
+        };
+        println!("{}\t{}\t{state}", key.kid, key.created.to_rfc3339());
+    }
+    Ok(())
+}
+
 async fn audit_command(config: &Config, command: AuditCommand) -> Result<(), String> {
     let state = liaison::open(config, Arc::new(SystemClock))
         .await
@@ -260,10 +310,16 @@ async fn audit_command(config: &Config, command: AuditCommand) -> Result<(), Str
                         .map_err(|e| format!("reading {}: {e}", path.display()))?;
                     let checkpoint: liaison::audit::Checkpoint = serde_json::from_str(&text)
                         .map_err(|e| format!("{} is not a checkpoint: {e}", path.display()))?;
-                    liaison::audit::verify::verify_checkpoint(&state.db, &state.keys, &checkpoint)
-                        .await
+                    liaison::audit::verify::verify_checkpoint(
+                        &state.db,
+                        &state.keys.current(),
+                        &checkpoint,
+                    )
+                    .await
                 }
-                None => liaison::audit::verify::verify(&state.db, &state.keys, from, to).await,
+                None => {
+                    liaison::audit::verify::verify(&state.db, &state.keys.current(), from, to).await
+                }
             }
             .map_err(|e| e.to_string())?;
             println!(
@@ -282,7 +338,7 @@ async fn audit_command(config: &Config, command: AuditCommand) -> Result<(), Str
         }
         AuditCommand::Checkpoint => {
             let now = chrono::Utc::now();
-            liaison::audit::checkpoint_head(&state.db, &state.keys, now)
+            liaison::audit::checkpoint_head(&state.db, &state.keys.current(), now)
                 .await
                 .map_err(|e| e.to_string())?;
             let tx = state.db.begin().await.map_err(|e| e.to_string())?;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::authn::jwt::TokenKeys;
+use crate::authn::jwt::Keyring;
 use crate::authn::password::Passwords;
 use crate::clock::Clock;
 use crate::repo::Db;
@@ -11,7 +11,7 @@ use crate::repo::Db;
 pub struct AppState {
     pub db: Db,
     pub clock: Arc<dyn Clock>,
-    pub keys: Arc<TokenKeys>,
+    pub keys: Arc<Keyring>,
     pub passwords: Passwords,
     pub sessions: SessionPolicy,
 }

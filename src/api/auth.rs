@@ -91,6 +91,32 @@ impl AuthService for Api {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn get_public_keys(
+        &self,
+        request: Request<pb::GetPublicKeysRequest>,
+    ) -> Result<Response<pb::GetPublicKeysResponse>, Status> {
+        let started = self.begin_public(request, "AuthService/GetPublicKeys");
+        let result = async {
+            let keys = auth::public_keys(&self.state, &started.call).await?;
+            Ok(pb::GetPublicKeysResponse {
+                keys: keys
+                    .into_iter()
+                    .map(|k| pb::Jwk {
+                        kty: "OKP".into(),
+                        crv: "Ed25519".into(),
+                        x: k.x,
+                        kid: k.kid,
+                        alg: "EdDSA".into(),
+                        r#use: "sig".into(),
+                    })
+                    .collect(),
+            })
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn change_password(
         &self,
         request: Request<pb::ChangePasswordRequest>,

@@ -1,9 +1,14 @@
 //! Access tokens: EdDSA (Ed25519) JWTs with a `kid`, `typ` `at+jwt`, and `iss`, `aud`, `sub`, `exp`,
-//! `nbf` all required. The algorithm is pinned; the key is looked up by `kid` in our own map only.
+//! `nbf` all required. The algorithm is pinned; the key is looked up by `kid` in our own set only.
 //! Expiry is checked against the injected clock, not the system's.
+//!
+//! The keys live in a key directory, one PKCS#8 PEM file per key, named by the microsecond it was
+//! made. The newest signs; an older key still verifies tokens until every token it signed has
+//! expired (the next key's age plus the token lifetime), then it retires. Every key, retired or not,
+//! still verifies the audit checkpoints it signed.
 
-use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -13,11 +18,13 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::clock::from_micros;
 use crate::domain::model::Timestamp;
 use crate::error::{AppError, AppResult};
 
 const TOKEN_TYPE: &str = "at+jwt";
 const LEEWAY_SECONDS: i64 = 5;
+const INVALID: AppError = AppError::Unauthenticated("invalid or expired access token");
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
@@ -32,59 +39,123 @@ pub struct Claims {
     pub sid: String,
 }
 
-pub struct TokenKeys {
+/// One key of the set.
+struct KeyEntry {
     kid: String,
+    created: Timestamp,
     signing: SigningKey,
-    verifying: HashMap<String, ed25519_dalek::VerifyingKey>,
     encoding: EncodingKey,
-    decoding: HashMap<String, DecodingKey>,
+    decoding: DecodingKey,
+}
+
+/// A public key as JWKS publishes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Jwk {
+    pub kid: String,
+    /// Base64url of the raw Ed25519 public key.
+    pub x: String,
+    pub created: Timestamp,
+    /// When it stops verifying tokens; `None` while it is the signing key.
+    pub retires: Option<Timestamp>,
+}
+
+/// The signing and verifying keys at one moment, oldest first; the last one signs.
+pub struct TokenKeys {
+    entries: Vec<KeyEntry>,
     issuer: String,
     audience: String,
     ttl: chrono::Duration,
-    /// A secret derived from the signing key, for MACs on page tokens.
+    /// A secret derived from the oldest key (stable across rotations), for MACs on page tokens.
     page_token_secret: [u8; 32],
 }
 
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kids: Vec<&str> = self.entries.iter().map(|e| e.kid.as_str()).collect();
         f.debug_struct("TokenKeys")
-            .field("kid", &self.kid)
+            .field("kids", &kids)
             .finish_non_exhaustive()
     }
 }
 
-/// Reads the PKCS#8 PEM key at `path`, or generates one there (mode 0600) when the file is absent.
-pub fn load_or_generate_key(path: &Path) -> AppResult<SigningKey> {
-    match std::fs::read_to_string(path) {
-        Ok(pem) => SigningKey::from_pkcs8_pem(&pem).map_err(|e| {
+fn kid_of(key: &SigningKey) -> String {
+    hex::encode(&Sha256::digest(key.verifying_key().to_bytes())[..8])
+}
+
+fn entry(created: Timestamp, key: SigningKey) -> AppResult<KeyEntry> {
+    let public = key.verifying_key().to_bytes();
+    let der = key
+        .to_pkcs8_der()
+        .map_err(|e| AppError::internal(format!("cannot encode signing key: {e}")))?;
+    Ok(KeyEntry {
+        kid: kid_of(&key),
+        created,
+        encoding: EncodingKey::from_ed_der(der.as_bytes()),
+        decoding: DecodingKey::from_ed_components(&URL_SAFE_NO_PAD.encode(public))
+            .map_err(|e| AppError::internal(format!("cannot build verifying key: {e}")))?,
+        signing: key,
+    })
+}
+
+fn generate_key() -> AppResult<SigningKey> {
+    let mut seed = [0u8; 32];
+    getrandom::getrandom(&mut seed)
+        .map_err(|e| AppError::internal(format!("no randomness for a signing key: {e}")))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+/// Every key in `dir`, oldest first, with the time it was made (from its file name).
+pub fn load_keys(dir: &Path) -> AppResult<Vec<(Timestamp, SigningKey)>> {
+    let listing = match std::fs::read_dir(dir) {
+        Ok(listing) => listing,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(AppError::internal(format!(
+                "cannot read {}: {e}",
+                dir.display()
+            )))
+        }
+    };
+    let mut keys = Vec::new();
+    for file in listing {
+        let path = file
+            .map_err(|e| AppError::internal(format!("cannot read {}: {e}", dir.display())))?
+            .path();
+        let Some(micros) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".pem"))
+            .and_then(|n| n.parse::<i64>().ok())
+        else {
+            continue;
+        };
+        let pem = std::fs::read_to_string(&path)
+            .map_err(|e| AppError::internal(format!("cannot read {}: {e}", path.display())))?;
+        let key = SigningKey::from_pkcs8_pem(&pem).map_err(|e| {
             AppError::internal(format!(
-                "signing key {} is not an Ed25519 PKCS#8 PEM: {e}",
+                "{} is not an Ed25519 PKCS#8 PEM: {e}",
                 path.display()
             ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut seed = [0u8; 32];
-            getrandom::getrandom(&mut seed)
-                .map_err(|e| AppError::internal(format!("no randomness for a signing key: {e}")))?;
-            let key = SigningKey::from_bytes(&seed);
-            let pem = key
-                .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
-                .map_err(|e| AppError::internal(format!("cannot encode signing key: {e}")))?;
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    AppError::internal(format!("cannot create {}: {e}", dir.display()))
-                })?;
-            }
-            write_private(path, pem.as_bytes())?;
-            tracing::info!(path = %path.display(), "generated a new token-signing key");
-            // Read back what is there: a concurrent start may have written its key first.
-            load_or_generate_key(path)
-        }
-        Err(e) => Err(AppError::internal(format!(
-            "cannot read signing key {}: {e}",
-            path.display()
-        ))),
+        })?;
+        keys.push((from_micros(micros), key));
     }
+    keys.sort_by_key(|(created, _)| *created);
+    Ok(keys)
+}
+
+/// Adds a new signing key to `dir` (mode 0600); it signs from the next reload on. Its id.
+pub fn add_key(dir: &Path, now: Timestamp) -> AppResult<String> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| AppError::internal(format!("cannot create {}: {e}", dir.display())))?;
+    let key = generate_key()?;
+    let pem = key
+        .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+        .map_err(|e| AppError::internal(format!("cannot encode signing key: {e}")))?;
+    write_private(
+        &dir.join(format!("{:020}.pem", now.timestamp_micros())),
+        pem.as_bytes(),
+    )?;
+    Ok(kid_of(&key))
 }
 
 /// Writes a new private file at `path` without ever exposing a partial one: the bytes go to a
@@ -119,54 +190,100 @@ fn write_private(path: &Path, bytes: &[u8]) -> AppResult<()> {
 }
 
 impl TokenKeys {
+    /// A set of one key.
     pub fn new(
         key: &SigningKey,
         issuer: String,
         audience: String,
         ttl: std::time::Duration,
     ) -> AppResult<Self> {
-        let public = key.verifying_key().to_bytes();
-        let kid = hex::encode(&Sha256::digest(public)[..8]);
-        let der = key
-            .to_pkcs8_der()
-            .map_err(|e| AppError::internal(format!("cannot encode signing key: {e}")))?;
-        let encoding = EncodingKey::from_ed_der(der.as_bytes());
-        let decoding = DecodingKey::from_ed_components(&URL_SAFE_NO_PAD.encode(public))
-            .map_err(|e| AppError::internal(format!("cannot build verifying key: {e}")))?;
+        TokenKeys::with_keys(vec![(from_micros(0), key.clone())], issuer, audience, ttl)
+    }
+
+    /// A set of keys, oldest first; the last one signs.
+    pub fn with_keys(
+        keys: Vec<(Timestamp, SigningKey)>,
+        issuer: String,
+        audience: String,
+        ttl: std::time::Duration,
+    ) -> AppResult<Self> {
+        let entries = keys
+            .into_iter()
+            .map(|(created, key)| entry(created, key))
+            .collect::<AppResult<Vec<_>>>()?;
+        let oldest = entries
+            .first()
+            .ok_or_else(|| AppError::internal("no signing key"))?;
         let mut secret = Sha256::new();
         secret.update(b"liaison page-token secret v1\0");
-        secret.update(key.to_bytes());
+        secret.update(oldest.signing.to_bytes());
         Ok(TokenKeys {
-            signing: key.clone(),
-            verifying: HashMap::from([(kid.clone(), key.verifying_key())]),
-            kid: kid.clone(),
-            encoding,
-            decoding: HashMap::from([(kid, decoding)]),
+            page_token_secret: secret.finalize().into(),
+            entries,
             issuer,
             audience,
             ttl: chrono::Duration::from_std(ttl)
                 .map_err(|e| AppError::internal(format!("token lifetime out of range: {e}")))?,
-            page_token_secret: secret.finalize().into(),
         })
+    }
+
+    fn active(&self) -> &KeyEntry {
+        // `with_keys` refuses an empty set.
+        &self.entries[self.entries.len() - 1]
+    }
+
+    /// When the key at `index` stops verifying tokens: once every token it signed has expired.
+    fn retires(&self, index: usize) -> Option<Timestamp> {
+        self.entries
+            .get(index + 1)
+            .map(|next| next.created + self.ttl + chrono::Duration::seconds(LEEWAY_SECONDS))
     }
 
     /// The id of the key new tokens are signed with.
     pub fn current_kid(&self) -> &str {
-        &self.kid
+        &self.active().kid
+    }
+
+    pub fn has_kid(&self, kid: &str) -> bool {
+        self.entries.iter().any(|e| e.kid == kid)
+    }
+
+    /// The public keys that still verify tokens at `now`, for JWKS.
+    pub fn public_keys(&self, now: Timestamp) -> Vec<Jwk> {
+        (0..self.entries.len())
+            .filter(|i| self.retires(*i).is_none_or(|at| now < at))
+            .map(|i| self.describe(i))
+            .collect()
+    }
+
+    /// Every key, retired ones too.
+    pub fn all_keys(&self) -> Vec<Jwk> {
+        (0..self.entries.len()).map(|i| self.describe(i)).collect()
+    }
+
+    fn describe(&self, i: usize) -> Jwk {
+        let e = &self.entries[i];
+        Jwk {
+            kid: e.kid.clone(),
+            x: URL_SAFE_NO_PAD.encode(e.signing.verifying_key().to_bytes()),
+            created: e.created,
+            retires: self.retires(i),
+        }
     }
 
     /// Signs `message` with the current key: the key id and the signature, hex.
     pub fn sign(&self, message: &[u8]) -> (String, String) {
         use ed25519_dalek::Signer;
+        let active = self.active();
         (
-            self.kid.clone(),
-            hex::encode(self.signing.sign(message).to_bytes()),
+            active.kid.clone(),
+            hex::encode(active.signing.sign(message).to_bytes()),
         )
     }
 
-    /// Whether `signature` (hex) is a valid signature of `message` by the key `kid`.
+    /// Whether `signature` (hex) is a valid signature of `message` by the key `kid`, retired or not.
     pub fn verify_signature(&self, kid: &str, message: &[u8], signature: &str) -> bool {
-        let Some(key) = self.verifying.get(kid) else {
+        let Some(entry) = self.entries.iter().find(|e| e.kid == kid) else {
             return false;
         };
         let Ok(bytes) = hex::decode(signature) else {
@@ -175,7 +292,11 @@ impl TokenKeys {
         let Ok(signature) = ed25519_dalek::Signature::from_slice(&bytes) else {
             return false;
         };
-        key.verify_strict(message, &signature).is_ok()
+        entry
+            .signing
+            .verifying_key()
+            .verify_strict(message, &signature)
+            .is_ok()
     }
 
     pub fn page_token_secret(&self) -> &[u8; 32] {
@@ -189,6 +310,7 @@ impl TokenKeys {
         session_id: &str,
         now: Timestamp,
     ) -> AppResult<(String, Timestamp)> {
+        let active = self.active();
         let expires_at = now + self.ttl;
         let claims = Claims {
             iss: self.issuer.clone(),
@@ -201,25 +323,33 @@ impl TokenKeys {
             sid: session_id.to_string(),
         };
         let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.kid.clone());
+        header.kid = Some(active.kid.clone());
         header.typ = Some(TOKEN_TYPE.to_string());
-        let token = jsonwebtoken::encode(&header, &claims, &self.encoding)
+        let token = jsonwebtoken::encode(&header, &claims, &active.encoding)
             .map_err(|e| AppError::internal(format!("cannot sign token: {e}")))?;
         Ok((token, expires_at))
     }
 
+    /// The `kid` a token names, if it has a readable header.
+    pub fn kid_of_token(token: &str) -> Option<String> {
+        jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid)
+    }
+
     /// The claims of a valid access token; `Unauthenticated` for anything else.
     pub fn verify(&self, token: &str, now: Timestamp) -> AppResult<Claims> {
-        const INVALID: AppError = AppError::Unauthenticated("invalid or expired access token");
         let header = jsonwebtoken::decode_header(token).map_err(|_| INVALID)?;
         if header.alg != Algorithm::EdDSA || header.typ.as_deref() != Some(TOKEN_TYPE) {
             return Err(INVALID);
         }
-        let key = header
-            .kid
-            .as_deref()
-            .and_then(|kid| self.decoding.get(kid))
+        let kid = header.kid.ok_or(INVALID)?;
+        let index = self
+            .entries
+            .iter()
+            .position(|e| e.kid == kid)
             .ok_or(INVALID)?;
+        if self.retires(index).is_some_and(|at| now >= at) {
+            return Err(INVALID);
+        }
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.set_issuer(&[&self.issuer]);
@@ -228,14 +358,129 @@ impl TokenKeys {
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.leeway = 0;
-        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
-            .map_err(|_| INVALID)?
-            .claims;
+        let claims =
+            jsonwebtoken::decode::<Claims>(token, &self.entries[index].decoding, &validation)
+                .map_err(|_| INVALID)?
+                .claims;
         let now = now.timestamp();
         if claims.nbf > now + LEEWAY_SECONDS || claims.exp <= now - LEEWAY_SECONDS {
             return Err(INVALID);
         }
         Ok(claims)
+    }
+}
+
+/// The key directory, loaded, and reloaded when it changes: on a timer, and at once when a token
+/// names a key this process has not seen (another replica rotated).
+pub struct Keyring {
+    dir: PathBuf,
+    issuer: String,
+    audience: String,
+    ttl: std::time::Duration,
+    current: RwLock<Arc<TokenKeys>>,
+    last_forced_reload: Mutex<Option<std::time::Instant>>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Keyring {
+    /// Opens the key directory, making the first key when there is none.
+    pub fn open(
+        dir: PathBuf,
+        issuer: String,
+        audience: String,
+        ttl: std::time::Duration,
+        now: Timestamp,
+    ) -> AppResult<Keyring> {
+        if load_keys(&dir)?.is_empty() {
+            add_key(&dir, now)?;
+            tracing::info!(dir = %dir.display(), "generated the first token-signing key");
+        }
+        let keys = TokenKeys::with_keys(load_keys(&dir)?, issuer.clone(), audience.clone(), ttl)?;
+        Ok(Keyring {
+            dir,
+            issuer,
+            audience,
+            ttl,
+            current: RwLock::new(Arc::new(keys)),
+            last_forced_reload: Mutex::new(None),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The keys as last loaded.
+    pub fn current(&self) -> Arc<TokenKeys> {
+        match self.current.read() {
+            Ok(keys) => keys.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Reads the key directory again.
+    pub fn reload(&self) -> AppResult<()> {
+        let keys = TokenKeys::with_keys(
+            load_keys(&self.dir)?,
+            self.issuer.clone(),
+            self.audience.clone(),
+            self.ttl,
+        )?;
+        match self.current.write() {
+            Ok(mut current) => *current = Arc::new(keys),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(keys),
+        }
+        Ok(())
+    }
+
+    /// Verifies an access token; a token from a key this process has not loaded yet triggers one
+    /// reload (at most one a second, so garbage cannot make it read the disk in a loop).
+    pub fn verify(&self, token: &str, now: Timestamp) -> AppResult<Claims> {
+        let keys = self.current();
+        let unknown = TokenKeys::kid_of_token(token).is_some_and(|kid| !keys.has_kid(&kid));
+        if unknown && self.may_force_reload() {
+            if let Err(e) = self.reload() {
+                tracing::warn!(error = %e, "could not reload the signing keys");
+            }
+            return self.current().verify(token, now);
+        }
+        keys.verify(token, now)
+    }
+
+    fn may_force_reload(&self) -> bool {
+        let Ok(mut last) = self.last_forced_reload.lock() else {
+            return false;
+        };
+        let now = std::time::Instant::now();
+        if last.is_some_and(|t| now.duration_since(t) < std::time::Duration::from_secs(1)) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+
+    pub fn issue(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        now: Timestamp,
+    ) -> AppResult<(String, Timestamp)> {
+        self.current().issue(user_id, session_id, now)
+    }
+
+    pub fn page_token_secret(&self) -> [u8; 32] {
+        *self.current().page_token_secret()
+    }
+
+    pub fn current_kid(&self) -> String {
+        self.current().current_kid().to_string()
     }
 }
 
@@ -293,6 +538,42 @@ mod tests {
         )?;
         let (token, _) = other_issuer.issue("user-1", "s", now())?;
         assert!(keys().verify(&token, now()).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn an_old_key_verifies_until_its_tokens_expired_then_retires() -> AppResult<()> {
+        let ttl = std::time::Duration::from_secs(900);
+        let old = SigningKey::from_bytes(&[1u8; 32]);
+        let new = SigningKey::from_bytes(&[2u8; 32]);
+        let before = TokenKeys::with_keys(
+            vec![(now(), old.clone())],
+            "liaison".into(),
+            "liaison".into(),
+            ttl,
+        )?;
+        let (old_token, _) = before.issue("u", "s", now())?;
+        let rotated_at = now() + chrono::Duration::minutes(1);
+        let after = TokenKeys::with_keys(
+            vec![(now(), old), (rotated_at, new)],
+            "liaison".into(),
+            "liaison".into(),
+            ttl,
+        )?;
+        assert_ne!(after.current_kid(), before.current_kid());
+        let (new_token, _) = after.issue("u", "s", rotated_at)?;
+        assert!(after.verify(&new_token, rotated_at).is_ok());
+        assert!(after
+            .verify(&old_token, rotated_at + chrono::Duration::minutes(10))
+            .is_ok());
+        assert_eq!(after.public_keys(rotated_at).len(), 2);
+        let retired = rotated_at + chrono::Duration::minutes(16);
+        assert_eq!(after.public_keys(retired).len(), 1);
+        // Signatures of the retired key (audit checkpoints) still verify.
+        let (kid, signature) = before.sign(b"checkpoint");
+        assert!(after.verify_signature(&kid, b"checkpoint", &signature));
+        // The page-token secret does not change with a rotation.
+        assert_eq!(before.page_token_secret(), after.page_token_secret());
         Ok(())
     }
 

@@ -69,7 +69,7 @@ pub async fn query(
     filter: AuditFilter,
 ) -> AppResult<(Vec<AuditEntry>, Option<String>)> {
     authz::require_role(p, Role::Auditor)?;
-    let secret = state.keys.page_token_secret();
+    let secret = &state.keys.page_token_secret();
     let binding = filter.binding(p);
     let before_seq = filter
         .page_token
@@ -183,10 +183,10 @@ pub async fn verify_chain(
     authz::require_role(p, Role::Auditor)?;
     let report = match what {
         Verification::Range { from, to } => {
-            verify::verify(&state.db, &state.keys, from, to).await?
+            verify::verify(&state.db, &state.keys.current(), from, to).await?
         }
         Verification::Checkpoint(checkpoint) => {
-            verify::verify_checkpoint(&state.db, &state.keys, &checkpoint).await?
+            verify::verify_checkpoint(&state.db, &state.keys.current(), &checkpoint).await?
         }
     };
     Work::begin(state, call).await?.commit().await?;

@@ -259,3 +259,10 @@ pub async fn who_am_i(state: &AppState, call: &Call, p: &Principal) -> AppResult
     work.commit().await?;
     Ok((user, agency))
 }
+
+/// The public keys that verify access tokens now.
+pub async fn public_keys(state: &AppState, call: &Call) -> AppResult<Vec<crate::authn::jwt::Jwk>> {
+    let keys = state.keys.current().public_keys(state.clock.now());
+    Work::begin(state, call).await?.commit().await?;
+    Ok(keys)
+}

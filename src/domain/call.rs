@@ -198,7 +198,7 @@ impl<'a> Work<'a> {
         let record = self
             .call
             .record(self.state, outcome_of(err), err.code() as i32);
-        audit::append(&self.tx, &self.state.keys, record).await?;
+        audit::append(&self.tx, &self.state.keys.current(), record).await?;
         self.tx.commit().await?;
         self.call.audited.store(true, Ordering::SeqCst);
         Ok(())
@@ -206,7 +206,7 @@ impl<'a> Work<'a> {
 
     pub async fn commit(self) -> AppResult<()> {
         let record = self.call.record(self.state, Outcome::Allowed, 0);
-        audit::append(&self.tx, &self.state.keys, record).await?;
+        audit::append(&self.tx, &self.state.keys.current(), record).await?;
         self.tx.commit().await?;
         self.call.audited.store(true, Ordering::SeqCst);
         Ok(())
@@ -250,6 +250,6 @@ pub async fn audit_failure(state: &AppState, call: &Call, err: &AppError) -> App
         }
     }
     let record = call.record(state, outcome_of(err), err.code() as i32);
-    audit::append(&tx, &state.keys, record).await?;
+    audit::append(&tx, &state.keys.current(), record).await?;
     tx.commit().await
 }

@@ -223,7 +223,7 @@ pub async fn list(
     listing: CaseListing,
 ) -> AppResult<(Vec<Case>, Option<String>)> {
     let scope = authz::case_scope(p)?;
-    let secret = state.keys.page_token_secret();
+    let secret = &state.keys.page_token_secret();
     let binding = listing.binding(p);
     let after = listing
         .page_token

@@ -153,7 +153,12 @@ async fn operator_commands_then_serve_on_sqlite_with_no_setup() {
         "a token reached the logs"
     );
     assert!(dir.path().join("data/liaison.db").exists());
-    let key = std::fs::metadata(dir.path().join("data/signing-key.pem")).unwrap();
+    let keys: Vec<_> = std::fs::read_dir(dir.path().join("data/keys"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .collect();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let key = std::fs::metadata(&keys[0]).unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

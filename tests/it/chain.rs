@@ -76,10 +76,7 @@ fn verify_offline(w: &World, extra: &[&str]) -> (bool, serde_json::Value) {
         .args(extra)
         .env("LIAISON_DATA_DIR", w.server.data_dir())
         .env("LIAISON_DATABASE_URL", &w.server.database_url)
-        .env(
-            "LIAISON_SIGNING_KEY_FILE",
-            w.server.data_dir().join("signing-key.pem"),
-        )
+        .env("LIAISON_KEY_DIR", w.server.data_dir().join("keys"))
         .output()
         .unwrap();
     let report = serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
@@ -97,7 +94,7 @@ async fn the_database_refuses_to_rewrite_history(backend: Backend) {
     ];
     liaison::audit::checkpoint_head(
         &w.server.state.db,
-        &w.server.state.keys,
+        &w.server.state.keys.current(),
         w.server.state.clock.now(),
     )
     .await
@@ -233,7 +230,7 @@ async fn a_consistently_rewritten_chain_is_caught_by_checkpoints(backend: Backen
     );
     liaison::audit::checkpoint_head(
         &w.server.state.db,
-        &w.server.state.keys,
+        &w.server.state.keys.current(),
         w.server.state.clock.now(),
     )
     .await
@@ -355,7 +352,7 @@ async fn every_thousandth_entry_is_checkpointed_in_its_own_transaction(backend: 
             peer: None,
             event: None,
         };
-        liaison::audit::append(&tx, &state.keys, record)
+        liaison::audit::append(&tx, &state.keys.current(), record)
             .await
             .unwrap();
     }
@@ -365,7 +362,7 @@ async fn every_thousandth_entry_is_checkpointed_in_its_own_transaction(backend: 
         .await
         .unwrap()
         .expect("checkpoint at 1000");
-    assert!(checkpoint.signature_is_valid(&state.keys));
+    assert!(checkpoint.signature_is_valid(&state.keys.current()));
     assert_eq!(
         liaison::repo::audit::entry(&tx, 1000)
             .await
@@ -447,10 +444,7 @@ async fn exports_stream_the_auditors_scope_oldest_first(backend: Backend) {
         .args(["audit", "export", "--output", out.to_str().unwrap()])
         .env("LIAISON_DATA_DIR", w.server.data_dir())
         .env("LIAISON_DATABASE_URL", &w.server.database_url)
-        .env(
-            "LIAISON_SIGNING_KEY_FILE",
-            w.server.data_dir().join("signing-key.pem"),
-        )
+        .env("LIAISON_KEY_DIR", w.server.data_dir().join("keys"))
         .status()
         .unwrap();
     assert!(status.success());

@@ -4,7 +4,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::Duration;
-use liaison::authn::jwt::{load_or_generate_key, TokenKeys};
+use liaison::authn::jwt::{load_keys, TokenKeys};
 use liaison::pb;
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -19,6 +19,7 @@ on_both_databases!(
     password_changes_and_resets_end_sessions,
     failed_sign_ins_are_throttled_per_user_and_per_peer,
     forged_and_stale_access_tokens_are_refused_and_audited,
+    rotated_keys_sign_new_tokens_and_old_ones_keep_working,
 );
 
 async fn refresh(w: &World, token: &str) -> Result<pb::LoginResponse, tonic::Status> {
@@ -364,7 +365,10 @@ async fn failed_sign_ins_are_throttled_per_user_and_per_peer(backend: Backend) {
 async fn forged_and_stale_access_tokens_are_refused_and_audited(backend: Backend) {
     let w = World::new(backend).await;
     let state = &w.server.state;
-    let key = load_or_generate_key(&w.server.data_dir().join("signing-key.pem")).unwrap();
+    let (_, key) = load_keys(&w.server.data_dir().join("keys"))
+        .unwrap()
+        .pop()
+        .unwrap();
     let claims = state
         .keys
         .verify(&w.officer_in_token(), state.clock.now())
@@ -389,7 +393,7 @@ async fn forged_and_stale_access_tokens_are_refused_and_audited(backend: Backend
     let public = key.verifying_key().to_bytes();
     let mut hs = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     hs.typ = Some("at+jwt".into());
-    hs.kid = Some(state.keys.current_kid().to_string());
+    hs.kid = Some(state.keys.current_kid());
     attacks.push((
         "HS256 signed with the public key",
         jsonwebtoken::encode(&hs, &body, &jsonwebtoken::EncodingKey::from_secret(&public)).unwrap(),
@@ -480,5 +484,78 @@ async fn forged_and_stale_access_tokens_are_refused_and_audited(backend: Backend
         .await
         .unwrap();
     assert!(!works(&w.officer_in).await);
+    w.stop().await;
+}
+
+async fn rotated_keys_sign_new_tokens_and_old_ones_keep_working(backend: Backend) {
+    let w = World::new(backend).await;
+    let state = &w.server.state;
+    let jwks = |w: &World| {
+        let mut auth = w.server.anonymous().auth();
+        async move {
+            auth.get_public_keys(pb::GetPublicKeysRequest {})
+                .await
+                .unwrap()
+                .into_inner()
+                .keys
+        }
+    };
+    let before = jwks(&w).await;
+    assert_eq!(before.len(), 1);
+    assert_eq!(
+        (
+            before[0].kty.as_str(),
+            before[0].crv.as_str(),
+            before[0].alg.as_str()
+        ),
+        ("OKP", "Ed25519", "EdDSA")
+    );
+    liaison::audit::checkpoint_head(&state.db, &state.keys.current(), state.clock.now())
+        .await
+        .unwrap();
+
+    // The operator rotates; the server picks the new key up on its next reload.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_liaisond"))
+        .args(["keys", "rotate"])
+        .env("LIAISON_KEY_DIR", w.server.data_dir().join("keys"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    state.keys.reload().unwrap();
+    let after = jwks(&w).await;
+    assert_eq!(after.len(), 2);
+    let new_kid = state.keys.current_kid();
+    assert_ne!(new_kid, before[0].kid);
+    assert!(String::from_utf8_lossy(&output.stdout).contains(&new_kid));
+
+    // Tokens signed before the rotation still work; new ones carry the new key.
+    assert!(works(&w.officer_in).await);
+    let fresh = w.server.fresh(&w.officer_ca).await;
+    assert_eq!(
+        TokenKeys::kid_of_token(&fresh.bearer_token()).unwrap(),
+        new_kid
+    );
+    assert!(works(&fresh).await);
+
+    // Once every old token has expired, the old key leaves JWKS but still proves old checkpoints.
+    w.server.clock.advance(Duration::minutes(16));
+    let retired = jwks(&w).await;
+    assert_eq!(
+        retired.iter().map(|k| k.kid.clone()).collect::<Vec<_>>(),
+        [new_kid]
+    );
+    let fresh = w.server.fresh(&w.auditor_in).await;
+    let report = fresh
+        .audit()
+        .verify_audit_chain(pb::VerifyAuditChainRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(report.ok, "{}", report.problem);
+    assert!(report.checkpoints_checked >= 1);
     w.stop().await;
 }
