@@ -52,6 +52,31 @@ pub struct Config {
     )]
     pub listen: SocketAddr,
 
+    /// PEM certificate chain to serve TLS with (with --tls-key).
+    #[arg(long, env = "LIAISON_TLS_CERT", global = true)]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of the TLS certificate.
+    #[arg(long, env = "LIAISON_TLS_KEY", global = true)]
+    pub tls_key: Option<PathBuf>,
+
+    /// PEM CA bundle: when given, clients must present a certificate it signed (mutual TLS).
+    #[arg(long, env = "LIAISON_CLIENT_CA", global = true)]
+    pub client_ca: Option<PathBuf>,
+
+    /// Serve plaintext on a non-loopback address (refused otherwise).
+    #[arg(long, env = "LIAISON_INSECURE", global = true)]
+    pub insecure: bool,
+
+    /// Most calls served at once; further calls are refused with RESOURCE_EXHAUSTED.
+    #[arg(
+        long,
+        env = "LIAISON_MAX_CONCURRENT_CALLS",
+        default_value_t = 256,
+        global = true
+    )]
+    pub max_concurrent_calls: usize,
+
     /// Access-token lifetime in seconds.
     #[arg(
         long,
@@ -139,6 +164,11 @@ impl Config {
             database_max_connections: 16,
             key_dir: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            tls_cert: None,
+            tls_key: None,
+            client_ca: None,
+            insecure: false,
+            max_concurrent_calls: 256,
             token_ttl_seconds: 900,
             refresh_idle_seconds: 12 * 3600,
             refresh_lifetime_seconds: 7 * 24 * 3600,
@@ -192,6 +222,11 @@ impl std::fmt::Debug for Config {
             .field("database_max_connections", &self.database_max_connections)
             .field("key_dir", &self.key_directory())
             .field("listen", &self.listen)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
+            .field("client_ca", &self.client_ca)
+            .field("insecure", &self.insecure)
+            .field("max_concurrent_calls", &self.max_concurrent_calls)
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .field("refresh_idle_seconds", &self.refresh_idle_seconds)
             .field("refresh_lifetime_seconds", &self.refresh_lifetime_seconds)

@@ -50,6 +50,9 @@ pub enum AppError {
     /// `RESOURCE_EXHAUSTED`, with a `google.rpc.RetryInfo`: too many failed sign-ins; try later.
     #[error("too many failed sign-in attempts; retry in {retry_after_secs} s")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// `RESOURCE_EXHAUSTED`: the server is serving as many calls as it may at once.
+    #[error("the server is busy; retry shortly")]
+    Busy,
     /// `CANCELLED`: the caller went away, or the deadline passed, before the call finished.
     #[error("the call was cancelled before it finished")]
     Cancelled,
@@ -89,7 +92,7 @@ impl AppError {
             AppError::Aborted(_) => Code::Aborted,
             AppError::AlreadyExists(_) => Code::AlreadyExists,
             AppError::Cancelled => Code::Cancelled,
-            AppError::TooManyAttempts { .. } => Code::ResourceExhausted,
+            AppError::TooManyAttempts { .. } | AppError::Busy => Code::ResourceExhausted,
             AppError::Unavailable(_) => Code::Unavailable,
             AppError::Internal(_) => Code::Internal,
         }
@@ -149,6 +152,9 @@ impl From<AppError> for Status {
             AppError::Aborted(msg) => Status::aborted(msg),
             AppError::AlreadyExists(msg) => Status::already_exists(msg),
             AppError::Cancelled => Status::cancelled("the call was cancelled before it finished"),
+            AppError::Busy => Status::resource_exhausted(
+                "the server is serving as many calls as it may at once; retry shortly",
+            ),
             AppError::TooManyAttempts { retry_after_secs } => Status::with_error_details(
                 Code::ResourceExhausted,
                 format!("too many failed sign-in attempts; retry in {retry_after_secs} s"),

@@ -52,6 +52,45 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
     #[error("reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("{0}")]
+    Config(String),
+}
+
+/// The TLS settings to serve with, or none; refuses plaintext on a non-loopback address unless
+/// `--insecure` says so.
+fn transport_security(
+    config: &Config,
+    addr: std::net::SocketAddr,
+) -> Result<Option<tonic::transport::ServerTlsConfig>, ServeError> {
+    use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+    let read = |path: &std::path::Path| {
+        std::fs::read(path)
+            .map_err(|e| ServeError::Config(format!("cannot read {}: {e}", path.display())))
+    };
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            let mut tls =
+                ServerTlsConfig::new().identity(Identity::from_pem(read(cert)?, read(key)?));
+            if let Some(ca) = &config.client_ca {
+                tls = tls.client_ca_root(Certificate::from_pem(read(ca)?));
+            }
+            Ok(Some(tls))
+        }
+        (None, None) if config.client_ca.is_some() => Err(ServeError::Config(
+            "--client-ca needs TLS: give --tls-cert and --tls-key too".into(),
+        )),
+        (None, None) if !addr.ip().is_loopback() && !config.insecure => {
+            Err(ServeError::Config(format!(
+                "refusing to serve plaintext on {addr}, which is not a loopback address: give \
+             --tls-cert and --tls-key, or --insecure if something else (a mesh, a proxy) encrypts \
+             the traffic"
+            )))
+        }
+        (None, None) => Ok(None),
+        _ => Err(ServeError::Config(
+            "--tls-cert and --tls-key go together".into(),
+        )),
+    }
 }
 
 /// Connects to the database, applies migrations, and loads (or creates) the signing key.
@@ -107,7 +146,11 @@ pub async fn serve_state(
     use pb::case_service_server::CaseServiceServer;
     use pb::directory_service_server::DirectoryServiceServer;
 
-    let api = Api::new(state.clone());
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServeError::Config(format!("listener has no address: {e}")))?;
+    let tls = transport_security(config, addr)?;
+    let api = Api::new(state.clone(), config.max_concurrent_calls);
     let limit = config.max_request_bytes;
     let (health, health_service) = tonic_health::server::health_reporter();
     let health_watch = tokio::spawn(watch_database(state.db.clone(), health.clone()));
@@ -117,11 +160,12 @@ pub async fn serve_state(
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
 
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "liaisond serving");
+    let mut server = tonic::transport::Server::builder().timeout(Duration::from_secs(30));
+    if let Some(tls) = tls {
+        server = server.tls_config(tls)?;
     }
-    let result = tonic::transport::Server::builder()
-        .timeout(Duration::from_secs(30))
+    tracing::info!(%addr, tls = config.tls_cert.is_some(), mutual_tls = config.client_ca.is_some(), "liaisond serving");
+    let result = server
         .add_service(health_service)
         .add_service(reflection)
         .add_service(AuthServiceServer::new(api.clone()).max_decoding_message_size(limit))

@@ -27,6 +27,7 @@ impl AuthService for Api {
     ) -> Result<Response<pb::LoginResponse>, Status> {
         let started = self.begin_public(request, "AuthService/Login");
         let result = async {
+            started.admitted()?;
             let m = &started.message;
             let mut v = Violations::new();
             v.check("username", validate::text(&m.username, 1, 64, false));
@@ -65,6 +66,7 @@ impl AuthService for Api {
     ) -> Result<Response<pb::LoginResponse>, Status> {
         let started = self.begin_public(request, "AuthService/Refresh");
         let result = async {
+            started.admitted()?;
             let token = &started.message.refresh_token;
             validate::field("refresh_token", validate::text(token, 1, 128, false))?;
             Ok(tokens(
@@ -97,6 +99,7 @@ impl AuthService for Api {
     ) -> Result<Response<pb::GetPublicKeysResponse>, Status> {
         let started = self.begin_public(request, "AuthService/GetPublicKeys");
         let result = async {
+            started.admitted()?;
             let keys = auth::public_keys(&self.state, &started.call).await?;
             Ok(pb::GetPublicKeysResponse {
                 keys: keys

@@ -29,11 +29,16 @@ use crate::state::AppState;
 #[derive(Clone)]
 pub struct Api {
     pub(crate) state: AppState,
+    /// One permit per call in flight: a bound on concurrent calls, refused beyond it.
+    calls: Arc<tokio::sync::Semaphore>,
 }
 
 impl Api {
-    pub fn new(state: AppState) -> Self {
-        Api { state }
+    pub fn new(state: AppState, max_concurrent_calls: usize) -> Self {
+        Api {
+            state,
+            calls: Arc::new(tokio::sync::Semaphore::new(max_concurrent_calls.max(1))),
+        }
     }
 }
 
@@ -42,6 +47,8 @@ pub(crate) struct Started<M> {
     pub call: Arc<Call>,
     pub message: M,
     pub principal: AppResult<Principal>,
+    /// The call's place among the calls in flight, or why it has none.
+    admission: AppResult<tokio::sync::OwnedSemaphorePermit>,
     metadata: tonic::metadata::MetadataMap,
     started: Instant,
     guard: CancelGuard,
@@ -61,7 +68,14 @@ impl<M> Started<M> {
 
     /// The signed-in caller, even with a password they must change (for ChangePassword itself).
     pub fn caller_changing_password(&self) -> AppResult<&Principal> {
+        self.admitted()?;
         self.principal.as_ref().map_err(Clone::clone)
+    }
+
+    /// Refuses the call when the server is at its limit of concurrent calls (what the calls open
+    /// to anyone check; signed-in calls check it through [`Started::caller`]).
+    pub fn admitted(&self) -> AppResult<()> {
+        self.admission.as_ref().map(|_| ()).map_err(Clone::clone)
     }
 
     /// The caller, if they hold `role`. Checked before the request is validated, so a caller
@@ -128,6 +142,9 @@ impl Api {
     /// Starts a call that needs a signed-in caller.
     pub(crate) async fn begin<M>(&self, request: Request<M>, method: &str) -> Started<M> {
         let mut started = self.begin_public(request, method);
+        if started.admission.is_err() {
+            return started;
+        }
         started.principal = authn::authenticate(&self.state, &started.metadata).await;
         if let Ok(p) = &started.principal {
             started.call.set_principal(p);
@@ -143,7 +160,13 @@ impl Api {
             request.remote_addr().map(|a| a.to_string()),
         ));
         let (metadata, _, message) = request.into_parts();
+        let admission = self
+            .calls
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| AppError::Busy);
         Started {
+            admission,
             guard: CancelGuard {
                 armed: Some((self.state.clone(), call.clone())),
             },

@@ -222,6 +222,7 @@ pub fn outcome_of(err: &AppError) -> Outcome {
         | AppError::TooManyAttempts { .. } => Outcome::Denied,
         AppError::InvalidArgument(_)
         | AppError::Cancelled
+        | AppError::Busy
         | AppError::FailedPrecondition(_)
         | AppError::Aborted(_)
         | AppError::AlreadyExists(_)

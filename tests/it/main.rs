@@ -14,3 +14,4 @@ mod chain;
 mod outage;
 mod service;
 mod sessions;
+mod transport;

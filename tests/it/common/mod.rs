@@ -76,6 +76,7 @@ macro_rules! on_both_databases {
 pub struct TestServer {
     pub state: AppState,
     pub clock: Arc<ManualClock>,
+    pub addr: std::net::SocketAddr,
     pub database_url: String,
     channel: Channel,
     shutdown: Option<oneshot::Sender<()>>,
@@ -109,8 +110,20 @@ impl TestServer {
         backend: &Backend,
         proxy: Option<std::net::SocketAddr>,
     ) -> TestServer {
+        TestServer::start_with(backend, proxy, |_| {}, None).await
+    }
+
+    /// Starts a server with `configure` applied to its configuration; its default channel speaks
+    /// TLS with `client_tls` when given.
+    pub async fn start_with(
+        backend: &Backend,
+        proxy: Option<std::net::SocketAddr>,
+        configure: impl FnOnce(&mut Config),
+        client_tls: Option<tonic::transport::ClientTlsConfig>,
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::for_data_dir(dir.path());
+        configure(&mut config);
         let mut postgres = None;
         if let Backend::Postgres(admin_url) = backend {
             let (mut url, name) = fresh_postgres_database(admin_url).await;
@@ -144,12 +157,16 @@ impl TestServer {
             .await
             .expect("server ran");
         });
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect to server");
+        let channel = match client_tls {
+            Some(tls) => Channel::from_shared(format!("https://localhost:{}", addr.port()))
+                .expect("uri")
+                .tls_config(tls)
+                .expect("client TLS"),
+            None => Channel::from_shared(format!("http://{addr}")).expect("uri"),
+        }
+        .connect_lazy();
         TestServer {
+            addr,
             state,
             clock,
             database_url,
