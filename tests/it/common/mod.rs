@@ -86,7 +86,7 @@ pub struct TestServer {
     _dir: tempfile::TempDir,
 }
 
-async fn fresh_postgres_database(admin_url: &str) -> (String, String) {
+pub async fn fresh_postgres_database(admin_url: &str) -> (String, String) {
     let admin = Database::connect(admin_url)
         .await
         .expect("connect to PostgreSQL");
@@ -237,6 +237,12 @@ impl TestServer {
 
 #[derive(Clone)]
 pub struct Bearer(Option<MetadataValue<tonic::metadata::Ascii>>);
+
+impl Bearer {
+    pub fn token(token: &str) -> Bearer {
+        Bearer(Some(format!("Bearer {token}").parse().expect("metadata")))
+    }
+}
 
 impl Interceptor for Bearer {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
