@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod fuzzing;
 pub mod ops;
 pub mod repo;
 pub mod state;

@@ -12,6 +12,7 @@ mod binary;
 mod cases;
 mod chain;
 mod outage;
+mod properties;
 mod replicas;
 mod service;
 mod sessions;
