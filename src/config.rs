@@ -28,6 +28,11 @@ pub struct Config {
     )]
     pub database_url: Option<String>,
 
+    /// Do not migrate at start; refuse to start if the schema is behind. For a service role without
+    /// DDL rights (run `liaisond migrate` as the schema owner instead).
+    #[arg(long, env = "LIAISON_SKIP_MIGRATIONS", global = true)]
+    pub skip_migrations: bool,
+
     /// Most database connections per process (PostgreSQL; SQLite always uses one writer).
     #[arg(
         long,
@@ -162,6 +167,7 @@ impl Config {
             data_dir: data_dir.into(),
             database_url: None,
             database_max_connections: 16,
+            skip_migrations: false,
             key_dir: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             tls_cert: None,
@@ -220,6 +226,7 @@ impl std::fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("database_url", &redact_url(&self.database_url()))
             .field("database_max_connections", &self.database_max_connections)
+            .field("skip_migrations", &self.skip_migrations)
             .field("key_dir", &self.key_directory())
             .field("listen", &self.listen)
             .field("tls_cert", &self.tls_cert)

@@ -97,7 +97,11 @@ fn transport_security(
 /// Connects to the database, applies migrations, and loads (or creates) the signing key.
 pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, AppError> {
     let db = Db::connect(config).await?;
-    db.migrate().await?;
+    if config.skip_migrations {
+        db.check_migrated().await?;
+    } else {
+        db.migrate().await?;
+    }
     let keys = Keyring::open(
         config.key_directory(),
         config.token_issuer.clone(),

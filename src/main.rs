@@ -206,6 +206,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())
         }
         Command::Migrate => {
+            let config = Config {
+                skip_migrations: false,
+                ..config
+            };
             liaison::open(&config, Arc::new(SystemClock))
                 .await
                 .map_err(|e| e.to_string())?;

@@ -83,6 +83,35 @@ impl Db {
         Ok(())
     }
 
+    /// Refuses a schema with migrations not yet applied (when the service may not apply them).
+    pub async fn check_migrated(&self) -> AppResult<()> {
+        // Read the migration table directly: the migrator's own status check first tries to create
+        // it, which a role without DDL rights may not do.
+        let applied: std::collections::HashSet<String> = self
+            .conn
+            .query_all(sea_orm::Statement::from_string(
+                self.conn.get_database_backend(),
+                "SELECT version FROM seaql_migrations",
+            ))
+            .await?
+            .into_iter()
+            .map(|row| row.try_get::<String>("", "version"))
+            .collect::<Result<_, _>>()?;
+        let pending: Vec<String> = migration::Migrator::migrations()
+            .iter()
+            .map(|m| m.name().to_string())
+            .filter(|name| !applied.contains(name))
+            .collect();
+        if pending.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Unavailable(format!(
+                "the database schema is {} migration(s) behind: run `liaisond migrate` as the schema owner",
+                pending.len()
+            )))
+        }
+    }
+
     pub async fn begin(&self) -> AppResult<Tx> {
         Ok(Tx {
             txn: self.conn.begin().await?,

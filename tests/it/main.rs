@@ -14,6 +14,7 @@ mod chain;
 mod outage;
 mod properties;
 mod replicas;
+mod roles;
 mod service;
 mod sessions;
 mod transport;

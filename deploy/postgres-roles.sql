@@ -1,0 +1,23 @@
+-- Least-privilege roles for Liaison on PostgreSQL.
+--
+-- The owner role runs `liaisond migrate` and owns the schema. The service role runs `liaisond serve`
+-- with --skip-migrations: it may append to the audit log but never update, delete or truncate it,
+-- and it cannot drop the triggers that guard it (only the owner can).
+--
+--   psql -v owner=liaison_owner -v app=liaison_app -v db=liaison -f deploy/postgres-roles.sql
+--
+-- Run it as a superuser after `liaisond migrate` (as the owner) created the tables; set the app
+-- role's password with \password afterwards.
+
+GRANT CONNECT ON DATABASE :"db" TO :"app";
+GRANT USAGE ON SCHEMA public TO :"app";
+
+GRANT SELECT ON seaql_migrations TO :"app";
+GRANT SELECT, INSERT ON agencies TO :"app";
+GRANT SELECT, INSERT, UPDATE ON users, channels, cases, case_counters, sessions, refresh_tokens TO :"app";
+GRANT SELECT, INSERT ON case_notes, case_events TO :"app";
+GRANT SELECT, INSERT, DELETE ON login_failures TO :"app";
+
+-- The audit log: append and read only. The head row moves with every append.
+GRANT SELECT, INSERT ON audit_entries, audit_checkpoints TO :"app";
+GRANT SELECT, UPDATE ON audit_head TO :"app";

@@ -1,0 +1,197 @@
+//! The service as a least-privilege PostgreSQL role (deploy/postgres-roles.sql): it works, and it
+//! cannot rewrite audit history or drop the triggers that guard it.
+
+use std::sync::Arc;
+
+use liaison::config::Config;
+use liaison::domain::model::{Role, Roles};
+use liaison::pb;
+use sea_orm::{ConnectionTrait, Database};
+use tonic::transport::Channel;
+
+use crate::common::{Backend, Bearer, PASSWORD};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_runs_as_a_role_that_cannot_rewrite_history() {
+    let Some(Backend::Postgres(admin_url)) = Backend::postgres() else {
+        return;
+    };
+    let (owner_url, db) = crate::common::fresh_postgres_database(&admin_url).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // The owner migrates and does the first setup.
+    let mut owner_config = Config::for_data_dir(dir.path());
+    owner_config.database_url = Some(owner_url.clone());
+    let owner = liaison::open(&owner_config, Arc::new(liaison::clock::SystemClock))
+        .await
+        .unwrap();
+    liaison::ops::add_agency(&owner, "IN-NCB", "Narcotics Control Bureau", "IN")
+        .await
+        .unwrap();
+    let ca = liaison::ops::add_agency(&owner, "CA-RCMP", "Royal Canadian Mounted Police", "CA")
+        .await
+        .unwrap();
+    for (agency, username, role) in [
+        ("IN-NCB", "admin.in", Role::Admin),
+        ("CA-RCMP", "admin.ca", Role::Admin),
+        ("IN-NCB", "officer.in", Role::Officer),
+    ] {
+        liaison::ops::add_user(
+            &owner,
+            agency,
+            username,
+            username,
+            [role].into_iter().collect::<Roles>(),
+            PASSWORD,
+        )
+        .await
+        .unwrap();
+    }
+
+    // The service role, granted exactly what deploy/postgres-roles.sql grants.
+    let app = format!("liaison_app_{}", &db[db.len() - 12..]);
+    let superuser = Database::connect(&owner_url).await.unwrap();
+    superuser
+        .execute_unprepared(&format!("CREATE ROLE {app} LOGIN"))
+        .await
+        .unwrap();
+    let script = include_str!("../../deploy/postgres-roles.sql")
+        .replace(":\"db\"", &format!("\"{db}\""))
+        .replace(":\"app\"", &format!("\"{app}\""));
+    for statement in script
+        .lines()
+        .filter(|l| !l.starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .split(';')
+    {
+        if !statement.trim().is_empty() {
+            superuser.execute_unprepared(statement).await.unwrap();
+        }
+    }
+    let (base, _) = owner_url.split_once("://").unwrap();
+    let host_and_db = owner_url
+        .rsplit_once('@')
+        .map_or(&owner_url[base.len() + 3..], |(_, rest)| rest);
+    let app_url = format!("{base}://{app}@{host_and_db}");
+
+    // Without DDL rights the service will not migrate, but it checks the schema and serves.
+    let mut app_config = Config::for_data_dir(dir.path());
+    app_config.database_url = Some(app_url.clone());
+    app_config.skip_migrations = true;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(liaison::serve(app_config, listener, async {
+        stopped.await.ok();
+    }));
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy();
+    let login = |username: &'static str| {
+        let channel = channel.clone();
+        async move {
+            for _ in 0..50 {
+                let attempt = pb::auth_service_client::AuthServiceClient::new(channel.clone())
+                    .login(pb::LoginRequest {
+                        username: username.into(),
+                        password: PASSWORD.into(),
+                    })
+                    .await;
+                if let Ok(r) = attempt {
+                    return r.into_inner().access_token;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            String::new()
+        }
+    };
+    let admin_in = login("admin.in").await;
+    if admin_in.is_empty() {
+        panic!("could not sign in; server: {:?}", server.await);
+    }
+    let admin_ca = login("admin.ca").await;
+    let officer = login("officer.in").await;
+    let proposed = pb::admin_service_client::AdminServiceClient::with_interceptor(
+        channel.clone(),
+        Bearer::token(&admin_in),
+    )
+    .propose_channel(pb::ProposeChannelRequest {
+        partner_agency_id: ca.id,
+        categories: vec![pb::Category::Fraud as i32],
+    })
+    .await
+    .unwrap()
+    .into_inner();
+    let approved = pb::admin_service_client::AdminServiceClient::with_interceptor(
+        channel.clone(),
+        Bearer::token(&admin_ca),
+    )
+    .approve_channel(pb::ApproveChannelRequest {
+        id: proposed.id,
+        etag: proposed.etag,
+    })
+    .await
+    .unwrap()
+    .into_inner();
+    let mut cases = pb::case_service_client::CaseServiceClient::with_interceptor(
+        channel.clone(),
+        Bearer::token(&officer),
+    );
+    let case = cases
+        .file_referral(pb::FileReferralRequest {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            channel_id: approved.id,
+            category: pb::Category::Fraud as i32,
+            priority: pb::Priority::Priority as i32,
+            title: "Forged visas".into(),
+            summary: "A ring producing forged visas.".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    cases
+        .add_note(pb::AddNoteRequest {
+            case_id: case.id,
+            body: "More to follow".into(),
+            visibility: pb::NoteVisibility::Shared as i32,
+        })
+        .await
+        .unwrap();
+
+    // As the service role, history cannot be rewritten, nor its guards removed.
+    let as_app = Database::connect(&app_url).await.unwrap();
+    for attempt in [
+        "UPDATE audit_entries SET outcome = 2",
+        "DELETE FROM audit_entries",
+        "TRUNCATE audit_entries",
+        "DELETE FROM audit_checkpoints",
+        "DROP TRIGGER audit_entries_append_only ON audit_entries",
+        "ALTER TABLE audit_entries DISABLE TRIGGER ALL",
+        "DELETE FROM case_notes",
+    ] {
+        let refused = as_app
+            .execute_unprepared(attempt)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("permission denied") || refused.contains("must be owner"),
+            "{attempt}: {refused}"
+        );
+    }
+    as_app.close().await.ok();
+
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    owner.db.clone().close().await;
+    let admin = Database::connect(&admin_url).await.unwrap();
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!("DROP ROLE IF EXISTS {app}"))
+        .await
+        .unwrap();
+}
