@@ -39,6 +39,8 @@ fn verify_now(password: &str, hash: &str) -> bool {
 pub struct Passwords {
     permits: Arc<Semaphore>,
     dummy_hash: Arc<str>,
+    /// How many verifications ran, known user or not: what makes the cost visible to tests.
+    verifications: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Passwords {
@@ -46,6 +48,7 @@ impl Passwords {
         Ok(Passwords {
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             dummy_hash: hash_now("liaison dummy password for unknown users")?.into(),
+            verifications: Arc::default(),
         })
     }
 
@@ -63,6 +66,12 @@ impl Passwords {
             .map_err(|e| AppError::internal(format!("password task failed: {e}")))
     }
 
+    /// How many password verifications have run (one per sign-in attempt, known user or not).
+    pub fn verifications(&self) -> u64 {
+        self.verifications
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub async fn hash(&self, password: String) -> AppResult<String> {
         self.blocking(move || hash_now(&password)).await?
     }
@@ -72,6 +81,8 @@ impl Passwords {
     pub async fn verify(&self, password: String, hash: Option<String>) -> AppResult<bool> {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
+        self.verifications
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let matches = self.blocking(move || verify_now(&password, &hash)).await?;
         Ok(known && matches)
     }

@@ -231,6 +231,8 @@ async fn login_gives_one_answer_for_every_bad_credential(backend: Backend) {
         .into_inner();
     assert_eq!(me.user.unwrap().username, "officer.in");
 
+    // An unknown username costs the same argon2 verification as a wrong password.
+    let before = w.server.state.passwords.verifications();
     let wrong = auth
         .login(pb::LoginRequest {
             username: "officer.in".into(),
@@ -245,6 +247,7 @@ async fn login_gives_one_answer_for_every_bad_credential(backend: Backend) {
         })
         .await
         .unwrap_err();
+    assert_eq!(w.server.state.passwords.verifications() - before, 2);
     assert_eq!(wrong.code(), Code::Unauthenticated);
     assert_eq!(
         (wrong.code(), wrong.message()),
