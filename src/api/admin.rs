@@ -192,50 +192,50 @@ impl AdminService for Api {
         self.finish(started, result).await
     }
 
-    #[tracing::instrument(skip_all)]
     async fn approve_channel(
         &self,
         request: Request<pb::ApproveChannelRequest>,
     ) -> Result<Response<pb::Channel>, Status> {
-        let started = self.begin(request, "AdminService/ApproveChannel").await;
-        let result = async {
-            let p = started.with_role(Role::Admin)?;
-            let (id, etag) =
-                channel_ref(&started.call, &started.message.id, &started.message.etag)?;
-            let view = channels::change_status(
-                &self.state,
-                &started.call,
-                p,
-                &id,
-                &etag,
-                ChannelStatus::Active,
-            )
-            .await?;
-            Ok(convert::channel(view))
-        }
-        .await;
-        self.finish(started, result).await
+        self.change_channel(
+            request,
+            "AdminService/ApproveChannel",
+            ChannelStatus::Active,
+            |m| (&m.id, &m.etag),
+        )
+        .await
     }
 
-    #[tracing::instrument(skip_all)]
     async fn suspend_channel(
         &self,
         request: Request<pb::SuspendChannelRequest>,
     ) -> Result<Response<pb::Channel>, Status> {
-        let started = self.begin(request, "AdminService/SuspendChannel").await;
+        self.change_channel(
+            request,
+            "AdminService/SuspendChannel",
+            ChannelStatus::Suspended,
+            |m| (&m.id, &m.etag),
+        )
+        .await
+    }
+}
+
+impl Api {
+    /// The shape both channel moves share: an id, the etag seen, and the status to move to.
+    #[tracing::instrument(skip_all)]
+    async fn change_channel<M: Send>(
+        &self,
+        request: Request<M>,
+        method: &str,
+        to: ChannelStatus,
+        id_and_etag: fn(&M) -> (&str, &str),
+    ) -> Result<Response<pb::Channel>, Status> {
+        let started = self.begin(request, method).await;
         let result = async {
             let p = started.with_role(Role::Admin)?;
-            let (id, etag) =
-                channel_ref(&started.call, &started.message.id, &started.message.etag)?;
-            let view = channels::change_status(
-                &self.state,
-                &started.call,
-                p,
-                &id,
-                &etag,
-                ChannelStatus::Suspended,
-            )
-            .await?;
+            let (id, etag) = id_and_etag(&started.message);
+            let (id, etag) = channel_ref(&started.call, id, etag)?;
+            let view =
+                channels::change_status(&self.state, &started.call, p, &id, &etag, to).await?;
             Ok(convert::channel(view))
         }
         .await;
