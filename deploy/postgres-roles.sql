@@ -9,6 +9,9 @@
 -- Run it as a superuser after `liaisond migrate` (as the owner) created the tables; set the app
 -- role's password with \password afterwards.
 
+-- Nobody but the owner creates objects (the default on PostgreSQL 15 and later).
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+
 GRANT CONNECT ON DATABASE :"db" TO :"app";
 GRANT USAGE ON SCHEMA public TO :"app";
 
@@ -21,3 +24,5 @@ GRANT SELECT, INSERT, DELETE ON login_failures TO :"app";
 -- The audit log: append and read only. The head row moves with every append.
 GRANT SELECT, INSERT ON audit_entries, audit_checkpoints TO :"app";
 GRANT SELECT, UPDATE ON audit_head TO :"app";
+
+-- Tables added by later migrations need their own grants: this file is updated with each one.

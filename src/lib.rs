@@ -244,7 +244,7 @@ async fn sign_checkpoints(state: AppState) {
 
 /// Picks up keys added by `liaisond keys rotate` (or by another replica's operator).
 async fn reload_keys(state: AppState) {
-    let period = Duration::from_secs(30);
+    let period = Duration::from_secs(authn::jwt::KEY_PICKUP_SECONDS.unsigned_abs());
     let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         every.tick().await;

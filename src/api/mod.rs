@@ -189,12 +189,12 @@ impl Api {
             mut guard,
             ..
         } = started;
-        guard.disarm();
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         let request_id = MetadataValue::try_from(call.request_id.as_str()).ok();
         let user_id = call.actor_id().unwrap_or_default();
         match result {
             Ok(value) => {
+                guard.disarm();
                 tracing::info!(method = %call.method, request_id = %call.request_id, %user_id, status = "OK", latency_ms, "call");
                 let mut response = Response::new(value);
                 if let Some(id) = request_id {
@@ -204,7 +204,10 @@ impl Api {
             }
             Err(err) => {
                 // A call that cannot be audited fails, whatever it was going to answer.
-                let err = match call::audit_failure(&self.state, &call, &err).await {
+                // Until the entry is written, a cancellation still leaves the guard to write one.
+                let audited = call::audit_failure(&self.state, &call, &err).await;
+                guard.disarm();
+                let err = match audited {
                     Ok(()) => err,
                     Err(audit_err) => {
                         tracing::error!(request_id = %call.request_id, error = %audit_err, original = %err, "could not audit a failed call");

@@ -110,7 +110,13 @@ pub fn canonical_bytes(seq: i64, record: &AuditRecord, prev_hash: &str) -> Vec<u
     out.extend_from_slice(&record.status_code.to_be_bytes());
     text(&mut out, &record.request_id);
     optional(&mut out, record.peer.as_deref());
-    optional(&mut out, record.event.as_deref());
+    // Added after the first entries were written: present only when set, behind a tag (2) that no
+    // field above starts with, so entries without an event hash exactly as they always did.
+    if let Some(event) = record.event.as_deref() {
+        out.push(2);
+        out.extend_from_slice(&(event.len() as u32).to_be_bytes());
+        out.extend_from_slice(event.as_bytes());
+    }
     text(&mut out, prev_hash);
     out
 }
@@ -274,6 +280,25 @@ mod tests {
         let mut entries = chain(&["a", "b", "c"]);
         entries.remove(1);
         assert_eq!(first_break(&entries, GENESIS_HASH.into(), 1), Some(2));
+    }
+
+    const FROZEN_V1_HASH: &str = "98f9366d43c11c8908d517d282d80c68cae601b69cdeeb254c7859852e522775";
+
+    /// The encoding is frozen: this hash was computed when v1 was written. If it changes, every stored
+    /// chain stops verifying.
+    #[test]
+    fn the_v1_encoding_does_not_change() {
+        assert_eq!(
+            chain_hash(1, &record("liaison.v1.CaseService/GetCase"), GENESIS_HASH),
+            FROZEN_V1_HASH
+        );
+        let mut with_event = record("liaison.v1.AuthService/Refresh");
+        with_event.event = Some("refresh-token-reuse".into());
+        let without = record("liaison.v1.AuthService/Refresh");
+        assert_ne!(
+            chain_hash(1, &with_event, GENESIS_HASH),
+            chain_hash(1, &without, GENESIS_HASH)
+        );
     }
 
     #[test]

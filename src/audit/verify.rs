@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::audit::{chain_hash, Checkpoint, GENESIS_HASH};
+use crate::audit::{chain_hash, Checkpoint, CHECKPOINT_EVERY, GENESIS_HASH};
 use crate::authn::jwt::TokenKeys;
 use crate::error::AppResult;
 use crate::repo::{self, Db};
@@ -54,12 +54,17 @@ pub async fn verify(
 
     let mut checkpoints: BTreeMap<i64, Checkpoint> = BTreeMap::new();
     let mut checkpoints_checked = 0;
-    for checkpoint in repo::audit::checkpoints_from(&tx, from).await? {
-        if checkpoint.seq > head_seq {
+    let stored = repo::audit::checkpoints_from(&tx, from).await?;
+    // A checkpoint commits with the entries it covers, so one beyond the head as read again now
+    // (after the checkpoints) means entries were removed; one between the two reads is a
+    // concurrent append.
+    let (head_now, _) = repo::audit::head(&tx).await?;
+    for checkpoint in stored {
+        if checkpoint.seq > head_now {
             findings.bad(
-                head_seq + 1,
+                head_now + 1,
                 format!(
-                    "checkpoint {} covers entries beyond the head {head_seq}: entries were deleted",
+                    "checkpoint {} covers entries beyond the head {head_now}: entries were deleted",
                     checkpoint.seq
                 ),
             );
@@ -75,6 +80,18 @@ pub async fn verify(
                 );
             }
             checkpoints.insert(checkpoint.seq, checkpoint);
+        }
+    }
+
+    // Every 1,000th entry is checkpointed in its own transaction: a missing one was deleted.
+    let first_due = from.div_euclid(CHECKPOINT_EVERY).max(1) * CHECKPOINT_EVERY;
+    for seq in (first_due..=to).step_by(CHECKPOINT_EVERY as usize) {
+        if seq >= from && !checkpoints.contains_key(&seq) {
+            findings.bad(
+                seq,
+                format!("the checkpoint of entry {seq} is missing: deleted"),
+            );
+            break;
         }
     }
 

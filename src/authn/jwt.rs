@@ -24,6 +24,9 @@ use crate::error::{AppError, AppResult};
 
 const TOKEN_TYPE: &str = "at+jwt";
 const LEEWAY_SECONDS: i64 = 5;
+/// How long a replica may take to pick up a new key (its reload period): an old key keeps
+/// verifying this much longer, for tokens signed by replicas that had not reloaded yet.
+pub const KEY_PICKUP_SECONDS: i64 = 30;
 const INVALID: AppError = AppError::Unauthenticated("invalid or expired access token");
 
 #[derive(Debug, Serialize, Deserialize)]

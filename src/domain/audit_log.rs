@@ -181,6 +181,10 @@ pub async fn verify_chain(
     what: Verification,
 ) -> AppResult<Report> {
     authz::require_role(p, Role::Auditor)?;
+    // Checkpoints may be signed by a key another replica added since this one last looked.
+    if let Err(e) = state.keys.reload() {
+        tracing::warn!(error = %e, "could not reload the signing keys");
+    }
     let report = match what {
         Verification::Range { from, to } => {
             verify::verify(&state.db, &state.keys.current(), from, to).await?

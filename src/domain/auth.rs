@@ -22,6 +22,8 @@ const MAX_FAILURES_PER_PEER: u64 = 20;
 const FAILURE_WINDOW_MINUTES: i64 = 15;
 /// The longest a throttled caller is asked to wait.
 const MAX_RETRY_SECONDS: u64 = 15 * 60;
+/// The first wait once a limit is reached.
+const FIRST_RETRY_SECONDS: u64 = 15;
 
 /// What a sign-in, a refresh or a password change hands out.
 #[derive(Debug, Clone)]
@@ -86,16 +88,23 @@ fn peer_host(call: &Call) -> String {
     }
 }
 
-/// Refuses the attempt while the username or the peer has failed too often lately. The wait grows
-/// with each failure past the limit and is never longer than [`MAX_RETRY_SECONDS`]; failures older
-/// than the window stop counting, so nobody is locked out for good.
-async fn check_throttle(state: &AppState, username: &str, peer: &str) -> AppResult<()> {
+/// Records this sign-in attempt before the password is checked, then refuses it while the username
+/// or the peer has failed too often lately. Recording first means concurrent attempts see each
+/// other: of any number sent at once, at most the limit get their password checked. The wait starts
+/// at [`FIRST_RETRY_SECONDS`], doubles with each failure past the limit and is never longer than
+/// [`MAX_RETRY_SECONDS`]; failures older than the window stop counting, so nobody is locked out for
+/// good. The attempt's id comes back: the row stays as a failure unless the attempt succeeds.
+async fn reserve_attempt(state: &AppState, username: &str, peer: &str) -> AppResult<String> {
     let now = state.clock.now();
     let since = now - chrono::Duration::minutes(FAILURE_WINDOW_MINUTES);
+    let id = uuid::Uuid::now_v7().to_string();
     let tx = state.db.begin().await?;
-    let by_user = repo::sessions::login_failures_since(&tx, Some(username), None, since).await?;
-    let by_peer = repo::sessions::login_failures_since(&tx, None, Some(peer), since).await?;
+    repo::sessions::record_login_attempt(&tx, &id, username, peer, now).await?;
     tx.commit().await?;
+    let tx = state.db.begin().await?;
+    let by_user =
+        repo::sessions::login_failures_since(&tx, Some(username), None, since, &id).await?;
+    let by_peer = repo::sessions::login_failures_since(&tx, None, Some(peer), since, &id).await?;
     for ((count, latest), limit) in [
         (by_user, MAX_FAILURES_PER_USERNAME),
         (by_peer, MAX_FAILURES_PER_PEER),
@@ -104,16 +113,20 @@ async fn check_throttle(state: &AppState, username: &str, peer: &str) -> AppResu
             continue;
         };
         let excess = (count - limit).min(10) as u32;
-        let wait = (1u64 << excess).min(MAX_RETRY_SECONDS);
+        let wait = (FIRST_RETRY_SECONDS << excess).min(MAX_RETRY_SECONDS);
         let free_at = latest + chrono::Duration::seconds(wait as i64);
         if now < free_at {
+            // A refused attempt does not count as a failure (it would only prolong the wait).
+            repo::sessions::delete_login_attempt(&tx, &id).await?;
+            tx.commit().await?;
             // Rounded up: retrying after the advertised delay must succeed.
             let wait_ms = (free_at - now).num_milliseconds().max(1) as u64;
             let retry_after_secs = wait_ms.div_ceil(1000);
             return Err(AppError::TooManyAttempts { retry_after_secs });
         }
     }
-    Ok(())
+    tx.commit().await?;
+    Ok(id)
 }
 
 /// Tokens for the right username and password. An unknown user, a disabled user and a wrong
@@ -142,16 +155,12 @@ pub async fn login(
         }
         None => call.set_attempted_username(username),
     }
-    check_throttle(state, username, &peer).await?;
+    reserve_attempt(state, username, &peer).await?;
     let matches = state.passwords.verify(password, hash).await?;
     let user = match user {
         Some(user) if matches && !user.disabled => user,
-        _ => {
-            let tx = state.db.begin().await?;
-            repo::sessions::record_login_failure(&tx, username, &peer, state.clock.now()).await?;
-            tx.commit().await?;
-            return Err(WRONG_CREDENTIALS);
-        }
+        // The reserved attempt stays behind as the failure.
+        _ => return Err(WRONG_CREDENTIALS),
     };
     let work = Work::begin(state, call).await?;
     repo::sessions::clear_login_failures(work.tx(), username).await?;
@@ -216,13 +225,19 @@ pub async fn change_password(
     new: String,
 ) -> AppResult<Tokens> {
     call.concerns("user", &p.user_id);
+    // The current password is a password guess like any other: throttled and counted.
+    reserve_attempt(state, &p.username, &peer_host(call)).await?;
     let hash = {
         let tx = state.db.begin().await?;
         let found = repo::users::credentials(&tx, &p.username).await?;
         tx.commit().await?;
         found.map(|c| c.password_hash)
     };
-    if !state.passwords.verify(current.clone(), hash).await? {
+    if !state
+        .passwords
+        .verify(current.clone(), hash.clone())
+        .await?
+    {
         return Err(AppError::invalid(
             "current_password",
             "is not the current password",
@@ -234,11 +249,24 @@ pub async fn change_password(
             "must differ from the current password",
         ));
     }
+    let old_hash = hash.ok_or(AppError::Unauthenticated("invalid or expired access token"))?;
     let new_hash = state.passwords.hash(new).await?;
     let now = state.clock.now();
     let work = Work::begin(state, call).await?;
     let tx = work.tx();
-    repo::users::set_password_hash(tx, &p.user_id, &new_hash, false, now).await?;
+    // The session may have been revoked (an admin's reset) while the hashes were computed.
+    let live = repo::sessions::find(tx, &p.session_id)
+        .await?
+        .is_some_and(|s| s.revoked_at.is_none());
+    if !live {
+        return Err(AppError::Unauthenticated("invalid or expired access token"));
+    }
+    if !repo::users::replace_password_hash(tx, &p.user_id, &old_hash, &new_hash, now).await? {
+        return Err(AppError::Aborted(
+            "the password changed meanwhile; sign in again".into(),
+        ));
+    }
+    repo::sessions::clear_login_failures(tx, &p.username).await?;
     repo::sessions::revoke_all_of(tx, &p.user_id, now, "password-changed").await?;
     let user = repo::users::find(tx, &p.user_id)
         .await?

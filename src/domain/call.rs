@@ -252,5 +252,7 @@ pub async fn audit_failure(state: &AppState, call: &Call, err: &AppError) -> App
     }
     let record = call.record(state, outcome_of(err), err.code() as i32);
     audit::append(&tx, &state.keys.current(), record).await?;
-    tx.commit().await
+    tx.commit().await?;
+    call.audited.store(true, Ordering::SeqCst);
+    Ok(())
 }

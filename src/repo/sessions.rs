@@ -135,14 +135,16 @@ pub async fn revoke_all_of(tx: &Tx, user_id: &str, now: Timestamp, reason: &str)
     Ok(result.rows_affected)
 }
 
-pub async fn record_login_failure(
+/// Records a sign-in attempt (it stays as a failure unless the attempt succeeds or is refused).
+pub async fn record_login_attempt(
     tx: &Tx,
+    id: &str,
     username: &str,
     peer: &str,
     now: Timestamp,
 ) -> AppResult<()> {
     login_failure::ActiveModel {
-        id: Set(uuid::Uuid::now_v7().to_string()),
+        id: Set(id.to_string()),
         username: Set(username.to_string()),
         peer: Set(peer.to_string()),
         at: Set(to_micros(now)),
@@ -152,15 +154,18 @@ pub async fn record_login_failure(
     Ok(())
 }
 
-/// Failed sign-ins since `since`, for a username or for a peer: how many, and the latest.
+/// Failed (or in-flight) sign-ins since `since`, for a username or for a peer, other than `except`:
+/// how many, and the latest.
 pub async fn login_failures_since(
     tx: &Tx,
     username: Option<&str>,
     peer: Option<&str>,
     since: Timestamp,
+    except: &str,
 ) -> AppResult<(u64, Option<Timestamp>)> {
-    let mut query =
-        login_failure::Entity::find().filter(login_failure::Column::At.gte(to_micros(since)));
+    let mut query = login_failure::Entity::find()
+        .filter(login_failure::Column::At.gte(to_micros(since)))
+        .filter(login_failure::Column::Id.ne(except));
     if let Some(username) = username {
         query = query.filter(login_failure::Column::Username.eq(username));
     }
@@ -177,6 +182,13 @@ pub async fn login_failures_since(
         .await?
         .map(from_micros);
     Ok((count, latest))
+}
+
+pub async fn delete_login_attempt(tx: &Tx, id: &str) -> AppResult<()> {
+    login_failure::Entity::delete_by_id(id)
+        .exec(&tx.txn)
+        .await?;
+    Ok(())
 }
 
 /// Forgets a username's failed sign-ins after a successful one.

@@ -108,6 +108,25 @@ pub async fn update(tx: &Tx, user: &User) -> AppResult<()> {
     Ok(())
 }
 
+/// Replaces the password hash only if it is still `old_hash`; false when it changed meanwhile.
+pub async fn replace_password_hash(
+    tx: &Tx,
+    id: &str,
+    old_hash: &str,
+    new_hash: &str,
+    now: Timestamp,
+) -> AppResult<bool> {
+    let result = user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(new_hash))
+        .col_expr(user::Column::MustChangePassword, Expr::value(false))
+        .col_expr(user::Column::UpdatedAt, Expr::value(to_micros(now)))
+        .filter(user::Column::Id.eq(id))
+        .filter(user::Column::PasswordHash.eq(old_hash))
+        .exec(&tx.txn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
 /// Replaces the password hash; `must_change` marks it temporary (an admin's reset).
 pub async fn set_password_hash(
     tx: &Tx,

@@ -375,6 +375,17 @@ async fn every_thousandth_entry_is_checkpointed_in_its_own_transaction(backend: 
     let report = verify(&w).await;
     assert!(report.ok, "{}", report.problem);
     assert!(report.checkpoints_checked >= 1);
+
+    // Deleting that checkpoint (to hide a rewrite) is itself found.
+    let raw = w.server.raw_db().await;
+    drop_triggers(&raw).await;
+    raw.execute_unprepared("DELETE FROM audit_checkpoints WHERE seq = 1000")
+        .await
+        .unwrap();
+    let report = verify(&w).await;
+    assert!(!report.ok);
+    assert_eq!(report.first_bad_sequence, 1000);
+    assert!(report.problem.contains("missing"), "{}", report.problem);
     w.stop().await;
 }
 

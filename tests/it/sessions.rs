@@ -359,6 +359,35 @@ async fn failed_sign_ins_are_throttled_per_user_and_per_peer(backend: Backend) {
         );
     }
     assert_code(login("admin.in", PASSWORD).await, Code::ResourceExhausted);
+
+    // Guesses sent all at once see each other: at most five get their password checked.
+    w.server.clock.advance(Duration::minutes(16));
+    let mut guesses = Vec::new();
+    for i in 0..12 {
+        let mut auth = w.server.anonymous().auth();
+        guesses.push(tokio::spawn(async move {
+            auth.login(pb::LoginRequest {
+                username: "auditor.ca".into(),
+                password: format!("guess number {i}"),
+            })
+            .await
+            .map(|_| ())
+            .unwrap_err()
+            .code()
+        }));
+    }
+    let mut checked = 0;
+    for guess in guesses {
+        match guess.await.unwrap() {
+            Code::Unauthenticated => checked += 1,
+            Code::ResourceExhausted => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(
+        (1..=5).contains(&checked),
+        "{checked} concurrent guesses were checked"
+    );
     w.stop().await;
 }
 
