@@ -73,6 +73,11 @@ pub struct Config {
     #[arg(long, env = "LIAISON_INSECURE", global = true)]
     pub insecure: bool,
 
+    /// Also serve only the gRPC health service, plaintext, on this (loopback) address: for probes
+    /// inside the pod or container when the main port speaks TLS.
+    #[arg(long, env = "LIAISON_HEALTH_LISTEN", global = true)]
+    pub health_listen: Option<SocketAddr>,
+
     /// Most calls served at once; further calls are refused with RESOURCE_EXHAUSTED.
     #[arg(
         long,
@@ -174,6 +179,7 @@ impl Config {
             tls_key: None,
             client_ca: None,
             insecure: false,
+            health_listen: None,
             max_concurrent_calls: 256,
             token_ttl_seconds: 900,
             refresh_idle_seconds: 12 * 3600,
@@ -233,6 +239,7 @@ impl std::fmt::Debug for Config {
             .field("tls_key", &self.tls_key)
             .field("client_ca", &self.client_ca)
             .field("insecure", &self.insecure)
+            .field("health_listen", &self.health_listen)
             .field("max_concurrent_calls", &self.max_concurrent_calls)
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .field("refresh_idle_seconds", &self.refresh_idle_seconds)

@@ -161,6 +161,29 @@ pub async fn serve_state(
     let health_watch = tokio::spawn(watch_database(state.db.clone(), health.clone()));
     let checkpoints = tokio::spawn(sign_checkpoints(state.clone()));
     let key_reload = tokio::spawn(reload_keys(state.clone()));
+    let health_only = match config.health_listen {
+        Some(addr) if !addr.ip().is_loopback() && !config.insecure => {
+            return Err(ServeError::Config(format!(
+                "--health-listen {addr} is not a loopback address: give --insecure to serve health there"
+            )));
+        }
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| ServeError::Config(format!("cannot listen on {addr}: {e}")))?;
+            let service = health_service.clone();
+            Some(tokio::spawn(async move {
+                let served = tonic::transport::Server::builder()
+                    .add_service(service)
+                    .serve_with_incoming(TcpListenerStream::new(listener))
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the health listener stopped");
+                }
+            }))
+        }
+        None => None,
+    };
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
@@ -187,6 +210,9 @@ pub async fn serve_state(
         .await;
     checkpoints.abort();
     key_reload.abort();
+    if let Some(health_only) = health_only {
+        health_only.abort();
+    }
     state.db.close().await;
     Ok(result?)
 }

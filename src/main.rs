@@ -25,6 +25,13 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Ask a running server's gRPC health service whether it is SERVING (exit 0) or not (exit 1);
+    /// for container health checks.
+    Health {
+        /// The server to ask; default: the configured listen address.
+        #[arg(long)]
+        address: Option<String>,
+    },
     /// Manage agencies.
     Agency {
         #[command(subcommand)]
@@ -237,6 +244,17 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Audit { command } => audit_command(&config, command).await,
+        Command::Health { address } => {
+            let address = address.unwrap_or_else(|| {
+                // A wildcard listen address is reached on loopback.
+                let mut addr = config.listen;
+                if addr.ip().is_unspecified() {
+                    addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                addr.to_string()
+            });
+            health_check(&address).await
+        }
         Command::Keys { command } => keys_command(&config, command),
         Command::User {
             command:
@@ -260,6 +278,33 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("{}\t{}", user.id, user.username);
             Ok(())
         }
+    }
+}
+
+async fn health_check(address: &str) -> Result<(), String> {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        .map_err(|e| format!("bad address {address}: {e}"))?
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .timeout(std::time::Duration::from_secs(3));
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| format!("cannot reach {address}: {e}"))?;
+    let status = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .map_err(|e| format!("health check failed: {}", e.message()))?
+        .into_inner()
+        .status;
+    if status == ServingStatus::Serving as i32 {
+        println!("SERVING");
+        Ok(())
+    } else {
+        Err(format!("not serving (status {status})"))
     }
 }
 

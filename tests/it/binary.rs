@@ -134,6 +134,18 @@ async fn operator_commands_then_serve_on_sqlite_with_no_setup() {
         .into_inner();
     assert!(!login.access_token.is_empty());
 
+    // The health subcommand the container images use.
+    let health = liaisond(dir.path())
+        .args(["health", "--address", &addr])
+        .output()
+        .unwrap();
+    assert!(
+        health.status.success(),
+        "{}",
+        String::from_utf8_lossy(&health.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&health.stdout).trim(), "SERVING");
+
     let killed = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status()
@@ -141,6 +153,12 @@ async fn operator_commands_then_serve_on_sqlite_with_no_setup() {
     assert!(killed.success());
     let exit = server.wait().unwrap();
     assert!(exit.success(), "liaisond exited with {exit:?}");
+
+    let down = liaisond(dir.path())
+        .args(["health", "--address", &addr])
+        .output()
+        .unwrap();
+    assert!(!down.status.success(), "a stopped server is not healthy");
 
     let logs = logs.join().unwrap().join("\n");
     assert!(

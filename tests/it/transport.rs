@@ -196,3 +196,56 @@ async fn calls_beyond_the_concurrency_bound_are_refused() {
     assert!(busy > 0, "some calls were refused");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plaintext_health_listener_beside_a_tls_port() {
+    let pki = pki();
+    let files = tempfile::tempdir().unwrap();
+    let (cert, key) = (
+        write(files.path(), "server.pem", &pki.server_cert),
+        write(files.path(), "server.key", &pki.server_key),
+    );
+    // A free loopback port for the health listener.
+    let health_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let trust = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&pki.ca))
+        .domain_name("localhost");
+    let server = TestServer::start_with(
+        &Backend::Sqlite,
+        None,
+        |config: &mut Config| {
+            config.tls_cert = Some(cert);
+            config.tls_key = Some(key);
+            config.health_listen = Some(health_addr);
+        },
+        Some(trust),
+    )
+    .await;
+    let channel = Channel::from_shared(format!("http://{health_addr}"))
+        .unwrap()
+        .connect_lazy();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let mut serving = false;
+    for _ in 0..50 {
+        let status = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await;
+        if status.is_ok_and(|s| {
+            s.into_inner().status
+                == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+        }) {
+            serving = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(serving);
+    // Only health is served there.
+    assert!(agencies(channel).await.is_err());
+    server.stop().await;
+}
