@@ -253,7 +253,8 @@ async fn watch_database(db: Db, health: tonic_health::server::HealthReporter) {
     }
 }
 
-/// Signs the audit chain's head once a minute while it moves (appends sign every 1,000th entry).
+/// Once a minute: signs the audit chain's head while it moves (appends sign every 1,000th entry),
+/// and forgets failed sign-ins that no longer count.
 async fn sign_checkpoints(state: AppState) {
     let minute = Duration::from_secs(60);
     let mut every_minute = tokio::time::interval_at(tokio::time::Instant::now() + minute, minute);
@@ -264,6 +265,9 @@ async fn sign_checkpoints(state: AppState) {
             audit::checkpoint_head(&state.db, &state.keys.current(), state.clock.now()).await
         {
             tracing::warn!(error = %e, "could not sign an audit checkpoint");
+        }
+        if let Err(e) = domain::auth::prune_login_failures(&state).await {
+            tracing::warn!(error = %e, "could not prune old failed sign-ins");
         }
     }
 }

@@ -294,3 +294,12 @@ pub async fn public_keys(state: &AppState, call: &Call) -> AppResult<Vec<crate::
     Work::begin(state, call).await?.commit().await?;
     Ok(keys)
 }
+
+/// Deletes failed sign-ins that no longer count, so the table stays as small as the window.
+pub async fn prune_login_failures(state: &AppState) -> AppResult<u64> {
+    let before = state.clock.now() - chrono::Duration::minutes(FAILURE_WINDOW_MINUTES);
+    let tx = state.db.begin().await?;
+    let pruned = repo::sessions::prune_login_failures(&tx, before).await?;
+    tx.commit().await?;
+    Ok(pruned)
+}

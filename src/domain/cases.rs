@@ -69,30 +69,44 @@ pub async fn file(
     new: NewReferral,
 ) -> AppResult<Case> {
     authz::case_scope(p)?;
-    if let Some(existing) = replay(state, call, p, &new.request_id).await? {
+    if let Some(existing) = replay(state, call, p, &new).await? {
         return Ok(existing);
     }
     match file_once(state, call, p, &new).await {
         // A concurrent filing with the same request id won the race: answer with its case.
-        Err(AppError::AlreadyExists(_)) => replay(state, call, p, &new.request_id)
+        Err(AppError::AlreadyExists(_)) => replay(state, call, p, &new)
             .await?
             .ok_or_else(|| AppError::internal("request id taken but no case found")),
         other => other,
     }
 }
 
+/// The case an earlier filing with the same request id made, if any. A request id reused for a
+/// different referral is refused rather than silently answered with the first case.
 async fn replay(
     state: &AppState,
     call: &Call,
     p: &Principal,
-    request_id: &str,
+    new: &NewReferral,
 ) -> AppResult<Option<Case>> {
     let work = Work::begin(state, call).await?;
-    let Some(case) = repo::cases::find_by_request(work.tx(), &p.user_id, request_id).await? else {
+    let Some(case) = repo::cases::find_by_request(work.tx(), &p.user_id, &new.request_id).await?
+    else {
         return Ok(None);
     };
     call.concerns_case(&case);
     authz::authorize(p, &case, CaseAction::Read)?;
+    let same = case.channel_id == new.channel_id
+        && case.category == new.category
+        && case.priority == new.priority
+        && case.title == new.title
+        && case.summary == new.summary;
+    if !same {
+        return Err(AppError::invalid(
+            "request_id",
+            "was already used for a different referral; use a new request_id",
+        ));
+    }
     work.commit().await?;
     Ok(Some(case))
 }

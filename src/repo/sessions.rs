@@ -199,3 +199,12 @@ pub async fn clear_login_failures(tx: &Tx, username: &str) -> AppResult<()> {
         .await?;
     Ok(())
 }
+
+/// Forgets failed sign-ins older than `before`: they no longer count.
+pub async fn prune_login_failures(tx: &Tx, before: Timestamp) -> AppResult<u64> {
+    let result = login_failure::Entity::delete_many()
+        .filter(login_failure::Column::At.lt(to_micros(before)))
+        .exec(&tx.txn)
+        .await?;
+    Ok(result.rows_affected)
+}

@@ -417,6 +417,22 @@ async fn filing_is_idempotent_per_user_and_request_id(backend: Backend) {
     }
     assert_eq!(ids.len(), 1);
 
+    // The same request id for a different referral is a client bug, not a retry.
+    let mut changed = request.clone();
+    changed.title = "Something else".into();
+    let reused = w
+        .officer_in
+        .cases()
+        .file_referral(changed)
+        .await
+        .unwrap_err();
+    assert_eq!(reused.code(), Code::InvalidArgument);
+    assert!(
+        reused.message().contains("request_id"),
+        "{}",
+        reused.message()
+    );
+
     // Another user's request id is their own.
     let other = w
         .sup_in

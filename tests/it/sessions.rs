@@ -388,6 +388,18 @@ async fn failed_sign_ins_are_throttled_per_user_and_per_peer(backend: Backend) {
         (1..=5).contains(&checked),
         "{checked} concurrent guesses were checked"
     );
+    // Failures older than the window are forgotten, keeping the table small.
+    w.server.clock.advance(Duration::minutes(16));
+    let pruned = liaison::domain::auth::prune_login_failures(&w.server.state)
+        .await
+        .unwrap();
+    assert!(pruned >= 7, "{pruned} old failures pruned");
+    assert_eq!(
+        liaison::domain::auth::prune_login_failures(&w.server.state)
+            .await
+            .unwrap(),
+        0
+    );
     w.stop().await;
 }
 
