@@ -3,7 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use super::{convert, Api};
-use crate::domain::cases::{self, CaseListing, NewReferral};
+use crate::domain::cases::{self, CaseListing, NewReferral, TimelinePage};
 use crate::domain::lifecycle::Move;
 use crate::domain::model::{
     CaseOrder, CaseStatus, CaseView, Category, NoteVisibility, Priority, Resolution,
@@ -371,10 +371,16 @@ impl CaseService for Api {
         let started = self.begin(request, "CaseService/ListNotes").await;
         let result = async {
             let p = started.case_worker()?;
-            let id = self.case_id(&started.call, &started.message.case_id, "case_id")?;
-            let notes = cases::notes(&self.state, &started.call, p, &id).await?;
+            let m = &started.message;
+            let id = self.case_id(&started.call, &m.case_id, "case_id")?;
+            let page = TimelinePage {
+                page_size: paging::page_size(m.page_size)?,
+                page_token: (!m.page_token.is_empty()).then(|| m.page_token.clone()),
+            };
+            let (notes, next) = cases::notes(&self.state, &started.call, p, &id, page).await?;
             Ok(pb::ListNotesResponse {
                 notes: notes.into_iter().map(convert::note).collect(),
+                next_page_token: next.unwrap_or_default(),
             })
         }
         .await;
@@ -389,10 +395,16 @@ impl CaseService for Api {
         let started = self.begin(request, "CaseService/ListCaseEvents").await;
         let result = async {
             let p = started.case_worker()?;
-            let id = self.case_id(&started.call, &started.message.case_id, "case_id")?;
-            let events = cases::events(&self.state, &started.call, p, &id).await?;
+            let m = &started.message;
+            let id = self.case_id(&started.call, &m.case_id, "case_id")?;
+            let page = TimelinePage {
+                page_size: paging::page_size(m.page_size)?,
+                page_token: (!m.page_token.is_empty()).then(|| m.page_token.clone()),
+            };
+            let (events, next) = cases::events(&self.state, &started.call, p, &id, page).await?;
             Ok(pb::ListCaseEventsResponse {
                 events: events.into_iter().map(convert::event).collect(),
+                next_page_token: next.unwrap_or_default(),
             })
         }
         .await;

@@ -12,7 +12,7 @@ use crate::domain::model::{
 };
 use crate::domain::paging;
 use crate::error::{AppError, AppResult};
-use crate::repo::cases::{CaseCursor, CaseQuery};
+use crate::repo::cases::{CaseCursor, CaseQuery, TimelineCursor};
 use crate::repo::{self, Tx};
 use crate::state::AppState;
 
@@ -368,18 +368,78 @@ pub async fn add_note(
     Ok(note)
 }
 
+/// A page of a case's notes or events: the page size asked for and the token from the last page.
+#[derive(Debug, Clone)]
+pub struct TimelinePage {
+    pub page_size: u64,
+    pub page_token: Option<String>,
+}
+
+impl TimelinePage {
+    fn cursor(
+        &self,
+        state: &AppState,
+        what: &str,
+        p: &Principal,
+        case_id: &str,
+    ) -> AppResult<(String, Option<TimelineCursor>)> {
+        let binding = paging::binding(&[what, &p.user_id, case_id]);
+        let after = self
+            .page_token
+            .as_deref()
+            .map(|t| paging::decode::<TimelineCursor>(&state.keys.page_token_secret(), &binding, t))
+            .transpose()?;
+        Ok((binding, after))
+    }
+
+    /// Cuts the one extra item fetched and makes the next page's token from the last one kept.
+    fn finish<T>(
+        &self,
+        state: &AppState,
+        binding: &str,
+        mut items: Vec<T>,
+        cursor_of: impl Fn(&T) -> TimelineCursor,
+    ) -> AppResult<(Vec<T>, Option<String>)> {
+        if items.len() as u64 <= self.page_size {
+            return Ok((items, None));
+        }
+        items.truncate(self.page_size as usize);
+        let next = match items.last() {
+            Some(last) => Some(paging::encode(
+                &state.keys.page_token_secret(),
+                binding,
+                &cursor_of(last),
+            )?),
+            None => None,
+        };
+        Ok((items, next))
+    }
+}
+
 pub async fn notes(
     state: &AppState,
     call: &Call,
     p: &Principal,
     case_id: &str,
-) -> AppResult<Vec<Note>> {
+    page: TimelinePage,
+) -> AppResult<(Vec<Note>, Option<String>)> {
     authz::case_scope(p)?;
+    let (binding, after) = page.cursor(state, "ListNotes", p, case_id)?;
     let work = Work::begin(state, call).await?;
     let (case, _) = load(work.tx(), call, p, case_id, CaseAction::Read).await?;
-    let notes = repo::cases::notes_visible_to(work.tx(), &case.id, &p.agency_id).await?;
+    let notes = repo::cases::notes_visible_to(
+        work.tx(),
+        &case.id,
+        &p.agency_id,
+        after.as_ref(),
+        page.page_size + 1,
+    )
+    .await?;
     work.commit().await?;
-    Ok(notes)
+    page.finish(state, &binding, notes, |n| TimelineCursor {
+        at: n.created_at.timestamp_micros(),
+        id: n.id.clone(),
+    })
 }
 
 pub async fn events(
@@ -387,11 +447,23 @@ pub async fn events(
     call: &Call,
     p: &Principal,
     case_id: &str,
-) -> AppResult<Vec<CaseEvent>> {
+    page: TimelinePage,
+) -> AppResult<(Vec<CaseEvent>, Option<String>)> {
     authz::case_scope(p)?;
+    let (binding, after) = page.cursor(state, "ListCaseEvents", p, case_id)?;
     let work = Work::begin(state, call).await?;
     let (case, _) = load(work.tx(), call, p, case_id, CaseAction::Read).await?;
-    let events = repo::cases::events_visible_to(work.tx(), &case.id, &p.agency_id).await?;
+    let events = repo::cases::events_visible_to(
+        work.tx(),
+        &case.id,
+        &p.agency_id,
+        after.as_ref(),
+        page.page_size + 1,
+    )
+    .await?;
     work.commit().await?;
-    Ok(events)
+    page.finish(state, &binding, events, |e| TimelineCursor {
+        at: e.at.timestamp_micros(),
+        id: e.id.clone(),
+    })
 }

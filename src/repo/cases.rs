@@ -334,9 +334,35 @@ pub async fn insert_note(tx: &Tx, note: &Note) -> AppResult<()> {
     Ok(())
 }
 
-/// The notes of a case that `agency_id` may read: shared ones and its own internal ones.
-pub async fn notes_visible_to(tx: &Tx, case_id: &str, agency_id: &str) -> AppResult<Vec<Note>> {
-    case_note::Entity::find()
+/// Where a page of a case's notes or events starts: after the item with this time and id.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TimelineCursor {
+    pub at: i64,
+    pub id: String,
+}
+
+/// The notes of a case that `agency_id` may read: shared ones and its own internal ones, oldest
+/// first, after `after`, at most `limit`.
+pub async fn notes_visible_to(
+    tx: &Tx,
+    case_id: &str,
+    agency_id: &str,
+    after: Option<&TimelineCursor>,
+    limit: u64,
+) -> AppResult<Vec<Note>> {
+    let mut query = case_note::Entity::find();
+    if let Some(after) = after {
+        query = query.filter(
+            Condition::any()
+                .add(case_note::Column::CreatedAt.gt(after.at))
+                .add(
+                    Condition::all()
+                        .add(case_note::Column::CreatedAt.eq(after.at))
+                        .add(case_note::Column::Id.gt(after.id.as_str())),
+                ),
+        );
+    }
+    query
         .filter(case_note::Column::CaseId.eq(case_id))
         .filter(
             Condition::any()
@@ -345,6 +371,7 @@ pub async fn notes_visible_to(tx: &Tx, case_id: &str, agency_id: &str) -> AppRes
         )
         .order_by_asc(case_note::Column::CreatedAt)
         .order_by_asc(case_note::Column::Id)
+        .limit(limit)
         .all(&tx.txn)
         .await?
         .into_iter()
@@ -408,8 +435,22 @@ pub async fn events_visible_to(
     tx: &Tx,
     case_id: &str,
     agency_id: &str,
+    after: Option<&TimelineCursor>,
+    limit: u64,
 ) -> AppResult<Vec<CaseEvent>> {
-    case_event::Entity::find()
+    let mut query = case_event::Entity::find();
+    if let Some(after) = after {
+        query = query.filter(
+            Condition::any()
+                .add(case_event::Column::At.gt(after.at))
+                .add(
+                    Condition::all()
+                        .add(case_event::Column::At.eq(after.at))
+                        .add(case_event::Column::Id.gt(after.id.as_str())),
+                ),
+        );
+    }
+    query
         .filter(case_event::Column::CaseId.eq(case_id))
         .filter(
             Condition::any()
@@ -418,6 +459,7 @@ pub async fn events_visible_to(
         )
         .order_by_asc(case_event::Column::At)
         .order_by_asc(case_event::Column::Id)
+        .limit(limit)
         .all(&tx.txn)
         .await?
         .into_iter()

@@ -242,6 +242,7 @@ async fn auditors_and_admins_never_see_case_content(backend: Backend) {
             who.cases()
                 .list_notes(pb::ListNotesRequest {
                     case_id: case.id.clone(),
+                    ..Default::default()
                 })
                 .await,
             Code::PermissionDenied,
@@ -335,6 +336,7 @@ async fn unseen_cases_answer_exactly_like_missing_ones(backend: Backend) {
             .cases()
             .list_case_events(pb::ListCaseEventsRequest {
                 case_id: case.id.clone(),
+                ..Default::default()
             })
             .await
             .unwrap_err();
@@ -342,6 +344,7 @@ async fn unseen_cases_answer_exactly_like_missing_ones(backend: Backend) {
             .cases()
             .list_case_events(pb::ListCaseEventsRequest {
                 case_id: missing.clone(),
+                ..Default::default()
             })
             .await
             .unwrap_err();

@@ -21,6 +21,7 @@ on_both_databases!(
     queues_show_incoming_outgoing_and_assigned,
     bad_input_names_each_bad_field,
     filing_needs_an_active_channel_and_a_covered_category,
+    notes_and_timelines_page_without_repeats,
 );
 
 async fn whole_lifecycle_from_filing_to_reopened_close(backend: Backend) {
@@ -176,6 +177,7 @@ async fn whole_lifecycle_from_filing_to_reopened_close(backend: Backend) {
         .cases()
         .list_case_events(pb::ListCaseEventsRequest {
             case_id: filed.id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -558,7 +560,10 @@ async fn internal_notes_stay_inside_their_agency(backend: Backend) {
         let id = case.id.clone();
         async move {
             cases
-                .list_notes(pb::ListNotesRequest { case_id: id })
+                .list_notes(pb::ListNotesRequest {
+                    case_id: id,
+                    ..Default::default()
+                })
                 .await
                 .unwrap()
                 .into_inner()
@@ -590,7 +595,10 @@ async fn internal_notes_stay_inside_their_agency(backend: Backend) {
         let id = case.id.clone();
         async move {
             cases
-                .list_case_events(pb::ListCaseEventsRequest { case_id: id })
+                .list_case_events(pb::ListCaseEventsRequest {
+                    case_id: id,
+                    ..Default::default()
+                })
                 .await
                 .unwrap()
                 .into_inner()
@@ -887,5 +895,85 @@ async fn filing_needs_an_active_channel_and_a_covered_category(backend: Backend)
         })
         .await
         .unwrap();
+    w.stop().await;
+}
+
+async fn notes_and_timelines_page_without_repeats(backend: Backend) {
+    let w = World::new(backend).await;
+    let case = w.case_in_progress("Long history").await;
+    let other = w.case_in_progress("Another case").await;
+    for i in 0..7 {
+        w.officer_in
+            .cases()
+            .add_note(pb::AddNoteRequest {
+                case_id: case.id.clone(),
+                body: format!("Note {i}"),
+                visibility: pb::NoteVisibility::Shared as i32,
+            })
+            .await
+            .unwrap();
+    }
+    let mut bodies = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = w
+            .sup_ca
+            .cases()
+            .list_notes(pb::ListNotesRequest {
+                case_id: case.id.clone(),
+                page_size: 3,
+                page_token: token.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        pages += 1;
+        bodies.extend(page.notes.into_iter().map(|n| n.body));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+        // A token belongs to its case (and caller): it does not page through another.
+        let elsewhere = w
+            .sup_ca
+            .cases()
+            .list_notes(pb::ListNotesRequest {
+                case_id: other.id.clone(),
+                page_size: 3,
+                page_token: token.clone(),
+            })
+            .await;
+        assert_code(elsewhere, Code::InvalidArgument);
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(
+        bodies,
+        (0..7).map(|i| format!("Note {i}")).collect::<Vec<_>>()
+    );
+
+    let mut kinds = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = w
+            .sup_in
+            .cases()
+            .list_case_events(pb::ListCaseEventsRequest {
+                case_id: case.id.clone(),
+                page_size: 4,
+                page_token: token.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        kinds.extend(page.events.into_iter().map(|e| e.kind));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    // Filed, acknowledged, assigned, then seven notes.
+    assert_eq!(kinds.len(), 10);
+    assert_eq!(kinds[0], pb::CaseEventKind::Filed as i32);
     w.stop().await;
 }

@@ -475,6 +475,7 @@ impl Harness {
                 .cases()
                 .list_notes(pb::ListNotesRequest {
                     case_id: self.id(case),
+                    ..Default::default()
                 })
                 .await
             {
@@ -484,6 +485,7 @@ impl Harness {
             Op::Events(case) => {
                 let request = pb::ListCaseEventsRequest {
                     case_id: self.id(case),
+                    ..Default::default()
                 };
                 (
                     code(c.cases().list_case_events(request).await.map(|_| ())),
