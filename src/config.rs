@@ -78,6 +78,10 @@ pub struct Config {
     #[arg(long, env = "LIAISON_HEALTH_LISTEN", global = true)]
     pub health_listen: Option<SocketAddr>,
 
+    /// Serve Prometheus metrics at `http://<address>/metrics` (off by default).
+    #[arg(long, env = "LIAISON_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Most calls served at once; further calls are refused with RESOURCE_EXHAUSTED.
     #[arg(
         long,
@@ -180,6 +184,7 @@ impl Config {
             client_ca: None,
             insecure: false,
             health_listen: None,
+            metrics_listen: None,
             max_concurrent_calls: 256,
             token_ttl_seconds: 900,
             refresh_idle_seconds: 12 * 3600,
@@ -240,6 +245,7 @@ impl std::fmt::Debug for Config {
             .field("client_ca", &self.client_ca)
             .field("insecure", &self.insecure)
             .field("health_listen", &self.health_listen)
+            .field("metrics_listen", &self.metrics_listen)
             .field("max_concurrent_calls", &self.max_concurrent_calls)
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .field("refresh_idle_seconds", &self.refresh_idle_seconds)

@@ -13,6 +13,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod fuzzing;
+pub mod metrics;
 pub mod ops;
 pub mod repo;
 pub mod state;
@@ -114,6 +115,7 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, Ap
         clock,
         keys: Arc::new(keys),
         passwords: Passwords::new(config.max_concurrent_hashes)?,
+        metrics: Arc::new(metrics::Metrics::new()?),
         sessions: SessionPolicy {
             idle: seconds(config.refresh_idle_seconds)?,
             lifetime: seconds(config.refresh_lifetime_seconds)?,
@@ -184,6 +186,20 @@ pub async fn serve_state(
         }
         None => None,
     };
+    let metrics_server = match config.metrics_listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| ServeError::Config(format!("cannot listen on {addr}: {e}")))?;
+            tracing::info!(%addr, "serving metrics");
+            Some(tokio::spawn(metrics::serve(
+                listener,
+                state.metrics.clone(),
+                state.db.clone(),
+            )))
+        }
+        None => None,
+    };
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
@@ -210,8 +226,8 @@ pub async fn serve_state(
         .await;
     checkpoints.abort();
     key_reload.abort();
-    if let Some(health_only) = health_only {
-        health_only.abort();
+    for task in [health_only, metrics_server].into_iter().flatten() {
+        task.abort();
     }
     state.db.close().await;
     Ok(result?)

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::authn::jwt::Keyring;
 use crate::authn::password::Passwords;
 use crate::clock::Clock;
+use crate::metrics::Metrics;
 use crate::repo::Db;
 
 #[derive(Clone)]
@@ -14,6 +15,7 @@ pub struct AppState {
     pub keys: Arc<Keyring>,
     pub passwords: Passwords,
     pub sessions: SessionPolicy,
+    pub metrics: Arc<Metrics>,
 }
 
 /// How long sessions live.

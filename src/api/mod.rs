@@ -189,12 +189,16 @@ impl Api {
             mut guard,
             ..
         } = started;
-        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let elapsed = started.elapsed();
+        let latency_ms = elapsed.as_secs_f64() * 1000.0;
         let request_id = MetadataValue::try_from(call.request_id.as_str()).ok();
         let user_id = call.actor_id().unwrap_or_default();
         match result {
             Ok(value) => {
                 guard.disarm();
+                self.state
+                    .metrics
+                    .observe_call(&call.method, tonic::Code::Ok, elapsed);
                 tracing::info!(method = %call.method, request_id = %call.request_id, %user_id, status = "OK", latency_ms, "call");
                 let mut response = Response::new(value);
                 if let Some(id) = request_id {
@@ -215,6 +219,7 @@ impl Api {
                     }
                 };
                 let code = err.code();
+                self.state.metrics.observe_call(&call.method, code, elapsed);
                 if err.is_server_fault() {
                     tracing::error!(method = %call.method, request_id = %call.request_id, %user_id, status = ?code, latency_ms, error = %err, "call failed");
                 } else {

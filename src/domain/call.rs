@@ -198,7 +198,7 @@ impl<'a> Work<'a> {
         let record = self
             .call
             .record(self.state, outcome_of(err), err.code() as i32);
-        audit::append(&self.tx, &self.state.keys.current(), record).await?;
+        append(self.state, &self.tx, record).await?;
         self.tx.commit().await?;
         self.call.audited.store(true, Ordering::SeqCst);
         Ok(())
@@ -206,11 +206,22 @@ impl<'a> Work<'a> {
 
     pub async fn commit(self) -> AppResult<()> {
         let record = self.call.record(self.state, Outcome::Allowed, 0);
-        audit::append(&self.tx, &self.state.keys.current(), record).await?;
+        append(self.state, &self.tx, record).await?;
         self.tx.commit().await?;
         self.call.audited.store(true, Ordering::SeqCst);
         Ok(())
     }
+}
+
+/// Appends a call's entry, timing it for the metrics.
+async fn append(state: &AppState, tx: &Tx, record: AuditRecord) -> AppResult<()> {
+    let started = std::time::Instant::now();
+    let outcome = record.outcome;
+    audit::append(tx, &state.keys.current(), record).await?;
+    state
+        .metrics
+        .observe_audit_append(outcome.as_str(), started.elapsed());
+    Ok(())
 }
 
 /// Whether an error refuses the caller (`DENIED`) or reports a failure (`FAILED`).
@@ -251,7 +262,7 @@ pub async fn audit_failure(state: &AppState, call: &Call, err: &AppError) -> App
         }
     }
     let record = call.record(state, outcome_of(err), err.code() as i32);
-    audit::append(&tx, &state.keys.current(), record).await?;
+    append(state, &tx, record).await?;
     tx.commit().await?;
     call.audited.store(true, Ordering::SeqCst);
     Ok(())

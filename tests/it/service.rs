@@ -96,3 +96,59 @@ async fn oversized_requests_are_refused(backend: Backend) {
         .await;
     w.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_calls_and_audit_appends() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let server = TestServer::start_with(
+        &Backend::Sqlite,
+        None,
+        |config: &mut liaison::config::Config| config.metrics_listen = Some(metrics_addr),
+        None,
+    )
+    .await;
+    let denied = server
+        .anonymous()
+        .cases()
+        .get_case(pb::GetCaseRequest { id: "x".into() })
+        .await;
+    assert!(denied.is_err());
+    server
+        .anonymous()
+        .auth()
+        .get_public_keys(pb::GetPublicKeysRequest {})
+        .await
+        .unwrap();
+
+    let mut body = String::new();
+    for _ in 0..50 {
+        if let Ok(mut stream) = tokio::net::TcpStream::connect(metrics_addr).await {
+            stream
+                .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+                .await
+                .unwrap();
+            stream.read_to_string(&mut body).await.unwrap();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        body.starts_with("HTTP/1.0 200") || body.starts_with("HTTP/1.1 200"),
+        "{body}"
+    );
+    for expected in [
+        r#"liaison_calls_total{code="Unauthenticated",method="liaison.v1.CaseService/GetCase"} 1"#,
+        r#"liaison_calls_total{code="Ok",method="liaison.v1.AuthService/GetPublicKeys"} 1"#,
+        "liaison_call_duration_seconds_bucket",
+        r#"liaison_audit_append_seconds_count{outcome="DENIED"} 1"#,
+        r#"liaison_audit_append_seconds_count{outcome="ALLOWED"}"#,
+        r#"liaison_db_pool_connections{state="open"} 1"#,
+    ] {
+        assert!(body.contains(expected), "missing {expected} in:\n{body}");
+    }
+    server.stop().await;
+}

@@ -1,0 +1,117 @@
+//! Prometheus metrics, served on `--metrics-listen` when it is set: calls by method and status,
+//! call latency, audit append latency, and database pool use.
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::error::{AppError, AppResult};
+use crate::repo::Db;
+
+pub struct Metrics {
+    registry: Registry,
+    calls: IntCounterVec,
+    latency: HistogramVec,
+    audit_append: HistogramVec,
+    pool: IntGaugeVec,
+}
+
+fn registered<C: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    collector: Result<C, prometheus::Error>,
+) -> AppResult<C> {
+    let collector = collector.map_err(|e| AppError::internal(format!("metric: {e}")))?;
+    registry
+        .register(Box::new(collector.clone()))
+        .map_err(|e| AppError::internal(format!("metric: {e}")))?;
+    Ok(collector)
+}
+
+impl Metrics {
+    pub fn new() -> AppResult<Metrics> {
+        let registry = Registry::new_custom(Some("liaison".into()), None)
+            .map_err(|e| AppError::internal(format!("metrics: {e}")))?;
+        let buckets = vec![
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ];
+        Ok(Metrics {
+            calls: registered(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new("calls_total", "gRPC calls by method and status code"),
+                    &["method", "code"],
+                ),
+            )?,
+            latency: registered(
+                &registry,
+                HistogramVec::new(
+                    HistogramOpts::new("call_duration_seconds", "gRPC call latency")
+                        .buckets(buckets.clone()),
+                    &["method"],
+                ),
+            )?,
+            audit_append: registered(
+                &registry,
+                HistogramVec::new(
+                    HistogramOpts::new(
+                        "audit_append_seconds",
+                        "Time to append an audit entry, lock included",
+                    )
+                    .buckets(buckets),
+                    &["outcome"],
+                ),
+            )?,
+            pool: registered(
+                &registry,
+                IntGaugeVec::new(
+                    Opts::new("db_pool_connections", "Database connections by state"),
+                    &["state"],
+                ),
+            )?,
+            registry,
+        })
+    }
+
+    pub fn observe_call(&self, method: &str, code: tonic::Code, latency: Duration) {
+        self.calls
+            .with_label_values(&[method, &format!("{code:?}")])
+            .inc();
+        self.latency
+            .with_label_values(&[method])
+            .observe(latency.as_secs_f64());
+    }
+
+    pub fn observe_audit_append(&self, outcome: &str, latency: Duration) {
+        self.audit_append
+            .with_label_values(&[outcome])
+            .observe(latency.as_secs_f64());
+    }
+
+    /// The metrics in the Prometheus text format, with the pool read now.
+    pub fn render(&self, db: &Db) -> String {
+        let (size, idle) = db.pool_stats();
+        self.pool.with_label_values(&["open"]).set(i64::from(size));
+        self.pool.with_label_values(&["idle"]).set(idle as i64);
+        let mut out = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::warn!(error = %e, "could not encode metrics");
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+/// Serves `GET /metrics` on `listener` until the task is aborted.
+pub async fn serve(listener: tokio::net::TcpListener, metrics: std::sync::Arc<Metrics>, db: Db) {
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let (metrics, db) = (metrics.clone(), db.clone());
+            async move { metrics.render(&db) }
+        }),
+    );
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!(error = %e, "the metrics listener stopped");
+    }
+}
