@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use liaison::config::Config;
-use liaison::domain::model::{Role, Roles};
+use liaison::domain::model::Role;
 use liaison::pb;
 use tokio::sync::Mutex;
 use tonic::transport::Channel;
@@ -95,32 +95,17 @@ async fn three_replicas_keep_one_gap_free_chain() {
     let state = liaison::open(&config, Arc::new(liaison::clock::SystemClock))
         .await
         .unwrap();
-    liaison::ops::add_agency(&state, "IN-NCB", "Narcotics Control Bureau", "IN")
-        .await
-        .unwrap();
-    let ca = liaison::ops::add_agency(&state, "CA-RCMP", "Royal Canadian Mounted Police", "CA")
-        .await
-        .unwrap();
-    let add = |agency: &'static str, username: &'static str, role: Role| {
-        let state = state.clone();
-        async move {
-            liaison::ops::add_user(
-                &state,
-                agency,
-                username,
-                username,
-                [role].into_iter().collect::<Roles>(),
-                PASSWORD,
-            )
-            .await
-            .unwrap()
-        }
-    };
-    add("IN-NCB", "admin.in", Role::Admin).await;
-    add("CA-RCMP", "admin.ca", Role::Admin).await;
-    add("IN-NCB", "officer.in", Role::Officer).await;
-    add("CA-RCMP", "sup.ca", Role::Supervisor).await;
-    add("CA-RCMP", "officer.ca", Role::Officer).await;
+    let ca = crate::common::seed_two_agencies(
+        &state,
+        &[
+            ("IN-NCB", "admin.in", Role::Admin),
+            ("CA-RCMP", "admin.ca", Role::Admin),
+            ("IN-NCB", "officer.in", Role::Officer),
+            ("CA-RCMP", "sup.ca", Role::Supervisor),
+            ("CA-RCMP", "officer.ca", Role::Officer),
+        ],
+    )
+    .await;
 
     let replicas: Vec<Replica> = (0..3)
         .map(|i| start_replica(&url, &key_dir, &dir.path().join(format!("r{i}"))))

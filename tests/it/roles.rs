@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use liaison::config::Config;
-use liaison::domain::model::{Role, Roles};
+use liaison::domain::model::Role;
 use liaison::pb;
 use sea_orm::{ConnectionTrait, Database};
 use tonic::transport::Channel;
@@ -25,28 +25,15 @@ async fn the_service_runs_as_a_role_that_cannot_rewrite_history() {
     let owner = liaison::open(&owner_config, Arc::new(liaison::clock::SystemClock))
         .await
         .unwrap();
-    liaison::ops::add_agency(&owner, "IN-NCB", "Narcotics Control Bureau", "IN")
-        .await
-        .unwrap();
-    let ca = liaison::ops::add_agency(&owner, "CA-RCMP", "Royal Canadian Mounted Police", "CA")
-        .await
-        .unwrap();
-    for (agency, username, role) in [
-        ("IN-NCB", "admin.in", Role::Admin),
-        ("CA-RCMP", "admin.ca", Role::Admin),
-        ("IN-NCB", "officer.in", Role::Officer),
-    ] {
-        liaison::ops::add_user(
-            &owner,
-            agency,
-            username,
-            username,
-            [role].into_iter().collect::<Roles>(),
-            PASSWORD,
-        )
-        .await
-        .unwrap();
-    }
+    let ca = crate::common::seed_two_agencies(
+        &owner,
+        &[
+            ("IN-NCB", "admin.in", Role::Admin),
+            ("CA-RCMP", "admin.ca", Role::Admin),
+            ("IN-NCB", "officer.in", Role::Officer),
+        ],
+    )
+    .await;
 
     // The service role, granted exactly what deploy/postgres-roles.sql grants.
     let app = format!("liaison_app_{}", &db[db.len() - 12..]);

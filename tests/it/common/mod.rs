@@ -508,3 +508,24 @@ pub fn assert_code<T: std::fmt::Debug>(result: Result<tonic::Response<T>, Status
         Err(status) => assert_eq!(status.code(), expected, "message: {}", status.message()),
     }
 }
+
+/// Registers India's NCB and Canada's RCMP and the given users (agency code, username, role)
+/// through the operator commands; Canada's agency comes back.
+pub async fn seed_two_agencies(
+    state: &AppState,
+    users: &[(&str, &str, Role)],
+) -> liaison::domain::model::Agency {
+    liaison::ops::add_agency(state, "IN-NCB", "Narcotics Control Bureau", "IN")
+        .await
+        .expect("add agency");
+    let ca = liaison::ops::add_agency(state, "CA-RCMP", "Royal Canadian Mounted Police", "CA")
+        .await
+        .expect("add agency");
+    for (agency, username, role) in users {
+        let roles: Roles = [*role].into_iter().collect();
+        liaison::ops::add_user(state, agency, username, username, roles, PASSWORD)
+            .await
+            .expect("add user");
+    }
+    ca
+}
