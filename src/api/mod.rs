@@ -46,7 +46,7 @@ impl Api {
 pub(crate) struct Started<M> {
     pub call: Arc<Call>,
     pub message: M,
-    pub principal: AppResult<Principal>,
+    principal: AppResult<Principal>,
     /// The call's place among the calls in flight, or why it has none.
     admission: AppResult<tokio::sync::OwnedSemaphorePermit>,
     metadata: tonic::metadata::MetadataMap,
