@@ -270,7 +270,7 @@ async fn watch_database(db: Db, health: tonic_health::server::HealthReporter) {
 }
 
 /// Once a minute: signs the audit chain's head while it moves (appends sign every 1,000th entry),
-/// and forgets failed sign-ins that no longer count.
+/// forgets failed sign-ins that no longer count, and escalates cases not acknowledged in time.
 async fn sign_checkpoints(state: AppState) {
     let minute = Duration::from_secs(60);
     let mut every_minute = tokio::time::interval_at(tokio::time::Instant::now() + minute, minute);
@@ -284,6 +284,11 @@ async fn sign_checkpoints(state: AppState) {
         }
         if let Err(e) = domain::auth::prune_login_failures(&state).await {
             tracing::warn!(error = %e, "could not prune old failed sign-ins");
+        }
+        match domain::cases::escalate_overdue(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(cases = n, "escalated cases not acknowledged in time"),
+            Err(e) => tracing::warn!(error = %e, "could not escalate overdue cases"),
         }
     }
 }

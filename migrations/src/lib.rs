@@ -7,6 +7,7 @@ mod m20261125_000001_create_schema;
 mod m20261125_000002_protect_audit_history;
 mod m20261125_000003_add_channel_suspender;
 mod m20261125_000004_create_sessions;
+mod m20261125_000005_add_case_escalation;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_protect_audit_history::Migration),
             Box::new(m20261125_000003_add_channel_suspender::Migration),
             Box::new(m20261125_000004_create_sessions::Migration),
+            Box::new(m20261125_000005_add_case_escalation::Migration),
         ]
     }
 }

@@ -467,3 +467,61 @@ pub async fn events(
         id: e.id.clone(),
     })
 }
+
+/// How many overdue cases one escalation pass takes on; the next pass takes the rest.
+const ESCALATION_BATCH: u64 = 200;
+
+/// Records an ESCALATED event on every case still FILED past its acknowledge deadline, once per
+/// case however many servers run this at once (the conditional update lets one of them win). Each
+/// escalation is its own transaction with its own audit entry, made by the service itself.
+pub async fn escalate_overdue(state: &AppState) -> AppResult<usize> {
+    let now = state.clock.now();
+    let due = {
+        let tx = state.db.begin().await?;
+        let due = repo::cases::due_for_escalation(&tx, now, ESCALATION_BATCH).await?;
+        tx.commit().await?;
+        due
+    };
+    let mut escalated = 0;
+    for case in due {
+        let call = Call::new(
+            "liaisond/escalate",
+            uuid::Uuid::now_v7().to_string(),
+            Some("local".into()),
+        );
+        call.concerns_case(&case);
+        let work = Work::begin(state, &call).await?;
+        if !repo::cases::mark_escalated(work.tx(), &case.id, now).await? {
+            // Another server escalated it first, or it was acknowledged meanwhile.
+            continue;
+        }
+        let overdue_by = now - case.acknowledge_due_at;
+        repo::cases::insert_event(
+            work.tx(),
+            &CaseEvent {
+                id: uuid::Uuid::now_v7().to_string(),
+                case_id: case.id.clone(),
+                kind: EventKind::Escalated,
+                // Recorded by the service itself: no user acted.
+                actor_id: String::new(),
+                actor_agency_id: String::new(),
+                at: now,
+                from_status: Some(CaseStatus::Filed),
+                to_status: Some(CaseStatus::Filed),
+                reason: Some(format!(
+                    "not acknowledged within {} hours of filing (overdue by {} minutes)",
+                    case.priority.acknowledge_within().num_hours(),
+                    overdue_by.num_minutes()
+                )),
+                assignee_id: None,
+                resolution: None,
+                note_id: None,
+                visible_to_agency_id: None,
+            },
+        )
+        .await?;
+        work.commit().await?;
+        escalated += 1;
+    }
+    Ok(escalated)
+}

@@ -98,6 +98,7 @@ coded_enum!(EventKind {
     Reopened = 8 => "REOPENED",
     Withdrawn = 9 => "WITHDRAWN",
     NoteAdded = 10 => "NOTE_ADDED",
+    Escalated = 11 => "ESCALATED",
 });
 
 /// Which queue a case listing shows.

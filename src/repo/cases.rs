@@ -102,6 +102,7 @@ pub async fn insert(tx: &Tx, case: &Case, request_id: &str) -> AppResult<()> {
         acknowledge_due_at: Set(to_micros(case.acknowledge_due_at)),
         version: Set(case.version),
         request_id: Set(request_id.to_string()),
+        escalated_at: Set(None),
     }
     .insert(&tx.txn)
     .await
@@ -165,6 +166,34 @@ pub async fn update(tx: &Tx, case: &Case, expected_version: i64) -> AppResult<bo
         .col_expr(case::Column::Version, Expr::value(case.version))
         .filter(case::Column::Id.eq(case.id.as_str()))
         .filter(case::Column::Version.eq(expected_version))
+        .exec(&tx.txn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Cases still FILED past their acknowledge deadline at `now` and not yet escalated, oldest due
+/// first, at most `limit`.
+pub async fn due_for_escalation(tx: &Tx, now: Timestamp, limit: u64) -> AppResult<Vec<Case>> {
+    case::Entity::find()
+        .filter(case::Column::Status.eq(CaseStatus::Filed.code()))
+        .filter(case::Column::AcknowledgeDueAt.lt(to_micros(now)))
+        .filter(case::Column::EscalatedAt.is_null())
+        .order_by_asc(case::Column::AcknowledgeDueAt)
+        .limit(limit)
+        .all(&tx.txn)
+        .await?
+        .into_iter()
+        .map(Case::try_from)
+        .collect()
+}
+
+/// Marks a case escalated unless it already was (or is no longer FILED); whether this call did.
+pub async fn mark_escalated(tx: &Tx, id: &str, now: Timestamp) -> AppResult<bool> {
+    let result = case::Entity::update_many()
+        .col_expr(case::Column::EscalatedAt, Expr::value(to_micros(now)))
+        .filter(case::Column::Id.eq(id))
+        .filter(case::Column::EscalatedAt.is_null())
+        .filter(case::Column::Status.eq(CaseStatus::Filed.code()))
         .exec(&tx.txn)
         .await?;
     Ok(result.rows_affected == 1)

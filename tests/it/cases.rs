@@ -22,6 +22,7 @@ on_both_databases!(
     bad_input_names_each_bad_field,
     filing_needs_an_active_channel_and_a_covered_category,
     notes_and_timelines_page_without_repeats,
+    overdue_cases_are_escalated_exactly_once,
 );
 
 async fn whole_lifecycle_from_filing_to_reopened_close(backend: Backend) {
@@ -975,5 +976,99 @@ async fn notes_and_timelines_page_without_repeats(backend: Backend) {
     // Filed, acknowledged, assigned, then seven notes.
     assert_eq!(kinds.len(), 10);
     assert_eq!(kinds[0], pb::CaseEventKind::Filed as i32);
+    w.stop().await;
+}
+
+async fn overdue_cases_are_escalated_exactly_once(backend: Backend) {
+    let w = World::new(backend).await;
+    let urgent = w.file(&w.officer_in, "Urgent", pb::Priority::Urgent).await;
+    let routine = w
+        .file(&w.officer_in, "Routine", pb::Priority::Routine)
+        .await;
+    let acked = w
+        .file(&w.officer_in, "Acknowledged in time", pb::Priority::Urgent)
+        .await;
+    w.sup_ca
+        .cases()
+        .acknowledge_case(pb::AcknowledgeCaseRequest {
+            id: acked.id.clone(),
+            etag: acked.etag,
+        })
+        .await
+        .unwrap();
+    let state = &w.server.state;
+    assert_eq!(
+        liaison::domain::cases::escalate_overdue(state)
+            .await
+            .unwrap(),
+        0
+    );
+
+    // Five hours on, only the unacknowledged urgent case is overdue. Several servers escalating at
+    // once record it once.
+    w.server.clock.advance(chrono::Duration::hours(5));
+    let (a, b, c) = tokio::join!(
+        liaison::domain::cases::escalate_overdue(state),
+        liaison::domain::cases::escalate_overdue(state),
+        liaison::domain::cases::escalate_overdue(state),
+    );
+    assert_eq!(a.unwrap() + b.unwrap() + c.unwrap(), 1);
+    assert_eq!(
+        liaison::domain::cases::escalate_overdue(state)
+            .await
+            .unwrap(),
+        0
+    );
+
+    let escalations = |id: String| {
+        let server = &w.server;
+        let who = w.sup_in.clone();
+        async move {
+            server
+                .fresh(&who)
+                .await
+                .cases()
+                .list_case_events(pb::ListCaseEventsRequest {
+                    case_id: id,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .events
+                .into_iter()
+                .filter(|e| e.kind == pb::CaseEventKind::Escalated as i32)
+                .collect::<Vec<_>>()
+        }
+    };
+    let events = escalations(urgent.id.clone()).await;
+    assert_eq!(events.len(), 1);
+    assert!(events[0].actor_id.is_empty());
+    assert!(events[0].reason.contains("4 hours"), "{}", events[0].reason);
+    assert!(escalations(routine.id.clone()).await.is_empty());
+    assert!(escalations(acked.id.clone()).await.is_empty());
+
+    // Past three days the routine case follows, and the audit log shows the service did it.
+    w.server.clock.advance(chrono::Duration::hours(70));
+    assert_eq!(
+        liaison::domain::cases::escalate_overdue(state)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(escalations(routine.id.clone()).await.len(), 1);
+    let auditor = w.server.fresh(&w.auditor_ca).await;
+    let entries = auditor
+        .audit()
+        .query_audit_log(pb::QueryAuditLogRequest {
+            method: "liaisond/escalate".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    assert_eq!(entries.len(), 2);
+    assert!(entries.iter().all(|e| e.actor_id.is_empty()));
     w.stop().await;
 }

@@ -24,6 +24,7 @@ pub struct Model {
     pub acknowledge_due_at: i64,
     pub version: i64,
     pub request_id: String,
+    pub escalated_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
