@@ -82,18 +82,9 @@ pub async fn query(
         ..filter.scoped_to(Some(p.agency_id.clone()))
     };
     let work = Work::begin(state, call).await?;
-    let mut entries = repo::audit::query(work.tx(), &query).await?;
+    let entries = repo::audit::query(work.tx(), &query).await?;
     work.commit().await?;
-    let next = if entries.len() as u64 > filter.page_size {
-        entries.truncate(filter.page_size as usize);
-        match entries.last() {
-            Some(last) => Some(paging::encode(secret, &binding, &last.seq)?),
-            None => None,
-        }
-    } else {
-        None
-    };
-    Ok((entries, next))
+    paging::page(secret, &binding, entries, filter.page_size, |last| last.seq)
 }
 
 /// Entries are read from the database this many at a time while exporting.

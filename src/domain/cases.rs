@@ -258,22 +258,11 @@ pub async fn list(
         limit: listing.page_size + 1,
     };
     let work = Work::begin(state, call).await?;
-    let mut cases = repo::cases::list(work.tx(), &query).await?;
+    let cases = repo::cases::list(work.tx(), &query).await?;
     work.commit().await?;
-    let next = if cases.len() as u64 > listing.page_size {
-        cases.truncate(listing.page_size as usize);
-        match cases.last() {
-            Some(last) => Some(paging::encode(
-                secret,
-                &binding,
-                &CaseCursor::after(last, listing.order),
-            )?),
-            None => None,
-        }
-    } else {
-        None
-    };
-    Ok((cases, next))
+    paging::page(secret, &binding, cases, listing.page_size, |last| {
+        CaseCursor::after(last, listing.order)
+    })
 }
 
 /// Makes a lifecycle move on the case at the version the caller saw.
@@ -397,22 +386,16 @@ impl TimelinePage {
         &self,
         state: &AppState,
         binding: &str,
-        mut items: Vec<T>,
+        items: Vec<T>,
         cursor_of: impl Fn(&T) -> TimelineCursor,
     ) -> AppResult<(Vec<T>, Option<String>)> {
-        if items.len() as u64 <= self.page_size {
-            return Ok((items, None));
-        }
-        items.truncate(self.page_size as usize);
-        let next = match items.last() {
-            Some(last) => Some(paging::encode(
-                &state.keys.page_token_secret(),
-                binding,
-                &cursor_of(last),
-            )?),
-            None => None,
-        };
-        Ok((items, next))
+        paging::page(
+            &state.keys.page_token_secret(),
+            binding,
+            items,
+            self.page_size,
+            cursor_of,
+        )
     }
 }
 

@@ -71,6 +71,26 @@ pub fn decode<C: DeserializeOwned>(secret: &[u8; 32], binding: &str, token: &str
     Ok(payload.c)
 }
 
+/// Cuts `items` (fetched with one extra to learn whether more follow) to `page_size`, and makes
+/// the next page's token from the last item kept; `None` on the last page.
+pub fn page<T, C: Serialize>(
+    secret: &[u8; 32],
+    binding: &str,
+    mut items: Vec<T>,
+    page_size: u64,
+    cursor_of: impl Fn(&T) -> C,
+) -> AppResult<(Vec<T>, Option<String>)> {
+    if items.len() as u64 <= page_size {
+        return Ok((items, None));
+    }
+    items.truncate(page_size as usize);
+    let next = match items.last() {
+        Some(last) => Some(encode(secret, binding, &cursor_of(last))?),
+        None => None,
+    };
+    Ok((items, next))
+}
+
 /// The page size asked for, defaulted and checked.
 pub fn page_size(requested: i32) -> AppResult<u64> {
     match requested {
@@ -112,6 +132,17 @@ mod tests {
         for garbage in ["", ".", "abc", "a.b.c", "%%%.%%%"] {
             assert!(decode::<i64>(&SECRET, &q, garbage).is_err());
         }
+        Ok(())
+    }
+
+    #[test]
+    fn a_page_keeps_its_size_and_points_past_its_last_item() -> AppResult<()> {
+        let q = binding(&["alice"]);
+        let (items, next) = page(&SECRET, &q, vec![1i64, 2, 3], 2, |n| *n)?;
+        assert_eq!(items, [1, 2]);
+        assert_eq!(decode::<i64>(&SECRET, &q, &next.unwrap_or_default())?, 2);
+        let (items, next) = page(&SECRET, &q, vec![1i64, 2], 2, |n| *n)?;
+        assert_eq!((items, next), (vec![1, 2], None));
         Ok(())
     }
 
