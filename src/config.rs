@@ -91,6 +91,45 @@ pub struct Config {
     )]
     pub max_concurrent_calls: usize,
 
+    /// Most WatchCases streams open at once; further ones are refused with RESOURCE_EXHAUSTED.
+    /// They do not count against --max-concurrent-calls.
+    #[arg(
+        long,
+        env = "LIAISON_MAX_WATCH_STREAMS",
+        default_value_t = 1024,
+        global = true
+    )]
+    pub max_watch_streams: usize,
+
+    /// Events a watch stream holds for a client that is not reading, beyond what the transport
+    /// buffers.
+    #[arg(
+        long,
+        env = "LIAISON_WATCH_BUFFER",
+        default_value_t = 64,
+        global = true
+    )]
+    pub watch_buffer: usize,
+
+    /// A watcher whose buffer stays full this many seconds is dropped with RESOURCE_EXHAUSTED
+    /// (it resumes with its last resume_token and misses nothing).
+    #[arg(
+        long,
+        env = "LIAISON_WATCH_STALL_SECONDS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub watch_stall_seconds: u64,
+
+    /// A quiet watch stream gets a heartbeat (with a fresh resume_token) this often.
+    #[arg(
+        long,
+        env = "LIAISON_WATCH_HEARTBEAT_SECONDS",
+        default_value_t = 15,
+        global = true
+    )]
+    pub watch_heartbeat_seconds: u64,
+
     /// Access-token lifetime in seconds.
     #[arg(
         long,
@@ -186,6 +225,10 @@ impl Config {
             health_listen: None,
             metrics_listen: None,
             max_concurrent_calls: 256,
+            max_watch_streams: 1024,
+            watch_buffer: 64,
+            watch_stall_seconds: 30,
+            watch_heartbeat_seconds: 15,
             token_ttl_seconds: 900,
             refresh_idle_seconds: 12 * 3600,
             refresh_lifetime_seconds: 7 * 24 * 3600,
@@ -247,6 +290,10 @@ impl std::fmt::Debug for Config {
             .field("health_listen", &self.health_listen)
             .field("metrics_listen", &self.metrics_listen)
             .field("max_concurrent_calls", &self.max_concurrent_calls)
+            .field("max_watch_streams", &self.max_watch_streams)
+            .field("watch_buffer", &self.watch_buffer)
+            .field("watch_stall_seconds", &self.watch_stall_seconds)
+            .field("watch_heartbeat_seconds", &self.watch_heartbeat_seconds)
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .field("refresh_idle_seconds", &self.refresh_idle_seconds)
             .field("refresh_lifetime_seconds", &self.refresh_lifetime_seconds)

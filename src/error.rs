@@ -53,6 +53,9 @@ pub enum AppError {
     /// `RESOURCE_EXHAUSTED`: the server is serving as many calls as it may at once.
     #[error("the server is busy; retry shortly")]
     Busy,
+    /// RESOURCE_EXHAUSTED with a message of its own: a watcher that fell behind, or one too many.
+    #[error("{0}")]
+    Exhausted(String),
     /// `CANCELLED`: the caller went away, or the deadline passed, before the call finished.
     #[error("the call was cancelled before it finished")]
     Cancelled,
@@ -92,7 +95,9 @@ impl AppError {
             AppError::Aborted(_) => Code::Aborted,
             AppError::AlreadyExists(_) => Code::AlreadyExists,
             AppError::Cancelled => Code::Cancelled,
-            AppError::TooManyAttempts { .. } | AppError::Busy => Code::ResourceExhausted,
+            AppError::TooManyAttempts { .. } | AppError::Busy | AppError::Exhausted(_) => {
+                Code::ResourceExhausted
+            }
             AppError::Unavailable(_) => Code::Unavailable,
             AppError::Internal(_) => Code::Internal,
         }
@@ -155,6 +160,7 @@ impl From<AppError> for Status {
             AppError::Busy => Status::resource_exhausted(
                 "the server is serving as many calls as it may at once; retry shortly",
             ),
+            AppError::Exhausted(msg) => Status::resource_exhausted(msg),
             AppError::TooManyAttempts { retry_after_secs } => Status::with_error_details(
                 Code::ResourceExhausted,
                 format!("too many failed sign-in attempts; retry in {retry_after_secs} s"),

@@ -116,6 +116,7 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, Ap
         keys: Arc::new(keys),
         passwords: Passwords::new(config.max_concurrent_hashes)?,
         metrics: Arc::new(metrics::Metrics::new()?),
+        events: Arc::new(domain::watch::EventHub::default()),
         sessions: SessionPolicy {
             idle: seconds(config.refresh_idle_seconds)?,
             lifetime: seconds(config.refresh_lifetime_seconds)?,
@@ -157,12 +158,13 @@ pub async fn serve_state(
         .local_addr()
         .map_err(|e| ServeError::Config(format!("listener has no address: {e}")))?;
     let tls = transport_security(config, addr)?;
-    let api = Api::new(state.clone(), config.max_concurrent_calls);
+    let api = Api::new(state.clone(), config);
     let limit = config.max_request_bytes;
     let (health, health_service) = tonic_health::server::health_reporter();
     let health_watch = tokio::spawn(watch_database(state.db.clone(), health.clone()));
     let checkpoints = tokio::spawn(sign_checkpoints(state.clone()));
     let key_reload = tokio::spawn(reload_keys(state.clone()));
+    let event_follower = tokio::spawn(follow_events(state.clone()));
     let health_only = match config.health_listen {
         Some(addr) if !addr.ip().is_loopback() && !config.insecure => {
             return Err(ServeError::Config(format!(
@@ -216,9 +218,10 @@ pub async fn serve_state(
         .add_service(DirectoryServiceServer::new(api.clone()).max_decoding_message_size(limit))
         .add_service(AdminServiceServer::new(api.clone()).max_decoding_message_size(limit))
         .add_service(CaseServiceServer::new(api.clone()).max_decoding_message_size(limit))
-        .add_service(AuditServiceServer::new(api).max_decoding_message_size(limit))
+        .add_service(AuditServiceServer::new(api.clone()).max_decoding_message_size(limit))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
             shutdown.await;
+            api.drain();
             health_watch.abort();
             report_health(&health, ServingStatus::NotServing).await;
             tracing::info!("shutting down: finishing in-flight calls");
@@ -226,6 +229,7 @@ pub async fn serve_state(
         .await;
     checkpoints.abort();
     key_reload.abort();
+    event_follower.abort();
     for task in [health_only, metrics_server].into_iter().flatten() {
         task.abort();
     }
@@ -291,6 +295,18 @@ async fn sign_checkpoints(state: AppState) {
             Err(e) => tracing::warn!(error = %e, "could not escalate overdue cases"),
         }
     }
+}
+
+/// Feeds the case events other servers commit (PostgreSQL NOTIFY) to this server's watchers.
+async fn follow_events(state: AppState) {
+    let hub = state.events.clone();
+    state
+        .db
+        .follow_event_commits(move |seq| match seq {
+            Some(seq) => hub.published(seq),
+            None => hub.nudge(),
+        })
+        .await;
 }
 
 /// Picks up keys added by `liaisond keys rotate` (or by another replica's operator).

@@ -1,10 +1,11 @@
 //! Prometheus metrics, served on `--metrics-listen` when it is set: calls by method and status,
-//! call latency, audit append latency, and database pool use.
+//! call latency, audit append latency, database pool use, and the watch streams.
 
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 use crate::error::{AppError, AppResult};
@@ -16,6 +17,9 @@ pub struct Metrics {
     latency: HistogramVec,
     audit_append: HistogramVec,
     pool: IntGaugeVec,
+    watch_streams: IntGauge,
+    watch_deliveries: IntCounter,
+    watch_ends: IntCounterVec,
 }
 
 fn registered<C: prometheus::core::Collector + Clone + 'static>(
@@ -70,6 +74,27 @@ impl Metrics {
                     &["state"],
                 ),
             )?,
+            watch_streams: registered(
+                &registry,
+                IntGauge::new("watch_streams_open", "WatchCases streams open now"),
+            )?,
+            watch_deliveries: registered(
+                &registry,
+                IntCounter::new(
+                    "watch_events_delivered_total",
+                    "Case events delivered to watchers",
+                ),
+            )?,
+            watch_ends: registered(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "watch_streams_ended_total",
+                        "WatchCases streams ended, by the status they ended with",
+                    ),
+                    &["code"],
+                ),
+            )?,
             registry,
         })
     }
@@ -89,6 +114,22 @@ impl Metrics {
             .observe(latency.as_secs_f64());
     }
 
+    /// Counts a watch stream as open until the returned guard is dropped.
+    pub fn watch_opened(self: &std::sync::Arc<Self>) -> WatchStreamGuard {
+        self.watch_streams.inc();
+        WatchStreamGuard(self.clone())
+    }
+
+    pub fn observe_watch_delivery(&self) {
+        self.watch_deliveries.inc();
+    }
+
+    pub fn observe_watch_end(&self, code: tonic::Code) {
+        self.watch_ends
+            .with_label_values(&[&format!("{code:?}")])
+            .inc();
+    }
+
     /// The metrics in the Prometheus text format, with the pool read now.
     pub fn render(&self, db: &Db) -> String {
         let (size, idle) = db.pool_stats();
@@ -99,6 +140,15 @@ impl Metrics {
             tracing::warn!(error = %e, "could not encode metrics");
         }
         String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+/// An open watch stream, for the gauge.
+pub struct WatchStreamGuard(std::sync::Arc<Metrics>);
+
+impl Drop for WatchStreamGuard {
+    fn drop(&mut self) {
+        self.0.watch_streams.dec();
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::authn::jwt::Keyring;
 use crate::authn::password::Passwords;
 use crate::clock::Clock;
+use crate::domain::watch::EventHub;
 use crate::metrics::Metrics;
 use crate::repo::Db;
 
@@ -16,6 +17,8 @@ pub struct AppState {
     pub passwords: Passwords,
     pub sessions: SessionPolicy,
     pub metrics: Arc<Metrics>,
+    /// Tells this server's watchers that case events committed.
+    pub events: Arc<EventHub>,
 }
 
 /// How long sessions live.

@@ -8,6 +8,7 @@ mod m20261125_000002_protect_audit_history;
 mod m20261125_000003_add_channel_suspender;
 mod m20261125_000004_create_sessions;
 mod m20261125_000005_add_case_escalation;
+mod m20261127_000006_add_case_event_sequence;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_add_channel_suspender::Migration),
             Box::new(m20261125_000004_create_sessions::Migration),
             Box::new(m20261125_000005_add_case_escalation::Migration),
+            Box::new(m20261127_000006_add_case_event_sequence::Migration),
         ]
     }
 }

@@ -2,13 +2,14 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{convert, Api};
-use crate::domain::cases::{self, CaseListing, NewReferral, TimelinePage};
+use super::{convert, watch, Api};
+use crate::domain::cases::{self, CaseFilter, CaseListing, NewReferral, TimelinePage};
 use crate::domain::lifecycle::Move;
 use crate::domain::model::{
     CaseOrder, CaseStatus, CaseView, Category, NoteVisibility, Priority, Resolution,
 };
 use crate::domain::paging;
+use crate::domain::watch as watch_domain;
 use crate::error::AppResult;
 use crate::pb::{self, case_service_server::CaseService};
 use crate::validate::{self, checked, Violations};
@@ -75,13 +76,25 @@ impl TryFrom<&pb::ListCasesRequest> for CaseListing {
         statuses.sort_by_key(|s| s.code());
         statuses.dedup();
         let listing = CaseListing {
-            view,
-            statuses,
-            category: convert::optional_enum(&mut v, "category", m.category, Category::from_code),
-            priority: convert::optional_enum(&mut v, "priority", m.priority, Priority::from_code),
-            channel_id: v.check("channel_id", validate::optional_uuid(&m.channel_id)),
-            assignee_id: v.check("assignee_id", validate::optional_uuid(&m.assignee_id)),
-            overdue_only: m.overdue_only,
+            filter: CaseFilter {
+                view,
+                statuses,
+                category: convert::optional_enum(
+                    &mut v,
+                    "category",
+                    m.category,
+                    Category::from_code,
+                ),
+                priority: convert::optional_enum(
+                    &mut v,
+                    "priority",
+                    m.priority,
+                    Priority::from_code,
+                ),
+                channel_id: v.check("channel_id", validate::optional_uuid(&m.channel_id)),
+                assignee_id: v.check("assignee_id", validate::optional_uuid(&m.assignee_id)),
+                overdue_only: m.overdue_only,
+            },
             order,
             page_size: paging::page_size(m.page_size).unwrap_or_else(|_| {
                 v.add(
@@ -141,8 +154,61 @@ impl Api {
     }
 }
 
+impl TryFrom<&pb::WatchCasesRequest> for CaseFilter {
+    type Error = crate::error::AppError;
+
+    /// The view and filters of ListCases, validated exactly as ListCases validates them.
+    fn try_from(m: &pb::WatchCasesRequest) -> AppResult<Self> {
+        let as_listing = pb::ListCasesRequest {
+            view: m.view,
+            statuses: m.statuses.clone(),
+            category: m.category,
+            priority: m.priority,
+            channel_id: m.channel_id.clone(),
+            assignee_id: m.assignee_id.clone(),
+            overdue_only: m.overdue_only,
+            ..Default::default()
+        };
+        Ok(CaseListing::try_from(&as_listing)?.filter)
+    }
+}
+
 #[tonic::async_trait]
 impl CaseService for Api {
+    type WatchCasesStream = watch::WatchStream;
+
+    #[tracing::instrument(skip_all)]
+    async fn watch_cases(
+        &self,
+        request: Request<pb::WatchCasesRequest>,
+    ) -> Result<Response<Self::WatchCasesStream>, Status> {
+        let started = self.begin(request, "CaseService/WatchCases").await;
+        let call = started.call.clone();
+        let metadata = started.metadata.clone();
+        let result = async {
+            let p = started.case_worker()?;
+            let m = &started.message;
+            let filter = CaseFilter::try_from(m)?;
+            let slot = self.watch.admit()?;
+            let token = (!m.resume_token.is_empty()).then_some(m.resume_token.as_str());
+            let cursor = watch_domain::open(&self.state, &started.call, p, token).await?;
+            Ok(watch::Opened {
+                metadata,
+                filter,
+                cursor,
+                slot,
+            })
+        }
+        .await;
+        let opened = self.finish(started, result).await?;
+        let (response, opened) = {
+            let (md, opened, ext) = opened.into_parts();
+            (Response::from_parts(md, (), ext), opened)
+        };
+        let stream = self.stream(call, opened);
+        Ok(watch::into_stream_response(response, stream))
+    }
+
     #[tracing::instrument(skip_all)]
     async fn file_referral(
         &self,

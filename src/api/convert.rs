@@ -177,6 +177,7 @@ pub fn audit_entry(e: AuditEntry) -> pb::AuditEntry {
         status_code: r.status_code,
         request_id: r.request_id,
         peer: r.peer.unwrap_or_default(),
+        event: r.event.unwrap_or_default(),
         prev_hash: e.prev_hash,
         hash: e.hash,
     }

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod cases;
 mod convert;
 pub mod directory;
+mod watch;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,6 +21,7 @@ use tonic::{Request, Response, Status};
 
 use crate::authn::{self, Principal};
 use crate::authz;
+use crate::config::Config;
 use crate::domain::call::{self, Call};
 use crate::domain::model::Role;
 use crate::error::{AppError, AppResult};
@@ -31,14 +33,25 @@ pub struct Api {
     pub(crate) state: AppState,
     /// One permit per call in flight: a bound on concurrent calls, refused beyond it.
     calls: Arc<tokio::sync::Semaphore>,
+    /// The watch streams: their bound, their settings, and the signal that ends them at shutdown.
+    watch: Arc<watch::Streams>,
 }
 
 impl Api {
-    pub fn new(state: AppState, max_concurrent_calls: usize) -> Self {
+    pub fn new(state: AppState, config: &Config) -> Self {
         Api {
             state,
-            calls: Arc::new(tokio::sync::Semaphore::new(max_concurrent_calls.max(1))),
+            calls: Arc::new(tokio::sync::Semaphore::new(
+                config.max_concurrent_calls.max(1),
+            )),
+            watch: Arc::new(watch::Streams::new(config)),
         }
+    }
+
+    /// Ends every watch stream (with UNAVAILABLE, so clients resume elsewhere): graceful shutdown
+    /// waits for open calls, and a watch stream would otherwise never end.
+    pub fn drain(&self) {
+        self.watch.drain();
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use crate::audit::{self, AuditRecord};
 use crate::authn::Principal;
-use crate::domain::model::{Case, Outcome, Roles, User};
+use crate::domain::model::{Case, CaseEvent, Outcome, Roles, User};
 use crate::error::{AppError, AppResult};
 use crate::repo::{self, Tx};
 use crate::state::AppState;
@@ -146,8 +146,18 @@ impl Call {
     }
 
     fn record(&self, state: &AppState, outcome: Outcome, status_code: i32) -> AuditRecord {
-        let actor = lock(&self.actor).clone();
         let subject = lock(&self.subject).clone();
+        self.record_about(state, outcome, status_code, subject)
+    }
+
+    fn record_about(
+        &self,
+        state: &AppState,
+        outcome: Outcome,
+        status_code: i32,
+        subject: Subject,
+    ) -> AuditRecord {
+        let actor = lock(&self.actor).clone();
         let (originating, receiving) = subject.case_parties.unzip();
         AuditRecord {
             at: state.clock.now(),
@@ -171,11 +181,13 @@ impl Call {
 }
 
 /// The transaction of one call. Dropping it rolls back; [`Work::commit`] appends the call's
-/// `ALLOWED` audit entry and commits both together.
+/// `ALLOWED` audit entry and commits both together, with the case events the call recorded.
 pub struct Work<'a> {
     tx: Tx,
     state: &'a AppState,
     call: &'a Call,
+    /// Written at commit, stamped with the audit entry's sequence number.
+    events: Vec<CaseEvent>,
 }
 
 impl<'a> Work<'a> {
@@ -184,11 +196,19 @@ impl<'a> Work<'a> {
             tx: state.db.begin().await?,
             state,
             call,
+            events: Vec::new(),
         })
     }
 
     pub fn tx(&self) -> &Tx {
         &self.tx
+    }
+
+    /// Adds an event to the case's timeline when the work commits. It carries the sequence number
+    /// of the call's audit entry: dense and in commit order across every server, which is what
+    /// lets a watcher resume after the last event it saw and miss nothing.
+    pub fn record_event(&mut self, event: CaseEvent) {
+        self.events.push(event);
     }
 
     /// Commits the work with a DENIED or FAILED entry for `err` instead: for a refusal that must
@@ -198,30 +218,40 @@ impl<'a> Work<'a> {
         let record = self
             .call
             .record(self.state, outcome_of(err), err.code() as i32);
-        append(self.state, &self.tx, record).await?;
-        self.tx.commit().await?;
-        self.call.audited.store(true, Ordering::SeqCst);
-        Ok(())
+        self.seal(record).await
     }
 
     pub async fn commit(self) -> AppResult<()> {
         let record = self.call.record(self.state, Outcome::Allowed, 0);
-        append(self.state, &self.tx, record).await?;
+        self.seal(record).await
+    }
+
+    async fn seal(self, record: AuditRecord) -> AppResult<()> {
+        let seq = append(self.state, &self.tx, record).await?;
+        for event in &self.events {
+            repo::cases::insert_event(&self.tx, event, seq).await?;
+        }
+        if !self.events.is_empty() {
+            repo::cases::announce_events(&self.tx, seq).await?;
+        }
         self.tx.commit().await?;
         self.call.audited.store(true, Ordering::SeqCst);
+        if !self.events.is_empty() {
+            self.state.events.published(seq);
+        }
         Ok(())
     }
 }
 
-/// Appends a call's entry, timing it for the metrics.
-async fn append(state: &AppState, tx: &Tx, record: AuditRecord) -> AppResult<()> {
+/// Appends a call's entry, timing it for the metrics; answers the entry's sequence number.
+async fn append(state: &AppState, tx: &Tx, record: AuditRecord) -> AppResult<i64> {
     let started = std::time::Instant::now();
     let outcome = record.outcome;
-    audit::append(tx, &state.keys.current(), record).await?;
+    let entry = audit::append(tx, &state.keys.current(), record).await?;
     state
         .metrics
         .observe_audit_append(outcome.as_str(), started.elapsed());
-    Ok(())
+    Ok(entry.seq)
 }
 
 /// Whether an error refuses the caller (`DENIED`) or reports a failure (`FAILED`).
@@ -234,6 +264,7 @@ pub fn outcome_of(err: &AppError) -> Outcome {
         AppError::InvalidArgument(_)
         | AppError::Cancelled
         | AppError::Busy
+        | AppError::Exhausted(_)
         | AppError::FailedPrecondition(_)
         | AppError::Aborted(_)
         | AppError::AlreadyExists(_)
@@ -267,3 +298,36 @@ pub async fn audit_failure(state: &AppState, call: &Call, err: &AppError) -> App
     call.audited.store(true, Ordering::SeqCst);
     Ok(())
 }
+
+/// Records that a watch stream handed its caller an event of each case, one `ALLOWED` entry per
+/// case read (event `watch-delivery`), all in one transaction. An entry for an event about an
+/// internal note is scoped to that note's agency, like the note itself.
+pub async fn audit_deliveries(
+    state: &AppState,
+    call: &Call,
+    reads: &[(&Case, Option<&str>)],
+) -> AppResult<()> {
+    let tx = state.db.begin().await?;
+    for (case, only_agency) in reads {
+        let parties = match only_agency {
+            Some(agency) => (agency.to_string(), agency.to_string()),
+            None => (
+                case.originating_agency_id.clone(),
+                case.receiving_agency_id.clone(),
+            ),
+        };
+        let subject = Subject {
+            target_type: Some("case"),
+            target_id: Some(case.id.clone()),
+            case_id: Some(case.id.clone()),
+            case_parties: Some(parties),
+        };
+        let mut record = call.record_about(state, Outcome::Allowed, 0, subject);
+        record.event = Some(WATCH_DELIVERY.to_string());
+        append(state, &tx, record).await?;
+    }
+    tx.commit().await
+}
+
+/// The audit event of an entry recording what a watch stream delivered.
+pub const WATCH_DELIVERY: &str = "watch-delivery";

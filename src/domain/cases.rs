@@ -117,7 +117,7 @@ async fn file_once(
     p: &Principal,
     new: &NewReferral,
 ) -> AppResult<Case> {
-    let work = Work::begin(state, call).await?;
+    let mut work = Work::begin(state, call).await?;
     let tx = work.tx();
     let channel = repo::channels::find(tx, &new.channel_id)
         .await?
@@ -184,7 +184,7 @@ async fn file_once(
     repo::cases::insert(tx, &case, &new.request_id).await?;
     let mut filed = event(&case, EventKind::Filed, p, now);
     filed.to_status = Some(CaseStatus::Filed);
-    repo::cases::insert_event(tx, &filed).await?;
+    work.record_event(filed);
     work.commit().await?;
     Ok(case)
 }
@@ -197,8 +197,9 @@ pub async fn get(state: &AppState, call: &Call, p: &Principal, id: &str) -> AppR
     Ok(case)
 }
 
+/// Which cases a queue or a watcher is about: a view and filters, each left empty matching all.
 #[derive(Debug, Clone)]
-pub struct CaseListing {
+pub struct CaseFilter {
     pub view: CaseView,
     pub statuses: Vec<CaseStatus>,
     pub category: Option<Category>,
@@ -206,6 +207,11 @@ pub struct CaseListing {
     pub channel_id: Option<String>,
     pub assignee_id: Option<String>,
     pub overdue_only: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct CaseListing {
+    pub filter: CaseFilter,
     pub order: CaseOrder,
     pub page_size: u64,
     pub page_token: Option<String>,
@@ -213,17 +219,18 @@ pub struct CaseListing {
 
 impl CaseListing {
     fn binding(&self, p: &Principal) -> String {
-        let statuses: Vec<&str> = self.statuses.iter().map(|s| s.as_str()).collect();
+        let f = &self.filter;
+        let statuses: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
         paging::binding(&[
             "ListCases",
             &p.user_id,
-            &format!("{:?}", self.view),
+            &format!("{:?}", f.view),
             &statuses.join(","),
-            self.category.map(|c| c.as_str()).unwrap_or(""),
-            self.priority.map(|c| c.as_str()).unwrap_or(""),
-            self.channel_id.as_deref().unwrap_or(""),
-            self.assignee_id.as_deref().unwrap_or(""),
-            if self.overdue_only { "overdue" } else { "" },
+            f.category.map(|c| c.as_str()).unwrap_or(""),
+            f.priority.map(|c| c.as_str()).unwrap_or(""),
+            f.channel_id.as_deref().unwrap_or(""),
+            f.assignee_id.as_deref().unwrap_or(""),
+            if f.overdue_only { "overdue" } else { "" },
             &format!("{:?}", self.order),
         ])
     }
@@ -244,15 +251,16 @@ pub async fn list(
         .as_deref()
         .map(|t| paging::decode::<CaseCursor>(secret, &binding, t))
         .transpose()?;
+    let filter = listing.filter;
     let query = CaseQuery {
         scope,
-        view: listing.view,
-        statuses: listing.statuses,
-        category: listing.category,
-        priority: listing.priority,
-        channel_id: listing.channel_id,
-        assignee_id: listing.assignee_id,
-        overdue_at: listing.overdue_only.then(|| state.clock.now()),
+        view: filter.view,
+        statuses: filter.statuses,
+        category: filter.category,
+        priority: filter.priority,
+        channel_id: filter.channel_id,
+        assignee_id: filter.assignee_id,
+        overdue_at: filter.overdue_only.then(|| state.clock.now()),
         order: listing.order,
         after,
         limit: listing.page_size + 1,
@@ -275,7 +283,7 @@ pub async fn transition(
     mv: Move,
 ) -> AppResult<Case> {
     authz::case_scope(p)?;
-    let work = Work::begin(state, call).await?;
+    let mut work = Work::begin(state, call).await?;
     let tx = work.tx();
     let (case, permit) = load(tx, call, p, id, mv.action()).await?;
     if case.etag() != etag {
@@ -309,7 +317,7 @@ pub async fn transition(
         _ => None,
     };
     ev.resolution = next.resolution.filter(|_| kind == EventKind::Closed);
-    repo::cases::insert_event(tx, &ev).await?;
+    work.record_event(ev);
     work.commit().await?;
     Ok(next)
 }
@@ -327,7 +335,7 @@ pub async fn add_note(
     visibility: NoteVisibility,
 ) -> AppResult<Note> {
     authz::case_scope(p)?;
-    let work = Work::begin(state, call).await?;
+    let mut work = Work::begin(state, call).await?;
     let tx = work.tx();
     let (case, _) = load(tx, call, p, case_id, CaseAction::AddNote).await?;
     let now = state.clock.now();
@@ -352,7 +360,7 @@ pub async fn add_note(
     if visibility == NoteVisibility::Internal {
         ev.visible_to_agency_id = Some(p.agency_id.clone());
     }
-    repo::cases::insert_event(tx, &ev).await?;
+    work.record_event(ev);
     work.commit().await?;
     Ok(note)
 }
@@ -473,36 +481,32 @@ pub async fn escalate_overdue(state: &AppState) -> AppResult<usize> {
             Some("local".into()),
         );
         call.concerns_case(&case);
-        let work = Work::begin(state, &call).await?;
+        let mut work = Work::begin(state, &call).await?;
         if !repo::cases::mark_escalated(work.tx(), &case.id, now).await? {
             // Another server escalated it first, or it was acknowledged meanwhile.
             continue;
         }
         let overdue_by = now - case.acknowledge_due_at;
-        repo::cases::insert_event(
-            work.tx(),
-            &CaseEvent {
-                id: uuid::Uuid::now_v7().to_string(),
-                case_id: case.id.clone(),
-                kind: EventKind::Escalated,
-                // Recorded by the service itself: no user acted.
-                actor_id: String::new(),
-                actor_agency_id: String::new(),
-                at: now,
-                from_status: Some(CaseStatus::Filed),
-                to_status: Some(CaseStatus::Filed),
-                reason: Some(format!(
-                    "not acknowledged within {} hours of filing (overdue by {} minutes)",
-                    case.priority.acknowledge_within().num_hours(),
-                    overdue_by.num_minutes()
-                )),
-                assignee_id: None,
-                resolution: None,
-                note_id: None,
-                visible_to_agency_id: None,
-            },
-        )
-        .await?;
+        work.record_event(CaseEvent {
+            id: uuid::Uuid::now_v7().to_string(),
+            case_id: case.id.clone(),
+            kind: EventKind::Escalated,
+            // Recorded by the service itself: no user acted.
+            actor_id: String::new(),
+            actor_agency_id: String::new(),
+            at: now,
+            from_status: Some(CaseStatus::Filed),
+            to_status: Some(CaseStatus::Filed),
+            reason: Some(format!(
+                "not acknowledged within {} hours of filing (overdue by {} minutes)",
+                case.priority.acknowledge_within().num_hours(),
+                overdue_by.num_minutes()
+            )),
+            assignee_id: None,
+            resolution: None,
+            note_id: None,
+            visible_to_agency_id: None,
+        });
         work.commit().await?;
         escalated += 1;
     }

@@ -11,3 +11,4 @@ pub mod lifecycle;
 pub mod model;
 pub mod paging;
 pub mod users;
+pub mod watch;

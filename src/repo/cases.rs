@@ -2,8 +2,8 @@
 
 use sea_orm::sea_query::{Alias, Condition, Expr, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement,
 };
 
 use super::entities::{case, case_event, case_note};
@@ -437,7 +437,8 @@ impl TryFrom<case_event::Model> for CaseEvent {
     }
 }
 
-pub async fn insert_event(tx: &Tx, event: &CaseEvent) -> AppResult<()> {
+/// Writes an event recorded by the call whose audit entry is `seq`.
+pub async fn insert_event(tx: &Tx, event: &CaseEvent, seq: i64) -> AppResult<()> {
     case_event::ActiveModel {
         id: Set(event.id.clone()),
         case_id: Set(event.case_id.clone()),
@@ -452,6 +453,7 @@ pub async fn insert_event(tx: &Tx, event: &CaseEvent) -> AppResult<()> {
         resolution: Set(event.resolution.map(Resolution::code)),
         note_id: Set(event.note_id.clone()),
         visible_to_agency_id: Set(event.visible_to_agency_id.clone()),
+        seq: Set(Some(seq)),
     }
     .insert(&tx.txn)
     .await?;
@@ -493,5 +495,96 @@ pub async fn events_visible_to(
         .await?
         .into_iter()
         .map(CaseEvent::try_from)
+        .collect()
+}
+
+/// The PostgreSQL channel that carries the sequence number of every commit that recorded events.
+pub const EVENTS_CHANNEL: &str = "liaison_case_events";
+
+/// Tells every server listening on PostgreSQL that events up to `seq` commit with this
+/// transaction (the notification is delivered at commit, and not at all on rollback). SQLite has
+/// one process; its watchers are told in process.
+pub async fn announce_events(tx: &Tx, seq: i64) -> AppResult<()> {
+    if tx.backend() == DbBackend::Postgres {
+        tx.txn
+            .execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_notify($1, $2)",
+                [EVENTS_CHANNEL.into(), seq.to_string().into()],
+            ))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Where a watcher is in the stream of events: after the event with this sequence number and id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EventCursor {
+    pub seq: i64,
+    pub id: String,
+}
+
+/// The cursor just past the newest committed event.
+pub async fn newest_event_cursor(tx: &Tx) -> AppResult<EventCursor> {
+    let newest = case_event::Entity::find()
+        .filter(case_event::Column::Seq.is_not_null())
+        .order_by_desc(case_event::Column::Seq)
+        .order_by_desc(case_event::Column::Id)
+        .one(&tx.txn)
+        .await?;
+    Ok(newest
+        .and_then(|row| {
+            Some(EventCursor {
+                seq: row.seq?,
+                id: row.id,
+            })
+        })
+        .unwrap_or_default())
+}
+
+/// Committed events after `after`, in commit order. A later commit always has a higher sequence
+/// number, so nothing can appear behind a cursor once an event past it was read.
+pub async fn events_after(
+    tx: &Tx,
+    after: &EventCursor,
+    limit: u64,
+) -> AppResult<Vec<(EventCursor, CaseEvent)>> {
+    case_event::Entity::find()
+        .filter(
+            Condition::any()
+                .add(case_event::Column::Seq.gt(after.seq))
+                .add(
+                    Condition::all()
+                        .add(case_event::Column::Seq.eq(after.seq))
+                        .add(case_event::Column::Id.gt(after.id.as_str())),
+                ),
+        )
+        .order_by_asc(case_event::Column::Seq)
+        .order_by_asc(case_event::Column::Id)
+        .limit(limit)
+        .all(&tx.txn)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let cursor = EventCursor {
+                seq: row.seq.unwrap_or_default(),
+                id: row.id.clone(),
+            };
+            Ok((cursor, CaseEvent::try_from(row)?))
+        })
+        .collect()
+}
+
+/// The cases with these ids (those that exist).
+pub async fn find_many(tx: &Tx, ids: &[String]) -> AppResult<Vec<Case>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    case::Entity::find()
+        .filter(case::Column::Id.is_in(ids.iter().map(String::as_str)))
+        .all(&tx.txn)
+        .await?
+        .into_iter()
+        .map(Case::try_from)
         .collect()
 }

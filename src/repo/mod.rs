@@ -137,6 +137,37 @@ impl Db {
         }
     }
 
+    /// Follows the commits that recorded case events, on every server sharing this PostgreSQL:
+    /// calls `on_commit(Some(seq))` for each, and `on_commit(None)` whenever notifications may
+    /// have been missed (the listening connection was lost and is being re-made). Runs until its
+    /// task is dropped. On SQLite there is one process and nothing to follow: returns at once.
+    pub async fn follow_event_commits(&self, on_commit: impl Fn(Option<i64>) + Send) {
+        if self.conn.get_database_backend() != DbBackend::Postgres {
+            return;
+        }
+        let pool = self.conn.get_postgres_connection_pool();
+        loop {
+            let listening = async {
+                let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(pool).await?;
+                listener.listen(cases::EVENTS_CHANNEL).await?;
+                on_commit(None);
+                loop {
+                    match listener.try_recv().await? {
+                        Some(n) => on_commit(n.payload().parse().ok()),
+                        // The connection was lost; the next receive reconnects.
+                        None => on_commit(None),
+                    }
+                }
+            };
+            let result: Result<(), sea_orm::sqlx::Error> = listening.await;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "lost the case-event notifications; listening again in 1 s");
+            }
+            on_commit(None);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
     pub async fn close(self) {
         let _ = self.conn.close().await;
     }

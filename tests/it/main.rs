@@ -19,3 +19,4 @@ mod roles;
 mod service;
 mod sessions;
 mod transport;
+mod watch;

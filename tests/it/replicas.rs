@@ -15,12 +15,22 @@ use tonic::transport::Channel;
 
 use crate::common::{Backend, Bearer, PASSWORD};
 
-struct Replica {
-    child: Child,
-    channel: Channel,
+pub(crate) struct Replica {
+    pub child: Child,
+    pub channel: Channel,
 }
 
-fn start_replica(
+/// A test that fails part-way must not leave its servers running (they hold its output pipes).
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+pub(crate) fn start_replica(
     database_url: &str,
     key_dir: &std::path::Path,
     data_dir: &std::path::Path,

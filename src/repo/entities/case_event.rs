@@ -17,6 +17,8 @@ pub struct Model {
     pub resolution: Option<i16>,
     pub note_id: Option<String>,
     pub visible_to_agency_id: Option<String>,
+    /// The audit sequence number of the call that recorded the event.
+    pub seq: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -320,7 +320,12 @@ pub struct World {
 
 impl World {
     pub async fn new(backend: Backend) -> World {
-        let server = TestServer::start(&backend).await;
+        World::with_config(backend, |_| {}).await
+    }
+
+    /// The same world on a server with `configure` applied to its configuration.
+    pub async fn with_config(backend: Backend, configure: impl FnOnce(&mut Config)) -> World {
+        let server = TestServer::start_with(&backend, None, configure, None).await;
         let state = &server.state;
         let agency = |code: &'static str, name: &'static str, country: &'static str| async move {
             let a = liaison::ops::add_agency(state, code, name, country)

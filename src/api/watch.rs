@@ -1,0 +1,242 @@
+//! `CaseService/WatchCases` as a transport: one task per stream that re-authenticates the caller
+//! before every read, reads what `domain::watch` lets them see, and pushes it into a small bounded
+//! buffer. A client that stops reading is dropped once the buffer has stayed full for the stall
+//! time, instead of making the server hold more.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch as signal, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::metadata::MetadataMap;
+use tonic::{Response, Status};
+
+use super::{convert, Api};
+use crate::authn;
+use crate::config::Config;
+use crate::domain::call::Call;
+use crate::domain::cases::CaseFilter;
+use crate::domain::watch::{self, Delivery};
+use crate::error::{AppError, AppResult};
+use crate::pb;
+use crate::repo::cases::EventCursor;
+
+pub type WatchStream = ReceiverStream<Result<pb::WatchCasesResponse, Status>>;
+
+/// What every watch stream of this server shares.
+pub(super) struct Streams {
+    open: Arc<Semaphore>,
+    /// Messages held for a client that is not reading, beyond what HTTP/2 buffers.
+    buffer: usize,
+    stall: Duration,
+    heartbeat: Duration,
+    draining: signal::Sender<bool>,
+}
+
+/// How often a quiet watcher looks for events even without being told (a lost notification).
+const POLL: Duration = Duration::from_secs(5);
+
+impl Streams {
+    pub fn new(config: &Config) -> Self {
+        Streams {
+            open: Arc::new(Semaphore::new(config.max_watch_streams.max(1))),
+            buffer: config.watch_buffer.max(1),
+            stall: Duration::from_secs(config.watch_stall_seconds.max(1)),
+            heartbeat: Duration::from_secs(config.watch_heartbeat_seconds.max(1)),
+            draining: signal::Sender::new(false),
+        }
+    }
+
+    pub fn drain(&self) {
+        self.draining.send_replace(true);
+    }
+
+    /// A place for one more stream, or RESOURCE_EXHAUSTED.
+    pub fn admit(&self) -> AppResult<OwnedSemaphorePermit> {
+        self.open.clone().try_acquire_owned().map_err(|_| {
+            AppError::Exhausted(
+                "this server has as many watch streams open as it may; retry shortly".into(),
+            )
+        })
+    }
+}
+
+/// A stream that has been opened and audited: who asked, for what, from where.
+pub(super) struct Opened {
+    pub metadata: MetadataMap,
+    pub filter: CaseFilter,
+    pub cursor: EventCursor,
+    pub slot: OwnedSemaphorePermit,
+}
+
+impl Api {
+    /// Starts the task that feeds an opened stream and answers with the stream.
+    pub(super) fn stream(&self, call: Arc<Call>, opened: Opened) -> WatchStream {
+        // One slot more than the buffer: the last one is kept for the status that ends the stream.
+        let (tx, rx) = mpsc::channel(self.watch.buffer + 1);
+        let feed = Feed {
+            api: self.clone(),
+            call,
+            metadata: opened.metadata,
+            filter: opened.filter,
+            cursor: opened.cursor,
+            tx,
+        };
+        tokio::spawn(feed.run(opened.slot));
+        ReceiverStream::new(rx)
+    }
+}
+
+pub(super) fn into_stream_response<T>(
+    response: Response<T>,
+    stream: WatchStream,
+) -> Response<WatchStream> {
+    let (metadata, _, extensions) = response.into_parts();
+    Response::from_parts(metadata, stream, extensions)
+}
+
+struct Feed {
+    api: Api,
+    call: Arc<Call>,
+    metadata: MetadataMap,
+    filter: CaseFilter,
+    cursor: EventCursor,
+    tx: mpsc::Sender<Result<pb::WatchCasesResponse, Status>>,
+}
+
+/// Why feeding a stream stopped.
+enum Stop {
+    /// The client went away: nobody to tell.
+    Gone,
+    /// End the stream with this error.
+    Fail(AppError),
+}
+
+impl From<AppError> for Stop {
+    fn from(err: AppError) -> Self {
+        Stop::Fail(err)
+    }
+}
+
+impl Feed {
+    async fn run(mut self, _slot: OwnedSemaphorePermit) {
+        let metrics = self.api.state.metrics.clone();
+        let _open = metrics.watch_opened();
+        let stop = self.feed().await;
+        let code = match stop {
+            Stop::Gone => tonic::Code::Cancelled,
+            Stop::Fail(err) => {
+                let code = err.code();
+                if err.is_server_fault() {
+                    tracing::error!(request_id = %self.call.request_id, error = %err, "watch stream failed");
+                } else {
+                    tracing::info!(request_id = %self.call.request_id, status = ?code, "watch stream ended");
+                }
+                // The buffer always keeps one slot free for this.
+                let _ = self.tx.try_send(Err(Status::from(err)));
+                code
+            }
+        };
+        metrics.observe_watch_end(code);
+    }
+
+    async fn feed(&mut self) -> Stop {
+        let state = self.api.state.clone();
+        let mut commits = state.events.subscribe();
+        let mut draining = self.api.watch.draining.subscribe();
+        // The first message is a heartbeat: it tells the client the stream is live.
+        let mut heartbeat_at = Instant::now();
+        loop {
+            if *draining.borrow_and_update() {
+                return Stop::Fail(AppError::Unavailable(
+                    "the server is shutting down; resume on another".into(),
+                ));
+            }
+            // Permissions are checked afresh for every read: an expired token, an ended session,
+            // a disabled user or a lost role ends the stream.
+            let p = match authn::authenticate(&state, &self.metadata).await {
+                Ok(p) if p.must_change_password => {
+                    return Stop::Fail(AppError::FailedPrecondition(
+                        "your password was reset: change it with AuthService/ChangePassword first"
+                            .into(),
+                    ))
+                }
+                Ok(p) => p,
+                Err(e) => return e.into(),
+            };
+            let batch = match watch::next(&state, &self.call, &p, &self.filter, &self.cursor).await
+            {
+                Ok(batch) => batch,
+                Err(e) => return e.into(),
+            };
+            for Delivery {
+                event,
+                case,
+                cursor,
+            } in batch.deliveries
+            {
+                let message = pb::WatchCasesResponse {
+                    event: Some(convert::event(event)),
+                    case: Some(convert::case(case, state.clock.now())),
+                    resume_token: match watch::resume_token(&state, &p, &cursor) {
+                        Ok(token) => token,
+                        Err(e) => return e.into(),
+                    },
+                };
+                if let Err(stop) = self.send(message).await {
+                    return stop;
+                }
+                state.metrics.observe_watch_delivery();
+                self.cursor = cursor;
+                heartbeat_at = Instant::now() + self.api.watch.heartbeat;
+            }
+            self.cursor = batch.cursor;
+            if batch.more {
+                continue;
+            }
+            if Instant::now() >= heartbeat_at {
+                let beat = pb::WatchCasesResponse {
+                    event: None,
+                    case: None,
+                    resume_token: match watch::resume_token(&state, &p, &self.cursor) {
+                        Ok(token) => token,
+                        Err(e) => return e.into(),
+                    },
+                };
+                if let Err(stop) = self.send(beat).await {
+                    return stop;
+                }
+                heartbeat_at = Instant::now() + self.api.watch.heartbeat;
+            }
+            let wake = heartbeat_at.min(Instant::now() + POLL);
+            tokio::select! {
+                changed = commits.changed() => if changed.is_err() {
+                    return Stop::Fail(AppError::Unavailable("the server is shutting down; resume on another".into()));
+                },
+                _ = draining.changed() => {}
+                _ = tokio::time::sleep_until(wake) => {}
+                _ = self.tx.closed() => return Stop::Gone,
+            }
+        }
+    }
+
+    /// Queues one message, keeping a slot free for the final status. Waits at most the stall time
+    /// for the client to read.
+    async fn send(&self, message: pb::WatchCasesResponse) -> Result<(), Stop> {
+        match tokio::time::timeout(self.api.watch.stall, self.tx.reserve_many(2)).await {
+            Ok(Ok(mut permits)) => {
+                if let Some(permit) = permits.next() {
+                    permit.send(Ok(message));
+                }
+                Ok(())
+            }
+            Ok(Err(_)) => Err(Stop::Gone),
+            Err(_) => Err(Stop::Fail(AppError::Exhausted(format!(
+                "the watcher fell behind: it read nothing for {} s while events waited; open a new \
+                 WatchCases with the last resume_token received to continue without missing any",
+                self.api.watch.stall.as_secs()
+            )))),
+        }
+    }
+}
