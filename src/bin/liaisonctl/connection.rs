@@ -143,6 +143,8 @@ pub struct Ctl {
     options: ConnectOptions,
     session: Option<Session>,
     channel: Option<Channel>,
+    /// The server `channel` goes to.
+    server: Option<String>,
     /// An UNAUTHENTICATED answer has already been retried after a refresh.
     retried: bool,
 }
@@ -155,6 +157,7 @@ impl Ctl {
             options,
             session: None,
             channel: None,
+            server: None,
             retried: false,
         }
     }
@@ -179,6 +182,7 @@ impl Ctl {
     pub async fn connect_to(&mut self, server: &str, tls: &TlsFiles) -> Result<Channel, CliError> {
         let channel = connect(server, tls).await?;
         self.channel = Some(channel.clone());
+        self.server = Some(server.to_string());
         Ok(channel)
     }
 
@@ -293,7 +297,7 @@ impl Ctl {
         rpc(channel, request)
             .await
             .map(Response::into_inner)
-            .map_err(CliError::from)
+            .map_err(|s| self.explain(s))
     }
 
     /// The channel for public calls: the session's server when signed in, else the sign-in target.
@@ -326,6 +330,12 @@ impl Ctl {
 
     /// A server error with advice where the session explains it.
     fn explain(&self, status: Status) -> CliError {
+        if let Some(detail) = transport_failure(&status) {
+            return CliError::Connect {
+                server: self.server.clone().unwrap_or_else(|| "the server".into()),
+                detail,
+            };
+        }
         let must_change = self
             .session
             .as_ref()
@@ -376,9 +386,16 @@ impl Ctl {
                 self.save_session(current)
             }
             Err(status) if status.code() == Code::Unauthenticated => Err(session_ended()),
-            Err(status) => Err(status.into()),
+            Err(status) => Err(self.explain(status)),
         }
     }
+}
+
+/// What went wrong, when a call failed in the transport (a refused TLS handshake, a dropped
+/// connection, HTTP/2 spoken to a TLS port) rather than being answered by the server: only such
+/// statuses, made on this side, carry the error they came from.
+pub fn transport_failure(status: &Status) -> Option<String> {
+    std::error::Error::source(status).map(describe)
 }
 
 fn session_ended() -> CliError {

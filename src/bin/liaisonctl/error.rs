@@ -168,10 +168,23 @@ impl CliError {
                 ),
                 _ => None,
             },
-            CliError::Connect { .. } => Some(
-                "is liaisond running there? Choose the server with --server or LIAISON_SERVER"
-                    .to_string(),
-            ),
+            CliError::Connect { server, detail } => {
+                let lower = detail.to_ascii_lowercase();
+                let tls = server.starts_with("https://")
+                    || ["certificate", "alert", "tls", "handshake"]
+                        .iter()
+                        .any(|word| lower.contains(word));
+                let mut hint = String::from(
+                    "is liaisond running there? Choose the server with --server or LIAISON_SERVER",
+                );
+                if tls {
+                    hint.push_str(
+                        "; for TLS check --ca-cert (the server's CA), and --client-cert with \
+                         --client-key where the server wants mutual TLS",
+                    );
+                }
+                Some(hint)
+            }
             _ => None,
         }
     }
