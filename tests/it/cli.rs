@@ -455,6 +455,26 @@ async fn a_whole_case_in_json(backend: Backend) {
     assert_eq!(notes["notes"][0]["body"], "Intercepted.");
     let shown = officer_in.json(&["case", "show", &id]).await;
     assert_eq!(shown["etag"], closed["etag"]);
+
+    // The other moves: reopen, decline, withdraw.
+    let reopened = sup_ca
+        .json(&["case", "reopen", &id, "--reason", "New evidence"])
+        .await;
+    assert_eq!(reopened["status"], "CASE_STATUS_IN_PROGRESS");
+    let second = w
+        .file(&w.officer_in, "Second referral", pb::Priority::Routine)
+        .await;
+    let declined = sup_ca
+        .json(&["case", "decline", &second.id, "--reason", "Not our remit"])
+        .await;
+    assert_eq!(declined["status"], "CASE_STATUS_DECLINED");
+    let third = w
+        .file(&w.officer_in, "Third referral", pb::Priority::Routine)
+        .await;
+    let withdrawn = officer_in
+        .json(&["case", "withdraw", &third.id, "--etag", &third.etag])
+        .await;
+    assert_eq!(withdrawn["status"], "CASE_STATUS_WITHDRAWN");
     w.stop().await;
 }
 
