@@ -329,7 +329,7 @@ impl Ctl {
     }
 
     /// A server error with advice where the session explains it.
-    fn explain(&self, status: Status) -> CliError {
+    pub fn explain(&self, status: Status) -> CliError {
         if let Some(detail) = transport_failure(&status) {
             return CliError::Connect {
                 server: self.server.clone().unwrap_or_else(|| "the server".into()),

@@ -226,7 +226,7 @@ async fn export(
         .await?;
     let mut count = 0u64;
     while let Some(entry) = stream.next().await {
-        let entry = entry?;
+        let entry = entry.map_err(|s| ctl.explain(s))?;
         serde_json::to_writer(&mut writer, &json::audit_entry(&entry))
             .map_err(|e| CliError::Other(e.to_string()))?;
         writer.write_all(b"\n")?;

@@ -44,10 +44,14 @@ pub async fn login(ctl: &mut Ctl, username: Option<String>) -> Result<(), CliErr
     let tokens = ctl
         .call_public(
             channel.clone(),
-            pb::LoginRequest { username, password },
+            pb::LoginRequest {
+                username: username.clone(),
+                password,
+            },
             rpc!(auth.login),
         )
-        .await?;
+        .await
+        .map_err(|e| e.with_hint("check the username and password"))?;
 
     // The session this sign-in replaces would otherwise live on, unreachable, until it idles out.
     if let Some(previous) = previous.filter(|p| p.server == server && !p.needs_refresh(Utc::now()))
@@ -64,7 +68,7 @@ pub async fn login(ctl: &mut Ctl, username: Option<String>) -> Result<(), CliErr
     let mut session = Session {
         server,
         tls,
-        username: String::new(),
+        username,
         user_id: String::new(),
         agency_id: String::new(),
         agency_code: String::new(),
@@ -104,8 +108,12 @@ pub async fn login(ctl: &mut Ctl, username: Option<String>) -> Result<(), CliErr
             })
         },
         || {
-            let mut text = if session.username.is_empty() {
-                format!("Signed in to {}.", session.server)
+            let mut text = if session.user_id.is_empty() {
+                format!(
+                    "Signed in to {} as {}.",
+                    session.server,
+                    ctl.out.paint(&session.username, Style::Bold)
+                )
             } else {
                 format!(
                     "Signed in to {} as {} ({}; {}).",
