@@ -11,6 +11,7 @@ mod audit;
 mod binary;
 mod cases;
 mod chain;
+mod cli;
 mod deploy;
 mod outage;
 mod properties;

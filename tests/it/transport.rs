@@ -11,15 +11,15 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use crate::common::{Backend, TestServer};
 
 /// A CA, a server certificate for localhost and a client certificate, as PEM.
-struct Pki {
-    ca: String,
-    server_cert: String,
-    server_key: String,
-    client_cert: String,
-    client_key: String,
+pub(crate) struct Pki {
+    pub ca: String,
+    pub server_cert: String,
+    pub server_key: String,
+    pub client_cert: String,
+    pub client_key: String,
 }
 
-fn pki() -> Pki {
+pub(crate) fn pki() -> Pki {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -47,7 +47,7 @@ fn pki() -> Pki {
     }
 }
 
-fn write(dir: &std::path::Path, name: &str, contents: &str) -> std::path::PathBuf {
+pub(crate) fn write(dir: &std::path::Path, name: &str, contents: &str) -> std::path::PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, contents).unwrap();
     path

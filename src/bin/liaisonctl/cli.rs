@@ -1,0 +1,591 @@
+//! The command line: every command, flag and value `--help` describes.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand};
+
+use crate::names::{
+    CategoryArg, ChannelStatusArg, OrderArg, OutcomeArg, PriorityArg, ResolutionArg, RoleArg,
+    StatusArg,
+};
+use crate::output::Format;
+
+const AFTER_HELP: &str = "\
+Configuration:
+  The session (tokens, server, certificate paths) is kept in $LIAISON_CONFIG_DIR, else
+  $XDG_CONFIG_HOME/liaison, else $HOME/.config/liaison, in session.json (mode 0600).
+  LIAISON_PASSWORD     your password for `login` and the current one for `password change`
+  LIAISON_NEW_PASSWORD a new password (`password change`, `admin user add`, `admin user reset-password`)
+  NO_COLOR             no colour even on a terminal
+
+";
+
+#[derive(Parser)]
+#[command(
+    name = "liaisonctl",
+    version,
+    about = "Command-line client for Liaison: file and work referral cases, manage users and channels, query the audit log",
+    after_help = after_help(),
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The configuration notes followed by the exit codes.
+fn after_help() -> String {
+    format!("{AFTER_HELP}{}", crate::error::EXIT_CODES)
+}
+
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Global options")]
+pub struct Global {
+    /// The server: http://host:port, or https://host:port for TLS. Default: the server you signed
+    /// in to, else http://127.0.0.1:50051
+    #[arg(long, env = "LIAISON_SERVER", global = true, value_name = "URL")]
+    pub server: Option<String>,
+    /// Trust only this CA (PEM) for the server's certificate; default: the system's roots
+    #[arg(long, env = "LIAISON_CA_CERT", global = true, value_name = "PEM")]
+    pub ca_cert: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS; with --client-key
+    #[arg(long, env = "LIAISON_CLIENT_CERT", global = true, value_name = "PEM")]
+    pub client_cert: Option<PathBuf>,
+    /// Client private key (PEM) for mutual TLS; with --client-cert
+    #[arg(long, env = "LIAISON_CLIENT_KEY", global = true, value_name = "PEM")]
+    pub client_key: Option<PathBuf>,
+    /// The name to expect in the server's certificate, when it differs from the URL's host
+    #[arg(
+        long,
+        env = "LIAISON_TLS_SERVER_NAME",
+        global = true,
+        value_name = "NAME"
+    )]
+    pub tls_server_name: Option<String>,
+    /// Output format
+    #[arg(
+        short,
+        long,
+        value_enum,
+        env = "LIAISON_OUTPUT",
+        global = true,
+        default_value = "table"
+    )]
+    pub output: Format,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Sign in; the session is kept in the config directory and refreshed as needed
+    Login {
+        /// Your username; asked for on a terminal when not given
+        #[arg(long, short, env = "LIAISON_USERNAME")]
+        username: Option<String>,
+    },
+    /// Sign out: end the session on the server and delete the session file
+    Logout,
+    /// Who you are signed in as, with your roles as they are now
+    Whoami,
+    /// Your password
+    Password {
+        #[command(subcommand)]
+        command: PasswordCommand,
+    },
+    /// File and work referral cases
+    Case {
+        #[command(subcommand)]
+        command: CaseCommand,
+    },
+    /// The case queues: incoming, outgoing, assigned to you, or all you may see
+    Queue {
+        #[command(subcommand)]
+        command: QueueCommand,
+    },
+    /// The register of agencies and channels, and the server's token keys
+    Directory {
+        #[command(subcommand)]
+        command: DirectoryCommand,
+    },
+    /// Your agency's users and channels (admins)
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// The audit log (auditors)
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Print a shell completion script: `liaisonctl completions bash > /etc/bash_completion.d/liaisonctl`
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PasswordCommand {
+    /// Change your password (asked for, or LIAISON_PASSWORD and LIAISON_NEW_PASSWORD); your other
+    /// sessions end and this one continues
+    Change,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct Paging {
+    /// Show at most this many
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
+    /// Show every one, following the pages to the end
+    #[arg(long, conflicts_with = "limit")]
+    pub all: bool,
+    /// Ask the server for pages of this size
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub page_size: u32,
+    /// Go on from where an earlier listing stopped (the token it printed)
+    #[arg(long, value_name = "TOKEN")]
+    pub page_token: Option<String>,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct CaseTarget {
+    /// The case's id
+    pub id: String,
+    /// The etag you last saw; without it, the current one is fetched (GetCase)
+    #[arg(long)]
+    pub etag: Option<String>,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct TextInput {
+    /// The text
+    #[arg(long, conflicts_with = "file")]
+    pub text: Option<String>,
+    /// Read the text from this file
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum CaseCommand {
+    /// File a referral to the other agency of a channel.
+    ///
+    /// The summary comes from --summary, --summary-file, or standard input when neither is given.
+    ///
+    /// Retrying is safe: the request id is derived from what is filed (your user id, the channel,
+    /// category, priority, title and summary, as a UUIDv5), so running the same command again —
+    /// after a timeout, a dropped connection, or to be sure — returns the case the first run filed
+    /// instead of filing a second one. To file a second referral with identical content on purpose,
+    /// pass a fresh --request-id.
+    File {
+        /// The channel's id; may be left out when your agency has exactly one ACTIVE channel
+        #[arg(long)]
+        channel: Option<String>,
+        #[arg(long, value_enum)]
+        category: CategoryArg,
+        #[arg(long, value_enum)]
+        priority: PriorityArg,
+        /// 1 to 200 characters
+        #[arg(long)]
+        title: String,
+        /// The summary (1 to 20,000 characters)
+        #[arg(long, conflicts_with = "summary_file")]
+        summary: Option<String>,
+        /// Read the summary from this file
+        #[arg(long, value_name = "FILE")]
+        summary_file: Option<PathBuf>,
+        /// Use this request id (a UUID) instead of the one derived from the content
+        #[arg(long, value_name = "UUID")]
+        request_id: Option<String>,
+    },
+    /// Show a case
+    Show {
+        /// The case's id
+        id: String,
+    },
+    /// Acknowledge a filed case (receiving supervisor): FILED -> ACKNOWLEDGED
+    Ack(CaseTarget),
+    /// Decline a filed case (receiving supervisor): FILED -> DECLINED
+    Decline {
+        #[command(flatten)]
+        case: CaseTarget,
+        /// Why (required)
+        #[arg(long)]
+        reason: String,
+    },
+    /// Assign or reassign a case to an officer of the receiving agency: ACKNOWLEDGED -> IN_PROGRESS
+    Assign {
+        #[command(flatten)]
+        case: CaseTarget,
+        /// The officer's user id (they see it with `liaisonctl whoami`)
+        #[arg(long, value_name = "USER_ID")]
+        to: String,
+    },
+    /// Ask the originating side for information: IN_PROGRESS -> AWAITING_INFO
+    RequestInfo {
+        #[command(flatten)]
+        case: CaseTarget,
+        /// What you need (shared with both agencies)
+        #[arg(long)]
+        question: String,
+    },
+    /// Answer a request for information (originating side): AWAITING_INFO -> IN_PROGRESS
+    ProvideInfo {
+        #[command(flatten)]
+        case: CaseTarget,
+        /// The answer (shared with both agencies)
+        #[arg(long)]
+        answer: String,
+    },
+    /// Close a case with a resolution (assignee or receiving supervisor)
+    Close {
+        #[command(flatten)]
+        case: CaseTarget,
+        #[arg(long, value_enum)]
+        resolution: ResolutionArg,
+    },
+    /// Reopen a closed case (receiving supervisor): CLOSED -> IN_PROGRESS
+    Reopen {
+        #[command(flatten)]
+        case: CaseTarget,
+        /// Why (required)
+        #[arg(long)]
+        reason: String,
+    },
+    /// Withdraw a case (filer or originating supervisor)
+    Withdraw {
+        #[command(flatten)]
+        case: CaseTarget,
+        /// Why (optional)
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Add a note: --shared notes are seen by both agencies, --internal ones only by yours.
+    /// The body comes from --text, --file, or standard input.
+    Note {
+        /// The case's id
+        id: String,
+        /// Both agencies see the note
+        #[arg(
+            long,
+            conflicts_with = "internal",
+            required_unless_present = "internal"
+        )]
+        shared: bool,
+        /// Only your agency sees the note
+        #[arg(long)]
+        internal: bool,
+        #[command(flatten)]
+        body: TextInput,
+    },
+    /// The notes of a case you may see, oldest first
+    Notes {
+        /// The case's id
+        id: String,
+        #[command(flatten)]
+        paging: Paging,
+    },
+    /// The timeline of a case, oldest first
+    Timeline {
+        /// The case's id
+        id: String,
+        #[command(flatten)]
+        paging: Paging,
+    },
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct QueueFilters {
+    /// Only cases still FILED past their acknowledgement deadline
+    #[arg(long)]
+    pub overdue: bool,
+    /// Only cases in this status; repeat, or separate with commas, for several
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub status: Vec<StatusArg>,
+    #[arg(long, value_enum)]
+    pub category: Option<CategoryArg>,
+    #[arg(long, value_enum)]
+    pub priority: Option<PriorityArg>,
+    /// Only cases on this channel (id)
+    #[arg(long, value_name = "ID")]
+    pub channel: Option<String>,
+    /// Only cases assigned to this user (id)
+    #[arg(long, value_name = "USER_ID")]
+    pub assignee: Option<String>,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct QueueArgs {
+    #[command(flatten)]
+    pub filters: QueueFilters,
+    #[arg(long, value_enum, default_value = "newest")]
+    pub order: OrderArg,
+    #[command(flatten)]
+    pub paging: Paging,
+}
+
+#[derive(Subcommand)]
+pub enum QueueCommand {
+    /// Cases received by your agency
+    Incoming(QueueArgs),
+    /// Cases filed by your agency
+    Outgoing(QueueArgs),
+    /// Cases assigned to you
+    Mine(QueueArgs),
+    /// Every case you may see
+    All(QueueArgs),
+}
+
+#[derive(Subcommand)]
+pub enum DirectoryCommand {
+    /// Every registered agency
+    Agencies,
+    /// The channels your agency is a party to
+    Channels {
+        #[arg(long, value_enum)]
+        status: Option<ChannelStatusArg>,
+    },
+    /// One channel
+    Channel {
+        /// The channel's id
+        id: String,
+    },
+    /// The public keys that verify access tokens (JWKS)
+    Keys,
+}
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Your agency's users
+    User {
+        #[command(subcommand)]
+        command: AdminUserCommand,
+    },
+    /// Your agency's channels
+    Channel {
+        #[command(subcommand)]
+        command: AdminChannelCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AdminUserCommand {
+    /// The users of your agency
+    List {
+        /// Disabled users too
+        #[arg(long)]
+        include_disabled: bool,
+    },
+    /// Add a user; the password is asked for, or read from LIAISON_NEW_PASSWORD
+    Add {
+        /// 3 to 64 characters: lower-case letters, digits, '.', '_' and '-'
+        username: String,
+        /// Defaults to the username
+        #[arg(long)]
+        display_name: Option<String>,
+        /// A role to grant; repeat, or separate with commas, for several
+        #[arg(long = "role", value_enum, value_delimiter = ',', required = true)]
+        roles: Vec<RoleArg>,
+    },
+    /// Replace a user's roles
+    Roles {
+        /// The user's username or id
+        user: String,
+        /// A role to hold; repeat, or separate with commas, for several
+        #[arg(
+            long = "role",
+            value_enum,
+            value_delimiter = ',',
+            required_unless_present = "none"
+        )]
+        roles: Vec<RoleArg>,
+        /// Remove every role
+        #[arg(long, conflicts_with = "roles")]
+        none: bool,
+    },
+    /// Change a user's display name (the username stays)
+    Rename {
+        /// The user's username or id
+        user: String,
+        /// The new display name
+        display_name: String,
+    },
+    /// Disable a user: they cannot sign in and their sessions end
+    Disable {
+        /// The user's username or id
+        user: String,
+    },
+    /// Enable a disabled user
+    Enable {
+        /// The user's username or id
+        user: String,
+    },
+    /// Set a temporary password (asked for, or LIAISON_NEW_PASSWORD); the user must change it at
+    /// their next sign-in, and their sessions end
+    ResetPassword {
+        /// The user's username or id
+        user: String,
+    },
+    /// End every session of a user
+    RevokeSessions {
+        /// The user's username or id
+        user: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AdminChannelCommand {
+    /// The channels your agency is a party to
+    List {
+        #[arg(long, value_enum)]
+        status: Option<ChannelStatusArg>,
+    },
+    /// Propose a channel to an agency of another country
+    Propose {
+        /// The partner agency's code (such as CA-RCMP) or id
+        #[arg(long)]
+        partner: String,
+        /// A category the channel covers; repeat, or separate with commas, for several
+        #[arg(long = "category", value_enum, value_delimiter = ',', required = true)]
+        categories: Vec<CategoryArg>,
+    },
+    /// Approve a channel the other agency proposed: it becomes ACTIVE
+    Approve(ChannelTarget),
+    /// Suspend an ACTIVE channel: no new filings; only your agency can resume it
+    Suspend(ChannelTarget),
+    /// Resume a channel your agency suspended: it becomes ACTIVE again
+    Resume(ChannelTarget),
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ChannelTarget {
+    /// The channel's id
+    pub id: String,
+    /// The etag you last saw; without it, the current one is fetched (GetChannel)
+    #[arg(long)]
+    pub etag: Option<String>,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct AuditFilters {
+    /// Only calls by this user (id)
+    #[arg(long, value_name = "USER_ID")]
+    pub actor: Option<String>,
+    /// Only calls about this case (id)
+    #[arg(long = "case", value_name = "CASE_ID")]
+    pub case_id: Option<String>,
+    /// Only this method, such as CaseService/GetCase (the liaison.v1. prefix may be left out)
+    #[arg(long)]
+    pub method: Option<String>,
+    #[arg(long, value_enum)]
+    pub outcome: Option<OutcomeArg>,
+    /// Entries at or after this time: RFC 3339, a date (2026-03-01, UTC), or an age (30m, 12h, 7d)
+    #[arg(long, value_parser = parse_time, value_name = "TIME")]
+    pub since: Option<DateTime<Utc>>,
+    /// Entries before this time, in the same forms as --since
+    #[arg(long, value_parser = parse_time, value_name = "TIME")]
+    pub until: Option<DateTime<Utc>>,
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Entries of the audit log you may see, newest first
+    Query {
+        #[command(flatten)]
+        filters: AuditFilters,
+        #[command(flatten)]
+        paging: Paging,
+    },
+    /// Every matching entry as NDJSON (one JSON object a line), oldest first, streamed
+    Export {
+        #[command(flatten)]
+        filters: AuditFilters,
+        /// Write to this file (created with mode 0600) instead of standard output
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Recompute the chain (or a range of it) on the server and check its signed checkpoints;
+    /// exits 1 when anything is wrong
+    Verify {
+        /// First sequence number (default: the start)
+        #[arg(long, conflicts_with = "checkpoint")]
+        from: Option<i64>,
+        /// Last sequence number (default: the head)
+        #[arg(long, conflicts_with = "checkpoint")]
+        to: Option<i64>,
+        /// Prove this checkpoint, kept earlier (`audit checkpoint --out`), is still part of the chain
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+    },
+    /// The latest signed checkpoint of the chain: keep it to verify later
+    Checkpoint {
+        /// Also write it to this file, for `audit verify --checkpoint`
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// A time on the command line: RFC 3339, a date (midnight UTC), or an age such as 30m, 12h, 7d, 2w.
+pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    parse_time_at(text, Utc::now())
+}
+
+fn parse_time_at(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    }
+    let split = text.len().saturating_sub(1);
+    let (number, unit) = (text.get(..split), text.get(split..));
+    let amount: Option<i64> = number.and_then(|n| n.parse().ok()).filter(|n| *n >= 0);
+    let age = match (amount, unit) {
+        (Some(n), Some("s")) => chrono::Duration::try_seconds(n),
+        (Some(n), Some("m")) => chrono::Duration::try_minutes(n),
+        (Some(n), Some("h")) => chrono::Duration::try_hours(n),
+        (Some(n), Some("d")) => chrono::Duration::try_days(n),
+        (Some(n), Some("w")) => chrono::Duration::try_weeks(n),
+        _ => None,
+    };
+    age.and_then(|age| now.checked_sub_signed(age)).ok_or_else(|| {
+        format!("{text:?} is not a time: use RFC 3339 (2026-03-01T09:00:00Z), a date (2026-03-01) or an age (30m, 12h, 7d)")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("Exit codes:"), "{help}");
+        assert!(help.contains("LIAISON_CONFIG_DIR"), "{help}");
+    }
+
+    #[test]
+    fn times() {
+        let now = Utc::now();
+        assert_eq!(
+            parse_time_at("2h", now).unwrap(),
+            now - chrono::Duration::hours(2)
+        );
+        assert_eq!(
+            parse_time_at("2026-03-01", now).unwrap().to_rfc3339(),
+            "2026-03-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_time_at("2026-03-01T09:00:00+05:30", now)
+                .unwrap()
+                .to_rfc3339(),
+            "2026-03-01T03:30:00+00:00"
+        );
+        assert!(parse_time_at("soon", now).is_err());
+        assert!(parse_time_at("-3d", now).is_err());
+        assert!(parse_time_at("", now).is_err());
+    }
+}

@@ -1,0 +1,1239 @@
+//! `liaisonctl` as people meet it: the real binary, run as a subprocess against a real server, each
+//! user with a config directory of their own.
+
+use std::process::Stdio;
+
+use liaison::domain::model::Role;
+use liaison::pb;
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+
+use crate::common::{Backend, World, PASSWORD};
+
+crate::on_both_databases!(
+    a_whole_case_in_tables,
+    a_whole_case_in_json,
+    the_session_is_private_and_refreshes_itself,
+    errors_name_each_field_and_exit_by_status,
+    a_retried_filing_files_once,
+    lists_follow_pages_with_all,
+    admins_auditors_and_the_directory,
+);
+
+/// What a run of liaisonctl did.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "liaisonctl failed\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    fn failed(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
+    }
+
+    #[track_caller]
+    fn error_json(&self) -> Value {
+        serde_json::from_str(self.stderr.trim())
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stderr))
+    }
+
+    /// The value of a `Label  value` line of a key-value view.
+    #[track_caller]
+    fn field(&self, label: &str) -> String {
+        self.stdout
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(label)
+                    .filter(|rest| rest.starts_with("  "))
+                    .map(|rest| rest.trim().to_string())
+            })
+            .unwrap_or_else(|| panic!("no {label} line in:\n{}", self.stdout))
+    }
+}
+
+/// One user's liaisonctl: a config directory of their own, pointed at the test server.
+struct Ctl {
+    root: tempfile::TempDir,
+    server: String,
+}
+
+impl Ctl {
+    fn new(server: String) -> Ctl {
+        Ctl {
+            root: tempfile::tempdir().unwrap(),
+            server,
+        }
+    }
+
+    /// Signed in as `username` with the test password.
+    async fn signed_in(w: &World, username: &str) -> Ctl {
+        let ctl = Ctl::new(format!("http://{}", w.server.addr));
+        ctl.login(username, PASSWORD).await.ok();
+        ctl
+    }
+
+    /// The config directory; made by liaisonctl itself, inside a temporary directory.
+    fn dir(&self) -> std::path::PathBuf {
+        self.root.path().join("liaison")
+    }
+
+    fn session(&self) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(self.dir().join("session.json")).unwrap())
+            .unwrap()
+    }
+
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_liaisonctl"));
+        for variable in [
+            "LIAISON_OUTPUT",
+            "LIAISON_CA_CERT",
+            "LIAISON_CLIENT_CERT",
+            "LIAISON_CLIENT_KEY",
+            "LIAISON_TLS_SERVER_NAME",
+            "LIAISON_USERNAME",
+            "LIAISON_PASSWORD",
+            "LIAISON_NEW_PASSWORD",
+            "XDG_CONFIG_HOME",
+        ] {
+            command.env_remove(variable);
+        }
+        command
+            .args(args)
+            .env("LIAISON_CONFIG_DIR", self.dir())
+            .env("LIAISON_SERVER", &self.server)
+            .env("HOME", self.root.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        command
+    }
+
+    async fn finish(command: &mut tokio::process::Command, stdin: Option<&str>) -> Run {
+        if stdin.is_some() {
+            command.stdin(Stdio::piped());
+        }
+        let mut child = command.spawn().unwrap();
+        if let Some(text) = stdin {
+            let mut pipe = child.stdin.take().unwrap();
+            pipe.write_all(text.as_bytes()).await.unwrap();
+            drop(pipe);
+        }
+        let output = child.wait_with_output().await.unwrap();
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    }
+
+    async fn run(&self, args: &[&str]) -> Run {
+        Ctl::finish(&mut self.command(args), None).await
+    }
+
+    async fn run_with_input(&self, args: &[&str], stdin: &str) -> Run {
+        Ctl::finish(&mut self.command(args), Some(stdin)).await
+    }
+
+    async fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = self.command(args);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        Ctl::finish(&mut command, None).await
+    }
+
+    /// Runs with `--output json`, expecting success, and parses standard output.
+    async fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--output", "json"];
+        all.extend_from_slice(args);
+        self.run(&all).await.ok().json()
+    }
+
+    async fn login(&self, username: &str, password: &str) -> Run {
+        self.run_with_env(
+            &["login", "--username", username],
+            &[("LIAISON_PASSWORD", password)],
+        )
+        .await
+    }
+}
+
+const SUMMARY: &str =
+    "Courier consignment of fentanyl precursors bound for Vancouver.\nWaybill to follow.\n";
+
+fn position(text: &str, needle: &str) -> usize {
+    text.find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in:\n{text}"))
+}
+
+async fn a_whole_case_in_tables(backend: Backend) {
+    let w = World::new(backend).await;
+    let officer_in = Ctl::signed_in(&w, "officer.in").await;
+    let sup_ca = Ctl::signed_in(&w, "sup.ca").await;
+    let officer_ca = Ctl::signed_in(&w, "officer.ca").await;
+
+    // Filed with the summary on standard input.
+    let filed = officer_in
+        .run_with_input(
+            &[
+                "case",
+                "file",
+                "--channel",
+                &w.channel.id,
+                "--category",
+                "drugs",
+                "--priority",
+                "urgent",
+                "--title",
+                "Precursor shipment",
+            ],
+            SUMMARY,
+        )
+        .await
+        .ok();
+    assert!(
+        filed.stdout.starts_with("Filed IN-CA-DRUGS-"),
+        "{}",
+        filed.stdout
+    );
+    let id = filed.field("ID");
+    let reference = filed.field("Reference");
+    assert_eq!(filed.field("Status"), "filed");
+    assert_eq!(filed.field("From → to"), "IN-NCB → CA-RCMP");
+    assert!(
+        filed.field("Ack due").contains("(in 4 h)"),
+        "{}",
+        filed.stdout
+    );
+    assert!(filed.stdout.contains("Waybill to follow."));
+
+    // The receiving supervisor sees it in the incoming queue, in aligned columns.
+    let queue = sup_ca.run(&["queue", "incoming"]).await.ok();
+    let lines: Vec<&str> = queue.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", queue.stdout);
+    for (column, value) in [
+        ("REFERENCE", reference.as_str()),
+        ("STATUS", "filed"),
+        ("PRIORITY", "urgent"),
+        ("TITLE", "Precursor shipment"),
+    ] {
+        assert_eq!(
+            position(lines[0], column),
+            position(lines[1], value),
+            "{column} is not aligned:\n{}",
+            queue.stdout
+        );
+    }
+    assert!(lines[1].starts_with(&id));
+
+    let ack = sup_ca.run(&["case", "ack", &id]).await.ok();
+    assert_eq!(
+        ack.stdout.trim(),
+        format!("Acknowledged {reference}: now acknowledged.")
+    );
+    let officer_ca_id = officer_ca.run(&["whoami"]).await.ok().field("User ID");
+    assert_eq!(officer_ca_id, w.officer_ca.user_id);
+    let assigned = sup_ca
+        .run(&["case", "assign", &id, "--to", &officer_ca_id])
+        .await
+        .ok();
+    assert!(
+        assigned.stdout.contains("now in-progress"),
+        "{}",
+        assigned.stdout
+    );
+    let asked = officer_ca
+        .run(&[
+            "case",
+            "request-info",
+            &id,
+            "--question",
+            "Which courier company?",
+        ])
+        .await
+        .ok();
+    assert!(
+        asked.stdout.contains("now awaiting-info"),
+        "{}",
+        asked.stdout
+    );
+    let answered = officer_in
+        .run(&["case", "provide-info", &id, "--answer", "DHL, waybill 1234"])
+        .await
+        .ok();
+    assert!(answered.stdout.contains("now in-progress"));
+    officer_ca
+        .run_with_input(
+            &["case", "note", &id, "--shared"],
+            "Consignment intercepted.\n",
+        )
+        .await
+        .ok();
+    officer_ca
+        .run(&[
+            "case",
+            "note",
+            &id,
+            "--internal",
+            "--text",
+            "Informant is reliable.",
+        ])
+        .await
+        .ok();
+    let closed = officer_ca
+        .run(&["case", "close", &id, "--resolution", "actioned"])
+        .await
+        .ok();
+    assert!(closed.stdout.contains("now closed"));
+
+    // Both sides read the timeline, oldest first.
+    let timeline = officer_in.run(&["case", "timeline", &id]).await.ok();
+    let mut last = 0;
+    for event in [
+        "filed ",
+        "acknowledged ",
+        "assigned ",
+        "information-requested ",
+        "information-provided ",
+        "note-added ",
+        "closed ",
+    ] {
+        let at = position(&timeline.stdout[last..], event) + last;
+        last = at + event.len();
+    }
+    assert!(timeline.stdout.contains("Which courier company?"));
+    assert!(timeline.stdout.contains("actioned"));
+    assert!(
+        timeline.stdout.contains("IN-NCB (you)"),
+        "{}",
+        timeline.stdout
+    );
+    // The internal note is not theirs to see, nor its event.
+    assert_eq!(timeline.stdout.matches("note-added").count(), 1);
+    let notes = officer_in.run(&["case", "notes", &id]).await.ok();
+    assert!(notes.stdout.contains("Consignment intercepted."));
+    assert!(!notes.stdout.contains("Informant"));
+    let own_notes = officer_ca.run(&["case", "notes", &id]).await.ok();
+    assert!(own_notes.stdout.contains("Informant is reliable."));
+    assert!(own_notes.stdout.contains("internal"));
+
+    let shown = officer_in.run(&["case", "show", &id]).await.ok();
+    assert_eq!(shown.field("Status"), "closed");
+    assert!(shown.field("Closed").ends_with("actioned"));
+    let mine = officer_ca
+        .run(&["queue", "mine", "--status", "closed"])
+        .await
+        .ok();
+    assert!(mine.stdout.contains(&reference));
+    w.stop().await;
+}
+
+async fn a_whole_case_in_json(backend: Backend) {
+    let w = World::new(backend).await;
+    let officer_in = Ctl::signed_in(&w, "officer.in").await;
+    let sup_ca = Ctl::signed_in(&w, "sup.ca").await;
+    let officer_ca = Ctl::signed_in(&w, "officer.ca").await;
+
+    let case = officer_in
+        .run_with_input(
+            &[
+                "-o",
+                "json",
+                "case",
+                "file",
+                "--channel",
+                &w.channel.id,
+                "--category",
+                "drugs",
+                "--priority",
+                "urgent",
+                "--title",
+                "Precursor shipment",
+            ],
+            SUMMARY,
+        )
+        .await
+        .ok()
+        .json();
+    let id = case["id"].as_str().unwrap().to_string();
+    assert_eq!(case["status"], "CASE_STATUS_FILED");
+    assert_eq!(case["category"], "CATEGORY_DRUGS");
+    assert_eq!(case["priority"], "PRIORITY_URGENT");
+    assert_eq!(case["summary"], SUMMARY.trim_end());
+    assert_eq!(case["filed_by"], w.officer_in.user_id.as_str());
+    assert_eq!(case["receiving_agency_id"], w.ca_rcmp.id.as_str());
+    assert!(case["closed_at"].is_null());
+    assert!(case["acknowledge_due_at"].as_str().unwrap().ends_with('Z'));
+
+    let incoming = sup_ca
+        .run(&["-o", "json", "queue", "incoming"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(incoming["cases"].as_array().unwrap().len(), 1);
+    assert_eq!(incoming["cases"][0]["id"], id.as_str());
+    assert_eq!(incoming["next_page_token"], "");
+
+    let acked = sup_ca.json(&["case", "ack", &id]).await;
+    assert_eq!(acked["status"], "CASE_STATUS_ACKNOWLEDGED");
+    let me = officer_ca.json(&["whoami"]).await;
+    let officer_ca_id = me["user"]["id"].as_str().unwrap().to_string();
+    assert_eq!(me["agency"]["code"], "CA-RCMP");
+    assert_eq!(me["user"]["roles"][0], "ROLE_OFFICER");
+    let assigned = sup_ca
+        .json(&["case", "assign", &id, "--to", &officer_ca_id])
+        .await;
+    assert_eq!(assigned["status"], "CASE_STATUS_IN_PROGRESS");
+    assert_eq!(assigned["assignee_id"], officer_ca_id.as_str());
+    let asked = officer_ca
+        .json(&["case", "request-info", &id, "--question", "Which courier?"])
+        .await;
+    assert_eq!(asked["status"], "CASE_STATUS_AWAITING_INFO");
+    let answered = officer_in
+        .json(&["case", "provide-info", &id, "--answer", "DHL"])
+        .await;
+    assert_eq!(answered["status"], "CASE_STATUS_IN_PROGRESS");
+    let note = officer_ca
+        .json(&["case", "note", &id, "--shared", "--text", "Intercepted."])
+        .await;
+    assert_eq!(note["visibility"], "NOTE_VISIBILITY_SHARED");
+    assert_eq!(note["body"], "Intercepted.");
+    let closed = officer_ca
+        .json(&["case", "close", &id, "--resolution", "no-action"])
+        .await;
+    assert_eq!(closed["status"], "CASE_STATUS_CLOSED");
+    assert_eq!(closed["resolution"], "RESOLUTION_NO_ACTION");
+    assert!(closed["closed_at"].is_string());
+
+    let timeline = officer_in.json(&["case", "timeline", &id]).await;
+    let kinds: Vec<&str> = timeline["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "CASE_EVENT_KIND_FILED",
+            "CASE_EVENT_KIND_ACKNOWLEDGED",
+            "CASE_EVENT_KIND_ASSIGNED",
+            "CASE_EVENT_KIND_INFORMATION_REQUESTED",
+            "CASE_EVENT_KIND_INFORMATION_PROVIDED",
+            "CASE_EVENT_KIND_NOTE_ADDED",
+            "CASE_EVENT_KIND_CLOSED",
+        ]
+    );
+    assert_eq!(timeline["events"][3]["reason"], "Which courier?");
+    assert_eq!(timeline["events"][5]["note_id"], note["id"]);
+    let notes = officer_in.json(&["case", "notes", &id]).await;
+    assert_eq!(notes["notes"][0]["body"], "Intercepted.");
+    let shown = officer_in.json(&["case", "show", &id]).await;
+    assert_eq!(shown["etag"], closed["etag"]);
+
+    // The other moves: reopen, decline, withdraw.
+    let reopened = sup_ca
+        .json(&["case", "reopen", &id, "--reason", "New evidence"])
+        .await;
+    assert_eq!(reopened["status"], "CASE_STATUS_IN_PROGRESS");
+    let second = w
+        .file(&w.officer_in, "Second referral", pb::Priority::Routine)
+        .await;
+    let declined = sup_ca
+        .json(&["case", "decline", &second.id, "--reason", "Not our remit"])
+        .await;
+    assert_eq!(declined["status"], "CASE_STATUS_DECLINED");
+    let third = w
+        .file(&w.officer_in, "Third referral", pb::Priority::Routine)
+        .await;
+    let withdrawn = officer_in
+        .json(&["case", "withdraw", &third.id, "--etag", &third.etag])
+        .await;
+    assert_eq!(withdrawn["status"], "CASE_STATUS_WITHDRAWN");
+    w.stop().await;
+}
+
+async fn the_session_is_private_and_refreshes_itself(backend: Backend) {
+    let w = World::new(backend).await;
+    let officer = Ctl::signed_in(&w, "officer.in").await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&officer.dir().join("session.json")), 0o600);
+        assert_eq!(mode(&officer.dir()), 0o700);
+    }
+    let first = officer.session();
+    assert_eq!(first["username"], "officer.in");
+    assert_eq!(first["user_id"], w.officer_in.user_id.as_str());
+
+    // The server's clock passes the access token's lifetime: the call is answered UNAUTHENTICATED,
+    // the client refreshes and tries again, and the rotated refresh token is kept.
+    w.server.clock.advance(chrono::Duration::minutes(16));
+    officer.run(&["queue", "outgoing"]).await.ok();
+    let second = officer.session();
+    assert_ne!(second["refresh_token"], first["refresh_token"]);
+    assert_ne!(second["access_token"], first["access_token"]);
+
+    // An access token about to expire is refreshed before the call, by one process only even when
+    // several start at once (a refresh token presented twice would end the session).
+    let mut expiring = second.clone();
+    expiring["access_expires_at"] =
+        Value::from((chrono::Utc::now() + chrono::Duration::seconds(10)).to_rfc3339());
+    std::fs::write(
+        officer.dir().join("session.json"),
+        serde_json::to_string(&expiring).unwrap(),
+    )
+    .unwrap();
+    let (a, b, c, d) = tokio::join!(
+        officer.run(&["whoami"]),
+        officer.run(&["whoami"]),
+        officer.run(&["queue", "all"]),
+        officer.run(&["directory", "agencies"]),
+    );
+    for run in [a, b, c, d] {
+        run.ok();
+    }
+    let third = officer.session();
+    assert_ne!(third["refresh_token"], second["refresh_token"]);
+    officer.run(&["whoami"]).await.ok();
+    assert!(!officer.dir().join("session.lock").exists());
+
+    // Signing out ends the session on the server and deletes the file.
+    let refresh_token = officer.session()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    officer.run(&["logout"]).await.ok();
+    assert!(!officer.dir().join("session.json").exists());
+    let refreshed = w
+        .server
+        .anonymous()
+        .auth()
+        .refresh(pb::RefreshRequest { refresh_token })
+        .await;
+    assert_eq!(refreshed.unwrap_err().code(), tonic::Code::Unauthenticated);
+    let out = officer.run(&["whoami"]).await.failed(3);
+    assert!(out.stderr.contains("liaisonctl login"), "{}", out.stderr);
+
+    // A session an admin revoked cannot be refreshed: exit 3, saying to sign in again.
+    officer.login("officer.in", PASSWORD).await.ok();
+    let admin = Ctl::signed_in(&w, "admin.in").await;
+    let revoked = admin
+        .run(&["admin", "user", "revoke-sessions", "officer.in"])
+        .await
+        .ok();
+    // This one and the test kit's own sign-in.
+    assert!(
+        revoked.stdout.contains("Ended 2 session(s) of officer.in"),
+        "{}",
+        revoked.stdout
+    );
+    let out = officer.run(&["queue", "outgoing"]).await.failed(3);
+    assert!(out.stderr.contains("session has ended"), "{}", out.stderr);
+    w.stop().await;
+}
+
+async fn errors_name_each_field_and_exit_by_status(backend: Backend) {
+    let w = World::new(backend).await;
+    let officer = Ctl::signed_in(&w, "officer.in").await;
+    let bad_filing = [
+        "case",
+        "file",
+        "--channel",
+        "not-a-channel",
+        "--category",
+        "drugs",
+        "--priority",
+        "routine",
+        "--title",
+        "",
+    ];
+
+    // INVALID_ARGUMENT: every bad field on a line of its own, exit 6.
+    let out = officer.run_with_input(&bad_filing, "").await.failed(6);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert!(lines[0].contains("(INVALID_ARGUMENT)"), "{}", out.stderr);
+    assert!(
+        !lines[0].contains("channel_id"),
+        "fields are listed once: {}",
+        out.stderr
+    );
+    for field in ["channel_id", "title", "summary"] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(&format!("  {field}: "))),
+            "no line for {field}:\n{}",
+            out.stderr
+        );
+    }
+    let mut json_args = vec!["--output", "json"];
+    json_args.extend(bad_filing);
+    let out = officer.run_with_input(&json_args, "").await.failed(6);
+    assert!(out.stdout.is_empty());
+    let error = out.error_json();
+    assert_eq!(error["error"]["code"], "INVALID_ARGUMENT");
+    assert_eq!(error["error"]["exit_code"], 6);
+    let mut fields: Vec<&str> = error["error"]["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["field"].as_str().unwrap())
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["channel_id", "summary", "title"]);
+
+    // NOT_FOUND: 5, in both modes.
+    let missing = uuid::Uuid::now_v7().to_string();
+    officer.run(&["case", "show", &missing]).await.failed(5);
+    let out = officer
+        .run(&["-o", "json", "case", "ack", &missing])
+        .await
+        .failed(5);
+    assert_eq!(out.error_json()["error"]["code"], "NOT_FOUND");
+
+    // PERMISSION_DENIED: 4.
+    officer.run(&["admin", "user", "list"]).await.failed(4);
+
+    // Conflicts: a stale etag (ABORTED) and a move the lifecycle forbids (FAILED_PRECONDITION): 7.
+    let case = w
+        .file(&w.officer_in, "Stale etag", pb::Priority::Routine)
+        .await;
+    let sup = Ctl::signed_in(&w, "sup.ca").await;
+    let out = sup
+        .run(&["case", "ack", &case.id, "--etag", "0-stale"])
+        .await
+        .failed(7);
+    assert!(out.stderr.contains("(ABORTED)"), "{}", out.stderr);
+    sup.run(&["case", "ack", &case.id]).await.ok();
+    let out = sup.run(&["case", "ack", &case.id]).await.failed(7);
+    assert!(
+        out.stderr.contains("(FAILED_PRECONDITION)"),
+        "{}",
+        out.stderr
+    );
+
+    // Not signed in: 3. Wrong password: 3.
+    let nobody = Ctl::new(format!("http://{}", w.server.addr));
+    nobody.run(&["queue", "incoming"]).await.failed(3);
+    nobody
+        .login("officer.in", "not the password at all")
+        .await
+        .failed(3);
+
+    // Nobody listening: 8.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let unreachable = Ctl::new(format!("http://127.0.0.1:{port}"));
+    let out = unreachable.login("officer.in", PASSWORD).await.failed(8);
+    assert!(out.stderr.contains("cannot reach"), "{}", out.stderr);
+
+    // A value the command line does not know: clap's usage error, 2, listing the known ones.
+    let out = officer
+        .run(&["queue", "incoming", "--category", "weapons"])
+        .await
+        .failed(2);
+    assert!(out.stderr.contains("drugs"), "{}", out.stderr);
+    w.stop().await;
+}
+
+async fn a_retried_filing_files_once(backend: Backend) {
+    let w = World::new(backend).await;
+    let officer = Ctl::signed_in(&w, "officer.in").await;
+    // No --channel: the agency's only ACTIVE channel is used.
+    let file = |title: &'static str, extra: Vec<String>| {
+        let officer = &officer;
+        async move {
+            let mut args: Vec<String> = [
+                "-o",
+                "json",
+                "case",
+                "file",
+                "--category",
+                "fraud",
+                "--priority",
+                "priority",
+                "--title",
+                title,
+            ]
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+            args.extend(extra);
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            officer
+                .run_with_input(&refs, "Forged passports offered online.\n")
+                .await
+                .ok()
+                .json()
+        }
+    };
+    let first = file("Forged passports", vec![]).await;
+    let again = file("Forged passports", vec![]).await;
+    assert_eq!(first["id"], again["id"], "a retry files nothing new");
+    assert_eq!(first["channel_id"], w.channel.id.as_str());
+    let outgoing = officer
+        .run(&["-o", "json", "queue", "outgoing"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(outgoing["cases"].as_array().unwrap().len(), 1);
+
+    // Different content, or a request id of one's own, is a new filing.
+    let other = file("Forged visas", vec![]).await;
+    assert_ne!(other["id"], first["id"]);
+    let fresh = uuid::Uuid::new_v4().to_string();
+    let deliberate = file("Forged passports", vec!["--request-id".into(), fresh]).await;
+    assert_ne!(deliberate["id"], first["id"]);
+    let outgoing = officer
+        .run(&["-o", "json", "queue", "outgoing"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(outgoing["cases"].as_array().unwrap().len(), 3);
+    w.stop().await;
+}
+
+async fn lists_follow_pages_with_all(backend: Backend) {
+    let w = World::new(backend).await;
+    for i in 0..5 {
+        w.file(&w.officer_in, &format!("Case {i}"), pb::Priority::Routine)
+            .await;
+    }
+    let sup = Ctl::signed_in(&w, "sup.ca").await;
+    let ids = |v: &Value, key: &str| -> Vec<String> {
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    let first = sup
+        .run(&["-o", "json", "queue", "incoming", "--limit", "2"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(ids(&first, "cases").len(), 2);
+    let token = first["next_page_token"].as_str().unwrap().to_string();
+    assert!(!token.is_empty());
+    let next = sup
+        .run(&[
+            "-o",
+            "json",
+            "queue",
+            "incoming",
+            "--limit",
+            "2",
+            "--page-token",
+            &token,
+        ])
+        .await
+        .ok()
+        .json();
+    let next_ids = ids(&next, "cases");
+    assert_eq!(next_ids.len(), 2);
+    assert!(next_ids.iter().all(|id| !ids(&first, "cases").contains(id)));
+
+    // --all follows the pages (of two here) to the end.
+    let all = sup
+        .run(&[
+            "-o",
+            "json",
+            "queue",
+            "incoming",
+            "--all",
+            "--page-size",
+            "2",
+        ])
+        .await
+        .ok()
+        .json();
+    let mut all_ids = ids(&all, "cases");
+    assert_eq!(all_ids.len(), 5);
+    assert_eq!(all["next_page_token"], "");
+    all_ids.dedup();
+    assert_eq!(all_ids.len(), 5);
+    // --limit fetches across pages too.
+    let three = sup
+        .run(&[
+            "-o",
+            "json",
+            "queue",
+            "incoming",
+            "--limit",
+            "3",
+            "--page-size",
+            "2",
+        ])
+        .await
+        .ok()
+        .json();
+    assert_eq!(ids(&three, "cases"), all_ids[..3]);
+
+    // People are told how to see the rest.
+    let table = sup.run(&["queue", "incoming", "--limit", "2"]).await.ok();
+    assert_eq!(table.stdout.lines().count(), 3);
+    assert!(
+        table.stderr.contains("showing 2; more with --all"),
+        "{}",
+        table.stderr
+    );
+
+    // The same for timelines and the audit log.
+    let case_id = &all_ids[0];
+    let events = sup
+        .run(&[
+            "-o",
+            "json",
+            "case",
+            "timeline",
+            case_id,
+            "--all",
+            "--page-size",
+            "1",
+        ])
+        .await
+        .ok()
+        .json();
+    assert_eq!(events["events"].as_array().unwrap().len(), 1);
+    let auditor = Ctl::signed_in(&w, "auditor.ca").await;
+    let entries = auditor
+        .run(&[
+            "-o",
+            "json",
+            "audit",
+            "query",
+            "--all",
+            "--page-size",
+            "3",
+            "--method",
+            "CaseService/ListCases",
+        ])
+        .await
+        .ok()
+        .json();
+    let sequences: Vec<i64> = entries["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["sequence"].as_i64().unwrap())
+        .collect();
+    assert!(sequences.len() >= 5, "{sequences:?}");
+    assert!(
+        sequences.windows(2).all(|p| p[0] > p[1]),
+        "newest first: {sequences:?}"
+    );
+    w.stop().await;
+}
+
+async fn admins_auditors_and_the_directory(backend: Backend) {
+    let w = World::new(backend).await;
+    let admin = Ctl::signed_in(&w, "admin.in").await;
+    let new_password = [("LIAISON_NEW_PASSWORD", "a temporary passphrase 1")];
+
+    // Users: add, list, roles, rename, disable, enable.
+    let added = admin
+        .run_with_env(
+            &[
+                "-o",
+                "json",
+                "admin",
+                "user",
+                "add",
+                "new.officer",
+                "--role",
+                "officer",
+                "--display-name",
+                "New Officer",
+            ],
+            &new_password,
+        )
+        .await
+        .ok()
+        .json();
+    assert_eq!(added["roles"], serde_json::json!(["ROLE_OFFICER"]));
+    let roles = admin
+        .run(&[
+            "-o",
+            "json",
+            "admin",
+            "user",
+            "roles",
+            "new.officer",
+            "--role",
+            "officer,supervisor",
+        ])
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        roles["roles"],
+        serde_json::json!(["ROLE_OFFICER", "ROLE_SUPERVISOR"])
+    );
+    admin
+        .run(&["admin", "user", "rename", "new.officer", "Renamed Officer"])
+        .await
+        .ok();
+    let disabled = admin
+        .run(&["admin", "user", "disable", "new.officer"])
+        .await
+        .ok();
+    assert_eq!(disabled.field("State"), "disabled");
+    let list = admin.run(&["admin", "user", "list"]).await.ok();
+    assert!(!list.stdout.contains("new.officer"));
+    let list = admin
+        .run(&["admin", "user", "list", "--include-disabled"])
+        .await
+        .ok();
+    assert!(list.stdout.contains("Renamed Officer"), "{}", list.stdout);
+    admin
+        .run(&["admin", "user", "enable", added["id"].as_str().unwrap()])
+        .await
+        .ok();
+    admin
+        .run(&["admin", "user", "disable", "nobody.here"])
+        .await
+        .failed(5);
+
+    // A reset password must be changed before anything else.
+    admin
+        .run_with_env(
+            &["admin", "user", "reset-password", "new.officer"],
+            &[("LIAISON_NEW_PASSWORD", "reset by the admin 22")],
+        )
+        .await
+        .ok();
+    let newcomer = Ctl::new(format!("http://{}", w.server.addr));
+    let signed_in = newcomer
+        .login("new.officer", "reset by the admin 22")
+        .await
+        .ok();
+    assert!(
+        signed_in.stdout.contains("password change"),
+        "{}",
+        signed_in.stdout
+    );
+    let out = newcomer.run(&["queue", "mine"]).await.failed(7);
+    assert!(
+        out.stderr.contains("liaisonctl password change"),
+        "{}",
+        out.stderr
+    );
+    newcomer
+        .run_with_env(
+            &["password", "change"],
+            &[
+                ("LIAISON_PASSWORD", "reset by the admin 22"),
+                ("LIAISON_NEW_PASSWORD", "my very own passphrase"),
+            ],
+        )
+        .await
+        .ok();
+    let me = newcomer.run(&["-o", "json", "whoami"]).await.ok().json();
+    assert_eq!(me["user"]["display_name"], "Renamed Officer");
+    assert_eq!(newcomer.session()["user_id"], me["user"]["id"]);
+    newcomer.run(&["queue", "mine"]).await.ok();
+
+    // Channels: suspend and resume the active one; propose one that the partner approves.
+    let suspended = admin
+        .run(&["admin", "channel", "suspend", &w.channel.id])
+        .await
+        .ok();
+    assert_eq!(suspended.field("Status"), "suspended");
+    let officer = Ctl::signed_in(&w, "officer.in").await;
+    officer
+        .run(&[
+            "case",
+            "file",
+            "--category",
+            "drugs",
+            "--priority",
+            "urgent",
+            "--title",
+            "Blocked",
+            "--summary",
+            "The channel is suspended.",
+        ])
+        .await
+        .failed(2);
+    officer
+        .run(&[
+            "case",
+            "file",
+            "--channel",
+            &w.channel.id,
+            "--category",
+            "drugs",
+            "--priority",
+            "urgent",
+            "--title",
+            "Blocked",
+            "--summary",
+            "The channel is suspended.",
+        ])
+        .await
+        .failed(7);
+    let resumed = admin
+        .run(&["admin", "channel", "resume", &w.channel.id])
+        .await
+        .ok();
+    assert_eq!(resumed.field("Status"), "active");
+    w.server.user("US-FBI", "admin.us", &[Role::Admin]).await;
+    let admin_us = Ctl::signed_in(&w, "admin.us").await;
+    let proposed = admin
+        .run(&[
+            "-o",
+            "json",
+            "admin",
+            "channel",
+            "propose",
+            "--partner",
+            "US-FBI",
+            "--category",
+            "cyber",
+        ])
+        .await
+        .ok()
+        .json();
+    assert_eq!(proposed["status"], "CHANNEL_STATUS_PROPOSED");
+    let channel_id = proposed["id"].as_str().unwrap();
+    let approved = admin_us
+        .run(&["-o", "json", "admin", "channel", "approve", channel_id])
+        .await
+        .ok()
+        .json();
+    assert_eq!(approved["status"], "CHANNEL_STATUS_ACTIVE");
+    let channels = admin
+        .run(&[
+            "-o", "json", "admin", "channel", "list", "--status", "active",
+        ])
+        .await
+        .ok()
+        .json();
+    assert_eq!(channels["channels"].as_array().unwrap().len(), 2);
+
+    // The directory, for anyone signed in.
+    let agencies = officer
+        .run(&["-o", "json", "directory", "agencies"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(agencies["agencies"].as_array().unwrap().len(), 3);
+    let channel = officer
+        .run(&["directory", "channel", &w.channel.id])
+        .await
+        .ok();
+    assert_eq!(channel.field("Partner"), "CA-RCMP");
+    let keys = officer
+        .run(&["-o", "json", "directory", "keys"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(keys["keys"][0]["kty"], "OKP");
+
+    // The audit log: query, export, verify, and a kept checkpoint proven later.
+    let auditor = Ctl::signed_in(&w, "auditor.in").await;
+    let denied = auditor
+        .run(&[
+            "-o",
+            "json",
+            "audit",
+            "query",
+            "--outcome",
+            "failed",
+            "--method",
+            "CaseService/FileReferral",
+            "--since",
+            "1h",
+        ])
+        .await
+        .ok()
+        .json();
+    assert_eq!(denied["entries"][0]["actor_username"], "officer.in");
+    assert_eq!(denied["entries"][0]["outcome"], "AUDIT_OUTCOME_FAILED");
+    let export = auditor.dir().join("export.ndjson");
+    auditor
+        .run(&["audit", "export", "--out", export.to_str().unwrap()])
+        .await
+        .ok();
+    let exported = std::fs::read_to_string(&export).unwrap();
+    let sequences: Vec<i64> = exported
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["sequence"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert!(sequences.len() > 10);
+    assert!(sequences.windows(2).all(|p| p[0] < p[1]), "oldest first");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&export).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let verified = auditor
+        .run(&["-o", "json", "audit", "verify"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(verified["ok"], true);
+    liaison::audit::checkpoint_head(
+        &w.server.state.db,
+        &w.server.state.keys.current(),
+        w.server.state.clock.now(),
+    )
+    .await
+    .unwrap();
+    let kept = auditor.dir().join("checkpoint.json");
+    let checkpoint = auditor
+        .run(&["audit", "checkpoint", "--out", kept.to_str().unwrap()])
+        .await
+        .ok();
+    assert!(checkpoint.stdout.contains("Signature"));
+    officer.run(&["queue", "outgoing"]).await.ok();
+    let proven = auditor
+        .run(&["audit", "verify", "--checkpoint", kept.to_str().unwrap()])
+        .await
+        .ok();
+    assert!(proven.stdout.contains("intact"), "{}", proven.stdout);
+    w.stop().await;
+}
+
+/// Mutual TLS: the certificates given at sign-in are remembered for the commands after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_mutual_tls() {
+    use crate::common::TestServer;
+    use crate::transport::{pki, write};
+
+    let pki = pki();
+    let files = tempfile::tempdir().unwrap();
+    let file = |name: &str, contents: &str| write(files.path(), name, contents);
+    let (cert, key, ca) = (
+        file("server.pem", &pki.server_cert),
+        file("server.key", &pki.server_key),
+        file("ca.pem", &pki.ca),
+    );
+    let (client_cert, client_key) = (
+        file("client.pem", &pki.client_cert),
+        file("client.key", &pki.client_key),
+    );
+    let server = TestServer::start_with(
+        &Backend::Sqlite,
+        None,
+        |config| {
+            config.tls_cert = Some(cert);
+            config.tls_key = Some(key);
+            config.client_ca = Some(ca.clone());
+        },
+        None,
+    )
+    .await;
+    liaison::ops::add_agency(&server.state, "IN-NCB", "Narcotics Control Bureau", "IN")
+        .await
+        .unwrap();
+    let roles = [Role::Officer].into_iter().collect();
+    liaison::ops::add_user(
+        &server.state,
+        "IN-NCB",
+        "officer.in",
+        "officer.in",
+        roles,
+        PASSWORD,
+    )
+    .await
+    .unwrap();
+    let url = format!("https://localhost:{}", server.addr.port());
+
+    let ctl = Ctl::new(url.clone());
+    let (ca, client_cert, client_key) = (
+        ca.to_str().unwrap(),
+        client_cert.to_str().unwrap(),
+        client_key.to_str().unwrap(),
+    );
+    ctl.run_with_env(
+        &[
+            "login",
+            "--username",
+            "officer.in",
+            "--ca-cert",
+            ca,
+            "--client-cert",
+            client_cert,
+            "--client-key",
+            client_key,
+        ],
+        &[("LIAISON_PASSWORD", PASSWORD)],
+    )
+    .await
+    .ok();
+    let me = ctl.json(&["whoami"]).await;
+    assert_eq!(me["user"]["username"], "officer.in");
+
+    // Without a client certificate the server refuses the connection; plaintext gets nowhere.
+    let anonymous = Ctl::new(url);
+    let out = anonymous
+        .run_with_env(
+            &["login", "--username", "officer.in", "--ca-cert", ca],
+            &[("LIAISON_PASSWORD", PASSWORD)],
+        )
+        .await
+        .failed(8);
+    assert!(out.stderr.contains("--client-cert"), "{}", out.stderr);
+    let plaintext = Ctl::new(format!("http://localhost:{}", server.addr.port()));
+    plaintext.login("officer.in", PASSWORD).await.failed(8);
+    // TLS options need an https:// server.
+    plaintext
+        .run_with_env(
+            &["login", "--username", "officer.in", "--ca-cert", ca],
+            &[("LIAISON_PASSWORD", PASSWORD)],
+        )
+        .await
+        .failed(2);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn completions_for_each_shell() {
+    let ctl = Ctl::new("http://127.0.0.1:1".into());
+    for (shell, expected) in [
+        ("bash", "_liaisonctl()"),
+        ("zsh", "#compdef liaisonctl"),
+        ("fish", "complete -c liaisonctl"),
+    ] {
+        let out = ctl.run(&["completions", shell]).await.ok();
+        assert!(out.stdout.contains(expected), "{shell}:\n{}", out.stdout);
+        assert!(out.stdout.contains("request-info"), "{shell}");
+        assert!(out.stdout.contains("in-progress"), "{shell}: value enums");
+    }
+}
