@@ -1,0 +1,271 @@
+//! The database's limit for a call: `pgbench` running exactly the SQL one call makes, statement
+//! for statement and transaction for transaction, as PostgreSQL's statement log shows `liaisond`
+//! sending it (see bench/sql/ for the captured statements):
+//!
+//! - every call first authenticates in a transaction of its own (the user, the session);
+//! - a filing looks for an earlier one with its request id (a transaction that rolls back), then
+//!   in one transaction reads the channel and both agencies, takes the reference number, inserts
+//!   the case, appends the audit entry under the head row's lock, inserts the FILED event and
+//!   notifies the other servers;
+//! - a read runs its query and appends its audit entry in one transaction.
+//!
+//! The audit hash here is SHA-256 computed by PostgreSQL over a short string, not the canonical
+//! encoding: the chain pgbench leaves does not verify, so the report runs it last.
+
+use std::path::Path;
+use std::process::Command;
+
+use sea_orm::sqlx::{Connection, Row};
+
+use crate::BenchResult;
+
+/// The ids the scripts use: a signed-in officer and supervisor, a channel and its agencies, a case.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub officer_id: String,
+    pub officer_username: String,
+    pub officer_session: String,
+    pub supervisor_id: String,
+    pub supervisor_username: String,
+    pub supervisor_session: String,
+    pub channel_id: String,
+    pub originating_agency_id: String,
+    pub receiving_agency_id: String,
+    pub case_id: String,
+}
+
+impl Context {
+    /// Reads the ids from the database `liaisond` serves, after the population signed in.
+    pub async fn load(database_url: &str, officer: &str, supervisor: &str) -> BenchResult<Context> {
+        let mut conn = sea_orm::sqlx::PgConnection::connect(database_url)
+            .await
+            .map_err(|e| format!("pgbench context: {e}"))?;
+        let session = |username: &str| {
+            format!(
+                "SELECT u.id, u.agency_id, s.id AS session_id FROM users u JOIN sessions s ON \
+                 s.user_id = u.id WHERE u.username = '{username}' AND s.revoked_at IS NULL \
+                 ORDER BY s.created_at DESC LIMIT 1"
+            )
+        };
+        let officer_row = sea_orm::sqlx::query(&session(officer))
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| format!("no session for {officer}: {e}"))?;
+        let supervisor_row = sea_orm::sqlx::query(&session(supervisor))
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| format!("no session for {supervisor}: {e}"))?;
+        let get = |row: &sea_orm::sqlx::postgres::PgRow, col: &str| -> BenchResult<String> {
+            row.try_get::<String, _>(col).map_err(|e| e.to_string())
+        };
+        let originating = get(&officer_row, "agency_id")?;
+        let receiving = get(&supervisor_row, "agency_id")?;
+        let channel = sea_orm::sqlx::query(
+            "SELECT id FROM channels WHERE status = 2 AND ((low_agency_id = $1 AND \
+             high_agency_id = $2) OR (low_agency_id = $2 AND high_agency_id = $1)) LIMIT 1",
+        )
+        .bind(&originating)
+        .bind(&receiving)
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|e| format!("no active channel between the officer and supervisor: {e}"))?;
+        let case =
+            sea_orm::sqlx::query("SELECT id FROM cases WHERE receiving_agency_id = $1 LIMIT 1")
+                .bind(&receiving)
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|e| format!("no case to read: {e}"))?;
+        conn.close().await.ok();
+        Ok(Context {
+            officer_id: get(&officer_row, "id")?,
+            officer_username: officer.to_string(),
+            officer_session: get(&officer_row, "session_id")?,
+            supervisor_id: get(&supervisor_row, "id")?,
+            supervisor_username: supervisor.to_string(),
+            supervisor_session: get(&supervisor_row, "session_id")?,
+            channel_id: get(&channel, "id")?,
+            originating_agency_id: originating,
+            receiving_agency_id: receiving,
+            case_id: get(&case, "id")?,
+        })
+    }
+}
+
+const NOW_MICROS: &str = "(extract(epoch from clock_timestamp()) * 1000000)::bigint";
+
+fn authenticate(user_id: &str, session_id: &str) -> String {
+    format!(
+        "BEGIN;\n\
+         SELECT id, username, display_name, agency_id, roles, disabled, password_hash, \
+         must_change_password, created_at, updated_at FROM users WHERE id = '{user_id}' LIMIT 1;\n\
+         SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at, revoked_reason \
+         FROM sessions WHERE id = '{session_id}' LIMIT 1;\n\
+         COMMIT;\n"
+    )
+}
+
+/// The head row's lock, the entry, the head's new hash: what `audit::append` sends.
+fn audit_append(
+    user_id: &str,
+    username: &str,
+    agency_id: &str,
+    method: &str,
+    case: &str,
+) -> String {
+    format!(
+        "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq AS audit_seq, hash AS audit_prev \\gset\n\
+         INSERT INTO audit_entries (seq, at, actor_id, actor_username, actor_agency_id, actor_roles, \
+         method, target_type, target_id, case_id, case_originating_agency_id, \
+         case_receiving_agency_id, outcome, status_code, request_id, peer, event, prev_hash, hash) \
+         VALUES (:audit_seq, {NOW_MICROS}, '{user_id}', '{username}', '{agency_id}', 1, \
+         'liaison.v1.CaseService/{method}', {case}, 1, 0, gen_random_uuid()::text, \
+         '127.0.0.1:50000', NULL, :audit_prev, \
+         encode(sha256(convert_to(:audit_prev || :audit_seq, 'UTF8')), 'hex')) RETURNING *;\n\
+         UPDATE audit_head SET hash = encode(sha256(convert_to(:audit_prev || :audit_seq, 'UTF8')), 'hex') WHERE id = 1;\n"
+    )
+}
+
+/// FileReferral: three transactions, as `liaisond` runs it.
+pub fn file_script(c: &Context) -> String {
+    let case_cols = "id, reference, channel_id, category, priority, title, summary, \
+                     originating_agency_id, receiving_agency_id, filed_by, assignee_id, status, \
+                     resolution, filed_at, updated_at, acknowledged_at, closed_at, \
+                     acknowledge_due_at, version, request_id, escalated_at";
+    format!(
+        "\\set n random(1, 2000000000)\n\
+         {auth}\
+         BEGIN;\n\
+         SELECT {case_cols} FROM cases WHERE filed_by = '{officer}' AND request_id = 'pgbench-' || :client_id || '-' || :n LIMIT 1;\n\
+         ROLLBACK;\n\
+         BEGIN;\n\
+         SELECT * FROM channels WHERE id = '{channel}' LIMIT 1;\n\
+         SELECT * FROM agencies WHERE id = '{orig}' LIMIT 1;\n\
+         SELECT * FROM agencies WHERE id = '{recv}' LIMIT 1;\n\
+         INSERT INTO case_counters (channel_id, year, last_seq) VALUES ('{channel}', 2099, 1) \
+         ON CONFLICT (channel_id, year) DO UPDATE SET last_seq = case_counters.last_seq + 1 RETURNING last_seq \\gset\n\
+         INSERT INTO cases ({case_cols}) VALUES (gen_random_uuid()::text, \
+         'PB-PB-DRUGS-2099-' || lpad(:last_seq::text, 9, '0'), '{channel}', 1, 1, 'Courier consignment', \
+         'Parcel routed through a freight forwarder with a declared value far below its weight.', \
+         '{orig}', '{recv}', '{officer}', NULL, 1, NULL, {NOW_MICROS}, {NOW_MICROS}, NULL, NULL, \
+         {NOW_MICROS} + 259200000000, 1, 'pgbench-' || :client_id || '-' || :n, NULL) RETURNING id AS case_id \\gset\n\
+         {audit}\
+         INSERT INTO case_events (id, case_id, kind, actor_id, actor_agency_id, at, from_status, \
+         to_status, reason, assignee_id, resolution, note_id, visible_to_agency_id, seq) VALUES \
+         (gen_random_uuid()::text, :case_id, 1, '{officer}', '{orig}', {NOW_MICROS}, NULL, 1, NULL, \
+         NULL, NULL, NULL, NULL, :audit_seq) RETURNING *;\n\
+         SELECT pg_notify('liaison_case_events', :audit_seq::text);\n\
+         COMMIT;\n",
+        auth = authenticate(&c.officer_id, &c.officer_session),
+        audit = audit_append(
+            &c.officer_id,
+            &c.officer_username,
+            &c.originating_agency_id,
+            "FileReferral",
+            &format!(
+                "'case', :case_id, :case_id, '{}', '{}'",
+                c.originating_agency_id, c.receiving_agency_id
+            )
+        ),
+        officer = c.officer_id,
+        channel = c.channel_id,
+        orig = c.originating_agency_id,
+        recv = c.receiving_agency_id,
+    )
+}
+
+/// GetCase by a supervisor of the receiving agency.
+pub fn get_case_script(c: &Context) -> String {
+    format!(
+        "{auth}BEGIN;\n\
+         SELECT * FROM cases WHERE id = '{case}' LIMIT 1;\n\
+         {audit}COMMIT;\n",
+        auth = authenticate(&c.supervisor_id, &c.supervisor_session),
+        case = c.case_id,
+        audit = audit_append(
+            &c.supervisor_id,
+            &c.supervisor_username,
+            &c.receiving_agency_id,
+            "GetCase",
+            &format!(
+                "'case', '{0}', '{0}', '{1}', '{2}'",
+                c.case_id, c.originating_agency_id, c.receiving_agency_id
+            )
+        ),
+    )
+}
+
+/// ListCases: the INCOMING queue, newest first, a page of 50 (51 asked for).
+pub fn list_cases_script(c: &Context) -> String {
+    format!(
+        "{auth}BEGIN;\n\
+         SELECT * FROM cases WHERE (originating_agency_id = '{recv}' OR receiving_agency_id = '{recv}') \
+         AND receiving_agency_id = '{recv}' ORDER BY filed_at DESC, id DESC LIMIT 51;\n\
+         {audit}COMMIT;\n",
+        auth = authenticate(&c.supervisor_id, &c.supervisor_session),
+        recv = c.receiving_agency_id,
+        audit = audit_append(
+            &c.supervisor_id,
+            &c.supervisor_username,
+            &c.receiving_agency_id,
+            "ListCases",
+            "NULL, NULL, NULL, NULL, NULL"
+        ),
+    )
+}
+
+/// What pgbench measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Measured {
+    /// Scripts (calls) per second.
+    pub tps: f64,
+    pub latency_ms: f64,
+}
+
+/// Runs the scripts (equal weights) at `clients` for `seconds` and reads pgbench's summary.
+pub fn run(
+    database_url: &str,
+    scripts: &[(&str, String)],
+    clients: usize,
+    seconds: u64,
+    dir: &Path,
+) -> BenchResult<Measured> {
+    let mut command = Command::new("pgbench");
+    command.args([
+        "-n",
+        "-M",
+        "prepared",
+        "-c",
+        &clients.to_string(),
+        "-j",
+        "2",
+        "-T",
+        &seconds.to_string(),
+    ]);
+    for (name, script) in scripts {
+        let path = dir.join(format!("{name}.sql"));
+        std::fs::write(&path, script).map_err(|e| format!("{}: {e}", path.display()))?;
+        command.arg("-f").arg(format!("{}@1", path.display()));
+    }
+    let output = command
+        .arg(database_url)
+        .output()
+        .map_err(|e| format!("pgbench (apt-get install postgresql-client): {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!(
+            "pgbench failed: {}{}",
+            text,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let number_after = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse::<f64>().ok())
+    };
+    Ok(Measured {
+        tps: number_after("tps = ").ok_or_else(|| format!("no tps in pgbench's output: {text}"))?,
+        latency_ms: number_after("latency average = ").unwrap_or(f64::NAN),
+    })
+}
