@@ -2,11 +2,13 @@
 //! user with a config directory of their own.
 
 use std::process::Stdio;
+use std::time::Duration;
 
 use liaison::domain::model::Role;
 use liaison::pb;
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStderr, ChildStdout};
 
 use crate::common::{Backend, World, PASSWORD};
 
@@ -18,6 +20,10 @@ crate::on_both_databases!(
     a_retried_filing_files_once,
     lists_follow_pages_with_all,
     admins_auditors_and_the_directory,
+    a_supervisor_watches_the_incoming_queue,
+    a_watch_resumes_where_it_stopped,
+    a_watch_outlives_its_access_token,
+    a_watch_reconnects_after_the_connection_drops,
 );
 
 /// What a run of liaisonctl did.
@@ -181,6 +187,128 @@ impl Ctl {
         )
         .await
     }
+}
+
+/// How long a test waits for a watch to say something.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A `liaisonctl queue watch` running in the background.
+struct Watching {
+    child: Child,
+    stdout: Lines<BufReader<ChildStdout>>,
+    stderr: Lines<BufReader<ChildStderr>>,
+    /// Standard error read so far.
+    said: Vec<String>,
+}
+
+impl Ctl {
+    /// Starts a watch and waits until it says it is watching: from then on no event is missed.
+    async fn watch(&self, args: &[&str]) -> Watching {
+        let mut child = self.command(args).spawn().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut watching = Watching {
+            child,
+            stdout,
+            stderr,
+            said: Vec::new(),
+        };
+        watching.says("watching").await;
+        watching
+    }
+}
+
+impl Watching {
+    /// Reads standard error until a line contains `needle`.
+    async fn says(&mut self, needle: &str) {
+        loop {
+            let line = tokio::time::timeout(PATIENCE, self.stderr.next_line())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("no {needle:?} in time; stderr so far:\n{:?}", self.said)
+                })
+                .unwrap();
+            let Some(line) = line else {
+                panic!("the watch ended before saying {needle:?}: {:?}", self.said);
+            };
+            let found = line.contains(needle);
+            self.said.push(line);
+            if found {
+                return;
+            }
+        }
+    }
+
+    /// The next line of standard output.
+    async fn line(&mut self) -> String {
+        tokio::time::timeout(PATIENCE, self.stdout.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("no line in time; stderr so far:\n{:?}", self.said))
+            .unwrap()
+            .unwrap_or_else(|| panic!("the watch ended; stderr so far:\n{:?}", self.said))
+    }
+
+    /// The next line of standard output, as JSON.
+    async fn json_line(&mut self) -> Value {
+        let line = self.line().await;
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    }
+
+    /// Ctrl-C.
+    fn interrupt(&self) {
+        let pid = self.child.id().unwrap().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
+    /// Waits for the watch to exit: what it printed after the lines already read, and all it said
+    /// on standard error.
+    async fn finish(mut self) -> Run {
+        let status = tokio::time::timeout(PATIENCE, self.child.wait())
+            .await
+            .expect("the watch exits")
+            .unwrap();
+        let mut stdout = String::new();
+        self.stdout
+            .into_inner()
+            .read_to_string(&mut stdout)
+            .await
+            .unwrap();
+        let mut rest = String::new();
+        self.stderr
+            .into_inner()
+            .read_to_string(&mut rest)
+            .await
+            .unwrap();
+        let mut stderr = self.said.join("\n");
+        stderr.push('\n');
+        stderr.push_str(&rest);
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+        }
+    }
+}
+
+/// Asserts an NDJSON line of a watch is `kind` of `case`, the case in `status` when it was
+/// delivered (when that is certain).
+#[track_caller]
+fn assert_event(line: &Value, kind: &str, case: &pb::Case, status: Option<&str>) {
+    assert_eq!(line["event"]["kind"], kind, "{line}");
+    assert_eq!(line["event"]["case_id"], case.id.as_str(), "{line}");
+    assert_eq!(line["case"]["id"], case.id.as_str(), "{line}");
+    assert_eq!(line["case"]["reference"], case.reference.as_str(), "{line}");
+    if let Some(status) = status {
+        assert_eq!(line["case"]["status"], status, "{line}");
+    }
+    assert!(
+        !line["resume_token"].as_str().unwrap_or_default().is_empty(),
+        "{line}"
+    );
 }
 
 const SUMMARY: &str =
@@ -1236,4 +1364,357 @@ async fn completions_for_each_shell() {
         assert!(out.stdout.contains("request-info"), "{shell}");
         assert!(out.stdout.contains("in-progress"), "{shell}: value enums");
     }
+}
+
+async fn acknowledge(w: &World, case: &pb::Case) -> pb::Case {
+    w.sup_ca
+        .cases()
+        .acknowledge_case(pb::AcknowledgeCaseRequest {
+            id: case.id.clone(),
+            etag: case.etag.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn a_supervisor_watches_the_incoming_queue(backend: Backend) {
+    let w = World::new(backend).await;
+    let sup_ca = Ctl::signed_in(&w, "sup.ca").await;
+    let mut everything = sup_ca
+        .watch(&[
+            "-o",
+            "json",
+            "queue",
+            "watch",
+            "incoming",
+            "--max-events",
+            "4",
+        ])
+        .await;
+    let mut urgent_only = sup_ca
+        .watch(&[
+            "-o",
+            "json",
+            "queue",
+            "watch",
+            "incoming",
+            "--priority",
+            "urgent",
+            "--max-events",
+            "1",
+        ])
+        .await;
+
+    let routine = w
+        .file(&w.officer_in, "Routine matter", pb::Priority::Routine)
+        .await;
+    let urgent = w
+        .file(&w.officer_in, "Precursor shipment", pb::Priority::Urgent)
+        .await;
+    let acked = acknowledge(&w, &routine).await;
+    w.sup_ca
+        .cases()
+        .assign_case(pb::AssignCaseRequest {
+            id: acked.id.clone(),
+            assignee_id: w.officer_ca.user_id.clone(),
+            etag: acked.etag,
+        })
+        .await
+        .unwrap();
+
+    let mut lines = Vec::new();
+    for _ in 0..4 {
+        lines.push(everything.json_line().await);
+    }
+    // The case comes as it is at delivery, which may be after later changes: status not certain.
+    assert_event(&lines[0], "CASE_EVENT_KIND_FILED", &routine, None);
+    assert_eq!(lines[0]["event"]["to_status"], "CASE_STATUS_FILED");
+    assert_eq!(lines[0]["event"]["actor_id"], w.officer_in.user_id.as_str());
+    assert_event(
+        &lines[1],
+        "CASE_EVENT_KIND_FILED",
+        &urgent,
+        Some("CASE_STATUS_FILED"),
+    );
+    assert_eq!(lines[1]["case"]["priority"], "PRIORITY_URGENT");
+    assert_event(&lines[2], "CASE_EVENT_KIND_ACKNOWLEDGED", &routine, None);
+    assert_eq!(lines[2]["event"]["from_status"], "CASE_STATUS_FILED");
+    assert_event(
+        &lines[3],
+        "CASE_EVENT_KIND_ASSIGNED",
+        &routine,
+        Some("CASE_STATUS_IN_PROGRESS"),
+    );
+    assert_eq!(
+        lines[3]["event"]["assignee_id"],
+        w.officer_ca.user_id.as_str()
+    );
+    assert_eq!(
+        lines[3]["case"]["assignee_id"],
+        w.officer_ca.user_id.as_str()
+    );
+    let tokens: std::collections::HashSet<&str> = lines
+        .iter()
+        .map(|l| l["resume_token"].as_str().unwrap())
+        .collect();
+    assert_eq!(tokens.len(), 4, "each event has its own place");
+    // After --max-events it exits 0, printing nothing more; in JSON mode standard error is NDJSON.
+    let done = everything.finish().await.ok();
+    assert_eq!(done.stdout, "");
+    for line in done.stderr.lines().filter(|l| !l.is_empty()) {
+        let notice: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(notice["watching"]["view"], "CASE_VIEW_INCOMING", "{line}");
+    }
+
+    // The filters are the listing's: only the urgent case.
+    let line = urgent_only.json_line().await;
+    assert_event(
+        &line,
+        "CASE_EVENT_KIND_FILED",
+        &urgent,
+        Some("CASE_STATUS_FILED"),
+    );
+    urgent_only.finish().await.ok();
+
+    // Auditors may not watch cases: refused at once, exiting by status.
+    let auditor = Ctl::signed_in(&w, "auditor.ca").await;
+    auditor.run(&["queue", "watch", "all"]).await.failed(4);
+    w.stop().await;
+}
+
+async fn a_watch_resumes_where_it_stopped(backend: Backend) {
+    let w = World::new(backend).await;
+    let sup_ca = Ctl::signed_in(&w, "sup.ca").await;
+
+    // In a table, one aligned line per event; Ctrl-C ends it with exit 0 and says how to resume.
+    let mut watching = sup_ca.watch(&["queue", "watch", "incoming"]).await;
+    let first = w
+        .file(&w.officer_in, "First referral", pb::Priority::Urgent)
+        .await;
+    let header = watching.line().await;
+    let line = watching.line().await;
+    for (column, value) in [
+        ("REFERENCE", first.reference.as_str()),
+        ("EVENT", "filed"),
+        ("CHANGE", "→ filed"),
+        ("BY", "IN-NCB"),
+        ("CASE", "First referral"),
+    ] {
+        // In characters: the arrow takes three bytes and one column.
+        let at = |text: &str, needle: &str| text[..position(text, needle)].chars().count();
+        assert_eq!(
+            at(&header, column),
+            at(&line, value),
+            "{column} is not aligned:\n{header}\n{line}"
+        );
+    }
+    assert!(header.starts_with("TIME (UTC)"), "{header}");
+    watching.interrupt();
+    let stopped = watching.finish().await.ok();
+    assert_eq!(stopped.stdout, "", "nothing after the event");
+    let token = stopped
+        .stderr
+        .lines()
+        .find_map(|l| l.split_once("--resume "))
+        .map(|(_, token)| token.trim().to_string())
+        .unwrap_or_else(|| panic!("no resume token in:\n{}", stopped.stderr));
+
+    // While nobody watches, more happens; the resumed watch gets exactly that, then what follows.
+    let second = w
+        .file(&w.officer_in, "Second referral", pb::Priority::Routine)
+        .await;
+    acknowledge(&w, &first).await;
+    let mut resumed = sup_ca
+        .watch(&[
+            "-o",
+            "json",
+            "queue",
+            "watch",
+            "incoming",
+            "--resume",
+            &token,
+            "--max-events",
+            "3",
+        ])
+        .await;
+    let missed_filing = resumed.json_line().await;
+    assert_event(
+        &missed_filing,
+        "CASE_EVENT_KIND_FILED",
+        &second,
+        Some("CASE_STATUS_FILED"),
+    );
+    let missed_ack = resumed.json_line().await;
+    assert_event(
+        &missed_ack,
+        "CASE_EVENT_KIND_ACKNOWLEDGED",
+        &first,
+        Some("CASE_STATUS_ACKNOWLEDGED"),
+    );
+    let third = w
+        .file(&w.officer_in, "Third referral", pb::Priority::Routine)
+        .await;
+    assert_event(
+        &resumed.json_line().await,
+        "CASE_EVENT_KIND_FILED",
+        &third,
+        Some("CASE_STATUS_FILED"),
+    );
+    resumed.finish().await.ok();
+
+    // Any line's resume_token goes on just after that line.
+    let from_line = missed_ack["resume_token"].as_str().unwrap();
+    let run = sup_ca
+        .run(&[
+            "-o",
+            "json",
+            "queue",
+            "watch",
+            "incoming",
+            "--resume",
+            from_line,
+            "--max-events",
+            "1",
+        ])
+        .await
+        .ok();
+    let line: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_event(
+        &line,
+        "CASE_EVENT_KIND_FILED",
+        &third,
+        Some("CASE_STATUS_FILED"),
+    );
+
+    // A token that is not one exits 6, naming the flag's field.
+    let run = sup_ca
+        .run(&["queue", "watch", "incoming", "--resume", "forged"])
+        .await
+        .failed(6);
+    assert!(run.stderr.contains("resume_token"), "{}", run.stderr);
+    w.stop().await;
+}
+
+async fn a_watch_outlives_its_access_token(backend: Backend) {
+    // A heartbeat every second: the server notices an expired token within a second.
+    let w = World::with_config(backend, |config| config.watch_heartbeat_seconds = 1).await;
+    let sup_ca = Ctl::signed_in(&w, "sup.ca").await;
+    let before = sup_ca.session();
+    let mut watching = sup_ca
+        .watch(&[
+            "-o",
+            "json",
+            "queue",
+            "watch",
+            "incoming",
+            "--max-events",
+            "3",
+        ])
+        .await;
+    let early = w
+        .file(&w.officer_in, "Before expiry", pb::Priority::Routine)
+        .await;
+    assert_event(
+        &watching.json_line().await,
+        "CASE_EVENT_KIND_FILED",
+        &early,
+        Some("CASE_STATUS_FILED"),
+    );
+
+    // The server's clock passes the access token's lifetime. The stream re-authenticates before
+    // every read, so what is filed now can only arrive on a stream opened with a fresh token.
+    w.server.clock.advance(chrono::Duration::minutes(16));
+    let officer = w.server.fresh(&w.officer_in).await;
+    let late = w
+        .file(&officer, "After expiry", pb::Priority::Routine)
+        .await;
+    let later = w.file(&officer, "Later", pb::Priority::Routine).await;
+    assert_event(
+        &watching.json_line().await,
+        "CASE_EVENT_KIND_FILED",
+        &late,
+        Some("CASE_STATUS_FILED"),
+    );
+    assert_event(
+        &watching.json_line().await,
+        "CASE_EVENT_KIND_FILED",
+        &later,
+        Some("CASE_STATUS_FILED"),
+    );
+    let done = watching.finish().await.ok();
+    assert_eq!(done.stdout, "");
+    assert!(
+        !done.stderr.contains("reconnecting"),
+        "a refresh is routine, not a failure:\n{}",
+        done.stderr
+    );
+    let after = sup_ca.session();
+    assert_ne!(after["access_token"], before["access_token"]);
+    assert_ne!(after["refresh_token"], before["refresh_token"]);
+    w.stop().await;
+}
+
+async fn a_watch_reconnects_after_the_connection_drops(backend: Backend) {
+    let w = World::new(backend).await;
+    let proxy = crate::outage::Proxy::start(w.server.addr.to_string()).await;
+    let sup_ca = Ctl::new(format!("http://{}", proxy.addr));
+    sup_ca.login("sup.ca", PASSWORD).await.ok();
+    let mut watching = sup_ca
+        .watch(&[
+            "-o",
+            "json",
+            "queue",
+            "watch",
+            "incoming",
+            "--max-events",
+            "3",
+        ])
+        .await;
+    let before = w
+        .file(&w.officer_in, "Before the cut", pb::Priority::Routine)
+        .await;
+    assert_event(
+        &watching.json_line().await,
+        "CASE_EVENT_KIND_FILED",
+        &before,
+        Some("CASE_STATUS_FILED"),
+    );
+
+    // The connection drops: the watch says it will try again, with a pause, and does.
+    proxy.cut();
+    let during = w
+        .file(&w.officer_in, "During the cut", pb::Priority::Routine)
+        .await;
+    watching.says("reconnecting").await;
+    proxy.restore();
+    watching.says("watching").await;
+    let after = w
+        .file(&w.officer_in, "After the cut", pb::Priority::Routine)
+        .await;
+    assert_event(
+        &watching.json_line().await,
+        "CASE_EVENT_KIND_FILED",
+        &during,
+        Some("CASE_STATUS_FILED"),
+    );
+    assert_event(
+        &watching.json_line().await,
+        "CASE_EVENT_KIND_FILED",
+        &after,
+        Some("CASE_STATUS_FILED"),
+    );
+    let done = watching.finish().await.ok();
+    assert_eq!(done.stdout, "");
+    let notice: Value = serde_json::from_str(
+        done.stderr
+            .lines()
+            .find(|l| l.contains("reconnecting"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(notice["reconnecting"]["error"]["exit_code"], 8, "{notice}");
+    assert_eq!(notice["reconnecting"]["attempt"], 2, "{notice}");
+    w.stop().await;
+    proxy.accept.abort();
 }

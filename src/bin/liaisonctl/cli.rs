@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::names::{
     CategoryArg, ChannelStatusArg, OrderArg, OutcomeArg, PriorityArg, ResolutionArg, RoleArg,
-    StatusArg,
+    StatusArg, ViewArg,
 };
 use crate::output::Format;
 
@@ -98,7 +98,8 @@ pub enum Command {
         #[command(subcommand)]
         command: CaseCommand,
     },
-    /// The case queues: incoming, outgoing, assigned to you, or all you may see
+    /// The case queues: incoming, outgoing, assigned to you, or all you may see; listed or
+    /// followed live
     Queue {
         #[command(subcommand)]
         command: QueueCommand,
@@ -335,6 +336,31 @@ pub enum QueueCommand {
     Mine(QueueArgs),
     /// Every case you may see
     All(QueueArgs),
+    /// Follow a queue live: each event as it happens, until Ctrl-C
+    ///
+    /// One line per event: a table row, or with --output json one JSON object (the event, the
+    /// case as it stands, and the resume token). Keeps going by itself: when the access token expires the session is refreshed, and when
+    /// the server restarts, is busy or the connection drops it reconnects with growing pauses
+    /// (giving up after 10 failed attempts in a row). Each time it resumes just after the last
+    /// event it printed, so none is shown twice or missed. On exit the table view prints the
+    /// resume token to standard error: pass it to --resume to continue later from there.
+    Watch(WatchArgs),
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct WatchArgs {
+    /// The queue to follow
+    #[arg(value_enum)]
+    pub view: ViewArg,
+    #[command(flatten)]
+    pub filters: QueueFilters,
+    /// Start just after this point instead of now: the token an earlier watch printed when it
+    /// stopped, or the resume_token of any of its JSON lines
+    #[arg(long, value_name = "TOKEN")]
+    pub resume: Option<String>,
+    /// Exit (0) after this many events
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_events: Option<u64>,
 }
 
 #[derive(Subcommand)]

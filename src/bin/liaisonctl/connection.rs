@@ -350,7 +350,7 @@ impl Ctl {
     }
 
     /// Refreshes ahead of time when the access token is expired or about to expire.
-    async fn ensure_fresh(&mut self) -> Result<(), CliError> {
+    pub async fn ensure_fresh(&mut self) -> Result<(), CliError> {
         let now = Utc::now();
         let session = self.session()?;
         if session.ended(now) {

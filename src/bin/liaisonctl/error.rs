@@ -37,6 +37,8 @@ pub enum CliError {
     Other(String),
     /// Standard output was closed (`| head`): stop quietly.
     BrokenPipe,
+    /// A watch stopped reconnecting after this many failed attempts in a row; exits like the last.
+    GaveUp { attempts: u32, last: Box<CliError> },
 }
 
 impl From<tonic::Status> for CliError {
@@ -73,6 +75,7 @@ impl CliError {
     pub fn code(&self) -> Option<Code> {
         match self {
             CliError::Status { status, .. } => Some(status.code()),
+            CliError::GaveUp { last, .. } => last.code(),
             _ => None,
         }
     }
@@ -85,6 +88,7 @@ impl CliError {
             CliError::Other(_) => 1,
             CliError::BrokenPipe => 0,
             CliError::Status { status, .. } => exit_code_for(status.code()),
+            CliError::GaveUp { last, .. } => last.exit_code(),
         }
     }
 
@@ -96,6 +100,7 @@ impl CliError {
             CliError::Connect { .. } => "CONNECTION_FAILED",
             CliError::Other(_) | CliError::BrokenPipe => "ERROR",
             CliError::Status { status, .. } => code_name(status.code()),
+            CliError::GaveUp { last, .. } => last.kind(),
         }
     }
 
@@ -105,6 +110,12 @@ impl CliError {
             CliError::Connect { server, detail } => format!("cannot reach {server}: {detail}"),
             CliError::Status { status, .. } => status.message().to_string(),
             CliError::BrokenPipe => "standard output closed".into(),
+            CliError::GaveUp { attempts, last } => {
+                format!(
+                    "gave up after {attempts} failed attempts in a row: {}",
+                    last.message()
+                )
+            }
         }
     }
 
@@ -131,15 +142,18 @@ impl CliError {
                         .collect()
                 })
                 .unwrap_or_default(),
+            CliError::GaveUp { last, .. } => last.violations(),
             _ => Vec::new(),
         }
     }
 
-    fn retry_after(&self) -> Option<std::time::Duration> {
+    /// How long the server asked to wait before trying again (RetryInfo), if it did.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
             CliError::Status { status, .. } => {
                 status.get_details_retry_info().and_then(|r| r.retry_delay)
             }
+            CliError::GaveUp { last, .. } => last.retry_after(),
             _ => None,
         }
     }
@@ -151,6 +165,7 @@ impl CliError {
                 .get("x-request-id")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string),
+            CliError::GaveUp { last, .. } => last.request_id(),
             _ => None,
         }
     }
@@ -185,6 +200,7 @@ impl CliError {
                 }
                 Some(hint)
             }
+            CliError::GaveUp { last, .. } => last.hint(),
             _ => None,
         }
     }
@@ -193,8 +209,8 @@ impl CliError {
     /// as `  field: description`, then what to do.
     pub fn render_text(&self, paint: impl Fn(&str) -> String) -> String {
         let mut text = format!("{} {}", paint("error:"), self.headline());
-        if let CliError::Status { status, .. } = self {
-            text.push_str(&format!(" ({})", code_name(status.code())));
+        if let Some(code) = self.code() {
+            text.push_str(&format!(" ({})", code_name(code)));
         }
         for (field, description) in self.violations() {
             text.push_str(&format!("\n  {field}: {description}"));

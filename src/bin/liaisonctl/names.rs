@@ -33,6 +33,7 @@ proto_enum! {
     pb::NoteVisibility => "NOTE_VISIBILITY_",
     pb::AuditOutcome => "AUDIT_OUTCOME_",
     pb::CaseEventKind => "CASE_EVENT_KIND_",
+    pb::CaseView => "CASE_VIEW_",
 }
 
 /// The proto name (`CASE_STATUS_FILED`), or the number when this client does not know the value.
@@ -167,6 +168,20 @@ friendly_enum! {
         Denied => Denied,
         /// Permitted but failed
         Failed => Failed,
+    }
+}
+
+friendly_enum! {
+    /// A queue: which cases it holds.
+    ViewArg => pb::CaseView {
+        /// Cases received by your agency
+        Incoming => Incoming,
+        /// Cases filed by your agency
+        Outgoing => Outgoing,
+        /// Cases assigned to you
+        Mine => AssignedToMe,
+        /// Every case you may see
+        All => All,
     }
 }
 

@@ -126,39 +126,36 @@ impl Output {
                 widths[i] = widths[i].max(cell.text.width());
             }
         }
-        let mut text = String::new();
-        let mut line = |cells: Vec<(String, Option<Style>)>| {
-            let mut out = String::new();
-            let last = cells.len().saturating_sub(1);
-            for (i, (cell, style)) in cells.into_iter().enumerate() {
-                let pad = widths[i].saturating_sub(cell.width());
-                out.push_str(&match style {
-                    Some(style) => self.paint(&cell, style),
-                    None => cell,
-                });
-                if i < last {
-                    out.push_str(&" ".repeat(pad + 2));
-                }
-            }
-            text.push_str(out.trim_end());
-            text.push('\n');
-        };
-        line(
-            table
-                .header
-                .iter()
-                .map(|h| (h.to_string(), Some(Style::Bold)))
-                .collect(),
-        );
+        let header: Vec<Cell> = table
+            .header
+            .iter()
+            .map(|h| Cell::styled(*h, Some(Style::Bold)))
+            .collect();
+        let mut text = self.row(&widths, &header);
         for row in &table.rows {
-            line(
-                row.iter()
-                    .take(columns)
-                    .map(|c| (c.text.clone(), c.style))
-                    .collect(),
-            );
+            text.push_str(&self.row(&widths, &row[..row.len().min(columns)]));
         }
         text
+    }
+
+    /// One line of a table: each cell but the last padded to its column's display width (a cell
+    /// wider than its column pushes the rest along), two spaces between columns.
+    pub fn row(&self, widths: &[usize], cells: &[Cell]) -> String {
+        let mut out = String::new();
+        let last = cells.len().saturating_sub(1);
+        for (i, cell) in cells.iter().enumerate() {
+            out.push_str(&match cell.style {
+                Some(style) => self.paint(&cell.text, style),
+                None => cell.text.clone(),
+            });
+            if i < last {
+                let width = widths.get(i).copied().unwrap_or(0);
+                out.push_str(&" ".repeat(width.saturating_sub(cell.text.width()) + 2));
+            }
+        }
+        let mut line = out.trim_end().to_string();
+        line.push('\n');
+        line
     }
 
     /// Label-value lines, labels padded to one width.

@@ -175,43 +175,115 @@ pub fn case_fields(out: &Output, viewer: &Viewer<'_>, c: &pb::Case) -> String {
     out.fields(&fields)
 }
 
+/// Who made an event: their agency, marked when it was the viewer; the service for its own.
+fn actor(viewer: &Viewer<'_>, e: &pb::CaseEvent) -> String {
+    if e.actor_id.is_empty() {
+        "liaisond".to_string()
+    } else if e.actor_id == viewer.user_id {
+        format!("{} (you)", viewer.agency(&e.actor_agency_id))
+    } else {
+        viewer.agency(&e.actor_agency_id)
+    }
+}
+
+/// "filed → acknowledged"; empty when the status stayed.
+fn change(e: &pb::CaseEvent) -> String {
+    let (from, to) = (
+        friendly::<pb::CaseStatus>(e.from_status),
+        friendly::<pb::CaseStatus>(e.to_status),
+    );
+    if from == to {
+        String::new()
+    } else {
+        format!("{from} → {to}").trim().to_string()
+    }
+}
+
+/// What an event says beyond its kind: the assignee, the resolution, the note, or the reason.
+fn detail(viewer: &Viewer<'_>, e: &pb::CaseEvent) -> String {
+    match pb::CaseEventKind::try_from(e.kind) {
+        Ok(pb::CaseEventKind::Assigned) => format!("to {}", viewer.person(&e.assignee_id)),
+        Ok(pb::CaseEventKind::Closed) => friendly::<pb::Resolution>(e.resolution),
+        Ok(pb::CaseEventKind::NoteAdded) => format!("note {}", e.note_id),
+        _ => e.reason.clone(),
+    }
+}
+
 pub fn timeline_table(out: &Output, viewer: &Viewer<'_>, events: &[pb::CaseEvent]) -> String {
     if events.is_empty() {
         return "No events.".into();
     }
     let mut table = Table::new(&["TIME", "EVENT", "BY", "CHANGE", "DETAIL"]);
     for e in events {
-        let by = if e.actor_id.is_empty() {
-            "liaisond".to_string()
-        } else if e.actor_id == viewer.user_id {
-            format!("{} (you)", viewer.agency(&e.actor_agency_id))
-        } else {
-            viewer.agency(&e.actor_agency_id)
-        };
-        let (from, to) = (
-            friendly::<pb::CaseStatus>(e.from_status),
-            friendly::<pb::CaseStatus>(e.to_status),
-        );
-        let change = if from == to {
-            String::new()
-        } else {
-            format!("{from} → {to}").trim().to_string()
-        };
-        let detail = match pb::CaseEventKind::try_from(e.kind) {
-            Ok(pb::CaseEventKind::Assigned) => format!("to {}", viewer.person(&e.assignee_id)),
-            Ok(pb::CaseEventKind::Closed) => friendly::<pb::Resolution>(e.resolution),
-            Ok(pb::CaseEventKind::NoteAdded) => format!("note {}", e.note_id),
-            _ => e.reason.clone(),
-        };
         table.row(vec![
             out.relative(time(e.time.as_ref())).into(),
             Cell::styled(friendly::<pb::CaseEventKind>(e.kind), Some(Style::Bold)),
-            by.into(),
-            Cell::styled(change, status_style(e.to_status)),
-            truncate(&detail, 80).into(),
+            actor(viewer, e).into(),
+            Cell::styled(change(e), status_style(e.to_status)),
+            truncate(&detail(viewer, e), 80).into(),
         ]);
     }
     out.table(&table)
+}
+
+/// A live queue's columns. Lines are printed as events arrive, so the widths are fixed: wide
+/// enough for every event kind and status change, and for the usual references and agency codes.
+const WATCH_COLUMNS: [(&str, usize); 6] = [
+    ("TIME (UTC)", 19),
+    ("REFERENCE", 24),
+    ("EVENT", 21),
+    ("CHANGE", 27),
+    ("BY", 14),
+    ("CASE", 0),
+];
+
+fn watch_widths() -> [usize; 6] {
+    WATCH_COLUMNS.map(|(_, width)| width)
+}
+
+/// The header of a live queue.
+pub fn watch_header(out: &Output) -> String {
+    let cells: Vec<Cell> = WATCH_COLUMNS
+        .iter()
+        .map(|(name, _)| Cell::styled(*name, Some(Style::Bold)))
+        .collect();
+    out.row(&watch_widths(), &cells)
+}
+
+/// One event of a live queue on one line: when, which case, what happened, who did it, and the
+/// case's title followed by the event's detail.
+pub fn watch_line(
+    out: &Output,
+    viewer: &Viewer<'_>,
+    e: &pb::CaseEvent,
+    c: Option<&pb::Case>,
+) -> String {
+    let at = time(e.time.as_ref())
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default();
+    let (reference, title) = match c {
+        Some(c) => (c.reference.clone(), truncate(&c.title, 60)),
+        None => (e.case_id.clone(), String::new()),
+    };
+    let detail = truncate(&detail(viewer, e), 60);
+    let case = if detail.is_empty() {
+        title
+    } else {
+        format!("{title} {}", out.paint(&format!("— {detail}"), Style::Dim))
+    };
+    let cells = [
+        Cell::from(at),
+        Cell::from(reference),
+        Cell::styled(friendly::<pb::CaseEventKind>(e.kind), Some(Style::Bold)),
+        Cell::styled(change(e), status_style(e.to_status)),
+        Cell::from(actor(viewer, e)),
+        // Already cleaned, and painted: not to be cleaned again.
+        Cell {
+            text: case,
+            style: None,
+        },
+    ];
+    out.row(&watch_widths(), &cells)
 }
 
 pub fn notes_text(out: &Output, viewer: &Viewer<'_>, notes: &[pb::Note]) -> String {

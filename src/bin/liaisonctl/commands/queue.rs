@@ -1,4 +1,6 @@
-//! `liaisonctl queue ...`: the case queues.
+//! `liaisonctl queue ...`: the case queues, listed or followed live.
+
+mod watch;
 
 use liaison::pb;
 
@@ -15,6 +17,7 @@ pub async fn run(ctl: &mut Ctl, command: QueueCommand) -> Result<(), CliError> {
         QueueCommand::Outgoing(args) => (pb::CaseView::Outgoing, args),
         QueueCommand::Mine(args) => (pb::CaseView::AssignedToMe, args),
         QueueCommand::All(args) => (pb::CaseView::All, args),
+        QueueCommand::Watch(args) => return watch::watch(ctl, args).await,
     };
     list(ctl, view, args).await
 }
