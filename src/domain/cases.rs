@@ -69,31 +69,28 @@ pub async fn file(
     new: NewReferral,
 ) -> AppResult<Case> {
     authz::case_scope(p)?;
-    if let Some(existing) = replay(state, call, p, &new).await? {
-        return Ok(existing);
-    }
     match file_once(state, call, p, &new).await {
         // A concurrent filing with the same request id won the race: answer with its case.
-        Err(AppError::AlreadyExists(_)) => replay(state, call, p, &new)
-            .await?
-            .ok_or_else(|| AppError::internal("request id taken but no case found")),
+        Err(AppError::AlreadyExists(_)) => {
+            let work = Work::begin(state, call).await?;
+            match repo::cases::find_by_request(work.tx(), &p.user_id, &new.request_id).await? {
+                Some(case) => replay(work, call, p, &new, case).await,
+                None => Err(AppError::internal("request id taken but no case found")),
+            }
+        }
         other => other,
     }
 }
 
-/// The case an earlier filing with the same request id made, if any. A request id reused for a
-/// different referral is refused rather than silently answered with the first case.
+/// Answers a filing whose request id the caller already used with the case the first one made. A
+/// request id reused for a different referral is refused rather than answered with the first case.
 async fn replay(
-    state: &AppState,
+    work: Work<'_>,
     call: &Call,
     p: &Principal,
     new: &NewReferral,
-) -> AppResult<Option<Case>> {
-    let work = Work::begin(state, call).await?;
-    let Some(case) = repo::cases::find_by_request(work.tx(), &p.user_id, &new.request_id).await?
-    else {
-        return Ok(None);
-    };
+    case: Case,
+) -> AppResult<Case> {
     call.concerns_case(&case);
     authz::authorize(p, &case, CaseAction::Read)?;
     let same = case.channel_id == new.channel_id
@@ -108,7 +105,7 @@ async fn replay(
         ));
     }
     work.commit().await?;
-    Ok(Some(case))
+    Ok(case)
 }
 
 async fn file_once(
@@ -118,6 +115,11 @@ async fn file_once(
     new: &NewReferral,
 ) -> AppResult<Case> {
     let mut work = Work::begin(state, call).await?;
+    // A retry of an earlier filing is answered in the same transaction that would file it.
+    if let Some(case) = repo::cases::find_by_request(work.tx(), &p.user_id, &new.request_id).await?
+    {
+        return replay(work, call, p, new, case).await;
+    }
     let tx = work.tx();
     let channel = repo::channels::find(tx, &new.channel_id)
         .await?

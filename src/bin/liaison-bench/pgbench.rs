@@ -3,10 +3,9 @@
 //! sending it (see bench/sql/ for the captured statements):
 //!
 //! - every call first authenticates in a transaction of its own (the user, the session);
-//! - a filing looks for an earlier one with its request id (a transaction that rolls back), then
-//!   in one transaction reads the channel and both agencies, takes the reference number, inserts
-//!   the case, appends the audit entry under the head row's lock, inserts the FILED event and
-//!   notifies the other servers;
+//! - a filing, in one transaction, looks for an earlier one with its request id, reads the channel
+//!   and both agencies, takes the reference number, inserts the case, appends the audit entry
+//!   under the head row's lock, inserts the FILED event and notifies the other servers;
 //! - a read runs its query and appends its audit entry in one transaction.
 //!
 //! The audit hash here is SHA-256 computed by PostgreSQL over a short string, not the canonical
@@ -125,7 +124,7 @@ fn audit_append(
     )
 }
 
-/// FileReferral: three transactions, as `liaisond` runs it.
+/// FileReferral: two transactions, as `liaisond` runs it.
 pub fn file_script(c: &Context) -> String {
     let case_cols = "id, reference, channel_id, category, priority, title, summary, \
                      originating_agency_id, receiving_agency_id, filed_by, assignee_id, status, \
@@ -136,8 +135,6 @@ pub fn file_script(c: &Context) -> String {
          {auth}\
          BEGIN;\n\
          SELECT {case_cols} FROM cases WHERE filed_by = '{officer}' AND request_id = 'pgbench-' || :client_id || '-' || :n LIMIT 1;\n\
-         ROLLBACK;\n\
-         BEGIN;\n\
          SELECT * FROM channels WHERE id = '{channel}' LIMIT 1;\n\
          SELECT * FROM agencies WHERE id = '{orig}' LIMIT 1;\n\
          SELECT * FROM agencies WHERE id = '{recv}' LIMIT 1;\n\

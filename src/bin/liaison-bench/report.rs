@@ -344,6 +344,12 @@ pub struct ReportArgs {
     /// Audit entries seeded into the PostgreSQL database.
     #[arg(long, default_value_t = 10_000_000)]
     audit_entries: u64,
+    /// Cases seeded into the SQLite database (its run is `file` only).
+    #[arg(long, default_value_t = 10_000)]
+    sqlite_cases: u64,
+    /// Audit entries seeded into the SQLite database.
+    #[arg(long, default_value_t = 100_000)]
+    sqlite_audit_entries: u64,
     /// Measured seconds of each run.
     #[arg(long, default_value_t = 20.0)]
     seconds: f64,
@@ -432,9 +438,12 @@ pub async fn report(args: &ReportArgs) -> BenchResult<()> {
     echo.tear_down().await?;
 
     // SQLite, the default.
-    let sqlite = deploy("sqlite", 10_000, 100_000).await?;
+    let sqlite = deploy("sqlite", args.sqlite_cases, args.sqlite_audit_entries).await?;
     let sqlite_file = sqlite.measure(run_plan(Workload::File, 8)).await;
-    details.push_str("SQLite:\n");
+    details.push_str(&format!(
+        "SQLite ({} cases, {} audit entries):\n",
+        args.sqlite_cases, args.sqlite_audit_entries
+    ));
     details.push_str(&table(&sqlite_file, sqlite.idle_rss));
     sqlite.tear_down().await?;
 
@@ -541,7 +550,10 @@ pub async fn report(args: &ReportArgs) -> BenchResult<()> {
     });
     let s = sqlite_file.throughput(None);
     rows.push(Row {
-        what: "SQLite (default), `file` at 8 in flight".into(),
+        what: format!(
+            "SQLite (default), `file` at 8 in flight, {} cases",
+            args.sqlite_cases
+        ),
         figure: format!(
             "{s:.0} filings/s, p99 {:.1} ms",
             sqlite_file.p99("FileReferral")
