@@ -16,6 +16,7 @@ pub mod fuzzing;
 pub mod metrics;
 pub mod ops;
 pub mod repo;
+pub mod seed;
 pub mod state;
 pub mod validate;
 

@@ -52,6 +52,31 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Fill an empty database with a synthetic world for load tests: four agencies of two
+    /// countries, three channels, their users, cases with timelines and notes, and a valid audit
+    /// chain. Every seeded user gets the password from LIAISON_PASSWORD or standard input (one
+    /// hash shared by all: synthetic data only). Prints a JSON summary on standard output and
+    /// progress on standard error.
+    Seed {
+        /// Cases to file, spread over the past 400 days.
+        #[arg(long, default_value_t = 0)]
+        cases: u64,
+        /// Audit entries to append, after whatever the log holds.
+        #[arg(long, default_value_t = 0)]
+        audit_entries: u64,
+        /// Officers per agency.
+        #[arg(long, default_value_t = 8)]
+        officers: usize,
+        /// Supervisors per agency.
+        #[arg(long, default_value_t = 2)]
+        supervisors: usize,
+        /// Auditors per agency.
+        #[arg(long, default_value_t = 1)]
+        auditors: usize,
+        /// Seed of the random choices: the same seed makes the same data (default: random).
+        #[arg(long)]
+        random_seed: Option<u64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -256,6 +281,37 @@ async fn run(cli: Cli) -> Result<(), String> {
             health_check(&address).await
         }
         Command::Keys { command } => keys_command(&config, command),
+        Command::Seed {
+            cases,
+            audit_entries,
+            officers,
+            supervisors,
+            auditors,
+            random_seed,
+        } => {
+            let password = read_password()?;
+            let state = liaison::open(&config, Arc::new(SystemClock))
+                .await
+                .map_err(|e| e.to_string())?;
+            let options = liaison::seed::SeedOptions {
+                cases,
+                audit_entries,
+                staffing: liaison::seed::Staffing {
+                    officers,
+                    supervisors,
+                    auditors,
+                },
+                random_seed,
+            };
+            let summary = liaison::ops::seed(&state, options, &password)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                serde_json::to_string(&summary).map_err(|e| e.to_string())?
+            );
+            Ok(())
+        }
         Command::User {
             command:
                 UserCommand::Add {

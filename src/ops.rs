@@ -1,11 +1,13 @@
 //! Operator commands for the first setup, run straight on the database (no gRPC): register an
-//! agency, add a user. They are audited like calls, with no actor and the peer `local`.
+//! agency, add a user, seed a synthetic world. They are audited like calls, with no actor and the
+//! peer `local`.
 
 use crate::domain::call::{self, Call};
 use crate::domain::directory;
 use crate::domain::model::{Agency, Roles, User};
 use crate::domain::users::{self, AgencyRef, NewUser};
 use crate::error::AppResult;
+use crate::seed::{SeedOptions, Summary};
 use crate::state::AppState;
 use crate::validate::{self, Violations};
 
@@ -63,6 +65,18 @@ pub async fn add_user(
         };
         v.finish()?;
         users::create_in(state, &call, AgencyRef::Code(agency_code), new).await
+    }
+    .await;
+    audited(state, &call, result).await
+}
+
+/// Seeds an empty database with a synthetic world (see [`crate::seed`]); every seeded user gets
+/// `password`.
+pub async fn seed(state: &AppState, options: SeedOptions, password: &str) -> AppResult<Summary> {
+    let call = operator_call("seed");
+    let result = async {
+        let password = validate::field("password", validate::password(password))?;
+        crate::seed::run(state, &call, options, password).await
     }
     .await;
     audited(state, &call, result).await

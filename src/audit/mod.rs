@@ -137,6 +137,48 @@ pub async fn append(tx: &Tx, keys: &TokenKeys, record: AuditRecord) -> AppResult
     Ok(entry)
 }
 
+/// Links records onto the chain in memory, from a head `(seq, hash)`, with a signed checkpoint on
+/// every [`CHECKPOINT_EVERY`]th entry exactly as [`append`] makes it: for bulk loads that write
+/// the entries themselves and move the head once.
+#[derive(Debug, Clone)]
+pub struct ChainLinker {
+    seq: i64,
+    hash: String,
+}
+
+impl ChainLinker {
+    pub fn after(seq: i64, hash: String) -> Self {
+        ChainLinker { seq, hash }
+    }
+
+    /// The last entry linked so far (or the starting head).
+    pub fn head(&self) -> (i64, String) {
+        (self.seq, self.hash.clone())
+    }
+
+    pub fn link(
+        &mut self,
+        keys: &TokenKeys,
+        record: AuditRecord,
+    ) -> (AuditEntry, Option<Checkpoint>) {
+        let seq = self.seq + 1;
+        let hash = chain_hash(seq, &record, &self.hash);
+        let checkpoint =
+            (seq % CHECKPOINT_EVERY == 0).then(|| Checkpoint::sign(keys, seq, &hash, record.at));
+        let prev_hash = std::mem::replace(&mut self.hash, hash.clone());
+        self.seq = seq;
+        (
+            AuditEntry {
+                seq,
+                record,
+                prev_hash,
+                hash,
+            },
+            checkpoint,
+        )
+    }
+}
+
 /// A signed statement that the chain's entry `seq` has hash `hash`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Checkpoint {
@@ -280,6 +322,37 @@ mod tests {
         let mut entries = chain(&["a", "b", "c"]);
         entries.remove(1);
         assert_eq!(first_break(&entries, GENESIS_HASH.into(), 1), Some(2));
+    }
+
+    #[test]
+    fn linked_entries_chain_and_checkpoint_like_appends() {
+        let keys = TokenKeys::new(
+            &ed25519_dalek::SigningKey::from_bytes(&[7; 32]),
+            "liaison".into(),
+            "liaison".into(),
+            std::time::Duration::from_secs(60),
+        )
+        .unwrap();
+        let start = chain(&["a", "b"]);
+        let head = start.last().unwrap();
+        let mut linker = ChainLinker::after(head.seq, head.hash.clone());
+        let mut entries = start.clone();
+        let mut checkpoints = Vec::new();
+        for _ in 0..CHECKPOINT_EVERY {
+            let (entry, checkpoint) = linker.link(&keys, record("m"));
+            entries.push(entry);
+            checkpoints.extend(checkpoint);
+        }
+        assert_eq!(first_break(&entries, GENESIS_HASH.into(), 1), None);
+        assert_eq!(linker.head().0, CHECKPOINT_EVERY + 2);
+        assert_eq!(checkpoints.len(), 1);
+        let checkpoint = &checkpoints[0];
+        let covered = &entries[CHECKPOINT_EVERY as usize - 1];
+        assert_eq!(
+            (checkpoint.seq, &checkpoint.hash, checkpoint.at),
+            (covered.seq, &covered.hash, covered.record.at)
+        );
+        assert!(checkpoint.signature_is_valid(&keys));
     }
 
     const FROZEN_V1_HASH: &str = "98f9366d43c11c8908d517d282d80c68cae601b69cdeeb254c7859852e522775";

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod cases;
 pub mod channels;
 mod entities;
+pub mod seed;
 pub mod sessions;
 pub mod users;
 

@@ -17,6 +17,7 @@ mod outage;
 mod properties;
 mod replicas;
 mod roles;
+mod seed;
 mod service;
 mod sessions;
 mod transport;
