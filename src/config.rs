@@ -169,11 +169,13 @@ pub struct Config {
     #[arg(long, env = "LIAISON_MAX_REQUEST_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub max_request_bytes: usize,
 
-    /// Password hashes computed at once (each takes 19 MiB for a few milliseconds).
+    /// Password hashes computed at once, each on a thread of its own (19 MiB each for a few
+    /// milliseconds). Default: half the CPUs, at least one, so sign-in bursts leave the other
+    /// calls the rest.
     #[arg(
         long,
         env = "LIAISON_MAX_CONCURRENT_HASHES",
-        default_value_t = 4,
+        default_value_t = default_hashes(),
         global = true
     )]
     pub max_concurrent_hashes: usize,
@@ -186,6 +188,11 @@ pub struct Config {
         global = true
     )]
     pub log_format: String,
+}
+
+/// Half the CPUs this process may use, at least one.
+pub fn default_hashes() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 impl Config {
@@ -235,7 +242,7 @@ impl Config {
             token_issuer: "liaison".into(),
             token_audience: "liaison".into(),
             max_request_bytes: 1024 * 1024,
-            max_concurrent_hashes: 4,
+            max_concurrent_hashes: default_hashes(),
             log_format: "text".into(),
         }
     }
