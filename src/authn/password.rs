@@ -93,6 +93,20 @@ fn verify_now(password: &str, hash: &str) -> bool {
     check().unwrap_or(false)
 }
 
+/// A hashing thread: runs jobs until every `Passwords` is gone.
+fn hash_jobs(queue: &std::sync::Mutex<std::sync::mpsc::Receiver<Job>>) {
+    loop {
+        let job = match queue.lock() {
+            Ok(queue) => queue.recv(),
+            Err(_) => return,
+        };
+        match job {
+            Ok(job) => job(),
+            Err(_) => return,
+        }
+    }
+}
+
 /// Work for the hashing threads.
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -118,16 +132,14 @@ impl Passwords {
             let queue = queue.clone();
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
-                .spawn(move || loop {
-                    let job = match queue.lock() {
-                        Ok(queue) => queue.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        // Every `Passwords` is gone.
-                        Err(_) => return,
+                .spawn(move || {
+                    // Other calls come first: a sign-in burst takes the CPU they leave.
+                    if let Err(e) = thread_priority::set_current_thread_priority(
+                        thread_priority::ThreadPriority::Min,
+                    ) {
+                        tracing::warn!(error = ?e, "could not lower the hashing thread's priority");
                     }
+                    hash_jobs(&queue)
                 })
                 .map_err(|e| AppError::internal(format!("cannot start a hashing thread: {e}")))?;
         }

@@ -14,6 +14,9 @@ use crate::{procfs, BenchResult};
 /// The password every seeded user gets.
 pub const PASSWORD: &str = "liaison bench password, not a secret";
 
+/// Officers per agency (four agencies).
+const OFFICERS_PER_AGENCY: usize = 50;
+
 /// The binaries built beside this one.
 fn sibling(name: &str) -> BenchResult<PathBuf> {
     let me = std::env::current_exe().map_err(|e| format!("where am I: {e}"))?;
@@ -205,6 +208,9 @@ pub fn seed(
             &cases.to_string(),
             "--audit-entries",
             &audit_entries.to_string(),
+            // 200 officers in all: the sign-in burst is 200 different people.
+            "--officers",
+            &OFFICERS_PER_AGENCY.to_string(),
         ])
         .stderr(Stdio::inherit())
         .output()
