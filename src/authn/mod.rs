@@ -47,21 +47,23 @@ pub async fn authenticate(state: &AppState, metadata: &MetadataMap) -> AppResult
         ))?;
     let now = state.clock.now();
     let claims = state.keys.verify(token, now)?;
-    let tx = state.db.begin().await?;
-    let user = repo::users::find(&tx, &claims.sub).await?;
-    let session = repo::sessions::find(&tx, &claims.sid).await?;
-    tx.commit().await?;
-    let live = session
-        .is_some_and(|s| s.user_id == claims.sub && s.revoked_at.is_none() && s.expires_at > now);
-    match user {
-        Some(user) if !user.disabled && live => Ok(Principal {
-            user_id: user.id,
-            username: user.username,
-            agency_id: user.agency_id,
-            roles: user.roles,
-            session_id: claims.sid,
-            must_change_password: user.must_change_password,
-        }),
+    let signed_in = repo::sessions::signed_in(&state.db, &claims.sub, &claims.sid).await?;
+    match signed_in {
+        Some((user, session))
+            if !user.disabled
+                && session.user_id == claims.sub
+                && session.revoked_at.is_none()
+                && session.expires_at > now =>
+        {
+            Ok(Principal {
+                user_id: user.id,
+                username: user.username,
+                agency_id: user.agency_id,
+                roles: user.roles,
+                session_id: claims.sid,
+                must_change_password: user.must_change_password,
+            })
+        }
         _ => Err(AppError::Unauthenticated("invalid or expired access token")),
     }
 }

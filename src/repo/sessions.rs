@@ -1,15 +1,15 @@
 //! Sessions, their refresh tokens (stored only as SHA-256 hashes), and failed sign-ins.
 
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Alias, Asterisk, Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic,
+    Iterable, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use super::entities::{login_failure, refresh_token, session};
-use super::Tx;
+use super::entities::{login_failure, refresh_token, session, user};
+use super::{Db, Tx};
 use crate::clock::{from_micros, to_micros};
-use crate::domain::model::Timestamp;
+use crate::domain::model::{Timestamp, User};
 use crate::error::AppResult;
 
 /// A signed-in session: the family of one login's refresh tokens.
@@ -57,6 +57,46 @@ pub async fn create(tx: &Tx, s: &Session) -> AppResult<()> {
     .await?;
     Ok(())
 }
+
+/// The user `user_id` and their session `session_id`, read in one statement outside any
+/// transaction (one round trip, one consistent read): what every signed-in call checks first.
+/// Nothing when either is missing or the session is someone else's.
+pub async fn signed_in(
+    db: &Db,
+    user_id: &str,
+    session_id: &str,
+) -> AppResult<Option<(User, Session)>> {
+    let mut query = Query::select();
+    query
+        .column((user::Entity, Asterisk))
+        .from(user::Entity)
+        .inner_join(
+            session::Entity,
+            Expr::col((session::Entity, session::Column::UserId))
+                .equals((user::Entity, user::Column::Id)),
+        )
+        .and_where(Expr::col((user::Entity, user::Column::Id)).eq(user_id))
+        .and_where(Expr::col((session::Entity, session::Column::Id)).eq(session_id));
+    for column in session::Column::iter() {
+        query.expr_as(
+            Expr::col((session::Entity, column)),
+            Alias::new(format!("{SESSION}{}", column.as_str())),
+        );
+    }
+    let Some(row) = db
+        .conn
+        .query_one(db.conn.get_database_backend().build(&query))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let user = user::Model::from_query_result(&row, "")?;
+    let session = session::Model::from_query_result(&row, SESSION)?;
+    Ok(Some((User::from(user), Session::from(session))))
+}
+
+/// The prefix of the session's columns in [`signed_in`]'s row.
+const SESSION: &str = "session_";
 
 pub async fn find(tx: &Tx, id: &str) -> AppResult<Option<Session>> {
     Ok(session::Entity::find_by_id(id)
