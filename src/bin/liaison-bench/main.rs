@@ -13,6 +13,7 @@ mod population;
 mod procfs;
 mod report;
 mod server;
+mod sqlite_floor;
 mod stats;
 mod workload;
 
@@ -43,6 +44,16 @@ enum Command {
     Run(RunArgs),
     /// Runs every workload beside its references and writes the report (BENCHMARKS.md's table).
     Report(report::ReportArgs),
+    /// SQLite's floor for a call: transactions of trivial statements through liaisond's driver and
+    /// settings, as many as a call sends (14 for a filing).
+    SqliteFloor {
+        #[arg(long, default_value_t = 14)]
+        statements: usize,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
     /// Serves the bare tonic echo server: the gRPC stack's limit on this machine.
     EchoServer {
         #[arg(long, default_value = "127.0.0.1:0")]
@@ -86,6 +97,13 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => report::run_one(&args).await,
         Command::Report(args) => report::report(&args).await,
+        Command::SqliteFloor {
+            statements,
+            concurrency,
+            seconds,
+        } => sqlite_floor::measure(statements, concurrency, seconds)
+            .await
+            .map(|rate| println!("{rate:.0} transactions/s of {statements} statements at {concurrency} in flight")),
         Command::EchoServer { listen } => echo::serve(listen).await,
     };
     match result {

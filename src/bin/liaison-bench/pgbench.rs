@@ -2,7 +2,8 @@
 //! for statement and transaction for transaction, as PostgreSQL's statement log shows `liaisond`
 //! sending it (see bench/sql/ for the captured statements):
 //!
-//! - every call first authenticates in a transaction of its own (the user, the session);
+//! - every call first authenticates with one statement outside any transaction (the user joined to
+//!   the session);
 //! - a filing, in one transaction, looks for an earlier one with its request id, reads the channel
 //!   and both agencies, takes the reference number, inserts the case, appends the audit entry
 //!   under the head row's lock, inserts the FILED event and notifies the other servers;
@@ -94,12 +95,11 @@ const NOW_MICROS: &str = "(extract(epoch from clock_timestamp()) * 1000000)::big
 
 fn authenticate(user_id: &str, session_id: &str) -> String {
     format!(
-        "BEGIN;\n\
-         SELECT id, username, display_name, agency_id, roles, disabled, password_hash, \
-         must_change_password, created_at, updated_at FROM users WHERE id = '{user_id}' LIMIT 1;\n\
-         SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at, revoked_reason \
-         FROM sessions WHERE id = '{session_id}' LIMIT 1;\n\
-         COMMIT;\n"
+        "SELECT users.*, sessions.id AS session_id, sessions.user_id AS session_user_id, \
+         sessions.created_at AS session_created_at, sessions.last_used_at AS session_last_used_at, \
+         sessions.expires_at AS session_expires_at, sessions.revoked_at AS session_revoked_at, \
+         sessions.revoked_reason AS session_revoked_reason FROM users INNER JOIN sessions ON \
+         sessions.user_id = users.id WHERE users.id = '{user_id}' AND sessions.id = '{session_id}';\n"
     )
 }
 
