@@ -180,6 +180,11 @@ pub struct Config {
     )]
     pub max_concurrent_hashes: usize,
 
+    /// Export the handlers' trace spans over OTLP/gRPC to this collector (such as
+    /// `http://otel-collector:4317`). Off by default. Spans carry no request content.
+    #[arg(long, env = "LIAISON_OTLP_ENDPOINT", global = true)]
+    pub otlp_endpoint: Option<String>,
+
     /// Log format: `text` or `json`.
     #[arg(
         long,
@@ -244,6 +249,7 @@ impl Config {
             max_request_bytes: 1024 * 1024,
             max_concurrent_hashes: default_hashes(),
             log_format: "text".into(),
+            otlp_endpoint: None,
         }
     }
 }
@@ -309,6 +315,7 @@ impl std::fmt::Debug for Config {
             .field("max_request_bytes", &self.max_request_bytes)
             .field("max_concurrent_hashes", &self.max_concurrent_hashes)
             .field("log_format", &self.log_format)
+            .field("otlp_endpoint", &self.otlp_endpoint)
             .finish()
     }
 }

@@ -18,6 +18,7 @@ pub mod ops;
 pub mod repo;
 pub mod seed;
 pub mod state;
+pub mod telemetry;
 pub mod validate;
 
 /// The generated protobuf types and gRPC stubs of `liaison.v1`.

@@ -8,7 +8,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 use liaison::clock::SystemClock;
 use liaison::config::Config;
 use liaison::domain::model::{Role, Roles};
-use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
 #[command(name = "liaisond", version, about = "Liaison case-coordination server")]
@@ -173,19 +172,6 @@ impl From<RoleArg> for Role {
             RoleArg::Auditor => Role::Auditor,
             RoleArg::Admin => Role::Admin,
         }
-    }
-}
-
-fn init_logging(format: &str, default_filter: &str) {
-    let filter =
-        EnvFilter::try_from_env("LIAISON_LOG").unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
     }
 }
 
@@ -499,11 +485,20 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     // Operator commands print their result; only the server narrates at info level.
     let serving = matches!(cli.command, None | Some(Command::Serve));
-    init_logging(
+    let telemetry = match liaison::telemetry::init(
         &cli.config.log_format,
         if serving { "info" } else { "warn" },
-    );
-    match run(cli).await {
+        cli.config.otlp_endpoint.as_deref().filter(|_| serving),
+    ) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("liaisond: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = run(cli).await;
+    telemetry.shutdown().await;
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("liaisond: {e}");

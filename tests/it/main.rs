@@ -20,5 +20,6 @@ mod roles;
 mod seed;
 mod service;
 mod sessions;
+mod telemetry;
 mod transport;
 mod watch;
