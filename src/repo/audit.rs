@@ -4,15 +4,18 @@
 //! `UPDATE ... RETURNING` locks it until commit, so appends from every process are serialised:
 //! sequence numbers are dense, in commit order, and each entry chains from the one before.
 
-use sea_orm::sea_query::{Alias, Condition, Expr, Query};
+use std::ops::ControlFlow;
+
+use sea_orm::sea_query::{Alias, Condition, Expr, Order, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    sqlx, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, StreamTrait,
 };
+use tokio_stream::StreamExt;
 
 use super::entities::{audit_checkpoint, audit_entry};
 use super::{decode, Tx};
-use crate::audit::{AuditEntry, AuditRecord, Checkpoint};
+use crate::audit::{AuditEntry, AuditRecord, Checkpoint, RecordView};
 use crate::clock::{from_micros, to_micros};
 use crate::domain::model::{Outcome, Roles, Timestamp};
 use crate::error::{AppError, AppResult};
@@ -238,6 +241,138 @@ pub async fn between(tx: &Tx, from: i64, to: i64, limit: u64) -> AppResult<Vec<A
         .into_iter()
         .map(AuditEntry::try_from)
         .collect()
+}
+
+/// A stored entry as verification reads it: borrowed from its row, nothing copied.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredEntry<'a> {
+    pub seq: i64,
+    pub record: RecordView<'a>,
+    pub prev_hash: &'a str,
+    pub hash: &'a str,
+}
+
+/// The columns [`scan`] reads, in the order [`stored_entry`] decodes them.
+const SCAN_COLUMNS: [&str; 19] = [
+    "seq",
+    "at",
+    "actor_id",
+    "actor_username",
+    "actor_agency_id",
+    "actor_roles",
+    "method",
+    "target_type",
+    "target_id",
+    "case_id",
+    "case_originating_agency_id",
+    "case_receiving_agency_id",
+    "outcome",
+    "status_code",
+    "request_id",
+    "peer",
+    "event",
+    "prev_hash",
+    "hash",
+];
+
+/// Rows a [`scan`] asks for at once: it streams them, and stopping early leaves at most this many
+/// for the driver to discard.
+const SCAN_WINDOW: u64 = 50_000;
+
+/// Decodes a row of [`SCAN_COLUMNS`] in place, as [`AuditEntry::try_from`] would read it. The
+/// columns' types are checked against the Rust types when `check_types` (once per query is
+/// enough: every row of a result has the same types).
+fn stored_entry<'r, R>(row: &'r R, check_types: bool) -> AppResult<StoredEntry<'r>>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i16: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn get<'r, R, T>(row: &'r R, index: usize, check_types: bool) -> AppResult<T>
+    where
+        R: sqlx::Row,
+        usize: sqlx::ColumnIndex<R>,
+        T: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    {
+        let value = if check_types {
+            row.try_get(index)
+        } else {
+            row.try_get_unchecked(index)
+        };
+        value.map_err(|e| AppError::internal(format!("reading an audit entry: {e}")))
+    }
+    let text = |i: usize| get::<R, &'r str>(row, i, check_types);
+    let optional = |i: usize| get::<R, Option<&'r str>>(row, i, check_types);
+    let outcome: i16 = get(row, 12, check_types)?;
+    Ok(StoredEntry {
+        seq: get(row, 0, check_types)?,
+        record: RecordView {
+            at_micros: from_micros(get(row, 1, check_types)?).timestamp_micros(),
+            actor_id: optional(2)?,
+            actor_username: optional(3)?,
+            actor_agency_id: optional(4)?,
+            actor_roles: Roles::from_bits(get(row, 5, check_types)?).bits(),
+            method: text(6)?,
+            target_type: optional(7)?,
+            target_id: optional(8)?,
+            case_id: optional(9)?,
+            case_originating_agency_id: optional(10)?,
+            case_receiving_agency_id: optional(11)?,
+            outcome: decode(outcome.into(), Outcome::from_code, "audit outcome")?.code(),
+            status_code: get(row, 13, check_types)?,
+            request_id: text(14)?,
+            peer: optional(15)?,
+            event: optional(16)?,
+        },
+        prev_hash: text(17)?,
+        hash: text(18)?,
+    })
+}
+
+/// Streams the entries with `from <= seq <= to`, in sequence order, to `visit` until it breaks:
+/// constant memory however long the log, and no copy of any row.
+pub async fn scan(
+    tx: &Tx,
+    from: i64,
+    to: i64,
+    mut visit: impl FnMut(StoredEntry<'_>) -> ControlFlow<()>,
+) -> AppResult<()> {
+    let mut next = from;
+    while next <= to {
+        let window = Query::select()
+            .columns(SCAN_COLUMNS.map(Alias::new))
+            .from(Alias::new("audit_entries"))
+            .and_where(Expr::col(Alias::new("seq")).gte(next))
+            .and_where(Expr::col(Alias::new("seq")).lte(to))
+            .order_by(Alias::new("seq"), Order::Asc)
+            .limit(SCAN_WINDOW)
+            .to_owned();
+        let mut rows = Box::pin(tx.txn.stream(tx.backend().build(&window)).await?);
+        let mut read = 0u64;
+        while let Some(row) = rows.next().await {
+            let row = row?;
+            let check_types = read == 0;
+            let entry = if let Some(row) = row.try_as_pg_row() {
+                stored_entry(row, check_types)?
+            } else if let Some(row) = row.try_as_sqlite_row() {
+                stored_entry(row, check_types)?
+            } else {
+                return Err(AppError::internal("an audit row from an unknown database"));
+            };
+            read += 1;
+            next = entry.seq.saturating_add(1);
+            if visit(entry).is_break() {
+                return Ok(());
+            }
+        }
+        if read < SCAN_WINDOW {
+            break;
+        }
+    }
+    Ok(())
 }
 
 impl From<audit_checkpoint::Model> for Checkpoint {

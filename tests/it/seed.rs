@@ -14,7 +14,10 @@ use serde_json::Value;
 use crate::common::{Backend, TestServer, PASSWORD};
 use crate::on_both_databases;
 
-on_both_databases!(a_seeded_world_verifies_and_can_be_worked_in);
+on_both_databases!(
+    a_seeded_world_verifies_and_can_be_worked_in,
+    an_edit_deep_in_a_long_seeded_chain_is_located,
+);
 
 const CASES: u64 = 300;
 const ENTRIES: u64 = 5000;
@@ -29,6 +32,19 @@ fn seed(server: &TestServer, args: &[&str]) -> Output {
         .env("LIAISON_PASSWORD", PASSWORD)
         .output()
         .unwrap()
+}
+
+/// `liaisond audit verify` on the server's database: its exit status and report.
+fn verify_offline(server: &TestServer) -> (bool, Value) {
+    let output = Command::new(env!("CARGO_BIN_EXE_liaisond"))
+        .args(["audit", "verify"])
+        .env("LIAISON_DATA_DIR", server.data_dir())
+        .env("LIAISON_DATABASE_URL", &server.database_url)
+        .env("LIAISON_KEY_DIR", server.data_dir().join("keys"))
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    (output.status.success(), report)
 }
 
 async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
@@ -153,19 +169,8 @@ async fn a_seeded_world_verifies_and_can_be_worked_in(backend: Backend) {
     );
 
     // The chain verifies, offline and for a seeded auditor.
-    let verified = Command::new(env!("CARGO_BIN_EXE_liaisond"))
-        .args(["audit", "verify"])
-        .env("LIAISON_DATA_DIR", server.data_dir())
-        .env("LIAISON_DATABASE_URL", &server.database_url)
-        .env("LIAISON_KEY_DIR", server.data_dir().join("keys"))
-        .output()
-        .unwrap();
-    assert!(
-        verified.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verified.stdout)
-    );
-    let report: Value = serde_json::from_slice(&verified.stdout).unwrap();
+    let (ok, report) = verify_offline(&server);
+    assert!(ok, "{report}");
     assert_eq!(report["entries_checked"], ENTRIES + 1);
     assert_eq!(report["checkpoints_checked"], ENTRIES / 1000);
     let auditor = server.sign_in("ca-rcmp.auditor.0", PASSWORD).await;
@@ -354,5 +359,37 @@ async fn a_seeded_world_verifies_and_can_be_worked_in(backend: Backend) {
         count(&raw, "SELECT COUNT(*) FROM cases").await,
         CASES as i64 + 1
     );
+    server.stop().await;
+}
+
+/// Verification streams the log in windows: a chain longer than a few of them verifies whole, and
+/// an edit far into it is located.
+async fn an_edit_deep_in_a_long_seeded_chain_is_located(backend: Backend) {
+    let server = TestServer::start(&backend).await;
+    let seeded = seed(
+        &server,
+        &["--audit-entries", "120000", "--random-seed", "5"],
+    );
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    let (ok, report) = verify_offline(&server);
+    assert!(ok, "{report}");
+    assert_eq!(report["entries_checked"], 120_001);
+    assert_eq!(report["checkpoints_checked"], 120);
+
+    let raw = server.raw_db().await;
+    crate::chain::drop_triggers(&raw).await;
+    raw.execute_unprepared("UPDATE audit_entries SET status_code = 13 WHERE seq = 105007")
+        .await
+        .unwrap();
+    let (ok, report) = verify_offline(&server);
+    assert!(!ok);
+    assert_eq!(report["first_bad_seq"], 105_007);
+    assert!(report["problem"].as_str().unwrap().contains("edited"));
+    // The batch holding the edit is checked to its end, and no further.
+    assert_eq!(report["entries_checked"], 110_000);
     server.stop().await;
 }
