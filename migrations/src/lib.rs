@@ -9,6 +9,7 @@ mod m20261125_000003_add_channel_suspender;
 mod m20261125_000004_create_sessions;
 mod m20261125_000005_add_case_escalation;
 mod m20261127_000006_add_case_event_sequence;
+mod m20261127_000007_add_case_escalation_index;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_create_sessions::Migration),
             Box::new(m20261125_000005_add_case_escalation::Migration),
             Box::new(m20261127_000006_add_case_event_sequence::Migration),
+            Box::new(m20261127_000007_add_case_escalation_index::Migration),
         ]
     }
 }

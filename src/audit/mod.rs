@@ -78,9 +78,61 @@ impl AuditEntry {
     }
 }
 
+/// An audit record's fields as the canonical encoding takes them, borrowed: from an
+/// [`AuditRecord`], or straight from a stored row while verifying.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordView<'a> {
+    pub at_micros: i64,
+    pub actor_id: Option<&'a str>,
+    pub actor_username: Option<&'a str>,
+    pub actor_agency_id: Option<&'a str>,
+    pub actor_roles: i32,
+    pub method: &'a str,
+    pub target_type: Option<&'a str>,
+    pub target_id: Option<&'a str>,
+    pub case_id: Option<&'a str>,
+    pub case_originating_agency_id: Option<&'a str>,
+    pub case_receiving_agency_id: Option<&'a str>,
+    pub outcome: i16,
+    pub status_code: i32,
+    pub request_id: &'a str,
+    pub peer: Option<&'a str>,
+    pub event: Option<&'a str>,
+}
+
+impl AuditRecord {
+    pub fn view(&self) -> RecordView<'_> {
+        RecordView {
+            at_micros: self.at.timestamp_micros(),
+            actor_id: self.actor_id.as_deref(),
+            actor_username: self.actor_username.as_deref(),
+            actor_agency_id: self.actor_agency_id.as_deref(),
+            actor_roles: self.actor_roles.bits(),
+            method: &self.method,
+            target_type: self.target_type.as_deref(),
+            target_id: self.target_id.as_deref(),
+            case_id: self.case_id.as_deref(),
+            case_originating_agency_id: self.case_originating_agency_id.as_deref(),
+            case_receiving_agency_id: self.case_receiving_agency_id.as_deref(),
+            outcome: self.outcome.code(),
+            status_code: self.status_code,
+            request_id: &self.request_id,
+            peer: self.peer.as_deref(),
+            event: self.event.as_deref(),
+        }
+    }
+}
+
 /// Version 1 of the canonical encoding: a tag, then each field length-prefixed, absent fields
 /// marked, integers big-endian. Never change it in place; add a version.
 pub fn canonical_bytes(seq: i64, record: &AuditRecord, prev_hash: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    encode_canonical(&mut out, seq, &record.view(), prev_hash);
+    out
+}
+
+/// Appends the [`canonical_bytes`] of a record to `out`, which callers hashing many entries reuse.
+pub fn encode_canonical(out: &mut Vec<u8>, seq: i64, record: &RecordView<'_>, prev_hash: &str) {
     fn text(out: &mut Vec<u8>, value: &str) {
         out.push(1);
         out.extend_from_slice(&(value.len() as u32).to_be_bytes());
@@ -92,38 +144,60 @@ pub fn canonical_bytes(seq: i64, record: &AuditRecord, prev_hash: &str) -> Vec<u
             None => out.push(0),
         }
     }
-    let mut out = Vec::with_capacity(512);
     out.extend_from_slice(b"liaison.audit.v1\0");
     out.extend_from_slice(&seq.to_be_bytes());
-    out.extend_from_slice(&record.at.timestamp_micros().to_be_bytes());
-    optional(&mut out, record.actor_id.as_deref());
-    optional(&mut out, record.actor_username.as_deref());
-    optional(&mut out, record.actor_agency_id.as_deref());
-    out.extend_from_slice(&record.actor_roles.bits().to_be_bytes());
-    text(&mut out, &record.method);
-    optional(&mut out, record.target_type.as_deref());
-    optional(&mut out, record.target_id.as_deref());
-    optional(&mut out, record.case_id.as_deref());
-    optional(&mut out, record.case_originating_agency_id.as_deref());
-    optional(&mut out, record.case_receiving_agency_id.as_deref());
-    out.extend_from_slice(&record.outcome.code().to_be_bytes());
+    out.extend_from_slice(&record.at_micros.to_be_bytes());
+    optional(out, record.actor_id);
+    optional(out, record.actor_username);
+    optional(out, record.actor_agency_id);
+    out.extend_from_slice(&record.actor_roles.to_be_bytes());
+    text(out, record.method);
+    optional(out, record.target_type);
+    optional(out, record.target_id);
+    optional(out, record.case_id);
+    optional(out, record.case_originating_agency_id);
+    optional(out, record.case_receiving_agency_id);
+    out.extend_from_slice(&record.outcome.to_be_bytes());
     out.extend_from_slice(&record.status_code.to_be_bytes());
-    text(&mut out, &record.request_id);
-    optional(&mut out, record.peer.as_deref());
+    text(out, record.request_id);
+    optional(out, record.peer);
     // Added after the first entries were written: present only when set, behind a tag (2) that no
     // field above starts with, so entries without an event hash exactly as they always did.
-    if let Some(event) = record.event.as_deref() {
+    if let Some(event) = record.event {
         out.push(2);
         out.extend_from_slice(&(event.len() as u32).to_be_bytes());
         out.extend_from_slice(event.as_bytes());
     }
-    text(&mut out, prev_hash);
-    out
+    text(out, prev_hash);
 }
 
 /// The chain hash of an entry, lower-case hex.
 pub fn chain_hash(seq: i64, record: &AuditRecord, prev_hash: &str) -> String {
     hex::encode(Sha256::digest(canonical_bytes(seq, record, prev_hash)))
+}
+
+/// Checks many entries' hashes without allocating for each: the encoding buffer is reused and the
+/// digest compared to the stored hex in place.
+#[derive(Debug, Default)]
+pub struct HashChecker {
+    buffer: Vec<u8>,
+}
+
+impl HashChecker {
+    /// Whether `hash` (lower-case hex) is the chain hash of the entry.
+    pub fn matches(
+        &mut self,
+        seq: i64,
+        record: &RecordView<'_>,
+        prev_hash: &str,
+        hash: &str,
+    ) -> bool {
+        self.buffer.clear();
+        encode_canonical(&mut self.buffer, seq, record, prev_hash);
+        let digest = Sha256::digest(&self.buffer);
+        let mut hex_digest = [0u8; 64];
+        hex::encode_to_slice(digest, &mut hex_digest).is_ok() && hex_digest == hash.as_bytes()
+    }
 }
 
 /// Appends `record` to the log in the caller's transaction: it commits or rolls back with the change
@@ -353,6 +427,20 @@ mod tests {
             (covered.seq, &covered.hash, covered.record.at)
         );
         assert!(checkpoint.signature_is_valid(&keys));
+    }
+
+    #[test]
+    fn the_checker_agrees_with_chain_hash() {
+        let mut checker = HashChecker::default();
+        let mut with_event = record("liaison.v1.AuthService/Refresh");
+        with_event.event = Some("refresh-token-reuse".into());
+        for r in [record("liaison.v1.CaseService/GetCase"), with_event] {
+            let hash = chain_hash(7, &r, GENESIS_HASH);
+            assert!(checker.matches(7, &r.view(), GENESIS_HASH, &hash));
+            assert!(!checker.matches(8, &r.view(), GENESIS_HASH, &hash));
+            assert!(!checker.matches(7, &r.view(), GENESIS_HASH, &hash.to_uppercase()));
+            assert!(!checker.matches(7, &r.view(), GENESIS_HASH, &hash[..63]));
+        }
     }
 
     const FROZEN_V1_HASH: &str = "98f9366d43c11c8908d517d282d80c68cae601b69cdeeb254c7859852e522775";

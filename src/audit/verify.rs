@@ -5,13 +5,15 @@
 //! that covered them.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 
-use crate::audit::{chain_hash, Checkpoint, CHECKPOINT_EVERY, GENESIS_HASH};
+use crate::audit::{Checkpoint, HashChecker, CHECKPOINT_EVERY, GENESIS_HASH};
 use crate::authn::jwt::TokenKeys;
 use crate::error::AppResult;
 use crate::repo::{self, Db};
 
-const BATCH: u64 = 10_000;
+/// Entries are checked in batches of this many; a batch with a finding is the last.
+const BATCH: i64 = 10_000;
 
 /// What verification found.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -108,52 +110,51 @@ pub async fn verify(
     };
     let mut expected = from;
     let mut checked = 0i64;
-    while expected <= to {
-        let batch = repo::audit::between(&tx, expected, to, BATCH).await?;
-        let Some(last) = batch.last().map(|e| e.seq) else {
-            break;
-        };
-        for entry in batch {
-            if entry.seq != expected {
-                findings.bad(
-                    expected,
-                    format!(
-                        "entries {expected} to {} are missing: deleted",
-                        entry.seq - 1
-                    ),
-                );
-            } else if entry.prev_hash != prev_hash {
+    let mut hashes = HashChecker::default();
+    repo::audit::scan(&tx, from, to, |entry| {
+        if entry.seq != expected {
+            findings.bad(
+                expected,
+                format!(
+                    "entries {expected} to {} are missing: deleted",
+                    entry.seq - 1
+                ),
+            );
+        } else if entry.prev_hash != prev_hash {
+            findings.bad(
+                entry.seq,
+                format!(
+                    "entry {} does not link to entry {}: inserted, reordered or rewritten",
+                    entry.seq,
+                    entry.seq - 1
+                ),
+            );
+        } else if !hashes.matches(entry.seq, &entry.record, entry.prev_hash, entry.hash) {
+            findings.bad(
+                entry.seq,
+                format!("entry {} does not match its hash: edited", entry.seq),
+            );
+        }
+        if let Some(checkpoint) = checkpoints.get(&entry.seq) {
+            if checkpoint.hash != entry.hash {
                 findings.bad(
                     entry.seq,
-                    format!(
-                        "entry {} does not link to entry {}: inserted, reordered or rewritten",
-                        entry.seq,
-                        entry.seq - 1
-                    ),
-                );
-            } else if chain_hash(entry.seq, &entry.record, &entry.prev_hash) != entry.hash {
-                findings.bad(
-                    entry.seq,
-                    format!("entry {} does not match its hash: edited", entry.seq),
+                    format!("entry {} differs from the signed checkpoint", entry.seq),
                 );
             }
-            if let Some(checkpoint) = checkpoints.get(&entry.seq) {
-                if checkpoint.hash != entry.hash {
-                    findings.bad(
-                        entry.seq,
-                        format!("entry {} differs from the signed checkpoint", entry.seq),
-                    );
-                }
-            }
-            prev_hash = entry.hash;
-            expected = entry.seq + 1;
-            checked += 1;
         }
-        if findings.first.is_some() {
-            break;
+        prev_hash.clear();
+        prev_hash.push_str(entry.hash);
+        expected = entry.seq + 1;
+        checked += 1;
+        // Whole batches are checked, then the first finding is reported.
+        if checked % BATCH == 0 && findings.first.is_some() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
         }
-        expected = expected.max(last + 1);
-    }
+    })
+    .await?;
     if findings.first.is_none() && expected <= to {
         findings.bad(
             expected,

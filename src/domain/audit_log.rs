@@ -41,6 +41,7 @@ impl AuditFilter {
             after_seq: None,
             oldest_first: false,
             limit: self.page_size,
+            span: None,
         }
     }
 
@@ -100,6 +101,10 @@ fn pump(db: Db, mut query: AuditQuery) -> mpsc::Receiver<AppResult<AuditEntry>> 
         loop {
             let batch = async {
                 let tx = db.begin().await?;
+                // Where the time range lies in the sequence is worked out once per export.
+                if query.span.is_none() {
+                    query.span = Some(repo::audit::time_span(&tx, query.since, query.until).await?);
+                }
                 repo::audit::query(&tx, &query).await
             }
             .await;

@@ -4,15 +4,18 @@
 //! `UPDATE ... RETURNING` locks it until commit, so appends from every process are serialised:
 //! sequence numbers are dense, in commit order, and each entry chains from the one before.
 
-use sea_orm::sea_query::{Alias, Condition, Expr, Query};
+use std::ops::ControlFlow;
+
+use sea_orm::sea_query::{Alias, Condition, Expr, Order, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    sqlx, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, StreamTrait,
 };
+use tokio_stream::StreamExt;
 
 use super::entities::{audit_checkpoint, audit_entry};
 use super::{decode, Tx};
-use crate::audit::{AuditEntry, AuditRecord, Checkpoint};
+use crate::audit::{AuditEntry, AuditRecord, Checkpoint, RecordView};
 use crate::clock::{from_micros, to_micros};
 use crate::domain::model::{Outcome, Roles, Timestamp};
 use crate::error::{AppError, AppResult};
@@ -126,12 +129,89 @@ pub struct AuditQuery {
     /// Oldest first instead of newest first.
     pub oldest_first: bool,
     pub limit: u64,
+    /// The sequence numbers `since..until` spans, when the caller already knows them (see
+    /// [`time_span`]); worked out by [`query`] when `None`.
+    pub span: Option<SeqSpan>,
+}
+
+/// Where the entries of a time range lie in the sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeqSpan {
+    /// No entry falls in the range.
+    Empty,
+    /// Every entry in the range has `first <= seq <= last`.
+    Within(i64, i64),
+    /// The range holds too many entries to tell cheaply.
+    Unknown,
+}
+
+/// A time range holding at most this many entries is narrowed to the sequence numbers it spans.
+const SPAN_SCAN_LIMIT: u64 = 100_000;
+
+/// The sequence numbers of the entries with `since <= at < until`, read from the index on
+/// `(at, seq)` alone and at most [`SPAN_SCAN_LIMIT`] of them. Entries are ordered by sequence
+/// number and their times only nearly follow it (a time is taken before the head's lock), so the
+/// time range cannot be turned into a sequence range by looking up its ends; this looks at every
+/// entry in it, which is cheap for the ranges people ask about (a day is a few tens of thousands).
+pub async fn time_span(
+    tx: &Tx,
+    since: Option<Timestamp>,
+    until: Option<Timestamp>,
+) -> AppResult<SeqSpan> {
+    if since.is_none() && until.is_none() {
+        return Ok(SeqSpan::Unknown);
+    }
+    let (seq, at) = (Alias::new("seq"), Alias::new("at"));
+    let mut in_range = Query::select()
+        .column(seq.clone())
+        .from(Alias::new("audit_entries"))
+        .to_owned();
+    if let Some(since) = since {
+        in_range.and_where(Expr::col(at.clone()).gte(to_micros(since)));
+    }
+    if let Some(until) = until {
+        in_range.and_where(Expr::col(at).lt(to_micros(until)));
+    }
+    in_range.limit(SPAN_SCAN_LIMIT + 1);
+    let span = Query::select()
+        .expr_as(Expr::col(seq.clone()).count(), Alias::new("entries"))
+        .expr_as(Expr::col(seq.clone()).min(), Alias::new("first"))
+        .expr_as(Expr::col(seq).max(), Alias::new("last"))
+        .from_subquery(in_range, Alias::new("in_range"))
+        .to_owned();
+    let row = tx
+        .txn
+        .query_one(tx.backend().build(&span))
+        .await?
+        .ok_or_else(|| AppError::internal("an aggregate returned no row"))?;
+    let entries: i64 = row.try_get("", "entries")?;
+    let first: Option<i64> = row.try_get("", "first")?;
+    let last: Option<i64> = row.try_get("", "last")?;
+    Ok(match (first, last) {
+        _ if entries as u64 > SPAN_SCAN_LIMIT => SeqSpan::Unknown,
+        (Some(first), Some(last)) => SeqSpan::Within(first, last),
+        _ => SeqSpan::Empty,
+    })
 }
 
 /// Entries matching `q`, newest first unless asked otherwise. With no agency, every entry
-/// (the operator's export).
+/// (the operator's export). A time range is also narrowed to the sequence numbers it spans, so
+/// the walk along the sequence stops where the range does.
 pub async fn query(tx: &Tx, q: &AuditQuery) -> AppResult<Vec<AuditEntry>> {
+    let span = match q.span {
+        Some(span) => span,
+        None => time_span(tx, q.since, q.until).await?,
+    };
     let mut query = audit_entry::Entity::find();
+    match span {
+        SeqSpan::Empty => return Ok(Vec::new()),
+        SeqSpan::Within(first, last) => {
+            query = query
+                .filter(audit_entry::Column::Seq.gte(first))
+                .filter(audit_entry::Column::Seq.lte(last));
+        }
+        SeqSpan::Unknown => {}
+    }
     if let Some(agency) = q.agency_id.as_deref() {
         query = query.filter(
             Condition::any()
@@ -152,11 +232,19 @@ pub async fn query(tx: &Tx, q: &AuditQuery) -> AppResult<Vec<AuditEntry>> {
     if let Some(outcome) = q.outcome {
         query = query.filter(audit_entry::Column::Outcome.eq(outcome.code()));
     }
+    // Within a known span the walk along the sequence is the plan: the time is then compared as
+    // `at + 0`, which no index answers. Otherwise the planner, taking time and sequence to be
+    // independent, expects a handful of rows from the index on `at` where a day holds tens of
+    // thousands, and fetches and sorts them all.
+    let at = || match span {
+        SeqSpan::Within(..) => Expr::expr(Expr::col(audit_entry::Column::At).add(0)),
+        SeqSpan::Empty | SeqSpan::Unknown => Expr::col(audit_entry::Column::At),
+    };
     if let Some(since) = q.since {
-        query = query.filter(audit_entry::Column::At.gte(to_micros(since)));
+        query = query.filter(at().gte(to_micros(since)));
     }
     if let Some(until) = q.until {
-        query = query.filter(audit_entry::Column::At.lt(to_micros(until)));
+        query = query.filter(at().lt(to_micros(until)));
     }
     if let Some(before) = q.before_seq {
         query = query.filter(audit_entry::Column::Seq.lt(before));
@@ -238,6 +326,138 @@ pub async fn between(tx: &Tx, from: i64, to: i64, limit: u64) -> AppResult<Vec<A
         .into_iter()
         .map(AuditEntry::try_from)
         .collect()
+}
+
+/// A stored entry as verification reads it: borrowed from its row, nothing copied.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredEntry<'a> {
+    pub seq: i64,
+    pub record: RecordView<'a>,
+    pub prev_hash: &'a str,
+    pub hash: &'a str,
+}
+
+/// The columns [`scan`] reads, in the order [`stored_entry`] decodes them.
+const SCAN_COLUMNS: [&str; 19] = [
+    "seq",
+    "at",
+    "actor_id",
+    "actor_username",
+    "actor_agency_id",
+    "actor_roles",
+    "method",
+    "target_type",
+    "target_id",
+    "case_id",
+    "case_originating_agency_id",
+    "case_receiving_agency_id",
+    "outcome",
+    "status_code",
+    "request_id",
+    "peer",
+    "event",
+    "prev_hash",
+    "hash",
+];
+
+/// Rows a [`scan`] asks for at once: it streams them, and stopping early leaves at most this many
+/// for the driver to discard.
+const SCAN_WINDOW: u64 = 50_000;
+
+/// Decodes a row of [`SCAN_COLUMNS`] in place, as [`AuditEntry::try_from`] would read it. The
+/// columns' types are checked against the Rust types when `check_types` (once per query is
+/// enough: every row of a result has the same types).
+fn stored_entry<'r, R>(row: &'r R, check_types: bool) -> AppResult<StoredEntry<'r>>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i16: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn get<'r, R, T>(row: &'r R, index: usize, check_types: bool) -> AppResult<T>
+    where
+        R: sqlx::Row,
+        usize: sqlx::ColumnIndex<R>,
+        T: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    {
+        let value = if check_types {
+            row.try_get(index)
+        } else {
+            row.try_get_unchecked(index)
+        };
+        value.map_err(|e| AppError::internal(format!("reading an audit entry: {e}")))
+    }
+    let text = |i: usize| get::<R, &'r str>(row, i, check_types);
+    let optional = |i: usize| get::<R, Option<&'r str>>(row, i, check_types);
+    let outcome: i16 = get(row, 12, check_types)?;
+    Ok(StoredEntry {
+        seq: get(row, 0, check_types)?,
+        record: RecordView {
+            at_micros: from_micros(get(row, 1, check_types)?).timestamp_micros(),
+            actor_id: optional(2)?,
+            actor_username: optional(3)?,
+            actor_agency_id: optional(4)?,
+            actor_roles: Roles::from_bits(get(row, 5, check_types)?).bits(),
+            method: text(6)?,
+            target_type: optional(7)?,
+            target_id: optional(8)?,
+            case_id: optional(9)?,
+            case_originating_agency_id: optional(10)?,
+            case_receiving_agency_id: optional(11)?,
+            outcome: decode(outcome.into(), Outcome::from_code, "audit outcome")?.code(),
+            status_code: get(row, 13, check_types)?,
+            request_id: text(14)?,
+            peer: optional(15)?,
+            event: optional(16)?,
+        },
+        prev_hash: text(17)?,
+        hash: text(18)?,
+    })
+}
+
+/// Streams the entries with `from <= seq <= to`, in sequence order, to `visit` until it breaks:
+/// constant memory however long the log, and no copy of any row.
+pub async fn scan(
+    tx: &Tx,
+    from: i64,
+    to: i64,
+    mut visit: impl FnMut(StoredEntry<'_>) -> ControlFlow<()>,
+) -> AppResult<()> {
+    let mut next = from;
+    while next <= to {
+        let window = Query::select()
+            .columns(SCAN_COLUMNS.map(Alias::new))
+            .from(Alias::new("audit_entries"))
+            .and_where(Expr::col(Alias::new("seq")).gte(next))
+            .and_where(Expr::col(Alias::new("seq")).lte(to))
+            .order_by(Alias::new("seq"), Order::Asc)
+            .limit(SCAN_WINDOW)
+            .to_owned();
+        let mut rows = Box::pin(tx.txn.stream(tx.backend().build(&window)).await?);
+        let mut read = 0u64;
+        while let Some(row) = rows.next().await {
+            let row = row?;
+            let check_types = read == 0;
+            let entry = if let Some(row) = row.try_as_pg_row() {
+                stored_entry(row, check_types)?
+            } else if let Some(row) = row.try_as_sqlite_row() {
+                stored_entry(row, check_types)?
+            } else {
+                return Err(AppError::internal("an audit row from an unknown database"));
+            };
+            read += 1;
+            next = entry.seq.saturating_add(1);
+            if visit(entry).is_break() {
+                return Ok(());
+            }
+        }
+        if read < SCAN_WINDOW {
+            break;
+        }
+    }
+    Ok(())
 }
 
 impl From<audit_checkpoint::Model> for Checkpoint {

@@ -1,6 +1,6 @@
 //! Cases, their per-channel reference counters, notes and events, and the queue queries.
 
-use sea_orm::sea_query::{Alias, Condition, Expr, OnConflict, Query};
+use sea_orm::sea_query::{Alias, Condition, Expr, OnConflict, Query, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set, Statement,
@@ -250,82 +250,111 @@ pub struct CaseQuery {
     pub limit: u64,
 }
 
-pub async fn list(tx: &Tx, q: &CaseQuery) -> AppResult<Vec<Case>> {
+/// The cases a caller may see in a view, as a union of parts that each follow one index in the
+/// queue's order: an agency's incoming or outgoing cases, an officer's filed or assigned ones. A
+/// single `OR` across two columns would leave the database to fetch and sort every match.
+fn scope_parts(q: &CaseQuery) -> Vec<Condition> {
     let scope = &q.scope;
-    let visible = if scope.whole_agency {
-        Condition::any()
-            .add(case::Column::OriginatingAgencyId.eq(scope.agency_id.as_str()))
-            .add(case::Column::ReceivingAgencyId.eq(scope.agency_id.as_str()))
-    } else {
-        Condition::any()
-            .add(case::Column::FiledBy.eq(scope.user_id.as_str()))
-            .add(case::Column::AssigneeId.eq(scope.user_id.as_str()))
-    };
-    let mut query = case::Entity::find().filter(visible);
-    query = match q.view {
-        CaseView::All => query,
-        CaseView::Incoming => {
-            query.filter(case::Column::ReceivingAgencyId.eq(scope.agency_id.as_str()))
+    let agency = scope.agency_id.as_str();
+    let user = scope.user_id.as_str();
+    let outgoing = || case::Column::OriginatingAgencyId.eq(agency);
+    let incoming = || case::Column::ReceivingAgencyId.eq(agency);
+    let filed = || case::Column::FiledBy.eq(user);
+    let assigned = || case::Column::AssigneeId.eq(user);
+    let only = |a: SimpleExpr| Condition::all().add(a);
+    let both = |a: SimpleExpr, b: SimpleExpr| Condition::all().add(a).add(b);
+    match (scope.whole_agency, q.view) {
+        // A supervisor sees every case the agency filed or received.
+        (true, CaseView::All) => vec![only(outgoing()), only(incoming())],
+        (true, CaseView::Incoming) => vec![only(incoming())],
+        (true, CaseView::Outgoing) => vec![only(outgoing())],
+        (true, CaseView::AssignedToMe) => {
+            vec![only(assigned()).add(Condition::any().add(outgoing()).add(incoming()))]
         }
-        CaseView::Outgoing => {
-            query.filter(case::Column::OriginatingAgencyId.eq(scope.agency_id.as_str()))
+        // An officer sees the cases they filed or are assigned.
+        (false, CaseView::All) => vec![only(filed()), only(assigned())],
+        (false, CaseView::Incoming) => {
+            vec![both(filed(), incoming()), both(assigned(), incoming())]
         }
-        CaseView::AssignedToMe => query.filter(case::Column::AssigneeId.eq(scope.user_id.as_str())),
-    };
-    if !q.statuses.is_empty() {
-        query = query.filter(case::Column::Status.is_in(q.statuses.iter().map(|s| s.code())));
+        (false, CaseView::Outgoing) => {
+            vec![both(filed(), outgoing()), both(assigned(), outgoing())]
+        }
+        (false, CaseView::AssignedToMe) => vec![only(assigned())],
     }
-    if let Some(category) = q.category {
-        query = query.filter(case::Column::Category.eq(category.code()));
-    }
-    if let Some(priority) = q.priority {
-        query = query.filter(case::Column::Priority.eq(priority.code()));
-    }
-    if let Some(channel_id) = &q.channel_id {
-        query = query.filter(case::Column::ChannelId.eq(channel_id.as_str()));
-    }
-    if let Some(assignee_id) = &q.assignee_id {
-        query = query.filter(case::Column::AssigneeId.eq(assignee_id.as_str()));
-    }
-    if let Some(now) = q.overdue_at {
-        query = query
-            .filter(case::Column::Status.eq(CaseStatus::Filed.code()))
-            .filter(case::Column::AcknowledgeDueAt.lt(to_micros(now)));
-    }
+}
+
+/// A queue's page: each part of the caller's scope read in the queue's order up to the page's
+/// length, then merged. Ordered by the sort key and then the id; the keyset cursor compares the
+/// pair as a row, which an index on (.., key, id) answers by seeking.
+pub async fn list(tx: &Tx, q: &CaseQuery) -> AppResult<Vec<Case>> {
     let (key_col, descending) = match q.order {
         CaseOrder::NewestFirst => (case::Column::FiledAt, true),
         CaseOrder::DueFirst => (case::Column::AcknowledgeDueAt, false),
     };
-    if let Some(after) = &q.after {
-        let (beyond_key, beyond_id) = if descending {
-            (
-                key_col.lt(after.key),
-                case::Column::Id.lt(after.id.as_str()),
-            )
+    let parts = scope_parts(q);
+    let several = parts.len() > 1;
+    let mut cases = Vec::new();
+    for part in parts {
+        let mut query = case::Entity::find().filter(part);
+        if !q.statuses.is_empty() {
+            query = query.filter(case::Column::Status.is_in(q.statuses.iter().map(|s| s.code())));
+        }
+        if let Some(category) = q.category {
+            query = query.filter(case::Column::Category.eq(category.code()));
+        }
+        if let Some(priority) = q.priority {
+            query = query.filter(case::Column::Priority.eq(priority.code()));
+        }
+        if let Some(channel_id) = &q.channel_id {
+            query = query.filter(case::Column::ChannelId.eq(channel_id.as_str()));
+        }
+        if let Some(assignee_id) = &q.assignee_id {
+            query = query.filter(case::Column::AssigneeId.eq(assignee_id.as_str()));
+        }
+        if let Some(now) = q.overdue_at {
+            query = query
+                .filter(case::Column::Status.eq(CaseStatus::Filed.code()))
+                .filter(case::Column::AcknowledgeDueAt.lt(to_micros(now)));
+        }
+        if let Some(after) = &q.after {
+            let position = Expr::tuple([
+                Expr::col(key_col).into(),
+                Expr::col(case::Column::Id).into(),
+            ]);
+            let cursor = Expr::tuple([after.key.into(), after.id.as_str().into()]);
+            query = query.filter(if descending {
+                position.lt(cursor)
+            } else {
+                position.gt(cursor)
+            });
+        }
+        query = if descending {
+            query.order_by_desc(key_col).order_by_desc(case::Column::Id)
         } else {
-            (
-                key_col.gt(after.key),
-                case::Column::Id.gt(after.id.as_str()),
-            )
+            query.order_by_asc(key_col).order_by_asc(case::Column::Id)
         };
-        query = query.filter(
-            Condition::any()
-                .add(beyond_key)
-                .add(Condition::all().add(key_col.eq(after.key)).add(beyond_id)),
-        );
+        for row in query.limit(q.limit).all(&tx.txn).await? {
+            cases.push(Case::try_from(row)?);
+        }
     }
-    query = if descending {
-        query.order_by_desc(key_col).order_by_desc(case::Column::Id)
-    } else {
-        query.order_by_asc(key_col).order_by_asc(case::Column::Id)
-    };
-    query
-        .limit(q.limit)
-        .all(&tx.txn)
-        .await?
-        .into_iter()
-        .map(Case::try_from)
-        .collect()
+    if several {
+        let key = |c: &Case| match q.order {
+            CaseOrder::NewestFirst => to_micros(c.filed_at),
+            CaseOrder::DueFirst => to_micros(c.acknowledge_due_at),
+        };
+        cases.sort_by(|a, b| {
+            let order = key(a).cmp(&key(b)).then_with(|| a.id.cmp(&b.id));
+            if descending {
+                order.reverse()
+            } else {
+                order
+            }
+        });
+        // A case in two parts (filed and assigned by one user) is listed once.
+        cases.dedup_by(|a, b| a.id == b.id);
+        cases.truncate(usize::try_from(q.limit).unwrap_or(usize::MAX));
+    }
+    Ok(cases)
 }
 
 impl TryFrom<case_note::Model> for Note {

@@ -5,7 +5,8 @@
 //! the cases and the audit records are drawn from `--random-seed` (and the clock), so the same seed
 //! makes the same data. Cases are written by a generator thread and a database writer working side
 //! by side, thousands of rows per round trip; the audit entries are chained and checkpointed in
-//! memory exactly as live appends would make them, and appended a chunk per transaction.
+//! memory exactly as live appends would make them, and appended a chunk per transaction, at the
+//! same time as the cases.
 
 mod audit;
 mod cases;
@@ -221,17 +222,20 @@ pub async fn run(
     repo::seed::insert_reference_counters(work.tx(), &plan.counters).await?;
     work.commit().await?;
 
+    // The two phases touch different tables: on PostgreSQL each gets a connection (and a core)
+    // of its own; SQLite's one connection takes their transactions in turn.
     let planned = Arc::new(plan.cases);
-    let (events, notes) = write_cases(state, world.clone(), planned.clone(), seed, now).await?;
-    append_audit(
-        state,
-        world.clone(),
-        planned,
-        seed,
-        now,
-        options.audit_entries,
-    )
-    .await?;
+    let ((events, notes), ()) = tokio::try_join!(
+        write_cases(state, world.clone(), planned.clone(), seed, now),
+        append_audit(
+            state,
+            world.clone(),
+            planned,
+            seed,
+            now,
+            options.audit_entries
+        ),
+    )?;
 
     Ok(summary(
         &world,

@@ -41,7 +41,7 @@ async fn traffic(w: &World) {
     }
 }
 
-async fn drop_triggers(raw: &DatabaseConnection) {
+pub async fn drop_triggers(raw: &DatabaseConnection) {
     let statements: &[&str] = match raw.get_database_backend() {
         DbBackend::Postgres => &[
             "DROP TRIGGER audit_entries_append_only ON audit_entries",

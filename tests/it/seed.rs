@@ -14,7 +14,10 @@ use serde_json::Value;
 use crate::common::{Backend, TestServer, PASSWORD};
 use crate::on_both_databases;
 
-on_both_databases!(a_seeded_world_verifies_and_can_be_worked_in);
+on_both_databases!(
+    a_seeded_world_verifies_and_can_be_worked_in,
+    an_edit_deep_in_a_long_seeded_chain_is_located,
+);
 
 const CASES: u64 = 300;
 const ENTRIES: u64 = 5000;
@@ -29,6 +32,19 @@ fn seed(server: &TestServer, args: &[&str]) -> Output {
         .env("LIAISON_PASSWORD", PASSWORD)
         .output()
         .unwrap()
+}
+
+/// `liaisond audit verify` on the server's database: its exit status and report.
+fn verify_offline(server: &TestServer) -> (bool, Value) {
+    let output = Command::new(env!("CARGO_BIN_EXE_liaisond"))
+        .args(["audit", "verify"])
+        .env("LIAISON_DATA_DIR", server.data_dir())
+        .env("LIAISON_DATABASE_URL", &server.database_url)
+        .env("LIAISON_KEY_DIR", server.data_dir().join("keys"))
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    (output.status.success(), report)
 }
 
 async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
@@ -153,19 +169,8 @@ async fn a_seeded_world_verifies_and_can_be_worked_in(backend: Backend) {
     );
 
     // The chain verifies, offline and for a seeded auditor.
-    let verified = Command::new(env!("CARGO_BIN_EXE_liaisond"))
-        .args(["audit", "verify"])
-        .env("LIAISON_DATA_DIR", server.data_dir())
-        .env("LIAISON_DATABASE_URL", &server.database_url)
-        .env("LIAISON_KEY_DIR", server.data_dir().join("keys"))
-        .output()
-        .unwrap();
-    assert!(
-        verified.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verified.stdout)
-    );
-    let report: Value = serde_json::from_slice(&verified.stdout).unwrap();
+    let (ok, report) = verify_offline(&server);
+    assert!(ok, "{report}");
     assert_eq!(report["entries_checked"], ENTRIES + 1);
     assert_eq!(report["checkpoints_checked"], ENTRIES / 1000);
     let auditor = server.sign_in("ca-rcmp.auditor.0", PASSWORD).await;
@@ -186,6 +191,70 @@ async fn a_seeded_world_verifies_and_can_be_worked_in(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!(scoped.entries.len(), 20);
+
+    // An auditor's time ranges page through exactly the entries a scan of the whole log finds:
+    // a span in the past, one reaching to now, one before the log began.
+    let now = server.clock.now();
+    let day = chrono::Duration::days(1);
+    let ca_rcmp_id = summary["agencies"][2]["id"].as_str().unwrap().to_string();
+    for (since, until) in [
+        (Some(now - day * 30), Some(now - day * 20)),
+        (Some(now - day * 3), None),
+        (None, Some(now - day * 390)),
+        (Some(now - day * 900), Some(now - day * 800)),
+    ] {
+        let stamp = |t: Option<chrono::DateTime<chrono::Utc>>| {
+            t.map(|t| prost_types::Timestamp {
+                seconds: t.timestamp(),
+                nanos: t.timestamp_subsec_nanos() as i32,
+            })
+        };
+        // The queries are audited too: compare with the log as it was before them.
+        let head = count(&raw, "SELECT MAX(seq) FROM audit_entries").await;
+        let mut paged = Vec::new();
+        let mut request = pb::QueryAuditLogRequest {
+            since: stamp(since),
+            until: stamp(until),
+            page_size: 20,
+            ..Default::default()
+        };
+        loop {
+            let page = auditor
+                .audit()
+                .query_audit_log(request.clone())
+                .await
+                .unwrap()
+                .into_inner();
+            paged.extend(page.entries.iter().map(|e| e.sequence));
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            request.page_token = page.next_page_token;
+        }
+        let mut range = String::new();
+        if let Some(since) = since {
+            range += &format!(" AND at >= {}", since.timestamp_micros());
+        }
+        if let Some(until) = until {
+            range += &format!(" AND at < {}", until.timestamp_micros());
+        }
+        let expected: Vec<i64> = raw
+            .query_all(Statement::from_string(
+                raw.get_database_backend(),
+                format!(
+                    "SELECT seq FROM audit_entries WHERE (actor_agency_id = '{ca_rcmp_id}' \
+                     OR case_originating_agency_id = '{ca_rcmp_id}' \
+                     OR case_receiving_agency_id = '{ca_rcmp_id}'){range} AND seq <= {head} \
+                     ORDER BY seq DESC"
+                ),
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get_by_index::<i64>(0).unwrap())
+            .collect();
+        assert_eq!(paged, expected, "{since:?}..{until:?}");
+    }
 
     // A seeded officer signs in and works their own cases.
     let officer = server.sign_in("in-ncb.officer.0", PASSWORD).await;
@@ -342,6 +411,75 @@ async fn a_seeded_world_verifies_and_can_be_worked_in(backend: Backend) {
         "the summary names the users as the database knows them"
     );
 
+    // A queue of two parts (a supervisor's agency filed and received cases; an officer filed and
+    // is assigned cases) pages through their union in order, as one query over both would.
+    let in_ncb = summary["agencies"][0]["id"].as_str().unwrap();
+    let supervisor_in = server.sign_in("in-ncb.supervisor.1", PASSWORD).await;
+    let officer_id = officer.user_id.clone();
+    let orders = [
+        (pb::CaseOrder::NewestFirst, "filed_at DESC, id DESC"),
+        (pb::CaseOrder::DueFirst, "acknowledge_due_at ASC, id ASC"),
+    ];
+    for (client, scope) in [
+        (
+            &supervisor_in,
+            format!("(originating_agency_id = '{in_ncb}' OR receiving_agency_id = '{in_ncb}')"),
+        ),
+        (
+            &officer,
+            format!("(filed_by = '{officer_id}' OR assignee_id = '{officer_id}')"),
+        ),
+    ] {
+        for (order, order_sql) in orders {
+            for (statuses, status_sql) in [
+                (vec![], String::new()),
+                (
+                    vec![
+                        pb::CaseStatus::InProgress as i32,
+                        pb::CaseStatus::Closed as i32,
+                    ],
+                    " AND status IN (4, 6)".to_string(),
+                ),
+            ] {
+                let mut paged = Vec::new();
+                let mut request = pb::ListCasesRequest {
+                    view: pb::CaseView::All as i32,
+                    order: order as i32,
+                    statuses,
+                    page_size: 7,
+                    ..Default::default()
+                };
+                loop {
+                    let page = client
+                        .cases()
+                        .list_cases(request.clone())
+                        .await
+                        .unwrap()
+                        .into_inner();
+                    paged.extend(page.cases.into_iter().map(|c| c.id));
+                    if page.next_page_token.is_empty() {
+                        break;
+                    }
+                    request.page_token = page.next_page_token;
+                }
+                let expected: Vec<String> = raw
+                    .query_all(Statement::from_string(
+                        raw.get_database_backend(),
+                        format!(
+                            "SELECT id FROM cases WHERE {scope}{status_sql} ORDER BY {order_sql}"
+                        ),
+                    ))
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|row| row.try_get_by_index::<String>(0).unwrap())
+                    .collect();
+                assert!(expected.len() > 14, "{scope}{status_sql}");
+                assert_eq!(paged, expected, "{scope}{status_sql} {order_sql}");
+            }
+        }
+    }
+
     // A database with agencies is refused.
     let again = seed(&server, &["--cases", "1"]);
     assert!(!again.status.success());
@@ -354,5 +492,84 @@ async fn a_seeded_world_verifies_and_can_be_worked_in(backend: Backend) {
         count(&raw, "SELECT COUNT(*) FROM cases").await,
         CASES as i64 + 1
     );
+    server.stop().await;
+}
+
+/// Verification streams the log in windows: a chain longer than a few of them verifies whole, and
+/// an edit far into it is located.
+async fn an_edit_deep_in_a_long_seeded_chain_is_located(backend: Backend) {
+    let server = TestServer::start(&backend).await;
+    let seeded = seed(
+        &server,
+        &["--audit-entries", "120000", "--random-seed", "5"],
+    );
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    let (ok, report) = verify_offline(&server);
+    assert!(ok, "{report}");
+    assert_eq!(report["entries_checked"], 120_001);
+    assert_eq!(report["checkpoints_checked"], 120);
+
+    // A time range holding more entries than are worth narrowing gives the same first page.
+    let raw = server.raw_db().await;
+    let auditor = server.sign_in("in-cbi.auditor.0", PASSWORD).await;
+    let head = count(&raw, "SELECT MAX(seq) FROM audit_entries").await;
+    let since = server.clock.now() - chrono::Duration::days(401);
+    let page = auditor
+        .audit()
+        .query_audit_log(pb::QueryAuditLogRequest {
+            since: Some(prost_types::Timestamp {
+                seconds: since.timestamp(),
+                nanos: 0,
+            }),
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let in_cbi: String = raw
+        .query_one(Statement::from_string(
+            raw.get_database_backend(),
+            "SELECT id FROM agencies WHERE code = 'IN-CBI'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+    let expected: Vec<i64> = raw
+        .query_all(Statement::from_string(
+            raw.get_database_backend(),
+            format!(
+                "SELECT seq FROM audit_entries WHERE (actor_agency_id = '{in_cbi}' \
+                 OR case_originating_agency_id = '{in_cbi}' OR case_receiving_agency_id = '{in_cbi}') \
+                 AND at >= {} AND seq <= {head} ORDER BY seq DESC LIMIT 100",
+                since.timestamp() * 1_000_000
+            ),
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get_by_index::<i64>(0).unwrap())
+        .collect();
+    assert_eq!(
+        page.entries.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        expected
+    );
+
+    crate::chain::drop_triggers(&raw).await;
+    raw.execute_unprepared("UPDATE audit_entries SET status_code = 13 WHERE seq = 105007")
+        .await
+        .unwrap();
+    let (ok, report) = verify_offline(&server);
+    assert!(!ok);
+    assert_eq!(report["first_bad_seq"], 105_007);
+    assert!(report["problem"].as_str().unwrap().contains("edited"));
+    // The batch holding the edit is checked to its end, and no further.
+    assert_eq!(report["entries_checked"], 110_000);
     server.stop().await;
 }
