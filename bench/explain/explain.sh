@@ -11,7 +11,8 @@
 #   bench/explain/explain.sh "$LIAISON_DATABASE_URL"
 #
 # The SQL is the service's with its bound parameters written in as literals. Each statement runs
-# RUNS times (default 7); the files give the first run and the median and maximum of the others.
+# RUNS times (default 7); the files give the first run and the median and maximum of the others,
+# then one plan.
 set -euo pipefail
 
 URL=${1:?usage: explain.sh POSTGRES_URL}
@@ -38,20 +39,22 @@ KEY_ID=${CURSOR#* }
 # The case of the last 100,000 entries that the auditor's agency sees most of.
 CASE=$(q "SELECT case_id FROM audit_entries WHERE seq > $HEAD - 100000 AND case_receiving_agency_id = '$X' GROUP BY case_id ORDER BY count(*) DESC, case_id LIMIT 1")
 
-SCALE="$(q "SELECT count(*) FROM cases") cases ($(q "SELECT count(*) FROM cases WHERE receiving_agency_id = '$X'") received by CA-RCMP), $(q "SELECT count(*) FROM case_events") case events, $(q "SELECT count(*) FROM case_notes") notes, $HEAD audit entries; $(q "SELECT split_part(version(), ' ', 2)") PostgreSQL, shared_buffers $(q "SHOW shared_buffers"), $(nproc) cores shared with other work"
+SCALE="$(q "SELECT count(*) FROM cases") cases ($(q "SELECT count(*) FROM cases WHERE receiving_agency_id = '$X'") received by CA-RCMP), $(q "SELECT count(*) FROM case_events") case events, $(q "SELECT count(*) FROM case_notes") notes, $HEAD audit entries; PostgreSQL $(q "SELECT split_part(version(), ' ', 2)"), shared_buffers $(q "SHOW shared_buffers"), $(nproc) cores shared with other work"
 DATE=$(date -u +%Y-%m-%d)
 
 SCOPE="(\"audit_entries\".\"actor_agency_id\" = '$X' OR \"audit_entries\".\"case_originating_agency_id\" = '$X' OR \"audit_entries\".\"case_receiving_agency_id\" = '$X')"
 
-# Runs EXPLAIN ANALYZE of one statement RUNS times: sets TIMES ("first | median max") and MEDIAN,
-# and PLAN to the last run's plan. With PREFIX/SUFFIX, inside a transaction that is rolled back.
+# Times one statement RUNS times with EXPLAIN (ANALYZE, TIMING OFF) (per-node timing would add
+# clock reads per row, doubling the time of a scan that counts thousands of rows): sets TIMES
+# ("first | median max") and MEDIAN; then PLAN to an EXPLAIN (ANALYZE, BUFFERS) run. With
+# PREFIX/SUFFIX, inside a transaction that is rolled back.
 explain() {
-    local sql=$1 prefix=${2:-} suffix=${3:-} times=() plan
+    local sql=$1 prefix=${2:-} suffix=${3:-} times=() run
     for _ in $(seq "$RUNS"); do
-        plan=$(psql "$URL" -X -q -v ON_ERROR_STOP=1 <<<"${prefix}EXPLAIN (ANALYZE, BUFFERS) $sql;${suffix}")
-        times+=("$(grep -o 'Execution Time: [0-9.]*' <<<"$plan" | grep -o '[0-9.]*$')")
+        run=$(psql "$URL" -X -q -v ON_ERROR_STOP=1 <<<"${prefix}EXPLAIN (ANALYZE, TIMING OFF) $sql;${suffix}")
+        times+=("$(grep -o 'Execution Time: [0-9.]*' <<<"$run" | grep -o '[0-9.]*$')")
     done
-    PLAN=$plan
+    PLAN=$(psql "$URL" -X -q -v ON_ERROR_STOP=1 <<<"${prefix}EXPLAIN (ANALYZE, BUFFERS) $sql;${suffix}")
     read -r MEDIAN MAX < <(printf '%s\n' "${times[@]:1}" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)], v[NR]}')
     TIMES="${times[0]} | $MEDIAN $MAX"
 }
@@ -92,7 +95,8 @@ write() {
             body+="
 
 ${prefix}$sql;${suffix}
--- execution ms, first | median max of the next $((RUNS - 1)): $TIMES
+-- execution ms (ANALYZE, TIMING OFF), first | median max of the next $((RUNS - 1)): $TIMES
+-- plan (ANALYZE, BUFFERS; its per-node timing adds to the times it shows):
 $PLAN"
             if [ "$phase" = after ]; then
                 after_sum=$(awk -v a="$after_sum" -v b="$MEDIAN" 'BEGIN {print a + b}')
