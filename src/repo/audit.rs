@@ -312,20 +312,6 @@ pub async fn entry(tx: &Tx, seq: i64) -> AppResult<Option<AuditEntry>> {
         .transpose()
 }
 
-/// Entries with `from <= seq <= to`, in sequence order, at most `limit`.
-pub async fn between(tx: &Tx, from: i64, to: i64, limit: u64) -> AppResult<Vec<AuditEntry>> {
-    audit_entry::Entity::find()
-        .filter(audit_entry::Column::Seq.gte(from))
-        .filter(audit_entry::Column::Seq.lte(to))
-        .order_by_asc(audit_entry::Column::Seq)
-        .limit(limit)
-        .all(&tx.txn)
-        .await?
-        .into_iter()
-        .map(AuditEntry::try_from)
-        .collect()
-}
-
 /// A stored entry as verification reads it: borrowed from its row, nothing copied.
 #[derive(Debug, Clone, Copy)]
 pub struct StoredEntry<'a> {
@@ -363,8 +349,7 @@ const SCAN_COLUMNS: [&str; 19] = [
 const SCAN_WINDOW: u64 = 50_000;
 
 /// Decodes a row of [`SCAN_COLUMNS`] in place, as [`AuditEntry::try_from`] would read it. The
-/// columns' types are checked against the Rust types when `check_types` (once per query is
-/// enough: every row of a result has the same types).
+/// values' types are checked against the Rust types when `check_types`.
 fn stored_entry<'r, R>(row: &'r R, check_types: bool) -> AppResult<StoredEntry<'r>>
 where
     R: sqlx::Row,
@@ -437,11 +422,12 @@ pub async fn scan(
         let mut read = 0u64;
         while let Some(row) = rows.next().await {
             let row = row?;
-            let check_types = read == 0;
             let entry = if let Some(row) = row.try_as_pg_row() {
-                stored_entry(row, check_types)?
+                // PostgreSQL types columns, so every row of a result has the first one's types.
+                stored_entry(row, read == 0)?
             } else if let Some(row) = row.try_as_sqlite_row() {
-                stored_entry(row, check_types)?
+                // SQLite types values, row by row.
+                stored_entry(row, true)?
             } else {
                 return Err(AppError::internal("an audit row from an unknown database"));
             };
