@@ -146,33 +146,31 @@ pub enum SeqSpan {
 }
 
 /// A time range holding at most this many entries is narrowed to the sequence numbers it spans.
-const SPAN_SCAN_LIMIT: u64 = 100_000;
+const SPAN_SCAN_LIMIT: u64 = 50_000;
 
 /// The sequence numbers of the entries with `since <= at < until`, read from the index on
 /// `(at, seq)` alone and at most [`SPAN_SCAN_LIMIT`] of them. Entries are ordered by sequence
 /// number and their times only nearly follow it (a time is taken before the head's lock), so the
 /// time range cannot be turned into a sequence range by looking up its ends; this looks at every
 /// entry in it, which is cheap for the ranges people ask about (a day is a few tens of thousands).
+/// Only a closed range is worth it: a walk down the sequence from the head reaches an open one
+/// (`since` alone) at once.
 pub async fn time_span(
     tx: &Tx,
     since: Option<Timestamp>,
     until: Option<Timestamp>,
 ) -> AppResult<SeqSpan> {
-    if since.is_none() && until.is_none() {
+    let (Some(since), Some(until)) = (since, until) else {
         return Ok(SeqSpan::Unknown);
-    }
+    };
     let (seq, at) = (Alias::new("seq"), Alias::new("at"));
-    let mut in_range = Query::select()
+    let in_range = Query::select()
         .column(seq.clone())
         .from(Alias::new("audit_entries"))
+        .and_where(Expr::col(at.clone()).gte(to_micros(since)))
+        .and_where(Expr::col(at).lt(to_micros(until)))
+        .limit(SPAN_SCAN_LIMIT + 1)
         .to_owned();
-    if let Some(since) = since {
-        in_range.and_where(Expr::col(at.clone()).gte(to_micros(since)));
-    }
-    if let Some(until) = until {
-        in_range.and_where(Expr::col(at).lt(to_micros(until)));
-    }
-    in_range.limit(SPAN_SCAN_LIMIT + 1);
     let span = Query::select()
         .expr_as(Expr::col(seq.clone()).count(), Alias::new("entries"))
         .expr_as(Expr::col(seq.clone()).min(), Alias::new("first"))
@@ -314,20 +312,6 @@ pub async fn entry(tx: &Tx, seq: i64) -> AppResult<Option<AuditEntry>> {
         .transpose()
 }
 
-/// Entries with `from <= seq <= to`, in sequence order, at most `limit`.
-pub async fn between(tx: &Tx, from: i64, to: i64, limit: u64) -> AppResult<Vec<AuditEntry>> {
-    audit_entry::Entity::find()
-        .filter(audit_entry::Column::Seq.gte(from))
-        .filter(audit_entry::Column::Seq.lte(to))
-        .order_by_asc(audit_entry::Column::Seq)
-        .limit(limit)
-        .all(&tx.txn)
-        .await?
-        .into_iter()
-        .map(AuditEntry::try_from)
-        .collect()
-}
-
 /// A stored entry as verification reads it: borrowed from its row, nothing copied.
 #[derive(Debug, Clone, Copy)]
 pub struct StoredEntry<'a> {
@@ -365,8 +349,7 @@ const SCAN_COLUMNS: [&str; 19] = [
 const SCAN_WINDOW: u64 = 50_000;
 
 /// Decodes a row of [`SCAN_COLUMNS`] in place, as [`AuditEntry::try_from`] would read it. The
-/// columns' types are checked against the Rust types when `check_types` (once per query is
-/// enough: every row of a result has the same types).
+/// values' types are checked against the Rust types when `check_types`.
 fn stored_entry<'r, R>(row: &'r R, check_types: bool) -> AppResult<StoredEntry<'r>>
 where
     R: sqlx::Row,
@@ -439,11 +422,12 @@ pub async fn scan(
         let mut read = 0u64;
         while let Some(row) = rows.next().await {
             let row = row?;
-            let check_types = read == 0;
             let entry = if let Some(row) = row.try_as_pg_row() {
-                stored_entry(row, check_types)?
+                // PostgreSQL types columns, so every row of a result has the first one's types.
+                stored_entry(row, read == 0)?
             } else if let Some(row) = row.try_as_sqlite_row() {
-                stored_entry(row, check_types)?
+                // SQLite types values, row by row.
+                stored_entry(row, true)?
             } else {
                 return Err(AppError::internal("an audit row from an unknown database"));
             };

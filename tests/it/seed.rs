@@ -518,11 +518,16 @@ async fn an_edit_deep_in_a_long_seeded_chain_is_located(backend: Backend) {
     let auditor = server.sign_in("in-cbi.auditor.0", PASSWORD).await;
     let head = count(&raw, "SELECT MAX(seq) FROM audit_entries").await;
     let since = server.clock.now() - chrono::Duration::days(401);
+    let until = server.clock.now() + chrono::Duration::days(1);
     let page = auditor
         .audit()
         .query_audit_log(pb::QueryAuditLogRequest {
             since: Some(prost_types::Timestamp {
                 seconds: since.timestamp(),
+                nanos: 0,
+            }),
+            until: Some(prost_types::Timestamp {
+                seconds: until.timestamp(),
                 nanos: 0,
             }),
             page_size: 100,
@@ -547,8 +552,9 @@ async fn an_edit_deep_in_a_long_seeded_chain_is_located(backend: Backend) {
             format!(
                 "SELECT seq FROM audit_entries WHERE (actor_agency_id = '{in_cbi}' \
                  OR case_originating_agency_id = '{in_cbi}' OR case_receiving_agency_id = '{in_cbi}') \
-                 AND at >= {} AND seq <= {head} ORDER BY seq DESC LIMIT 100",
-                since.timestamp() * 1_000_000
+                 AND at >= {} AND at < {} AND seq <= {head} ORDER BY seq DESC LIMIT 100",
+                since.timestamp() * 1_000_000,
+                until.timestamp() * 1_000_000
             ),
         ))
         .await
