@@ -88,6 +88,12 @@ where
 }
 
 /// Whether any agency is registered (the seed refuses such a database).
+/// Refreshes the planner's statistics of every table (`ANALYZE`, on both databases).
+pub async fn analyze(db: &Db) -> AppResult<()> {
+    db.conn.execute_unprepared("ANALYZE").await?;
+    Ok(())
+}
+
 pub async fn has_agencies(tx: &Tx) -> AppResult<bool> {
     Ok(agency::Entity::find().one(&tx.txn).await?.is_some())
 }

@@ -236,6 +236,10 @@ pub async fn run(
             options.audit_entries
         ),
     )?;
+    // Fresh statistics: until autovacuum gets round to it, the planner would take a table of
+    // millions for an empty one (and walk the audit log's primary key for a case's entries).
+    eprintln!("seed: analysing the tables");
+    repo::seed::analyze(&state.db).await?;
 
     Ok(summary(
         &world,

@@ -195,8 +195,7 @@ pub fn get_case_script(c: &Context) -> String {
 pub fn list_cases_script(c: &Context) -> String {
     format!(
         "{auth}BEGIN;\n\
-         SELECT * FROM cases WHERE (originating_agency_id = '{recv}' OR receiving_agency_id = '{recv}') \
-         AND receiving_agency_id = '{recv}' ORDER BY filed_at DESC, id DESC LIMIT 51;\n\
+         SELECT * FROM cases WHERE receiving_agency_id = '{recv}' ORDER BY filed_at DESC, id DESC LIMIT 51;\n\
          {audit}COMMIT;\n",
         auth = authenticate(&c.supervisor_id, &c.supervisor_session),
         recv = c.receiving_agency_id,
