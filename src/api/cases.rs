@@ -200,13 +200,13 @@ impl CaseService for Api {
             })
         }
         .await;
-        let opened = self.finish(started, result).await?;
-        let (response, opened) = {
-            let (md, opened, ext) = opened.into_parts();
-            (Response::from_parts(md, (), ext), opened)
-        };
-        let stream = self.stream(call, opened);
-        Ok(watch::into_stream_response(response, stream))
+        // The stream starts once the opening is audited; the response keeps its metadata.
+        let (metadata, opened, extensions) = self.finish(started, result).await?.into_parts();
+        Ok(Response::from_parts(
+            metadata,
+            self.stream(call, opened),
+            extensions,
+        ))
     }
 
     #[tracing::instrument(skip_all)]

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, watch as signal, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::metadata::MetadataMap;
-use tonic::{Response, Status};
+use tonic::Status;
 
 use super::{convert, Api};
 use crate::authn;
@@ -86,14 +86,6 @@ impl Api {
         tokio::spawn(feed.run(opened.slot));
         ReceiverStream::new(rx)
     }
-}
-
-pub(super) fn into_stream_response<T>(
-    response: Response<T>,
-    stream: WatchStream,
-) -> Response<WatchStream> {
-    let (metadata, _, extensions) = response.into_parts();
-    Response::from_parts(metadata, stream, extensions)
 }
 
 struct Feed {
