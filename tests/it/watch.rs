@@ -188,30 +188,24 @@ async fn watchers_see_what_they_may_as_it_happens(backend: Backend) {
     assert_eq!(entries[0].event, "watch-delivery");
     assert_eq!(entries[0].outcome(), pb::AuditOutcome::Allowed);
     // India's auditor does not see Canada's watcher reading Canada's internal note.
-    let india_sees = w
-        .auditor_in
-        .audit()
-        .query_audit_log(pb::QueryAuditLogRequest {
+    let deliveries_seen_by = |auditor: &Client| {
+        let mut audit = auditor.audit();
+        let query = pb::QueryAuditLogRequest {
             case_id: case.id.clone(),
             method: "liaison.v1.CaseService/WatchCases".into(),
             ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .entries;
-    let canada_sees = w
-        .auditor_ca
-        .audit()
-        .query_audit_log(pb::QueryAuditLogRequest {
-            case_id: case.id.clone(),
-            method: "liaison.v1.CaseService/WatchCases".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .entries;
+        };
+        async move {
+            audit
+                .query_audit_log(query)
+                .await
+                .unwrap()
+                .into_inner()
+                .entries
+        }
+    };
+    let india_sees = deliveries_seen_by(&w.auditor_in).await;
+    let canada_sees = deliveries_seen_by(&w.auditor_ca).await;
     assert_eq!(canada_sees.len(), india_sees.len() + 1);
     w.stop().await;
 }
