@@ -5,7 +5,7 @@
 #
 #   createdb -h 127.0.0.1 -U postgres liaison_scale
 #   export LIAISON_DATABASE_URL=postgres://postgres@127.0.0.1:5432/liaison_scale
-#   LIAISON_PASSWORD='a long passphrase' liaisond seed --cases 1000000 --audit-entries 10000000 \
+#   LIAISON_PASSWORD='a long passphrase' liaison-bench seed --cases 1000000 --audit-entries 10000000 \
 #       --random-seed 2026 > summary.json
 #   psql "$LIAISON_DATABASE_URL" -c 'VACUUM ANALYZE'
 #   bench/explain/explain.sh "$LIAISON_DATABASE_URL"

@@ -1,6 +1,6 @@
 //! The role table, both sides of each row, and NOT_FOUND that reveals nothing.
 
-use liaison::pb;
+use liaison_server::pb;
 use tonic::Code;
 
 use crate::common::{assert_code, code, Backend, World};

@@ -1,7 +1,7 @@
 //! Users, sign-in and channels: what admins manage, and what takes effect at once.
 
-use liaison::domain::model::Role;
-use liaison::pb;
+use liaison_server::domain::model::Role;
+use liaison_server::pb;
 use tonic::Code;
 
 use crate::common::{assert_code, Backend, World, PASSWORD};
@@ -360,7 +360,7 @@ async fn channels_need_both_sides_to_agree(backend: Backend) {
             .await,
         Code::AlreadyExists,
     );
-    let in_cbi = liaison::ops::add_agency(
+    let in_cbi = liaison_server::ops::add_agency(
         &w.server.state,
         "IN-CBI",
         "Central Bureau of Investigation",

@@ -1,9 +1,9 @@
 //! The audit log: one entry for every call, allowed, denied or failed; scoped queries for auditors;
 //! and a change committed together with its entry or not at all.
 
-use liaison::audit::{first_break, AuditEntry, GENESIS_HASH};
-use liaison::domain::model::Outcome;
-use liaison::pb;
+use liaison_server::audit::{first_break, AuditEntry, GENESIS_HASH};
+use liaison_server::domain::model::Outcome;
+use liaison_server::pb;
 use sea_orm::ConnectionTrait;
 use tonic::Code;
 
@@ -18,7 +18,7 @@ on_both_databases!(
 
 async fn all_entries(w: &World) -> Vec<AuditEntry> {
     let tx = w.server.state.db.begin().await.unwrap();
-    liaison::repo::audit::range(&tx, 1, 1_000_000)
+    liaison_server::repo::audit::range(&tx, 1, 1_000_000)
         .await
         .unwrap()
 }

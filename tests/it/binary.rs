@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
-use liaison::pb;
+use liaison_server::pb;
 
 use crate::common::PASSWORD;
 

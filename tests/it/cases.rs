@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use liaison::pb;
+use liaison_server::pb;
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -854,7 +854,11 @@ async fn filing_needs_an_active_channel_and_a_covered_category(backend: Backend)
     // A channel the caller's agency is not party to answers like one that does not exist.
     let us_ca = w
         .server
-        .user("US-FBI", "admin.us", &[liaison::domain::model::Role::Admin])
+        .user(
+            "US-FBI",
+            "admin.us",
+            &[liaison_server::domain::model::Role::Admin],
+        )
         .await
         .admin()
         .propose_channel(pb::ProposeChannelRequest {
@@ -998,7 +1002,7 @@ async fn overdue_cases_are_escalated_exactly_once(backend: Backend) {
         .unwrap();
     let state = &w.server.state;
     assert_eq!(
-        liaison::domain::cases::escalate_overdue(state)
+        liaison_server::domain::cases::escalate_overdue(state)
             .await
             .unwrap(),
         0
@@ -1008,13 +1012,13 @@ async fn overdue_cases_are_escalated_exactly_once(backend: Backend) {
     // once record it once.
     w.server.clock.advance(chrono::Duration::hours(5));
     let (a, b, c) = tokio::join!(
-        liaison::domain::cases::escalate_overdue(state),
-        liaison::domain::cases::escalate_overdue(state),
-        liaison::domain::cases::escalate_overdue(state),
+        liaison_server::domain::cases::escalate_overdue(state),
+        liaison_server::domain::cases::escalate_overdue(state),
+        liaison_server::domain::cases::escalate_overdue(state),
     );
     assert_eq!(a.unwrap() + b.unwrap() + c.unwrap(), 1);
     assert_eq!(
-        liaison::domain::cases::escalate_overdue(state)
+        liaison_server::domain::cases::escalate_overdue(state)
             .await
             .unwrap(),
         0
@@ -1051,7 +1055,7 @@ async fn overdue_cases_are_escalated_exactly_once(backend: Backend) {
     // Past three days the routine case follows, and the audit log shows the service did it.
     w.server.clock.advance(chrono::Duration::hours(70));
     assert_eq!(
-        liaison::domain::cases::escalate_overdue(state)
+        liaison_server::domain::cases::escalate_overdue(state)
             .await
             .unwrap(),
         1

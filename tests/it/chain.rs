@@ -2,9 +2,9 @@
 //! locates every kind of rewrite even with the triggers dropped, signed checkpoints prove an old
 //! head is still part of the chain, and exports stream the log.
 
-use liaison::audit::{chain_hash, AuditRecord};
-use liaison::domain::model::{Outcome, Roles};
-use liaison::pb;
+use liaison_server::audit::{chain_hash, AuditRecord};
+use liaison_server::domain::model::{Outcome, Roles};
+use liaison_server::pb;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
 use tokio_stream::StreamExt;
 use tonic::Code;
@@ -92,7 +92,7 @@ async fn the_database_refuses_to_rewrite_history(backend: Backend) {
         "DELETE FROM audit_entries WHERE seq = 3".to_string(),
         "DELETE FROM audit_entries".to_string(),
     ];
-    liaison::audit::checkpoint_head(
+    liaison_server::audit::checkpoint_head(
         &w.server.state.db,
         &w.server.state.keys.current(),
         w.server.state.clock.now(),
@@ -178,7 +178,7 @@ async fn an_inserted_entry_is_found(backend: Backend) {
     drop_triggers(&raw).await;
     // A forged entry after the last one, chained correctly, without moving the head.
     let tx = w.server.state.db.begin().await.unwrap();
-    let (head, head_hash) = liaison::repo::audit::head(&tx).await.unwrap();
+    let (head, head_hash) = liaison_server::repo::audit::head(&tx).await.unwrap();
     drop(tx);
     let forged = AuditRecord {
         at: w.server.state.clock.now(),
@@ -228,7 +228,7 @@ async fn a_consistently_rewritten_chain_is_caught_by_checkpoints(backend: Backen
             .await,
         Code::NotFound,
     );
-    liaison::audit::checkpoint_head(
+    liaison_server::audit::checkpoint_head(
         &w.server.state.db,
         &w.server.state.keys.current(),
         w.server.state.clock.now(),
@@ -244,7 +244,7 @@ async fn a_consistently_rewritten_chain_is_caught_by_checkpoints(backend: Backen
         .into_inner();
     let kept_file = w.server.data_dir().join("kept-checkpoint.json");
     let tx = w.server.state.db.begin().await.unwrap();
-    let stored = liaison::repo::audit::checkpoint_at(&tx, kept.sequence)
+    let stored = liaison_server::repo::audit::checkpoint_at(&tx, kept.sequence)
         .await
         .unwrap()
         .unwrap();
@@ -291,9 +291,11 @@ async fn a_consistently_rewritten_chain_is_caught_by_checkpoints(backend: Backen
         .await
         .unwrap();
     let tx = w.server.state.db.begin().await.unwrap();
-    let entries = liaison::repo::audit::range(&tx, 1, 100_000).await.unwrap();
+    let entries = liaison_server::repo::audit::range(&tx, 1, 100_000)
+        .await
+        .unwrap();
     drop(tx);
-    let mut prev = liaison::audit::GENESIS_HASH.to_string();
+    let mut prev = liaison_server::audit::GENESIS_HASH.to_string();
     for entry in &entries {
         let hash = chain_hash(entry.seq, &entry.record, &prev);
         raw.execute_unprepared(&format!(
@@ -332,7 +334,7 @@ async fn every_thousandth_entry_is_checkpointed_in_its_own_transaction(backend: 
     let w = World::new(backend).await;
     let state = &w.server.state;
     let tx = state.db.begin().await.unwrap();
-    let (head, _) = liaison::repo::audit::head(&tx).await.unwrap();
+    let (head, _) = liaison_server::repo::audit::head(&tx).await.unwrap();
     for i in head..1001 {
         let record = AuditRecord {
             at: w.server.state.clock.now(),
@@ -352,19 +354,19 @@ async fn every_thousandth_entry_is_checkpointed_in_its_own_transaction(backend: 
             peer: None,
             event: None,
         };
-        liaison::audit::append(&tx, &state.keys.current(), record)
+        liaison_server::audit::append(&tx, &state.keys.current(), record)
             .await
             .unwrap();
     }
     tx.commit().await.unwrap();
     let tx = state.db.begin().await.unwrap();
-    let checkpoint = liaison::repo::audit::checkpoint_at(&tx, 1000)
+    let checkpoint = liaison_server::repo::audit::checkpoint_at(&tx, 1000)
         .await
         .unwrap()
         .expect("checkpoint at 1000");
     assert!(checkpoint.signature_is_valid(&state.keys.current()));
     assert_eq!(
-        liaison::repo::audit::entry(&tx, 1000)
+        liaison_server::repo::audit::entry(&tx, 1000)
             .await
             .unwrap()
             .unwrap()
@@ -465,7 +467,7 @@ async fn exports_stream_the_auditors_scope_oldest_first(backend: Backend) {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let tx = w.server.state.db.begin().await.unwrap();
-    let (head, _) = liaison::repo::audit::head(&tx).await.unwrap();
+    let (head, _) = liaison_server::repo::audit::head(&tx).await.unwrap();
     drop(tx);
     assert!(lines.len() as i64 >= head - 1);
     assert_eq!(lines[0]["sequence"], 1);

@@ -4,8 +4,8 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use liaison::domain::model::Role;
-use liaison::pb;
+use liaison_server::domain::model::Role;
+use liaison_server::pb;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStderr, ChildStdout};
@@ -113,7 +113,8 @@ impl Ctl {
     }
 
     fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_liaisonctl"));
+        let mut command =
+            tokio::process::Command::new(crate::common::workspace_program("liaisonctl"));
         for variable in [
             "LIAISON_OUTPUT",
             "LIAISON_CA_CERT",
@@ -1236,7 +1237,7 @@ async fn admins_auditors_and_the_directory(backend: Backend) {
         .ok()
         .json();
     assert_eq!(verified["ok"], true);
-    liaison::audit::checkpoint_head(
+    liaison_server::audit::checkpoint_head(
         &w.server.state.db,
         &w.server.state.keys.current(),
         w.server.state.clock.now(),
@@ -1287,11 +1288,11 @@ async fn over_mutual_tls() {
         None,
     )
     .await;
-    liaison::ops::add_agency(&server.state, "IN-NCB", "Narcotics Control Bureau", "IN")
+    liaison_server::ops::add_agency(&server.state, "IN-NCB", "Narcotics Control Bureau", "IN")
         .await
         .unwrap();
     let roles = [Role::Officer].into_iter().collect();
-    liaison::ops::add_user(
+    liaison_server::ops::add_user(
         &server.state,
         "IN-NCB",
         "officer.in",

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use clap::Args;
-use liaison::config::Config;
+use liaison_server::config::Config;
 use serde_yaml::Value;
 
 fn deploy(file: &str) -> String {

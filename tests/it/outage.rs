@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use liaison::pb;
+use liaison_server::pb;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -101,14 +101,14 @@ async fn postgres_outage_answers_unavailable_and_recovers() {
         .to_string();
     let proxy = Proxy::start(target).await;
     let server = TestServer::start_through(&backend, Some(proxy.addr)).await;
-    liaison::ops::add_agency(&server.state, "IN-NCB", "Narcotics Control Bureau", "IN")
+    liaison_server::ops::add_agency(&server.state, "IN-NCB", "Narcotics Control Bureau", "IN")
         .await
         .unwrap();
     let officer = server
         .user(
             "IN-NCB",
             "officer.in",
-            &[liaison::domain::model::Role::Officer],
+            &[liaison_server::domain::model::Role::Officer],
         )
         .await;
     health_becomes(&server, ServingStatus::Serving).await;

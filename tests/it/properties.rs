@@ -7,7 +7,7 @@ use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tonic::Code;
 
-use liaison::pb;
+use liaison_server::pb;
 
 use crate::common::{Backend, Client, World};
 
@@ -739,7 +739,7 @@ proptest! {
     /// The fuzz targets' entry points, on stable: arbitrary bytes never panic.
     #[test]
     fn fuzz_entry_points_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
-        liaison::fuzzing::page_token(&data);
-        liaison::fuzzing::request(&data);
+        liaison_server::fuzzing::page_token(&data);
+        liaison_server::fuzzing::request(&data);
     }
 }

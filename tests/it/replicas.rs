@@ -7,9 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use liaison::config::Config;
-use liaison::domain::model::Role;
-use liaison::pb;
+use liaison_server::config::Config;
+use liaison_server::domain::model::Role;
+use liaison_server::pb;
 use tokio::sync::Mutex;
 use tonic::transport::Channel;
 
@@ -102,7 +102,7 @@ async fn three_replicas_keep_one_gap_free_chain() {
     let mut config = Config::for_data_dir(dir.path());
     config.database_url = Some(url.clone());
     config.key_dir = Some(key_dir.clone());
-    let state = liaison::open(&config, Arc::new(liaison::clock::SystemClock))
+    let state = liaison_server::open(&config, Arc::new(liaison_server::clock::SystemClock))
         .await
         .unwrap();
     let ca = crate::common::seed_two_agencies(
@@ -151,7 +151,7 @@ async fn three_replicas_keep_one_gap_free_chain() {
     let stranger = login(&channels[1], "officer.ca").await;
 
     let tx = state.db.begin().await.unwrap();
-    let (start_seq, _) = liaison::repo::audit::head(&tx).await.unwrap();
+    let (start_seq, _) = liaison_server::repo::audit::head(&tx).await.unwrap();
     tx.commit().await.unwrap();
 
     // Hammer: filings, reads, acknowledgements racing on the same cases, refused probes.
@@ -254,7 +254,7 @@ async fn three_replicas_keep_one_gap_free_chain() {
 
     // Every call has exactly one entry, with its status.
     let tx = state.db.begin().await.unwrap();
-    let entries = liaison::repo::audit::range(&tx, start_seq + 1, 10_000_000)
+    let entries = liaison_server::repo::audit::range(&tx, start_seq + 1, 10_000_000)
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -275,9 +275,10 @@ async fn three_replicas_keep_one_gap_free_chain() {
     assert_eq!(audited, calls, "one entry per call, by method and status");
 
     // The chain is one line, dense and intact.
-    let report = liaison::audit::verify::verify(&state.db, &state.keys.current(), None, None)
-        .await
-        .unwrap();
+    let report =
+        liaison_server::audit::verify::verify(&state.db, &state.keys.current(), None, None)
+            .await
+            .unwrap();
     assert!(report.ok, "{:?}", report.problem);
     assert_eq!(report.entries_checked, report.head_seq);
     eprintln!(

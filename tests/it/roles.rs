@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use liaison::config::Config;
-use liaison::domain::model::Role;
-use liaison::pb;
+use liaison_server::config::Config;
+use liaison_server::domain::model::Role;
+use liaison_server::pb;
 use sea_orm::{ConnectionTrait, Database};
 use tonic::transport::Channel;
 
@@ -22,7 +22,7 @@ async fn the_service_runs_as_a_role_that_cannot_rewrite_history() {
     // The owner migrates and does the first setup.
     let mut owner_config = Config::for_data_dir(dir.path());
     owner_config.database_url = Some(owner_url.clone());
-    let owner = liaison::open(&owner_config, Arc::new(liaison::clock::SystemClock))
+    let owner = liaison_server::open(&owner_config, Arc::new(liaison_server::clock::SystemClock))
         .await
         .unwrap();
     let ca = crate::common::seed_two_agencies(
@@ -69,7 +69,7 @@ async fn the_service_runs_as_a_role_that_cannot_rewrite_history() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(liaison::serve(app_config, listener, async {
+    let server = tokio::spawn(liaison_server::serve(app_config, listener, async {
         stopped.await.ok();
     }));
     let channel = Channel::from_shared(format!("http://{addr}"))

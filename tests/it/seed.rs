@@ -1,4 +1,4 @@
-//! `liaisond seed` as the load generator meets it: a world seeded through the binary, on the
+//! `liaison-bench seed` as the load generator meets it: a world seeded through the binary, on the
 //! server's database, that verifies, that people sign in to and work in, whose reference counters
 //! go on where the seed left them, whose queues look like a service's after 400 days, and whose
 //! JSON summary matches the database.
@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::process::{Command, Output};
 
-use liaison::clock::Clock;
-use liaison::pb;
+use liaison_server::clock::Clock;
+use liaison_server::pb;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::Value;
 
@@ -23,7 +23,7 @@ const CASES: u64 = 300;
 const ENTRIES: u64 = 5000;
 
 fn seed(server: &TestServer, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_liaisond"))
+    Command::new(crate::common::workspace_program("liaison-bench"))
         .arg("seed")
         .args(args)
         .env("LIAISON_DATA_DIR", server.data_dir())

@@ -1,6 +1,6 @@
 //! The service as infrastructure sees it: health, reflection, request ids, limits.
 
-use liaison::pb;
+use liaison_server::pb;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
@@ -107,7 +107,7 @@ async fn metrics_count_calls_and_audit_appends() {
     let server = TestServer::start_with(
         &Backend::Sqlite,
         None,
-        |config: &mut liaison::config::Config| config.metrics_listen = Some(metrics_addr),
+        |config: &mut liaison_server::config::Config| config.metrics_listen = Some(metrics_addr),
         None,
     )
     .await;

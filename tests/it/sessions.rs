@@ -4,8 +4,8 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::Duration;
-use liaison::authn::jwt::{load_keys, TokenKeys};
-use liaison::pb;
+use liaison_server::authn::jwt::{load_keys, TokenKeys};
+use liaison_server::pb;
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -61,7 +61,7 @@ async fn refresh_rotates_and_a_replayed_token_ends_the_session(backend: Backend)
     assert!(works(&w.officer_ca).await);
 
     let tx = w.server.state.db.begin().await.unwrap();
-    let entries = liaison::repo::audit::range(&tx, 1, 1_000_000)
+    let entries = liaison_server::repo::audit::range(&tx, 1, 1_000_000)
         .await
         .unwrap();
     drop(tx);
@@ -390,12 +390,12 @@ async fn failed_sign_ins_are_throttled_per_user_and_per_peer(backend: Backend) {
     );
     // Failures older than the window are forgotten, keeping the table small.
     w.server.clock.advance(Duration::minutes(16));
-    let pruned = liaison::domain::auth::prune_login_failures(&w.server.state)
+    let pruned = liaison_server::domain::auth::prune_login_failures(&w.server.state)
         .await
         .unwrap();
     assert!(pruned >= 7, "{pruned} old failures pruned");
     assert_eq!(
-        liaison::domain::auth::prune_login_failures(&w.server.state)
+        liaison_server::domain::auth::prune_login_failures(&w.server.state)
             .await
             .unwrap(),
         0
@@ -489,7 +489,7 @@ async fn forged_and_stale_access_tokens_are_refused_and_audited(backend: Backend
     ));
 
     let tx = state.db.begin().await.unwrap();
-    let (before, _) = liaison::repo::audit::head(&tx).await.unwrap();
+    let (before, _) = liaison_server::repo::audit::head(&tx).await.unwrap();
     drop(tx);
     for (name, token) in &attacks {
         let result = w
@@ -505,7 +505,7 @@ async fn forged_and_stale_access_tokens_are_refused_and_audited(backend: Backend
         );
     }
     let tx = state.db.begin().await.unwrap();
-    let entries = liaison::repo::audit::range(&tx, before + 1, 1000)
+    let entries = liaison_server::repo::audit::range(&tx, before + 1, 1000)
         .await
         .unwrap();
     drop(tx);
@@ -551,7 +551,7 @@ async fn rotated_keys_sign_new_tokens_and_old_ones_keep_working(backend: Backend
         ),
         ("OKP", "Ed25519", "EdDSA")
     );
-    liaison::audit::checkpoint_head(&state.db, &state.keys.current(), state.clock.now())
+    liaison_server::audit::checkpoint_head(&state.db, &state.keys.current(), state.clock.now())
         .await
         .unwrap();
 

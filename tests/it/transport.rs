@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use liaison::config::Config;
-use liaison::pb;
+use liaison_server::config::Config;
+use liaison_server::pb;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
@@ -123,7 +123,7 @@ async fn plaintext_off_loopback_needs_insecure() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::for_data_dir(dir.path());
     let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
-    let refused = liaison::serve(config.clone(), listener, std::future::pending())
+    let refused = liaison_server::serve(config.clone(), listener, std::future::pending())
         .await
         .unwrap_err();
     assert!(refused.to_string().contains("--insecure"), "{refused}");
@@ -133,7 +133,7 @@ async fn plaintext_off_loopback_needs_insecure() {
     let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(liaison::serve(insecure, listener, async {
+    let server = tokio::spawn(liaison_server::serve(insecure, listener, async {
         stopped.await.ok();
     }));
     let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
@@ -154,7 +154,7 @@ async fn plaintext_off_loopback_needs_insecure() {
     let mut half = Config::for_data_dir(dir.path());
     half.tls_cert = Some(dir.path().join("cert.pem"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let refused = liaison::serve(half, listener, std::future::pending())
+    let refused = liaison_server::serve(half, listener, std::future::pending())
         .await
         .unwrap_err();
     assert!(refused.to_string().contains("go together"), "{refused}");

@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use liaison::pb;
+use liaison_server::pb;
 use tonic::{Code, Streaming};
 
 use crate::common::{assert_code, Backend, Bearer, Client, World};
@@ -392,7 +392,7 @@ async fn escalations_reach_watchers(backend: Backend) {
     overdue.overdue_only = true;
     let (mut stream, _) = watch(&sup_ca, overdue).await;
     assert_eq!(
-        liaison::domain::cases::escalate_overdue(&w.server.state)
+        liaison_server::domain::cases::escalate_overdue(&w.server.state)
             .await
             .unwrap(),
         1

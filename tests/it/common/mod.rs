@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use liaison::clock::ManualClock;
-use liaison::config::Config;
-use liaison::domain::model::{Role, Roles};
-use liaison::pb;
-use liaison::state::AppState;
+use liaison_server::clock::ManualClock;
+use liaison_server::config::Config;
+use liaison_server::domain::model::{Role, Roles};
+use liaison_server::pb;
+use liaison_server::state::AppState;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use tokio::sync::oneshot;
 use tonic::metadata::MetadataValue;
@@ -141,7 +141,7 @@ impl TestServer {
         }
         let database_url = config.database_url();
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-        let state = liaison::open(&config, clock.clone())
+        let state = liaison_server::open(&config, clock.clone())
             .await
             .expect("open state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -151,7 +151,7 @@ impl TestServer {
         let (tx, rx) = oneshot::channel();
         let server_state = state.clone();
         let task = tokio::spawn(async move {
-            liaison::serve_state(server_state, &config, listener, async {
+            liaison_server::serve_state(server_state, &config, listener, async {
                 rx.await.ok();
             })
             .await
@@ -328,7 +328,7 @@ impl World {
         let server = TestServer::start_with(&backend, None, configure, None).await;
         let state = &server.state;
         let agency = |code: &'static str, name: &'static str, country: &'static str| async move {
-            let a = liaison::ops::add_agency(state, code, name, country)
+            let a = liaison_server::ops::add_agency(state, code, name, country)
                 .await
                 .expect("add agency");
             pb::Agency {
@@ -488,9 +488,10 @@ impl TestServer {
     /// Adds a user with the operator command and signs them in.
     pub async fn user(&self, agency: &str, username: &str, roles: &[Role]) -> Client {
         let roles: Roles = roles.iter().copied().collect();
-        let user = liaison::ops::add_user(&self.state, agency, username, username, roles, PASSWORD)
-            .await
-            .expect("add user");
+        let user =
+            liaison_server::ops::add_user(&self.state, agency, username, username, roles, PASSWORD)
+                .await
+                .expect("add user");
         let client = self.sign_in(username, PASSWORD).await;
         assert_eq!(client.user_id, user.id);
         client
@@ -519,18 +520,36 @@ pub fn assert_code<T: std::fmt::Debug>(result: Result<tonic::Response<T>, Status
 pub async fn seed_two_agencies(
     state: &AppState,
     users: &[(&str, &str, Role)],
-) -> liaison::domain::model::Agency {
-    liaison::ops::add_agency(state, "IN-NCB", "Narcotics Control Bureau", "IN")
+) -> liaison_server::domain::model::Agency {
+    liaison_server::ops::add_agency(state, "IN-NCB", "Narcotics Control Bureau", "IN")
         .await
         .expect("add agency");
-    let ca = liaison::ops::add_agency(state, "CA-RCMP", "Royal Canadian Mounted Police", "CA")
-        .await
-        .expect("add agency");
+    let ca =
+        liaison_server::ops::add_agency(state, "CA-RCMP", "Royal Canadian Mounted Police", "CA")
+            .await
+            .expect("add agency");
     for (agency, username, role) in users {
         let roles: Roles = [*role].into_iter().collect();
-        liaison::ops::add_user(state, agency, username, username, roles, PASSWORD)
+        liaison_server::ops::add_user(state, agency, username, username, roles, PASSWORD)
             .await
             .expect("add user");
     }
     ca
+}
+
+/// A program of another workspace crate (`liaisonctl`, `liaison-bench`), beside this test binary.
+/// Cargo builds a package's programs for `cargo test` when the package has integration tests of
+/// its own, as both have; `cargo test --workspace` (the README's command) therefore builds them
+/// before any test runs. Cargo gives `CARGO_BIN_EXE_*` only for the test's own package.
+pub fn workspace_program(name: &str) -> std::path::PathBuf {
+    let test = std::env::current_exe().unwrap();
+    // target/<profile>/deps/it-<hash> -> target/<profile>/<name>
+    let profile_dir = test.parent().and_then(|deps| deps.parent()).unwrap();
+    let program = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        program.exists(),
+        "{} is not built: run the tests with `cargo test --workspace`, or `cargo build --workspace --bins` first",
+        program.display()
+    );
+    program
 }

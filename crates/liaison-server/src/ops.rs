@@ -1,0 +1,89 @@
+//! Operator commands for the first setup, run straight on the database (no gRPC): register an
+//! agency, add a user. They are audited like calls, with no actor and the peer `local`; so is
+//! `liaison-bench seed`, through [`operator_call`] and [`audited`].
+
+use crate::domain::call::{self, Call};
+use crate::domain::directory;
+use crate::domain::model::{Agency, Roles, User};
+use crate::domain::users::{self, AgencyRef, NewUser};
+use crate::error::AppResult;
+use crate::state::AppState;
+use crate::validate::{self, Violations};
+
+/// The call an operator command is audited as: method `liaisond/<command>`, peer `local`.
+pub fn operator_call(command: &str) -> Call {
+    Call::new(
+        format!("liaisond/{command}"),
+        uuid::Uuid::now_v7().to_string(),
+        Some("local".into()),
+    )
+}
+
+/// Audits an operator command that failed, as a call would be.
+pub async fn audited<T>(state: &AppState, call: &Call, result: AppResult<T>) -> AppResult<T> {
+    if let Err(err) = &result {
+        call::audit_failure(state, call, err).await?;
+    }
+    result
+}
+
+pub async fn add_agency(
+    state: &AppState,
+    code: &str,
+    name: &str,
+    country: &str,
+) -> AppResult<Agency> {
+    let call = operator_call("agency add");
+    let result = async {
+        let mut v = Violations::new();
+        let code = v.check("code", validate::agency_code(code));
+        let name = v.check("name", validate::text(name, 1, 200, false));
+        let country = v.check("country", validate::country(country));
+        v.finish()?;
+        directory::add_agency(state, &call, code, name, country).await
+    }
+    .await;
+    audited(state, &call, result).await
+}
+
+pub async fn add_user(
+    state: &AppState,
+    agency_code: &str,
+    username: &str,
+    display_name: &str,
+    roles: Roles,
+    password: &str,
+) -> AppResult<User> {
+    let call = operator_call("user add");
+    let result = async {
+        let mut v = Violations::new();
+        let new = NewUser {
+            username: v.check("username", validate::username(username)),
+            display_name: v.check("display_name", validate::text(display_name, 1, 200, false)),
+            roles,
+            password: v.check("password", validate::password(password)),
+        };
+        v.finish()?;
+        users::create_in(state, &call, AgencyRef::Code(agency_code), new).await
+    }
+    .await;
+    audited(state, &call, result).await
+}
+
+/// The password an operator command sets: `LIAISON_PASSWORD`, else a prompt on a terminal, else
+/// standard input (its line ending dropped).
+pub fn read_password() -> Result<String, String> {
+    use std::io::{IsTerminal, Read};
+    if let Ok(password) = std::env::var("LIAISON_PASSWORD") {
+        return Ok(password);
+    }
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password("Password: ")
+            .map_err(|e| format!("reading password: {e}"));
+    }
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(|e| format!("reading password from stdin: {e}"))?;
+    Ok(input.trim_end_matches(['\r', '\n']).to_string())
+}

@@ -1,0 +1,215 @@
+//! Persistence: sea-orm lives here and nowhere else. Rows are converted to `domain::model` types on
+//! the way out, and database-specific errors (constraint names, driver wording) become `AppError`s.
+
+pub mod agencies;
+pub mod audit;
+pub mod cases;
+pub mod channels;
+mod entities;
+#[cfg(feature = "seed")]
+pub mod seed;
+pub mod sessions;
+pub mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use migration::MigratorTrait;
+use sea_orm::sqlx::postgres::PgPoolOptions;
+use sea_orm::sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqlxPostgresConnector, SqlxSqliteConnector, TransactionTrait,
+};
+
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+
+/// The database: a pool of connections to SQLite or PostgreSQL.
+#[derive(Clone)]
+pub struct Db {
+    conn: DatabaseConnection,
+}
+
+impl Db {
+    /// Connects to the configured database; for SQLite, creates the data directory and the file.
+    pub async fn connect(config: &Config) -> AppResult<Db> {
+        let url = config.database_url();
+        let conn = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(config.database_max_connections.max(1))
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(&url)
+                .await
+                .map_err(|e| AppError::Unavailable(e.to_string()))?;
+            SqlxPostgresConnector::from_sqlx_postgres_pool(pool)
+        } else if url.starts_with("sqlite:") {
+            if config.database_url.is_none() {
+                std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+                    AppError::internal(format!(
+                        "cannot create data directory {}: {e}",
+                        config.data_dir.display()
+                    ))
+                })?;
+            }
+            let options = SqliteConnectOptions::from_str(&url)
+                .map_err(|e| AppError::internal(format!("bad SQLite URL: {e}")))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5));
+            // SQLite has one writer; one connection serialises transactions instead of failing
+            // them with SQLITE_BUSY when a reader upgrades to a writer.
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                // Well inside the server's 30 s call timeout, so a queued call fails visibly.
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .map_err(|e| AppError::Unavailable(e.to_string()))?;
+            SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
+        } else {
+            return Err(AppError::internal(
+                "database URL must start with sqlite: or postgres://".to_string(),
+            ));
+        };
+        Ok(Db { conn })
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> AppResult<()> {
+        migration::Migrator::up(&self.conn, None).await?;
+        Ok(())
+    }
+
+    /// Refuses a schema with migrations not yet applied (when the service may not apply them).
+    pub async fn check_migrated(&self) -> AppResult<()> {
+        // Read the migration table directly: the migrator's own status check first tries to create
+        // it, which a role without DDL rights may not do.
+        let applied: std::collections::HashSet<String> = self
+            .conn
+            .query_all(sea_orm::Statement::from_string(
+                self.conn.get_database_backend(),
+                "SELECT version FROM seaql_migrations",
+            ))
+            .await?
+            .into_iter()
+            .map(|row| row.try_get::<String>("", "version"))
+            .collect::<Result<_, _>>()?;
+        let pending: Vec<String> = migration::Migrator::migrations()
+            .iter()
+            .map(|m| m.name().to_string())
+            .filter(|name| !applied.contains(name))
+            .collect();
+        if pending.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Unavailable(format!(
+                "the database schema is {} migration(s) behind: run `liaisond migrate` as the schema owner",
+                pending.len()
+            )))
+        }
+    }
+
+    pub async fn begin(&self) -> AppResult<Tx> {
+        Ok(Tx {
+            txn: self.conn.begin().await?,
+        })
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        self.conn.ping().await.is_ok()
+    }
+
+    /// Connections open in the pool, and how many of them are idle.
+    pub fn pool_stats(&self) -> (u32, usize) {
+        match self.conn.get_database_backend() {
+            DbBackend::Postgres => {
+                let pool = self.conn.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            _ => {
+                let pool = self.conn.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+        }
+    }
+
+    /// Follows the commits that recorded case events, on every server sharing this PostgreSQL:
+    /// calls `on_commit(Some(seq))` for each, and `on_commit(None)` whenever notifications may
+    /// have been missed (the listening connection was lost and is being re-made). Runs until its
+    /// task is dropped. On SQLite there is one process and nothing to follow: returns at once.
+    pub async fn follow_event_commits(&self, on_commit: impl Fn(Option<i64>) + Send) {
+        if self.conn.get_database_backend() != DbBackend::Postgres {
+            return;
+        }
+        let pool = self.conn.get_postgres_connection_pool();
+        loop {
+            let listening = async {
+                let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(pool).await?;
+                listener.listen(cases::EVENTS_CHANNEL).await?;
+                on_commit(None);
+                loop {
+                    match listener.try_recv().await? {
+                        Some(n) => on_commit(n.payload().parse().ok()),
+                        // The connection was lost; the next receive reconnects.
+                        None => on_commit(None),
+                    }
+                }
+            };
+            let result: Result<(), sea_orm::sqlx::Error> = listening.await;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "lost the case-event notifications; listening again in 1 s");
+            }
+            on_commit(None);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    pub async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+}
+
+/// One database transaction. Dropping it without `commit` rolls it back.
+pub struct Tx {
+    txn: DatabaseTransaction,
+}
+
+impl Tx {
+    pub async fn commit(self) -> AppResult<()> {
+        self.txn.commit().await?;
+        Ok(())
+    }
+
+    fn backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+}
+
+/// Turns a unique-constraint violation into the client error `on_unique` builds.
+trait UniqueExt<T> {
+    fn on_unique(self, on_unique: impl FnOnce() -> AppError) -> AppResult<T>;
+}
+
+impl<T> UniqueExt<T> for Result<T, DbErr> {
+    fn on_unique(self, on_unique: impl FnOnce() -> AppError) -> AppResult<T> {
+        match self {
+            Ok(value) => Ok(value),
+            Err(err) => match err.sql_err() {
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => Err(on_unique()),
+                _ => Err(err.into()),
+            },
+        }
+    }
+}
+
+/// A text value from the database that must name one of a coded enum's values.
+fn decode<T>(value: i64, from_code: impl Fn(i64) -> Option<T>, what: &'static str) -> AppResult<T> {
+    from_code(value)
+        .ok_or_else(|| AppError::internal(format!("unknown {what} code {value} in database")))
+}

@@ -1,0 +1,453 @@
+//! `liaisonctl case ...`: filing, the lifecycle moves, notes and the timeline.
+
+use liaison_proto as pb;
+use uuid::Uuid;
+
+use super::{agency_codes, fetch_pages, read_text, Page};
+use crate::cli::{CaseCommand, CaseTarget, Paging};
+use crate::connection::Ctl;
+use crate::error::CliError;
+use crate::json::{self, time};
+use crate::names::{friendly, CategoryArg, PriorityArg};
+use crate::views::{self, Viewer};
+
+/// The namespace of the request ids derived from a filing's content.
+const FILING_NAMESPACE: Uuid = Uuid::from_u128(0x6c69_6169_736f_6e63_746c_2d66_696c_6531);
+
+/// The request id of a filing: a UUIDv5 of who files what where, each part length-prefixed so no
+/// two different filings share a name. The same command run again gets the same id, and the server
+/// answers it with the case the first run filed.
+pub fn derive_request_id(
+    user_id: &str,
+    channel_id: &str,
+    category: CategoryArg,
+    priority: PriorityArg,
+    title: &str,
+    summary: &str,
+) -> Uuid {
+    let category = category.code().to_string();
+    let priority = priority.code().to_string();
+    let mut name = Vec::new();
+    for part in [
+        user_id,
+        channel_id,
+        category.as_str(),
+        priority.as_str(),
+        title,
+        summary,
+    ] {
+        name.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        name.extend_from_slice(part.as_bytes());
+    }
+    Uuid::new_v5(&FILING_NAMESPACE, &name)
+}
+
+pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
+    match command {
+        CaseCommand::File {
+            channel,
+            category,
+            priority,
+            title,
+            summary,
+            summary_file,
+            request_id,
+        } => {
+            file(
+                ctl,
+                Filing {
+                    channel,
+                    category,
+                    priority,
+                    title,
+                    summary,
+                    summary_file,
+                    request_id,
+                },
+            )
+            .await
+        }
+        CaseCommand::Show { id } => {
+            let case = ctl
+                .call(pb::GetCaseRequest { id }, rpc!(cases.get_case))
+                .await?;
+            show_case(ctl, &case).await
+        }
+        CaseCommand::Ack(target) => {
+            let (id, etag) = etag(ctl, target).await?;
+            let case = ctl
+                .call(
+                    pb::AcknowledgeCaseRequest { id, etag },
+                    rpc!(cases.acknowledge_case),
+                )
+                .await?;
+            moved(ctl, "Acknowledged", &case)
+        }
+        CaseCommand::Decline { case, reason } => {
+            let (id, etag) = etag(ctl, case).await?;
+            let case = ctl
+                .call(
+                    pb::DeclineCaseRequest { id, etag, reason },
+                    rpc!(cases.decline_case),
+                )
+                .await?;
+            moved(ctl, "Declined", &case)
+        }
+        CaseCommand::Assign { case, to } => {
+            let (id, etag) = etag(ctl, case).await?;
+            let case = ctl
+                .call(
+                    pb::AssignCaseRequest {
+                        id,
+                        assignee_id: to,
+                        etag,
+                    },
+                    rpc!(cases.assign_case),
+                )
+                .await?;
+            moved(ctl, "Assigned", &case)
+        }
+        CaseCommand::RequestInfo { case, question } => {
+            let (id, etag) = etag(ctl, case).await?;
+            let case = ctl
+                .call(
+                    pb::RequestInformationRequest { id, etag, question },
+                    rpc!(cases.request_information),
+                )
+                .await?;
+            moved(ctl, "Asked for information on", &case)
+        }
+        CaseCommand::ProvideInfo { case, answer } => {
+            let (id, etag) = etag(ctl, case).await?;
+            let case = ctl
+                .call(
+                    pb::ProvideInformationRequest { id, etag, answer },
+                    rpc!(cases.provide_information),
+                )
+                .await?;
+            moved(ctl, "Answered", &case)
+        }
+        CaseCommand::Close { case, resolution } => {
+            let (id, etag) = etag(ctl, case).await?;
+            let case = ctl
+                .call(
+                    pb::CloseCaseRequest {
+                        id,
+                        resolution: resolution.code(),
+                        etag,
+                    },
+                    rpc!(cases.close_case),
+                )
+                .await?;
+            moved(ctl, "Closed", &case)
+        }
+        CaseCommand::Reopen { case, reason } => {
+            let (id, etag) = etag(ctl, case).await?;
+            let case = ctl
+                .call(
+                    pb::ReopenCaseRequest { id, etag, reason },
+                    rpc!(cases.reopen_case),
+                )
+                .await?;
+            moved(ctl, "Reopened", &case)
+        }
+        CaseCommand::Withdraw { case, reason } => {
+            let (id, etag) = etag(ctl, case).await?;
+            let case = ctl
+                .call(
+                    pb::WithdrawCaseRequest {
+                        id,
+                        etag,
+                        reason: reason.unwrap_or_default(),
+                    },
+                    rpc!(cases.withdraw_case),
+                )
+                .await?;
+            moved(ctl, "Withdrew", &case)
+        }
+        CaseCommand::Note {
+            id,
+            shared,
+            internal: _,
+            body,
+        } => {
+            let text = read_text(body.text, body.file.as_deref(), "note")?;
+            let visibility = if shared {
+                pb::NoteVisibility::Shared
+            } else {
+                pb::NoteVisibility::Internal
+            };
+            let note = ctl
+                .call(
+                    pb::AddNoteRequest {
+                        case_id: id,
+                        body: text,
+                        visibility: visibility as i32,
+                    },
+                    rpc!(cases.add_note),
+                )
+                .await?;
+            ctl.out.show(
+                || json::note(&note),
+                || {
+                    let who = if note.visibility == pb::NoteVisibility::Internal as i32 {
+                        "only your agency"
+                    } else {
+                        "both agencies"
+                    };
+                    format!(
+                        "Added note {} to case {}; {who} can read it.",
+                        note.id, note.case_id
+                    )
+                },
+            )
+        }
+        CaseCommand::Notes { id, paging } => notes(ctl, id, &paging).await,
+        CaseCommand::Timeline { id, paging } => timeline(ctl, id, &paging).await,
+    }
+}
+
+struct Filing {
+    channel: Option<String>,
+    category: CategoryArg,
+    priority: PriorityArg,
+    title: String,
+    summary: Option<String>,
+    summary_file: Option<std::path::PathBuf>,
+    request_id: Option<String>,
+}
+
+async fn file(ctl: &mut Ctl, f: Filing) -> Result<(), CliError> {
+    let summary = read_text(f.summary, f.summary_file.as_deref(), "summary")?;
+    let channel_id = match f.channel {
+        Some(channel) => channel,
+        None => only_active_channel(ctl).await?,
+    };
+    let user_id = my_user_id(ctl).await?;
+    let request_id = match f.request_id {
+        Some(id) => id,
+        None => derive_request_id(
+            &user_id,
+            &channel_id,
+            f.category,
+            f.priority,
+            &f.title,
+            &summary,
+        )
+        .to_string(),
+    };
+    let case = ctl
+        .call(
+            pb::FileReferralRequest {
+                request_id,
+                channel_id,
+                category: f.category.code(),
+                priority: f.priority.code(),
+                title: f.title,
+                summary,
+            },
+            rpc!(cases.file_referral),
+        )
+        .await?;
+    // A filing older than this command is an earlier run's, answered again.
+    let earlier = time(case.filed_at.as_ref())
+        .is_some_and(|at| at < ctl.out.now - chrono::Duration::seconds(60));
+    if earlier && !ctl.out.json_mode() {
+        ctl.out.note(&format!(
+            "This referral was filed already, {}: the same command returns the same case. To file \
+             another with identical content, pass a new --request-id.",
+            ctl.out.relative(time(case.filed_at.as_ref()))
+        ));
+    }
+    if ctl.out.json_mode() {
+        return ctl.out.json(&json::case(&case));
+    }
+    let heading = if earlier { "Already filed" } else { "Filed" };
+    ctl.out.print(&format!(
+        "{heading} {}.",
+        ctl.out.paint(&case.reference, crate::output::Style::Bold)
+    ))?;
+    show_case(ctl, &case).await
+}
+
+/// The signed-in user's id, asked of the server when the session does not have it yet.
+async fn my_user_id(ctl: &mut Ctl) -> Result<String, CliError> {
+    let known = ctl.session()?.user_id.clone();
+    if !known.is_empty() {
+        return Ok(known);
+    }
+    let me = ctl.call(pb::WhoAmIRequest {}, rpc!(auth.who_am_i)).await?;
+    Ok(me.user.map(|u| u.id).unwrap_or_default())
+}
+
+async fn only_active_channel(ctl: &mut Ctl) -> Result<String, CliError> {
+    let channels = ctl
+        .call(
+            pb::ListChannelsRequest {
+                status: pb::ChannelStatus::Active as i32,
+            },
+            rpc!(directory.list_channels),
+        )
+        .await?
+        .channels;
+    match channels.as_slice() {
+        [only] => Ok(only.id.clone()),
+        [] => Err(CliError::Usage(
+            "your agency has no ACTIVE channel to file on".into(),
+        )),
+        many => {
+            let choices: Vec<String> = many
+                .iter()
+                .map(|c| {
+                    let partner = |a: &Option<pb::Agency>| {
+                        a.as_ref().map(|a| a.code.clone()).unwrap_or_default()
+                    };
+                    format!(
+                        "  {}  {} ↔ {}",
+                        c.id,
+                        partner(&c.proposing_agency),
+                        partner(&c.partner_agency)
+                    )
+                })
+                .collect();
+            Err(CliError::Usage(format!(
+                "your agency has {} ACTIVE channels: choose one with --channel\n{}",
+                many.len(),
+                choices.join("\n")
+            )))
+        }
+    }
+}
+
+/// The case's id and the etag to change it with: the one given, else the current one.
+async fn etag(ctl: &mut Ctl, target: CaseTarget) -> Result<(String, String), CliError> {
+    if let Some(etag) = target.etag {
+        return Ok((target.id, etag));
+    }
+    let case = ctl
+        .call(
+            pb::GetCaseRequest {
+                id: target.id.clone(),
+            },
+            rpc!(cases.get_case),
+        )
+        .await?;
+    Ok((target.id, case.etag))
+}
+
+fn moved(ctl: &Ctl, verb: &str, case: &pb::Case) -> Result<(), CliError> {
+    ctl.out.show(
+        || json::case(case),
+        || {
+            format!(
+                "{verb} {}: now {}.",
+                case.reference,
+                ctl.out.paint(
+                    &friendly::<pb::CaseStatus>(case.status),
+                    views::status_style(case.status).unwrap_or(crate::output::Style::Bold)
+                )
+            )
+        },
+    )
+}
+
+async fn show_case(ctl: &mut Ctl, case: &pb::Case) -> Result<(), CliError> {
+    if ctl.out.json_mode() {
+        return ctl.out.json(&json::case(case));
+    }
+    let agencies = agency_codes(ctl).await;
+    let user_id = ctl.session()?.user_id.clone();
+    let viewer = Viewer {
+        user_id: &user_id,
+        agencies: &agencies,
+    };
+    ctl.out.print(&views::case_fields(&ctl.out, &viewer, case))
+}
+
+async fn notes(ctl: &mut Ctl, case_id: String, paging: &Paging) -> Result<(), CliError> {
+    let page: Page<pb::Note> = fetch_pages(
+        ctl,
+        pb::ListNotesRequest {
+            case_id,
+            ..Default::default()
+        },
+        paging,
+        rpc!(cases.list_notes),
+    )
+    .await?;
+    if ctl.out.json_mode() {
+        return ctl.out.json(&page.to_json("notes", json::note));
+    }
+    let agencies = agency_codes(ctl).await;
+    let user_id = ctl.session()?.user_id.clone();
+    let viewer = Viewer {
+        user_id: &user_id,
+        agencies: &agencies,
+    };
+    ctl.out
+        .print(&views::notes_text(&ctl.out, &viewer, &page.items))?;
+    page.note_more(ctl);
+    Ok(())
+}
+
+async fn timeline(ctl: &mut Ctl, case_id: String, paging: &Paging) -> Result<(), CliError> {
+    let page: Page<pb::CaseEvent> = fetch_pages(
+        ctl,
+        pb::ListCaseEventsRequest {
+            case_id,
+            ..Default::default()
+        },
+        paging,
+        rpc!(cases.list_case_events),
+    )
+    .await?;
+    if ctl.out.json_mode() {
+        return ctl.out.json(&page.to_json("events", json::event));
+    }
+    let agencies = agency_codes(ctl).await;
+    let user_id = ctl.session()?.user_id.clone();
+    let viewer = Viewer {
+        user_id: &user_id,
+        agencies: &agencies,
+    };
+    ctl.out
+        .print(&views::timeline_table(&ctl.out, &viewer, &page.items))?;
+    page.note_more(ctl);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_filing_gets_the_same_request_id() {
+        let id = |user: &str, title: &str, summary: &str| {
+            derive_request_id(
+                user,
+                "channel",
+                CategoryArg::Drugs,
+                PriorityArg::Urgent,
+                title,
+                summary,
+            )
+        };
+        assert_eq!(id("u1", "t", "s"), id("u1", "t", "s"));
+        assert_eq!(id("u1", "t", "s").get_version_num(), 5);
+        assert_ne!(id("u1", "t", "s"), id("u2", "t", "s"));
+        assert_ne!(id("u1", "t", "s"), id("u1", "t", "s2"));
+        // Length prefixes: moving text between fields changes the id.
+        assert_ne!(id("u1", "ab", "c"), id("u1", "a", "bc"));
+        assert_ne!(
+            derive_request_id(
+                "u1",
+                "channel",
+                CategoryArg::Drugs,
+                PriorityArg::Routine,
+                "t",
+                "s"
+            ),
+            id("u1", "t", "s")
+        );
+    }
+}

@@ -1,0 +1,245 @@
+//! Enum values as people type them (`in-progress`, `urgent`) and as the protos name them
+//! (`CASE_STATUS_IN_PROGRESS`): the command line and the tables use the first, JSON the second.
+
+use liaison_proto as pb;
+
+/// A generated protobuf enum, read from the `i32` a message carries.
+pub trait ProtoEnum {
+    /// What every value's proto name starts with, such as `CASE_STATUS_`.
+    const PREFIX: &'static str;
+    fn name(value: i32) -> Option<&'static str>;
+}
+
+macro_rules! proto_enum {
+    ($($ty:ty => $prefix:literal),+ $(,)?) => {
+        $(
+            impl ProtoEnum for $ty {
+                const PREFIX: &'static str = $prefix;
+                fn name(value: i32) -> Option<&'static str> {
+                    <$ty>::try_from(value).ok().map(|v| v.as_str_name())
+                }
+            }
+        )+
+    };
+}
+
+proto_enum! {
+    pb::Role => "ROLE_",
+    pb::Category => "CATEGORY_",
+    pb::Priority => "PRIORITY_",
+    pb::CaseStatus => "CASE_STATUS_",
+    pb::Resolution => "RESOLUTION_",
+    pb::ChannelStatus => "CHANNEL_STATUS_",
+    pb::NoteVisibility => "NOTE_VISIBILITY_",
+    pb::AuditOutcome => "AUDIT_OUTCOME_",
+    pb::CaseEventKind => "CASE_EVENT_KIND_",
+    pb::CaseView => "CASE_VIEW_",
+}
+
+/// The proto name (`CASE_STATUS_FILED`), or the number when this client does not know the value.
+pub fn proto_name<E: ProtoEnum>(value: i32) -> serde_json::Value {
+    match E::name(value) {
+        Some(name) => serde_json::Value::from(name),
+        None => serde_json::Value::from(value),
+    }
+}
+
+/// The name people type (`in-progress`); empty for the unspecified value.
+pub fn friendly<E: ProtoEnum>(value: i32) -> String {
+    match E::name(value) {
+        Some(name) => {
+            let short = name.strip_prefix(E::PREFIX).unwrap_or(name);
+            if short == "UNSPECIFIED" {
+                String::new()
+            } else {
+                short.to_ascii_lowercase().replace('_', "-")
+            }
+        }
+        None => format!("unknown({value})"),
+    }
+}
+
+/// Declares a clap value enum whose kebab-case names `--help` lists, mapped onto a proto enum.
+macro_rules! friendly_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident => $pb:ty {
+            $( $(#[$vmeta:meta])* $variant:ident => $pbv:ident ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant ),+
+        }
+
+        impl From<$name> for $pb {
+            fn from(v: $name) -> $pb {
+                match v {
+                    $( $name::$variant => <$pb>::$pbv ),+
+                }
+            }
+        }
+
+        impl $name {
+            /// The value as a message carries it.
+            pub fn code(self) -> i32 {
+                <$pb>::from(self) as i32
+            }
+        }
+    };
+}
+
+friendly_enum! {
+    /// A case's category.
+    CategoryArg => pb::Category {
+        /// Narcotics, precursors, organised crime finance
+        Drugs => Drugs,
+        /// Document, identity and immigration fraud
+        Fraud => Fraud,
+        /// Cybercrime, breaches, digital fraud
+        Cyber => Cyber,
+    }
+}
+
+friendly_enum! {
+    /// How soon the receiving side must acknowledge.
+    PriorityArg => pb::Priority {
+        /// Acknowledge within 72 hours
+        Routine => Routine,
+        /// Acknowledge within 24 hours
+        Priority => Priority,
+        /// Acknowledge within 4 hours
+        Urgent => Urgent,
+    }
+}
+
+friendly_enum! {
+    /// Where a case is in its lifecycle.
+    StatusArg => pb::CaseStatus {
+        Filed => Filed,
+        Acknowledged => Acknowledged,
+        Declined => Declined,
+        InProgress => InProgress,
+        AwaitingInfo => AwaitingInfo,
+        Closed => Closed,
+        Withdrawn => Withdrawn,
+    }
+}
+
+friendly_enum! {
+    /// How a case ended.
+    ResolutionArg => pb::Resolution {
+        Actioned => Actioned,
+        NoAction => NoAction,
+        ReferredElsewhere => ReferredElsewhere,
+        Duplicate => Duplicate,
+    }
+}
+
+friendly_enum! {
+    /// A role within the user's own agency.
+    RoleArg => pb::Role {
+        /// Files referrals and works their own cases
+        Officer => Officer,
+        /// Acknowledges, assigns, closes and reopens the agency's cases
+        Supervisor => Supervisor,
+        /// Queries the audit log
+        Auditor => Auditor,
+        /// Manages users and channels
+        Admin => Admin,
+    }
+}
+
+friendly_enum! {
+    /// A channel's state.
+    ChannelStatusArg => pb::ChannelStatus {
+        Proposed => Proposed,
+        Active => Active,
+        Suspended => Suspended,
+    }
+}
+
+friendly_enum! {
+    /// How an audited call ended.
+    OutcomeArg => pb::AuditOutcome {
+        Allowed => Allowed,
+        /// Not authenticated, not permitted, or not visible
+        Denied => Denied,
+        /// Permitted but failed
+        Failed => Failed,
+    }
+}
+
+friendly_enum! {
+    /// A queue: which cases it holds.
+    ViewArg => pb::CaseView {
+        /// Cases received by your agency
+        Incoming => Incoming,
+        /// Cases filed by your agency
+        Outgoing => Outgoing,
+        /// Cases assigned to you
+        Mine => AssignedToMe,
+        /// Every case you may see
+        All => All,
+    }
+}
+
+/// The order of a queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OrderArg {
+    /// Newest filing first
+    Newest,
+    /// Earliest acknowledgement deadline first
+    Due,
+}
+
+impl OrderArg {
+    pub fn code(self) -> i32 {
+        match self {
+            OrderArg::Newest => pb::CaseOrder::NewestFirst as i32,
+            OrderArg::Due => pb::CaseOrder::DueFirst as i32,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn friendly_names_match_what_people_type() {
+        assert_eq!(
+            friendly::<pb::CaseStatus>(pb::CaseStatus::InProgress as i32),
+            "in-progress"
+        );
+        assert_eq!(
+            friendly::<pb::CaseEventKind>(pb::CaseEventKind::InformationRequested as i32),
+            "information-requested"
+        );
+        assert_eq!(friendly::<pb::Resolution>(0), "");
+        assert_eq!(friendly::<pb::Priority>(99), "unknown(99)");
+        // Each value enum's kebab-case name is the friendly name of the value it maps to.
+        for arg in <StatusArg as clap::ValueEnum>::value_variants() {
+            let name = clap::ValueEnum::to_possible_value(arg)
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default();
+            assert_eq!(name, friendly::<pb::CaseStatus>(arg.code()));
+        }
+        for arg in <ResolutionArg as clap::ValueEnum>::value_variants() {
+            let name = clap::ValueEnum::to_possible_value(arg)
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default();
+            assert_eq!(name, friendly::<pb::Resolution>(arg.code()));
+        }
+    }
+
+    #[test]
+    fn proto_names_for_json() {
+        assert_eq!(
+            proto_name::<pb::Category>(pb::Category::Drugs as i32),
+            serde_json::json!("CATEGORY_DRUGS")
+        );
+        assert_eq!(proto_name::<pb::Category>(42), serde_json::json!(42));
+    }
+}

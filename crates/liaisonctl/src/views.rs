@@ -1,0 +1,316 @@
+//! Cases, timelines and notes as people read them in a terminal.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use liaison_proto as pb;
+
+use crate::json::time;
+use crate::names::friendly;
+use crate::output::{clean, clean_block, truncate, Cell, Output, Style, Table};
+
+/// Who a table speaks to, to mark "you" and to name agencies.
+pub struct Viewer<'a> {
+    pub user_id: &'a str,
+    pub agencies: &'a HashMap<String, String>,
+}
+
+impl Viewer<'_> {
+    fn agency(&self, id: &str) -> String {
+        self.agencies
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    fn person(&self, user_id: &str) -> String {
+        if user_id.is_empty() {
+            "—".to_string()
+        } else if user_id == self.user_id {
+            format!("{user_id} (you)")
+        } else {
+            user_id.to_string()
+        }
+    }
+}
+
+pub fn status_style(status: i32) -> Option<Style> {
+    match pb::CaseStatus::try_from(status) {
+        Ok(pb::CaseStatus::Filed | pb::CaseStatus::AwaitingInfo) => Some(Style::Yellow),
+        Ok(pb::CaseStatus::Acknowledged | pb::CaseStatus::InProgress) => Some(Style::Cyan),
+        Ok(pb::CaseStatus::Closed) => Some(Style::Green),
+        Ok(pb::CaseStatus::Declined | pb::CaseStatus::Withdrawn) => Some(Style::Dim),
+        _ => None,
+    }
+}
+
+pub fn priority_style(priority: i32) -> Option<Style> {
+    match pb::Priority::try_from(priority) {
+        Ok(pb::Priority::Urgent) => Some(Style::Red),
+        Ok(pb::Priority::Priority) => Some(Style::Yellow),
+        _ => None,
+    }
+}
+
+/// "2026-03-04 10:15 UTC".
+pub fn absolute(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// "2026-03-04 10:15 UTC (3 min ago)"; empty when absent.
+pub fn when(out: &Output, t: Option<DateTime<Utc>>) -> String {
+    match t {
+        Some(t) => format!("{} ({})", absolute(t), out.relative(Some(t))),
+        None => String::new(),
+    }
+}
+
+/// The acknowledgement deadline of a case still FILED: "in 3 h", or "overdue 2 h".
+fn due(out: &Output, c: &pb::Case) -> (String, Option<Style>) {
+    if c.status != pb::CaseStatus::Filed as i32 {
+        return (String::new(), None);
+    }
+    let Some(at) = time(c.acknowledge_due_at.as_ref()) else {
+        return (String::new(), None);
+    };
+    if c.overdue || at <= out.now {
+        let late = out.relative(Some(at)).replace(" ago", "");
+        (format!("overdue {late}"), Some(Style::Red))
+    } else {
+        (out.relative(Some(at)), None)
+    }
+}
+
+pub fn case_table(out: &Output, cases: &[pb::Case]) -> String {
+    if cases.is_empty() {
+        return "No cases.".into();
+    }
+    let mut table = Table::new(&[
+        "ID",
+        "REFERENCE",
+        "STATUS",
+        "PRIORITY",
+        "CATEGORY",
+        "FILED",
+        "DUE",
+        "TITLE",
+    ]);
+    for c in cases {
+        let (due, due_style) = due(out, c);
+        table.row(vec![
+            c.id.as_str().into(),
+            c.reference.as_str().into(),
+            Cell::styled(friendly::<pb::CaseStatus>(c.status), status_style(c.status)),
+            Cell::styled(
+                friendly::<pb::Priority>(c.priority),
+                priority_style(c.priority),
+            ),
+            friendly::<pb::Category>(c.category).into(),
+            out.relative(time(c.filed_at.as_ref())).into(),
+            Cell::styled(due, due_style),
+            truncate(&c.title, 60).into(),
+        ]);
+    }
+    out.table(&table)
+}
+
+pub fn case_fields(out: &Output, viewer: &Viewer<'_>, c: &pb::Case) -> String {
+    let mut status = out.paint(&friendly::<pb::CaseStatus>(c.status), Style::Bold);
+    if c.overdue {
+        status.push_str(&format!(" {}", out.paint("(overdue)", Style::Red)));
+    }
+    let mut fields = vec![
+        ("Reference", c.reference.clone()),
+        ("Title", clean(&c.title)),
+        ("Status", status),
+        ("Priority", friendly::<pb::Priority>(c.priority)),
+        ("Category", friendly::<pb::Category>(c.category)),
+        (
+            "From → to",
+            format!(
+                "{} → {}",
+                viewer.agency(&c.originating_agency_id),
+                viewer.agency(&c.receiving_agency_id)
+            ),
+        ),
+        (
+            "Filed",
+            format!(
+                "{} by {}",
+                when(out, time(c.filed_at.as_ref())),
+                viewer.person(&c.filed_by)
+            ),
+        ),
+    ];
+    let (due, _) = due(out, c);
+    if let (false, Some(at)) = (due.is_empty(), time(c.acknowledge_due_at.as_ref())) {
+        fields.push(("Ack due", format!("{} ({due})", absolute(at))));
+    }
+    if let Some(at) = time(c.acknowledged_at.as_ref()) {
+        fields.push(("Acknowledged", when(out, Some(at))));
+    }
+    fields.push((
+        "Assignee",
+        if c.assignee_id.is_empty() {
+            "unassigned".into()
+        } else {
+            viewer.person(&c.assignee_id)
+        },
+    ));
+    if let Some(at) = time(c.closed_at.as_ref()) {
+        fields.push((
+            "Closed",
+            format!(
+                "{} — {}",
+                when(out, Some(at)),
+                friendly::<pb::Resolution>(c.resolution)
+            ),
+        ));
+    }
+    fields.push(("Updated", when(out, time(c.updated_at.as_ref()))));
+    fields.push(("Channel", c.channel_id.clone()));
+    fields.push(("ID", c.id.clone()));
+    fields.push(("Etag", c.etag.clone()));
+    fields.push(("Summary", clean_block(&c.summary)));
+    out.fields(&fields)
+}
+
+/// Who made an event: their agency, marked when it was the viewer; the service for its own.
+fn actor(viewer: &Viewer<'_>, e: &pb::CaseEvent) -> String {
+    if e.actor_id.is_empty() {
+        "liaisond".to_string()
+    } else if e.actor_id == viewer.user_id {
+        format!("{} (you)", viewer.agency(&e.actor_agency_id))
+    } else {
+        viewer.agency(&e.actor_agency_id)
+    }
+}
+
+/// "filed → acknowledged"; empty when the status stayed.
+fn change(e: &pb::CaseEvent) -> String {
+    let (from, to) = (
+        friendly::<pb::CaseStatus>(e.from_status),
+        friendly::<pb::CaseStatus>(e.to_status),
+    );
+    if from == to {
+        String::new()
+    } else {
+        format!("{from} → {to}").trim().to_string()
+    }
+}
+
+/// What an event says beyond its kind: the assignee, the resolution, the note, or the reason.
+fn detail(viewer: &Viewer<'_>, e: &pb::CaseEvent) -> String {
+    match pb::CaseEventKind::try_from(e.kind) {
+        Ok(pb::CaseEventKind::Assigned) => format!("to {}", viewer.person(&e.assignee_id)),
+        Ok(pb::CaseEventKind::Closed) => friendly::<pb::Resolution>(e.resolution),
+        Ok(pb::CaseEventKind::NoteAdded) => format!("note {}", e.note_id),
+        _ => e.reason.clone(),
+    }
+}
+
+pub fn timeline_table(out: &Output, viewer: &Viewer<'_>, events: &[pb::CaseEvent]) -> String {
+    if events.is_empty() {
+        return "No events.".into();
+    }
+    let mut table = Table::new(&["TIME", "EVENT", "BY", "CHANGE", "DETAIL"]);
+    for e in events {
+        table.row(vec![
+            out.relative(time(e.time.as_ref())).into(),
+            Cell::styled(friendly::<pb::CaseEventKind>(e.kind), Some(Style::Bold)),
+            actor(viewer, e).into(),
+            Cell::styled(change(e), status_style(e.to_status)),
+            truncate(&detail(viewer, e), 80).into(),
+        ]);
+    }
+    out.table(&table)
+}
+
+/// A live queue's columns. Lines are printed as events arrive, so the widths are fixed: wide
+/// enough for every event kind and status change, and for the usual references and agency codes.
+const WATCH_COLUMNS: [(&str, usize); 6] = [
+    ("TIME (UTC)", 19),
+    ("REFERENCE", 24),
+    ("EVENT", 21),
+    ("CHANGE", 27),
+    ("BY", 14),
+    ("CASE", 0),
+];
+
+fn watch_widths() -> [usize; 6] {
+    WATCH_COLUMNS.map(|(_, width)| width)
+}
+
+/// The header of a live queue.
+pub fn watch_header(out: &Output) -> String {
+    let cells: Vec<Cell> = WATCH_COLUMNS
+        .iter()
+        .map(|(name, _)| Cell::styled(*name, Some(Style::Bold)))
+        .collect();
+    out.row(&watch_widths(), &cells)
+}
+
+/// One event of a live queue on one line: when, which case, what happened, who did it, and the
+/// case's title followed by the event's detail.
+pub fn watch_line(
+    out: &Output,
+    viewer: &Viewer<'_>,
+    e: &pb::CaseEvent,
+    c: Option<&pb::Case>,
+) -> String {
+    let at = time(e.time.as_ref())
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default();
+    let (reference, title) = match c {
+        Some(c) => (c.reference.clone(), truncate(&c.title, 60)),
+        None => (e.case_id.clone(), String::new()),
+    };
+    let detail = truncate(&detail(viewer, e), 60);
+    let case = if detail.is_empty() {
+        title
+    } else {
+        format!("{title} {}", out.paint(&format!("— {detail}"), Style::Dim))
+    };
+    let cells = [
+        Cell::from(at),
+        Cell::from(reference),
+        Cell::styled(friendly::<pb::CaseEventKind>(e.kind), Some(Style::Bold)),
+        Cell::styled(change(e), status_style(e.to_status)),
+        Cell::from(actor(viewer, e)),
+        // Already cleaned, and painted: not to be cleaned again.
+        Cell {
+            text: case,
+            style: None,
+        },
+    ];
+    out.row(&watch_widths(), &cells)
+}
+
+pub fn notes_text(out: &Output, viewer: &Viewer<'_>, notes: &[pb::Note]) -> String {
+    if notes.is_empty() {
+        return "No notes.".into();
+    }
+    let mut text = String::new();
+    for n in notes {
+        let visibility = friendly::<pb::NoteVisibility>(n.visibility);
+        let visibility = if n.visibility == pb::NoteVisibility::Internal as i32 {
+            out.paint(&visibility, Style::Yellow)
+        } else {
+            visibility
+        };
+        let author = if n.author_id == viewer.user_id {
+            format!("{} (you)", viewer.agency(&n.author_agency_id))
+        } else {
+            format!("{} {}", viewer.agency(&n.author_agency_id), n.author_id)
+        };
+        text.push_str(&format!(
+            "{} · {visibility} · {author}\n",
+            out.paint(&when(out, time(n.created_at.as_ref())), Style::Bold)
+        ));
+        for line in clean_block(&n.body).lines() {
+            text.push_str(&format!("  {line}\n"));
+        }
+        text.push('\n');
+    }
+    text.trim_end().to_string()
+}
