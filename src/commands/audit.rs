@@ -55,7 +55,7 @@ pub async fn run(config: &Config, command: AuditCommand) -> Result<(), String> {
                 Some(path) => {
                     let text = std::fs::read_to_string(&path)
                         .map_err(|e| format!("reading {}: {e}", path.display()))?;
-                    let checkpoint: liaison_server::audit::Checkpoint = serde_json::from_str(&text)
+                    let checkpoint: liaison_server::chain::Checkpoint = serde_json::from_str(&text)
                         .map_err(|e| format!("{} is not a checkpoint: {e}", path.display()))?;
                     liaison_server::audit::verify::verify_checkpoint(
                         &state.db,

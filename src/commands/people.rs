@@ -5,7 +5,7 @@ use std::sync::Arc;
 use clap::{Subcommand, ValueEnum};
 use liaison_server::clock::SystemClock;
 use liaison_server::config::Config;
-use liaison_server::domain::model::{Role, Roles};
+use liaison_server::model::{Role, Roles};
 use liaison_server::ops;
 
 #[derive(Subcommand)]

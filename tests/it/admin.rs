@@ -1,6 +1,6 @@
 //! Users, sign-in and channels: what admins manage, and what takes effect at once.
 
-use liaison_server::domain::model::Role;
+use liaison_server::model::Role;
 use liaison_server::pb;
 use tonic::Code;
 

@@ -1,8 +1,8 @@
 //! The audit log: one entry for every call, allowed, denied or failed; scoped queries for auditors;
 //! and a change committed together with its entry or not at all.
 
-use liaison_server::audit::{first_break, AuditEntry, GENESIS_HASH};
-use liaison_server::domain::model::Outcome;
+use liaison_server::chain::{first_break, AuditEntry, GENESIS_HASH};
+use liaison_server::model::Outcome;
 use liaison_server::pb;
 use sea_orm::ConnectionTrait;
 use tonic::Code;

@@ -854,11 +854,7 @@ async fn filing_needs_an_active_channel_and_a_covered_category(backend: Backend)
     // A channel the caller's agency is not party to answers like one that does not exist.
     let us_ca = w
         .server
-        .user(
-            "US-FBI",
-            "admin.us",
-            &[liaison_server::domain::model::Role::Admin],
-        )
+        .user("US-FBI", "admin.us", &[liaison_server::model::Role::Admin])
         .await
         .admin()
         .propose_channel(pb::ProposeChannelRequest {

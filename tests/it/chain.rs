@@ -2,8 +2,8 @@
 //! locates every kind of rewrite even with the triggers dropped, signed checkpoints prove an old
 //! head is still part of the chain, and exports stream the log.
 
-use liaison_server::audit::{chain_hash, AuditRecord};
-use liaison_server::domain::model::{Outcome, Roles};
+use liaison_server::chain::{chain_hash, AuditRecord};
+use liaison_server::model::{Outcome, Roles};
 use liaison_server::pb;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
 use tokio_stream::StreamExt;
@@ -295,7 +295,7 @@ async fn a_consistently_rewritten_chain_is_caught_by_checkpoints(backend: Backen
         .await
         .unwrap();
     drop(tx);
-    let mut prev = liaison_server::audit::GENESIS_HASH.to_string();
+    let mut prev = liaison_server::chain::GENESIS_HASH.to_string();
     for entry in &entries {
         let hash = chain_hash(entry.seq, &entry.record, &prev);
         raw.execute_unprepared(&format!(

@@ -4,7 +4,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use liaison_server::domain::model::Role;
+use liaison_server::model::Role;
 use liaison_server::pb;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};

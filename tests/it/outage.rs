@@ -108,7 +108,7 @@ async fn postgres_outage_answers_unavailable_and_recovers() {
         .user(
             "IN-NCB",
             "officer.in",
-            &[liaison_server::domain::model::Role::Officer],
+            &[liaison_server::model::Role::Officer],
         )
         .await;
     health_becomes(&server, ServingStatus::Serving).await;

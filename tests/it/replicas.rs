@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use liaison_server::config::Config;
-use liaison_server::domain::model::Role;
+use liaison_server::model::Role;
 use liaison_server::pb;
 use tokio::sync::Mutex;
 use tonic::transport::Channel;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use liaison_server::config::Config;
-use liaison_server::domain::model::Role;
+use liaison_server::model::Role;
 use liaison_server::pb;
 use sea_orm::{ConnectionTrait, Database};
 use tonic::transport::Channel;

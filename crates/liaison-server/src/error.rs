@@ -1,10 +1,9 @@
-//! One error type for the whole service and ONE mapping to `tonic::Status`.
-//!
-//! The mapping is exhaustive on purpose (no catch-all arm): a new variant must decide its status here.
-//! Internal and database errors are answered with a generic message; the caller logs the detail with
-//! the request id.
+//! One error type for the whole service and ONE table of statuses: [`AppError::code`], exhaustive
+//! on purpose (no catch-all arm), so a new variant must decide its status there. The conversion to
+//! `tonic::Status` takes the code from it and adds only the details some variants carry. Internal
+//! and database errors are answered with a generic message; the caller logs the detail with the
+//! request id. Database errors become `AppError`s inside `repo`, the only module that knows them.
 
-use sea_orm::DbErr;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -51,7 +50,7 @@ pub enum AppError {
     #[error("too many failed sign-in attempts; retry in {retry_after_secs} s")]
     TooManyAttempts { retry_after_secs: u64 },
     /// `RESOURCE_EXHAUSTED`: the server is serving as many calls as it may at once.
-    #[error("the server is busy; retry shortly")]
+    #[error("the server is serving as many calls as it may at once; retry shortly")]
     Busy,
     /// RESOURCE_EXHAUSTED with a message of its own: a watcher that fell behind, or one too many.
     #[error("{0}")]
@@ -103,75 +102,44 @@ impl AppError {
         }
     }
 
+    /// What the caller is told: the error itself, except for a server fault, whose detail stays in
+    /// the logs.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Unavailable(_) => "the database is unavailable; try again".into(),
+            AppError::Internal(_) => "internal error".into(),
+            _ => self.to_string(),
+        }
+    }
+
     /// Whether the detail must stay in the logs rather than reach the caller.
     pub fn is_server_fault(&self) -> bool {
         matches!(self, AppError::Unavailable(_) | AppError::Internal(_))
     }
 }
 
-impl From<DbErr> for AppError {
-    fn from(err: DbErr) -> Self {
-        use sea_orm::sqlx;
-        let unreachable = |e: &sqlx::Error| match e {
-            sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed
-            | sqlx::Error::Tls(_) => true,
-            // SQLITE_BUSY and SQLITE_LOCKED: another process held the database past busy_timeout.
-            sqlx::Error::Database(db) => {
-                matches!(db.code().as_deref(), Some("5") | Some("6") | Some("517"))
-            }
-            _ => false,
-        };
-        match &err {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => AppError::Unavailable(err.to_string()),
-            DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
-            | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))
-                if unreachable(e) =>
-            {
-                AppError::Unavailable(err.to_string())
-            }
-            _ => AppError::Internal(err.to_string()),
-        }
-    }
-}
-
 impl From<AppError> for Status {
     fn from(err: AppError) -> Self {
+        let code = err.code();
+        let message = err.public_message();
         match err {
-            AppError::Unauthenticated(msg) => Status::unauthenticated(msg),
-            AppError::PermissionDenied(msg) => Status::permission_denied(msg),
-            AppError::NotFound(msg) => Status::not_found(msg),
             AppError::InvalidArgument(violations) => {
-                let message = format!("invalid request: {}", describe(&violations));
                 let details = ErrorDetails::with_bad_request(
                     violations
                         .into_iter()
                         .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
                         .collect::<Vec<_>>(),
                 );
-                Status::with_error_details(Code::InvalidArgument, message, details)
+                Status::with_error_details(code, message, details)
             }
-            AppError::FailedPrecondition(msg) => Status::failed_precondition(msg),
-            AppError::Aborted(msg) => Status::aborted(msg),
-            AppError::AlreadyExists(msg) => Status::already_exists(msg),
-            AppError::Cancelled => Status::cancelled("the call was cancelled before it finished"),
-            AppError::Busy => Status::resource_exhausted(
-                "the server is serving as many calls as it may at once; retry shortly",
-            ),
-            AppError::Exhausted(msg) => Status::resource_exhausted(msg),
             AppError::TooManyAttempts { retry_after_secs } => Status::with_error_details(
-                Code::ResourceExhausted,
-                format!("too many failed sign-in attempts; retry in {retry_after_secs} s"),
+                code,
+                message,
                 ErrorDetails::with_retry_info(Some(std::time::Duration::from_secs(
                     retry_after_secs,
                 ))),
             ),
-            AppError::Unavailable(_) => {
-                Status::unavailable("the database is unavailable; try again")
-            }
-            AppError::Internal(_) => Status::internal("internal error"),
+            _ => Status::new(code, message),
         }
     }
 }

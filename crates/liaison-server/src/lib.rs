@@ -8,12 +8,17 @@ pub mod api;
 pub mod audit;
 pub mod authn;
 pub mod authz;
+pub mod chain;
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod fuzzing;
+pub mod hub;
+#[cfg(test)]
+mod layering;
 pub mod metrics;
+pub mod model;
 pub mod ops;
 pub mod repo;
 pub mod state;
@@ -111,7 +116,7 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, Ap
         keys: Arc::new(keys),
         passwords: Passwords::new(config.max_concurrent_hashes)?,
         metrics: Arc::new(metrics::Metrics::new()?),
-        events: Arc::new(domain::watch::EventHub::default()),
+        events: Arc::new(hub::EventHub::default()),
         sessions: SessionPolicy {
             idle: seconds(config.refresh_idle_seconds)?,
             lifetime: seconds(config.refresh_lifetime_seconds)?,

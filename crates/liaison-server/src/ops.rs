@@ -4,9 +4,9 @@
 
 use crate::domain::call::{self, Call};
 use crate::domain::directory;
-use crate::domain::model::{Agency, Roles, User};
 use crate::domain::users::{self, AgencyRef, NewUser};
 use crate::error::AppResult;
+use crate::model::{Agency, Roles, User};
 use crate::state::AppState;
 use crate::validate::{self, Violations};
 

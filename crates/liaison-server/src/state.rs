@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::authn::jwt::Keyring;
 use crate::authn::password::Passwords;
 use crate::clock::Clock;
-use crate::domain::watch::EventHub;
+use crate::hub::EventHub;
 use crate::metrics::Metrics;
 use crate::repo::Db;
 

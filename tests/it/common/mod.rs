@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use liaison_server::clock::ManualClock;
 use liaison_server::config::Config;
-use liaison_server::domain::model::{Role, Roles};
+use liaison_server::model::{Role, Roles};
 use liaison_server::pb;
 use liaison_server::state::AppState;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
@@ -520,7 +520,7 @@ pub fn assert_code<T: std::fmt::Debug>(result: Result<tonic::Response<T>, Status
 pub async fn seed_two_agencies(
     state: &AppState,
     users: &[(&str, &str, Role)],
-) -> liaison_server::domain::model::Agency {
+) -> liaison_server::model::Agency {
     liaison_server::ops::add_agency(state, "IN-NCB", "Narcotics Control Bureau", "IN")
         .await
         .expect("add agency");

@@ -5,9 +5,9 @@
 use super::cases::{PlannedCase, HISTORY_DAYS};
 use super::rng::Rng;
 use super::world::World;
-use liaison_server::audit::AuditRecord;
+use liaison_server::chain::AuditRecord;
 use liaison_server::clock::{from_micros, to_micros};
-use liaison_server::domain::model::{Outcome, Roles, Timestamp};
+use liaison_server::model::{Outcome, Roles, Timestamp};
 
 const AUDIT_STREAM: u64 = 4;
 
@@ -511,7 +511,7 @@ mod tests {
     use super::*;
     use crate::seed::cases::plan;
     use crate::seed::world::Staffing;
-    use liaison_server::domain::model::Role;
+    use liaison_server::model::Role;
 
     fn now() -> Timestamp {
         liaison_server::clock::from_micros(1_780_000_000_000_000)

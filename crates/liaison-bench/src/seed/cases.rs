@@ -13,7 +13,7 @@ use super::rng::Rng;
 use super::text;
 use super::world::{World, FILED_FROM_INDIA};
 use liaison_server::clock::{from_micros, to_micros};
-use liaison_server::domain::model::{
+use liaison_server::model::{
     Case, CaseEvent, CaseStatus, Category, EventKind, Note, NoteVisibility, Priority, Resolution,
     Timestamp,
 };

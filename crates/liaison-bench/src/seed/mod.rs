@@ -19,10 +19,10 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use liaison_server::audit::ChainLinker;
+use liaison_server::chain::ChainLinker;
 use liaison_server::domain::call::{Call, Work};
-use liaison_server::domain::model::Timestamp;
 use liaison_server::error::{AppError, AppResult};
+use liaison_server::model::Timestamp;
 use liaison_server::repo;
 use liaison_server::repo::seed::{AuditBatch, CaseBatch};
 use liaison_server::state::AppState;

@@ -2,7 +2,7 @@
 //! given `--random-seed` makes the same data on every machine and with every chunk size: each case
 //! and each audit entry draws from a generator of its own, derived from the seed and its index.
 
-use liaison_server::domain::model::Timestamp;
+use liaison_server::model::Timestamp;
 
 pub struct Rng {
     s: [u64; 4],

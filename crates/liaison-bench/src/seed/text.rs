@@ -2,7 +2,7 @@
 //! person, company or operation.
 
 use super::rng::Rng;
-use liaison_server::domain::model::Category;
+use liaison_server::model::Category;
 
 const DRUG_SUBJECTS: &[&str] = &[
     "Precursor shipment",

@@ -2,7 +2,7 @@
 //! officers, supervisors, auditors and admin.
 
 use super::rng::Rng;
-use liaison_server::domain::model::{
+use liaison_server::model::{
     Agency, Categories, Category, Channel, ChannelStatus, Role, Roles, Timestamp, User,
 };
 

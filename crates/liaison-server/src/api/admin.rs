@@ -3,10 +3,10 @@
 use tonic::{Request, Response, Status};
 
 use super::{convert, Api};
-use crate::domain::model::{Categories, Category, ChannelStatus, Role, Roles};
 use crate::domain::users::{NewUser, UserChanges};
 use crate::domain::{channels, users};
 use crate::error::AppResult;
+use crate::model::{Categories, Category, ChannelStatus, Role, Roles};
 use crate::pb::{self, admin_service_server::AdminService};
 use crate::validate::{self, Violations};
 

@@ -6,11 +6,11 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use super::{convert, Api};
-use crate::audit::Checkpoint;
+use crate::chain::Checkpoint;
 use crate::domain::audit_log::{self, AuditFilter, Verification};
-use crate::domain::model::{Outcome, Role};
 use crate::domain::paging;
 use crate::error::AppResult;
+use crate::model::{Outcome, Role};
 use crate::pb::{self, audit_service_server::AuditService};
 use crate::validate::{self, Violations};
 

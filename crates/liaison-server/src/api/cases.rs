@@ -5,12 +5,12 @@ use tonic::{Request, Response, Status};
 use super::{convert, watch, Api};
 use crate::domain::cases::{self, CaseFilter, CaseListing, NewReferral, TimelinePage};
 use crate::domain::lifecycle::Move;
-use crate::domain::model::{
-    CaseOrder, CaseStatus, CaseView, Category, NoteVisibility, Priority, Resolution,
-};
 use crate::domain::paging;
 use crate::domain::watch as watch_domain;
 use crate::error::AppResult;
+use crate::model::{
+    CaseOrder, CaseStatus, CaseView, Category, NoteVisibility, Priority, Resolution,
+};
 use crate::pb::{self, case_service_server::CaseService};
 use crate::validate::{self, checked, Violations};
 
@@ -184,16 +184,16 @@ impl CaseService for Api {
     ) -> Result<Response<Self::WatchCasesStream>, Status> {
         let started = self.begin(request, "CaseService/WatchCases").await;
         let call = started.call.clone();
-        let metadata = started.metadata.clone();
         let result = async {
             let p = started.case_worker()?;
+            let bearer = started.bearer()?.to_string();
             let m = &started.message;
             let filter = CaseFilter::try_from(m)?;
             let slot = self.watch.admit()?;
             let token = (!m.resume_token.is_empty()).then_some(m.resume_token.as_str());
             let cursor = watch_domain::open(&self.state, &started.call, p, token).await?;
             Ok(watch::Opened {
-                metadata,
+                bearer,
                 filter,
                 cursor,
                 slot,

@@ -1,8 +1,8 @@
 //! Conversions between prost messages and domain values.
 
-use crate::audit::AuditEntry;
+use crate::chain::AuditEntry;
 use crate::domain::channels::ChannelView;
-use crate::domain::model::{Agency, Case, CaseEvent, Note, Resolution, Timestamp, User};
+use crate::model::{Agency, Case, CaseEvent, Note, Resolution, Timestamp, User};
 use crate::pb;
 use crate::validate::Violations;
 

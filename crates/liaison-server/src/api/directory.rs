@@ -3,8 +3,8 @@
 use tonic::{Request, Response, Status};
 
 use super::{convert, Api};
-use crate::domain::model::ChannelStatus;
 use crate::domain::{channels, directory};
+use crate::model::ChannelStatus;
 use crate::pb::{self, directory_service_server::DirectoryService};
 use crate::validate::{self, Violations};
 

@@ -19,12 +19,13 @@ use std::time::Instant;
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 
-use crate::authn::{self, Principal};
+use crate::authn;
 use crate::authz;
 use crate::config::Config;
 use crate::domain::call::{self, Call};
-use crate::domain::model::Role;
 use crate::error::{AppError, AppResult};
+use crate::model::Principal;
+use crate::model::Role;
 use crate::state::AppState;
 
 /// Shared by every service implementation.
@@ -62,7 +63,8 @@ pub(crate) struct Started<M> {
     principal: AppResult<Principal>,
     /// The call's place among the calls in flight, or why it has none.
     admission: AppResult<tokio::sync::OwnedSemaphorePermit>,
-    metadata: tonic::metadata::MetadataMap,
+    /// The access token the call came with, or why it has none.
+    bearer: AppResult<String>,
     started: Instant,
     guard: CancelGuard,
 }
@@ -71,12 +73,13 @@ impl<M> Started<M> {
     /// The signed-in caller, unless an admin reset their password and they have not changed it.
     pub fn caller(&self) -> AppResult<&Principal> {
         let p = self.caller_changing_password()?;
-        if p.must_change_password {
-            return Err(AppError::FailedPrecondition(
-                "your password was reset: change it with AuthService/ChangePassword first".into(),
-            ));
-        }
+        authz::require_settled_password(p)?;
         Ok(p)
+    }
+
+    /// The access token the call came with (a watch stream re-authenticates it before each read).
+    pub fn bearer(&self) -> AppResult<&str> {
+        self.bearer.as_deref().map_err(Clone::clone)
     }
 
     /// The signed-in caller, even with a password they must change (for ChangePassword itself).
@@ -137,6 +140,24 @@ impl Drop for CancelGuard {
     }
 }
 
+/// The access token of `authorization: Bearer <access_token>` metadata.
+fn bearer_token(metadata: &tonic::metadata::MetadataMap) -> AppResult<&str> {
+    let header = metadata
+        .get("authorization")
+        .ok_or(AppError::Unauthenticated(
+            "missing authorization: Bearer <access_token> metadata",
+        ))?;
+    header
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(AppError::Unauthenticated(
+            "authorization metadata must be: Bearer <access_token>",
+        ))
+}
+
 fn request_id<M>(request: &Request<M>) -> String {
     request
         .metadata()
@@ -152,13 +173,22 @@ fn request_id<M>(request: &Request<M>) -> String {
 }
 
 impl Api {
+    /// Who `token` stands for now (every call, and every read of a watch stream, asks afresh).
+    pub(crate) async fn authenticate(&self, token: &str) -> AppResult<Principal> {
+        let state = &self.state;
+        authn::authenticate(&state.db, &state.keys, state.clock.now(), token).await
+    }
+
     /// Starts a call that needs a signed-in caller.
     pub(crate) async fn begin<M>(&self, request: Request<M>, method: &str) -> Started<M> {
         let mut started = self.begin_public(request, method);
         if started.admission.is_err() {
             return started;
         }
-        started.principal = authn::authenticate(&self.state, &started.metadata).await;
+        started.principal = match &started.bearer {
+            Ok(token) => self.authenticate(token).await,
+            Err(e) => Err(e.clone()),
+        };
         if let Ok(p) = &started.principal {
             started.call.set_principal(p);
         }
@@ -173,6 +203,7 @@ impl Api {
             request.remote_addr().map(|a| a.to_string()),
         ));
         let (metadata, _, message) = request.into_parts();
+        let bearer = bearer_token(&metadata).map(str::to_string);
         let admission = self
             .calls
             .clone()
@@ -185,7 +216,7 @@ impl Api {
             },
             call,
             message,
-            metadata,
+            bearer,
             principal: Err(AppError::Unauthenticated("not signed in")),
             started: Instant::now(),
         }

@@ -9,18 +9,17 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch as signal, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::metadata::MetadataMap;
 use tonic::Status;
 
 use super::{convert, Api};
-use crate::authn;
+use crate::authz;
 use crate::config::Config;
 use crate::domain::call::Call;
 use crate::domain::cases::CaseFilter;
+use crate::domain::watch::EventCursor;
 use crate::domain::watch::{self, Delivery};
 use crate::error::{AppError, AppResult};
 use crate::pb;
-use crate::repo::cases::EventCursor;
 
 pub type WatchStream = ReceiverStream<Result<pb::WatchCasesResponse, Status>>;
 
@@ -64,7 +63,8 @@ impl Streams {
 
 /// A stream that has been opened and audited: who asked, for what, from where.
 pub(super) struct Opened {
-    pub metadata: MetadataMap,
+    /// The access token the stream was opened with.
+    pub bearer: String,
     pub filter: CaseFilter,
     pub cursor: EventCursor,
     pub slot: OwnedSemaphorePermit,
@@ -78,7 +78,7 @@ impl Api {
         let feed = Feed {
             api: self.clone(),
             call,
-            metadata: opened.metadata,
+            bearer: opened.bearer,
             filter: opened.filter,
             cursor: opened.cursor,
             tx,
@@ -91,7 +91,7 @@ impl Api {
 struct Feed {
     api: Api,
     call: Arc<Call>,
-    metadata: MetadataMap,
+    bearer: String,
     filter: CaseFilter,
     cursor: EventCursor,
     tx: mpsc::Sender<Result<pb::WatchCasesResponse, Status>>,
@@ -147,16 +147,13 @@ impl Feed {
             }
             // Permissions are checked afresh for every read: an expired token, an ended session,
             // a disabled user or a lost role ends the stream.
-            let p = match authn::authenticate(&state, &self.metadata).await {
-                Ok(p) if p.must_change_password => {
-                    return Stop::Fail(AppError::FailedPrecondition(
-                        "your password was reset: change it with AuthService/ChangePassword first"
-                            .into(),
-                    ))
-                }
+            let p = match self.api.authenticate(&self.bearer).await {
                 Ok(p) => p,
                 Err(e) => return e.into(),
             };
+            if let Err(e) = authz::require_settled_password(&p) {
+                return e.into();
+            }
             let batch = match watch::next(&state, &self.call, &p, &self.filter, &self.cursor).await
             {
                 Ok(batch) => batch,

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
-use crate::audit::{Checkpoint, HashChecker, CHECKPOINT_EVERY, GENESIS_HASH};
 use crate::authn::jwt::TokenKeys;
+use crate::chain::{Checkpoint, HashChecker, CHECKPOINT_EVERY, GENESIS_HASH};
 use crate::error::AppResult;
 use crate::repo::{self, Db};
 

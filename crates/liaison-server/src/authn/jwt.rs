@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::clock::from_micros;
-use crate::domain::model::Timestamp;
 use crate::error::{AppError, AppResult};
+use crate::model::Timestamp;
 
 const TOKEN_TYPE: &str = "at+jwt";
 const LEEWAY_SECONDS: i64 = 5;
@@ -370,6 +370,16 @@ impl TokenKeys {
             return Err(INVALID);
         }
         Ok(claims)
+    }
+}
+
+impl crate::chain::Signer for TokenKeys {
+    fn sign(&self, message: &[u8]) -> (String, String) {
+        TokenKeys::sign(self, message)
+    }
+
+    fn verify_signature(&self, kid: &str, message: &[u8], signature: &str) -> bool {
+        TokenKeys::verify_signature(self, kid, message, signature)
     }
 }
 

@@ -4,50 +4,21 @@
 pub mod jwt;
 pub mod password;
 
-use tonic::metadata::MetadataMap;
-
-use crate::domain::model::{Role, Roles};
+use crate::authn::jwt::Keyring;
 use crate::error::{AppError, AppResult};
-use crate::repo;
-use crate::state::AppState;
+use crate::model::{Principal, Timestamp};
+use crate::repo::{self, Db};
 
-/// An authenticated, enabled user, as the database says now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub user_id: String,
-    pub username: String,
-    pub agency_id: String,
-    pub roles: Roles,
-    pub session_id: String,
-    /// Only ChangePassword is open to a user whose password an admin reset.
-    pub must_change_password: bool,
-}
-
-impl Principal {
-    pub fn has(&self, role: Role) -> bool {
-        self.roles.contains(role)
-    }
-}
-
-/// Reads the bearer token from `authorization` metadata and resolves it to a principal.
-pub async fn authenticate(state: &AppState, metadata: &MetadataMap) -> AppResult<Principal> {
-    let header = metadata
-        .get("authorization")
-        .ok_or(AppError::Unauthenticated(
-            "missing authorization: Bearer <access_token> metadata",
-        ))?;
-    let token = header
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or(AppError::Unauthenticated(
-            "authorization metadata must be: Bearer <access_token>",
-        ))?;
-    let now = state.clock.now();
-    let claims = state.keys.verify(token, now)?;
-    let signed_in = repo::sessions::signed_in(&state.db, &claims.sub, &claims.sid).await?;
+/// Resolves a bearer token (the text after `Bearer `) to the principal it stands for now: the
+/// token must verify against `keys` at `now`, and its session and user must still be live.
+pub async fn authenticate(
+    db: &Db,
+    keys: &Keyring,
+    now: Timestamp,
+    token: &str,
+) -> AppResult<Principal> {
+    let claims = keys.verify(token, now)?;
+    let signed_in = repo::sessions::signed_in(db, &claims.sub, &claims.sid).await?;
     match signed_in {
         Some((user, session))
             if !user.disabled

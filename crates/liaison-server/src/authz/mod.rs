@@ -5,9 +5,9 @@
 //! not see is answered exactly like a missing one. The checks return a [`Permit`], which the
 //! lifecycle requires, so a change cannot be made without passing them.
 
-use crate::authn::Principal;
-use crate::domain::model::{Case, Role};
 use crate::error::{AppError, AppResult};
+use crate::model::Principal;
+use crate::model::{Case, Role};
 
 pub const CASE_NOT_FOUND: AppError = AppError::NotFound("case not found");
 
@@ -51,6 +51,17 @@ impl Permit {
     pub fn action(&self) -> CaseAction {
         self.action
     }
+}
+
+/// Refuses a caller whose password an admin reset, until they change it (only ChangePassword is
+/// open to them).
+pub fn require_settled_password(principal: &Principal) -> AppResult<()> {
+    if principal.must_change_password {
+        return Err(AppError::FailedPrecondition(
+            "your password was reset: change it with AuthService/ChangePassword first".into(),
+        ));
+    }
+    Ok(())
 }
 
 pub fn require_role(principal: &Principal, role: Role) -> AppResult<()> {
@@ -140,7 +151,7 @@ pub fn authorize(principal: &Principal, case: &Case, action: CaseAction) -> AppR
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::model::{CaseStatus, Category, Priority, Roles};
+    use crate::model::{CaseStatus, Category, Priority, Roles};
 
     fn principal(user: &str, agency: &str, roles: &[Role]) -> Principal {
         Principal {

@@ -4,13 +4,13 @@
 use tokio::sync::mpsc;
 
 use crate::audit::verify::{self, Report};
-use crate::audit::{AuditEntry, Checkpoint};
-use crate::authn::Principal;
 use crate::authz;
+use crate::chain::{AuditEntry, Checkpoint};
 use crate::domain::call::{Call, Work};
-use crate::domain::model::{Outcome, Role, Timestamp};
 use crate::domain::paging;
 use crate::error::{AppError, AppResult};
+use crate::model::Principal;
+use crate::model::{Outcome, Role, Timestamp};
 use crate::repo::audit::AuditQuery;
 use crate::repo::{self, Db};
 use crate::state::AppState;

@@ -5,10 +5,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::authn::Principal;
 use crate::domain::call::{Call, Work};
-use crate::domain::model::{Agency, Timestamp, User};
 use crate::error::{AppError, AppResult};
+use crate::model::Principal;
+use crate::model::{Agency, Timestamp, User};
 use crate::repo::sessions::Session;
 use crate::repo::{self, Tx};
 use crate::state::AppState;

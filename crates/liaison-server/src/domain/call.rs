@@ -8,10 +8,11 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use crate::audit::{self, AuditRecord};
-use crate::authn::Principal;
-use crate::domain::model::{Case, CaseEvent, Outcome, Roles, User};
+use crate::audit;
+use crate::chain::AuditRecord;
 use crate::error::{AppError, AppResult};
+use crate::model::Principal;
+use crate::model::{Case, CaseEvent, Outcome, Roles, User};
 use crate::repo::{self, Tx};
 use crate::state::AppState;
 

@@ -2,16 +2,16 @@
 
 use chrono::Datelike;
 
-use crate::authn::Principal;
 use crate::authz::{self, CaseAction, CASE_NOT_FOUND};
 use crate::domain::call::{Call, Work};
 use crate::domain::lifecycle::{self, Move};
-use crate::domain::model::{
+use crate::domain::paging;
+use crate::error::{AppError, AppResult};
+use crate::model::Principal;
+use crate::model::{
     Case, CaseEvent, CaseOrder, CaseStatus, CaseView, Category, ChannelStatus, EventKind, Note,
     NoteVisibility, Priority, Role, Timestamp,
 };
-use crate::domain::paging;
-use crate::error::{AppError, AppResult};
 use crate::repo::cases::{CaseCursor, CaseQuery, TimelineCursor};
 use crate::repo::{self, Tx};
 use crate::state::AppState;

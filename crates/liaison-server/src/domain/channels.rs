@@ -2,11 +2,11 @@
 
 use std::collections::HashMap;
 
-use crate::authn::Principal;
 use crate::authz;
 use crate::domain::call::{Call, Work};
-use crate::domain::model::{etag, Agency, Categories, Channel, ChannelStatus, Role};
 use crate::error::{AppError, AppResult};
+use crate::model::Principal;
+use crate::model::{etag, Agency, Categories, Channel, ChannelStatus, Role};
 use crate::repo::{self, Tx};
 use crate::state::AppState;
 

@@ -1,8 +1,8 @@
 //! Agencies: the register every signed-in user may read, and the operator's first setup.
 
 use crate::domain::call::{Call, Work};
-use crate::domain::model::Agency;
 use crate::error::AppResult;
+use crate::model::Agency;
 use crate::repo;
 use crate::state::AppState;
 

@@ -6,8 +6,8 @@
 //! (reopen); anything not CLOSED, DECLINED or WITHDRAWN -> WITHDRAWN.
 
 use crate::authz::{CaseAction, Permit};
-use crate::domain::model::{Case, CaseStatus, EventKind, Resolution, Timestamp};
 use crate::error::{AppError, AppResult};
+use crate::model::{Case, CaseStatus, EventKind, Resolution, Timestamp};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Move {
@@ -135,9 +135,9 @@ pub fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::authn::Principal;
     use crate::authz::authorize;
-    use crate::domain::model::{Category, Priority, Role, Roles};
+    use crate::model::Principal;
+    use crate::model::{Category, Priority, Role, Roles};
 
     fn case(status: CaseStatus) -> Case {
         let t = crate::clock::from_micros(0);

@@ -8,7 +8,6 @@ pub mod cases;
 pub mod channels;
 pub mod directory;
 pub mod lifecycle;
-pub mod model;
 pub mod paging;
 pub mod users;
 pub mod watch;

@@ -1,11 +1,11 @@
 //! Users: created and managed by their agency's admins (or the operator command), never seen across
 //! agencies by admins.
 
-use crate::authn::Principal;
 use crate::authz;
 use crate::domain::call::{Call, Work};
-use crate::domain::model::{Role, Roles, User};
 use crate::error::{AppError, AppResult};
+use crate::model::Principal;
+use crate::model::{Role, Roles, User};
 use crate::repo;
 use crate::state::AppState;
 

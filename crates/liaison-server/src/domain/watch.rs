@@ -6,56 +6,25 @@
 //! behind it. A watcher's position is therefore one (sequence, event id) pair, handed to the client
 //! as an opaque resume token bound to the caller.
 //!
-//! Commits announce themselves through the [`EventHub`]: in process directly, and on PostgreSQL
+//! Commits announce themselves through the [`EventHub`](crate::hub::EventHub): in process directly, and on PostgreSQL
 //! through `NOTIFY`, which every server's listener feeds into its own hub.
 
 use std::collections::HashMap;
 
-use crate::authn::Principal;
 use crate::authz::{self, CaseAction};
 use crate::domain::call::{self, Call, Work};
 use crate::domain::cases::CaseFilter;
-use crate::domain::model::{Case, CaseEvent, CaseStatus, CaseView, EventKind, Timestamp};
 use crate::domain::paging;
 use crate::error::{AppError, AppResult};
-use crate::repo::{self, cases::EventCursor};
+use crate::model::Principal;
+use crate::model::{Case, CaseEvent, CaseStatus, CaseView, EventKind, Timestamp};
+use crate::repo;
+/// Where a watcher stands: the last event it was handed (a repository query position).
+pub use crate::repo::cases::EventCursor;
 use crate::state::AppState;
 
 /// Events read from the database at a time for one watcher.
 pub const BATCH: u64 = 200;
-
-/// Tells this server's watchers that events committed.
-pub struct EventHub {
-    newest: tokio::sync::watch::Sender<i64>,
-}
-
-impl Default for EventHub {
-    fn default() -> Self {
-        EventHub {
-            newest: tokio::sync::watch::Sender::new(0),
-        }
-    }
-}
-
-impl EventHub {
-    /// Events up to the audit sequence number `seq` have committed.
-    pub fn published(&self, seq: i64) {
-        self.newest.send_if_modified(|newest| {
-            let moved = seq > *newest;
-            *newest = (*newest).max(seq);
-            moved
-        });
-    }
-
-    /// Events may have committed unannounced (a lost notification): every watcher looks.
-    pub fn nudge(&self) {
-        self.newest.send_modify(|_| {});
-    }
-
-    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<i64> {
-        self.newest.subscribe()
-    }
-}
 
 fn binding(p: &Principal) -> String {
     paging::binding(&["WatchCases", &p.user_id])
@@ -210,7 +179,7 @@ fn matches(f: &CaseFilter, p: &Principal, case: &Case, event: &CaseEvent, now: T
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::model::{Category, Priority, Role, Roles};
+    use crate::model::{Category, Priority, Role, Roles};
 
     fn principal(user: &str, agency: &str, role: Role) -> Principal {
         Principal {
@@ -353,19 +322,5 @@ mod tests {
             &case,
             &event(EventKind::Filed, None, CaseStatus::Filed, t)
         ));
-    }
-
-    #[test]
-    fn the_hub_only_moves_forward_but_can_be_nudged() {
-        let hub = EventHub::default();
-        let mut rx = hub.subscribe();
-        hub.published(5);
-        assert!(rx.has_changed().unwrap_or(false));
-        assert_eq!(*rx.borrow_and_update(), 5);
-        hub.published(3);
-        assert!(!rx.has_changed().unwrap_or(true));
-        hub.nudge();
-        assert!(rx.has_changed().unwrap_or(false));
-        assert_eq!(*rx.borrow_and_update(), 5);
     }
 }

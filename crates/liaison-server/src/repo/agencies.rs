@@ -5,8 +5,8 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use super::entities::agency;
 use super::{Tx, UniqueExt};
 use crate::clock::to_micros;
-use crate::domain::model::{Agency, Timestamp};
 use crate::error::{AppError, AppResult};
+use crate::model::{Agency, Timestamp};
 
 impl From<agency::Model> for Agency {
     fn from(row: agency::Model) -> Self {

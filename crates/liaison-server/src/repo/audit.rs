@@ -15,10 +15,10 @@ use tokio_stream::StreamExt;
 
 use super::entities::{audit_checkpoint, audit_entry};
 use super::{decode, Tx};
-use crate::audit::{AuditEntry, AuditRecord, Checkpoint, RecordView};
+use crate::chain::{AuditEntry, AuditRecord, Checkpoint, RecordView};
 use crate::clock::{from_micros, to_micros};
-use crate::domain::model::{Outcome, Roles, Timestamp};
 use crate::error::{AppError, AppResult};
+use crate::model::{Outcome, Roles, Timestamp};
 
 pub async fn append(
     tx: &Tx,

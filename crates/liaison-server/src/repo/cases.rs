@@ -10,11 +10,11 @@ use super::entities::{case, case_event, case_note};
 use super::{decode, Tx, UniqueExt};
 use crate::authz::CaseScope;
 use crate::clock::{from_micros, to_micros};
-use crate::domain::model::{
+use crate::error::{AppError, AppResult};
+use crate::model::{
     Case, CaseEvent, CaseOrder, CaseStatus, CaseView, Category, EventKind, Note, NoteVisibility,
     Priority, Resolution, Timestamp,
 };
-use crate::error::{AppError, AppResult};
 
 impl TryFrom<case::Model> for Case {
     type Error = AppError;

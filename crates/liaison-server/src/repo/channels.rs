@@ -6,8 +6,8 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use super::entities::channel;
 use super::{decode, Tx, UniqueExt};
 use crate::clock::{from_micros, to_micros};
-use crate::domain::model::{Categories, Channel, ChannelStatus};
 use crate::error::{AppError, AppResult};
+use crate::model::{Categories, Channel, ChannelStatus};
 
 impl TryFrom<channel::Model> for Channel {
     type Error = AppError;

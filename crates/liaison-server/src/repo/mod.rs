@@ -1,4 +1,4 @@
-//! Persistence: sea-orm lives here and nowhere else. Rows are converted to `domain::model` types on
+//! Persistence: sea-orm lives here and nowhere else. Rows are converted to `model` types on
 //! the way out, and database-specific errors (constraint names, driver wording) become `AppError`s.
 
 pub mod agencies;
@@ -212,4 +212,34 @@ impl<T> UniqueExt<T> for Result<T, DbErr> {
 fn decode<T>(value: i64, from_code: impl Fn(i64) -> Option<T>, what: &'static str) -> AppResult<T> {
     from_code(value)
         .ok_or_else(|| AppError::internal(format!("unknown {what} code {value} in database")))
+}
+
+/// Database errors as the service answers them: unreachable or busy is UNAVAILABLE, anything else
+/// INTERNAL. (Unique violations are mapped where they are expected, by `UniqueExt::on_unique`.)
+impl From<DbErr> for AppError {
+    fn from(err: DbErr) -> Self {
+        use sea_orm::sqlx;
+        let unreachable = |e: &sqlx::Error| match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Tls(_) => true,
+            // SQLITE_BUSY and SQLITE_LOCKED: another process held the database past busy_timeout.
+            sqlx::Error::Database(db) => {
+                matches!(db.code().as_deref(), Some("5") | Some("6") | Some("517"))
+            }
+            _ => false,
+        };
+        match &err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => AppError::Unavailable(err.to_string()),
+            DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+            | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))
+                if unreachable(e) =>
+            {
+                AppError::Unavailable(err.to_string())
+            }
+            _ => AppError::Internal(err.to_string()),
+        }
+    }
 }

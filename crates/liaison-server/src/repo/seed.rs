@@ -13,12 +13,12 @@ use super::entities::{
     agency, audit_checkpoint, audit_entry, case, case_event, case_note, channel, user,
 };
 use super::{Db, Tx};
-use crate::audit::{AuditEntry, Checkpoint};
+use crate::chain::{AuditEntry, Checkpoint};
 use crate::clock::to_micros;
-use crate::domain::model::{
+use crate::error::{AppError, AppResult};
+use crate::model::{
     Agency, Case, CaseEvent, CaseStatus, Channel, Note, Resolution, Timestamp, User,
 };
-use crate::error::{AppError, AppResult};
 
 /// A case as the seed writes it: the case, the request id it was filed with, and when it was
 /// escalated (a FILED case left past its deadline, as the service's timer would have done).

@@ -9,8 +9,8 @@ use sea_orm::{
 use super::entities::{login_failure, refresh_token, session, user};
 use super::{Db, Tx};
 use crate::clock::{from_micros, to_micros};
-use crate::domain::model::{Timestamp, User};
 use crate::error::AppResult;
+use crate::model::{Timestamp, User};
 
 /// A signed-in session: the family of one login's refresh tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]

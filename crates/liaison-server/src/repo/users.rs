@@ -6,8 +6,8 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use super::entities::user;
 use super::{Tx, UniqueExt};
 use crate::clock::{from_micros, to_micros};
-use crate::domain::model::{Roles, Timestamp, User};
 use crate::error::{AppError, AppResult};
+use crate::model::{Roles, Timestamp, User};
 
 impl From<user::Model> for User {
     fn from(row: user::Model) -> Self {

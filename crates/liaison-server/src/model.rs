@@ -371,3 +371,21 @@ mod tests {
         assert_eq!(etag("a", 1), etag("a", 1));
     }
 }
+
+/// An authenticated, enabled user, as the database says now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: String,
+    pub username: String,
+    pub agency_id: String,
+    pub roles: Roles,
+    pub session_id: String,
+    /// Only ChangePassword is open to a user whose password an admin reset.
+    pub must_change_password: bool,
+}
+
+impl Principal {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(role)
+    }
+}
