@@ -127,7 +127,9 @@ pub async fn run(config: &Config, command: AuditCommand) -> Result<(), String> {
                 )),
                 None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
             };
-            let mut entries = liaison_server::domain::audit_log::export_all(&state.db, filter);
+            let operator = liaison_server::authz::operator();
+            let mut entries =
+                liaison_server::domain::audit_log::export_all(&state.db, &operator, filter);
             let mut count = 0u64;
             while let Some(entry) = entries.recv().await {
                 let entry = entry.map_err(|e| e.to_string())?;

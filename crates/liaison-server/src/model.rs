@@ -336,6 +336,57 @@ pub struct CaseEvent {
     pub visible_to_agency_id: Option<String>,
 }
 
+/// Who recorded a case event.
+#[derive(Debug, Clone, Copy)]
+pub enum EventActor<'a> {
+    /// A user of an agency.
+    User { id: &'a str, agency_id: &'a str },
+    /// The service itself (an escalation): no user acted.
+    Service,
+}
+
+impl CaseEvent {
+    /// An event of `kind` on a case, carrying nothing else yet: the caller fills in what the kind
+    /// carries (statuses, reason, assignee, resolution, note).
+    pub fn new(
+        id: String,
+        case_id: String,
+        kind: EventKind,
+        actor: EventActor<'_>,
+        at: Timestamp,
+    ) -> Self {
+        let (actor_id, actor_agency_id) = match actor {
+            EventActor::User { id, agency_id } => (id.to_string(), agency_id.to_string()),
+            EventActor::Service => (String::new(), String::new()),
+        };
+        CaseEvent {
+            id,
+            case_id,
+            kind,
+            actor_id,
+            actor_agency_id,
+            at,
+            from_status: None,
+            to_status: None,
+            reason: None,
+            assignee_id: None,
+            resolution: None,
+            note_id: None,
+            visible_to_agency_id: None,
+        }
+    }
+}
+
+impl Principal {
+    /// The principal as the actor of a case event.
+    pub fn as_actor(&self) -> EventActor<'_> {
+        EventActor::User {
+            id: &self.user_id,
+            agency_id: &self.agency_id,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,9 +2,10 @@
 //! agency, add a user. They are audited like calls, with no actor and the peer `local`; so is
 //! `liaison-bench seed`, through [`operator_call`] and [`audited`].
 
+use crate::authz;
 use crate::domain::call::{self, Call};
 use crate::domain::directory;
-use crate::domain::users::{self, AgencyRef, NewUser};
+use crate::domain::users::{self, NewUser};
 use crate::error::AppResult;
 use crate::model::{Agency, Roles, User};
 use crate::state::AppState;
@@ -40,7 +41,7 @@ pub async fn add_agency(
         let name = v.check("name", validate::text(name, 1, 200, false));
         let country = v.check("country", validate::country(country));
         v.finish()?;
-        directory::add_agency(state, &call, code, name, country).await
+        directory::add_agency(state, &call, &authz::operator(), code, name, country).await
     }
     .await;
     audited(state, &call, result).await
@@ -64,7 +65,7 @@ pub async fn add_user(
             password: v.check("password", validate::password(password)),
         };
         v.finish()?;
-        users::create_in(state, &call, AgencyRef::Code(agency_code), new).await
+        users::create_by_operator(state, &call, &authz::operator(), agency_code, new).await
     }
     .await;
     audited(state, &call, result).await

@@ -14,8 +14,8 @@ use super::text;
 use super::world::{World, FILED_FROM_INDIA};
 use liaison_server::clock::{from_micros, to_micros};
 use liaison_server::model::{
-    Case, CaseEvent, CaseStatus, Category, EventKind, Note, NoteVisibility, Priority, Resolution,
-    Timestamp,
+    Case, CaseEvent, CaseStatus, Category, EventActor, EventKind, Note, NoteVisibility, Priority,
+    Resolution, Timestamp,
 };
 use liaison_server::repo::seed::{CaseBatch, NewCase};
 
@@ -232,30 +232,20 @@ impl Timeline<'_> {
     }
 
     fn event(&mut self, kind: EventKind, actor: Option<usize>, at: i64) -> &mut CaseEvent {
-        let (actor_id, actor_agency_id) = match actor {
+        let id = self.rng.uuid_v7(from_micros(at)).to_string();
+        let actor = match actor {
             Some(user) => {
                 let user = &self.world.user(user).user;
-                (user.id.clone(), user.agency_id.clone())
+                EventActor::User {
+                    id: &user.id,
+                    agency_id: &user.agency_id,
+                }
             }
             // The service's own events (escalation) have no actor.
-            None => (String::new(), String::new()),
+            None => EventActor::Service,
         };
-        let id = self.rng.uuid_v7(from_micros(at)).to_string();
-        self.events.push(CaseEvent {
-            id,
-            case_id: self.case_id.clone(),
-            kind,
-            actor_id,
-            actor_agency_id,
-            at: from_micros(at),
-            from_status: None,
-            to_status: None,
-            reason: None,
-            assignee_id: None,
-            resolution: None,
-            note_id: None,
-            visible_to_agency_id: None,
-        });
+        let event = CaseEvent::new(id, self.case_id.clone(), kind, actor, from_micros(at));
+        self.events.push(event);
         let last = self.events.len() - 1;
         &mut self.events[last]
     }

@@ -81,9 +81,9 @@ impl AdminService for Api {
     ) -> Result<Response<pb::User>, Status> {
         let started = self.begin(request, "AdminService/CreateUser").await;
         let result = async {
-            let p = started.with_role(Role::Admin)?;
+            let admin = &started.admin()?;
             let new = NewUser::try_from(&started.message)?;
-            let user = users::create(&self.state, &started.call, p, new).await?;
+            let user = users::create(&self.state, &started.call, admin, new).await?;
             Ok(convert::user(user))
         }
         .await;
@@ -97,11 +97,11 @@ impl AdminService for Api {
     ) -> Result<Response<pb::User>, Status> {
         let started = self.begin(request, "AdminService/UpdateUser").await;
         let result = async {
-            let p = started.with_role(Role::Admin)?;
+            let admin = &started.admin()?;
             started.call.concerns("user", &started.message.id);
             let id = validate::field("id", validate::uuid(&started.message.id))?;
             let changes = UserChanges::try_from(&started.message)?;
-            let user = users::update(&self.state, &started.call, p, &id, changes).await?;
+            let user = users::update(&self.state, &started.call, admin, &id, changes).await?;
             Ok(convert::user(user))
         }
         .await;
@@ -115,11 +115,11 @@ impl AdminService for Api {
     ) -> Result<Response<pb::ListUsersResponse>, Status> {
         let started = self.begin(request, "AdminService/ListUsers").await;
         let result = async {
-            let p = started.with_role(Role::Admin)?;
+            let admin = &started.admin()?;
             let list = users::list(
                 &self.state,
                 &started.call,
-                p,
+                admin,
                 started.message.include_disabled,
             )
             .await?;
@@ -138,14 +138,14 @@ impl AdminService for Api {
     ) -> Result<Response<pb::ResetPasswordResponse>, Status> {
         let started = self.begin(request, "AdminService/ResetPassword").await;
         let result = async {
-            let p = started.with_role(Role::Admin)?;
+            let admin = &started.admin()?;
             let m = &started.message;
             started.call.concerns("user", &m.id);
             let mut v = Violations::new();
             let id = v.check("id", validate::uuid(&m.id));
             let password = v.check("new_password", validate::password(&m.new_password));
             v.finish()?;
-            users::reset_password(&self.state, &started.call, p, &id, password).await?;
+            users::reset_password(&self.state, &started.call, admin, &id, password).await?;
             Ok(pb::ResetPasswordResponse {})
         }
         .await;
@@ -159,10 +159,10 @@ impl AdminService for Api {
     ) -> Result<Response<pb::RevokeSessionsResponse>, Status> {
         let started = self.begin(request, "AdminService/RevokeSessions").await;
         let result = async {
-            let p = started.with_role(Role::Admin)?;
+            let admin = &started.admin()?;
             started.call.concerns("user", &started.message.user_id);
             let id = validate::field("user_id", validate::uuid(&started.message.user_id))?;
-            let revoked = users::revoke_sessions(&self.state, &started.call, p, &id).await?;
+            let revoked = users::revoke_sessions(&self.state, &started.call, admin, &id).await?;
             Ok(pb::RevokeSessionsResponse {
                 revoked: revoked as i64,
             })
@@ -178,14 +178,14 @@ impl AdminService for Api {
     ) -> Result<Response<pb::Channel>, Status> {
         let started = self.begin(request, "AdminService/ProposeChannel").await;
         let result = async {
-            let p = started.with_role(Role::Admin)?;
+            let admin = &started.admin()?;
             let m = &started.message;
             let mut v = Violations::new();
             let partner = v.check("partner_agency_id", validate::uuid(&m.partner_agency_id));
             let categories = categories(&mut v, &m.categories);
             v.finish()?;
             let view =
-                channels::propose(&self.state, &started.call, p, &partner, categories).await?;
+                channels::propose(&self.state, &started.call, admin, &partner, categories).await?;
             Ok(convert::channel(view))
         }
         .await;
@@ -231,11 +231,11 @@ impl Api {
     ) -> Result<Response<pb::Channel>, Status> {
         let started = self.begin(request, method).await;
         let result = async {
-            let p = started.with_role(Role::Admin)?;
+            let admin = &started.admin()?;
             let (id, etag) = id_and_etag(&started.message);
             let (id, etag) = channel_ref(&started.call, id, etag)?;
             let view =
-                channels::change_status(&self.state, &started.call, p, &id, &etag, to).await?;
+                channels::change_status(&self.state, &started.call, admin, &id, &etag, to).await?;
             Ok(convert::channel(view))
         }
         .await;

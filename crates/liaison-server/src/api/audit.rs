@@ -10,7 +10,7 @@ use crate::chain::Checkpoint;
 use crate::domain::audit_log::{self, AuditFilter, Verification};
 use crate::domain::paging;
 use crate::error::AppResult;
-use crate::model::{Outcome, Role};
+use crate::model::Outcome;
 use crate::pb::{self, audit_service_server::AuditService};
 use crate::validate::{self, Violations};
 
@@ -111,9 +111,9 @@ impl AuditService for Api {
     ) -> Result<Response<Self::ExportAuditLogStream>, Status> {
         let started = self.begin(request, "AuditService/ExportAuditLog").await;
         let result = async {
-            let p = started.with_role(Role::Auditor)?;
+            let auditor = &started.auditor()?;
             let filter = AuditFilter::try_from(&started.message)?;
-            let entries = audit_log::export(&self.state, &started.call, p, filter).await?;
+            let entries = audit_log::export(&self.state, &started.call, auditor, filter).await?;
             let request_id = started.call.request_id.clone();
             let stream = tokio_stream::wrappers::ReceiverStream::new(entries).map(move |entry| {
                 entry.map(convert::audit_entry).map_err(|e| {
@@ -134,8 +134,9 @@ impl AuditService for Api {
     ) -> Result<Response<pb::Checkpoint>, Status> {
         let started = self.begin(request, "AuditService/GetCheckpoint").await;
         let result = async {
-            let p = started.with_role(Role::Auditor)?;
-            let checkpoint = audit_log::latest_checkpoint(&self.state, &started.call, p).await?;
+            let auditor = &started.auditor()?;
+            let checkpoint =
+                audit_log::latest_checkpoint(&self.state, &started.call, auditor).await?;
             Ok(checkpoint_to_pb(checkpoint))
         }
         .await;
@@ -149,7 +150,7 @@ impl AuditService for Api {
     ) -> Result<Response<pb::VerifyAuditChainResponse>, Status> {
         let started = self.begin(request, "AuditService/VerifyAuditChain").await;
         let result = async {
-            let p = started.with_role(Role::Auditor)?;
+            let auditor = &started.auditor()?;
             let m = &started.message;
             let what = match &m.checkpoint {
                 Some(c) => Verification::Checkpoint(checkpoint_from_pb(c)?),
@@ -171,7 +172,7 @@ impl AuditService for Api {
                     }
                 }
             };
-            let report = audit_log::verify_chain(&self.state, &started.call, p, what).await?;
+            let report = audit_log::verify_chain(&self.state, &started.call, auditor, what).await?;
             Ok(pb::VerifyAuditChainResponse {
                 ok: report.ok,
                 entries_checked: report.entries_checked,
@@ -192,9 +193,10 @@ impl AuditService for Api {
     ) -> Result<Response<pb::QueryAuditLogResponse>, Status> {
         let started = self.begin(request, "AuditService/QueryAuditLog").await;
         let result = async {
-            let p = started.with_role(Role::Auditor)?;
+            let auditor = &started.auditor()?;
             let filter = AuditFilter::try_from(&started.message)?;
-            let (entries, next) = audit_log::query(&self.state, &started.call, p, filter).await?;
+            let (entries, next) =
+                audit_log::query(&self.state, &started.call, auditor, filter).await?;
             Ok(pb::QueryAuditLogResponse {
                 entries: entries.into_iter().map(convert::audit_entry).collect(),
                 next_page_token: next.unwrap_or_default(),

@@ -126,7 +126,7 @@ impl Api {
     ) -> Result<Response<pb::Case>, Status> {
         let started = self.begin(request, method).await;
         let result = async {
-            let p = started.case_worker()?;
+            let scope = &started.case_worker()?;
             let (id, etag) = id_and_etag(&started.message);
             started.call.concerns("case", id);
             let mut v = Violations::new();
@@ -135,7 +135,8 @@ impl Api {
             let mv = parse_move(&started.message, &mut v);
             v.finish()?;
             let case =
-                cases::transition(&self.state, &started.call, p, &id, &etag, checked(mv)?).await?;
+                cases::transition(&self.state, &started.call, scope, &id, &etag, checked(mv)?)
+                    .await?;
             Ok(convert::case(case, self.state.clock.now()))
         }
         .await;
@@ -185,13 +186,13 @@ impl CaseService for Api {
         let started = self.begin(request, "CaseService/WatchCases").await;
         let call = started.call.clone();
         let result = async {
-            let p = started.case_worker()?;
+            let scope = &started.case_worker()?;
             let bearer = started.bearer()?.to_string();
             let m = &started.message;
             let filter = CaseFilter::try_from(m)?;
             let slot = self.watch.admit()?;
             let token = (!m.resume_token.is_empty()).then_some(m.resume_token.as_str());
-            let cursor = watch_domain::open(&self.state, &started.call, p, token).await?;
+            let cursor = watch_domain::open(&self.state, &started.call, scope, token).await?;
             Ok(watch::Opened {
                 bearer,
                 filter,
@@ -216,12 +217,12 @@ impl CaseService for Api {
     ) -> Result<Response<pb::Case>, Status> {
         let started = self.begin(request, "CaseService/FileReferral").await;
         let result = async {
-            let p = started.case_worker()?;
+            let scope = &started.case_worker()?;
             started
                 .call
                 .concerns("channel", &started.message.channel_id);
             let new = NewReferral::try_from(&started.message)?;
-            let case = cases::file(&self.state, &started.call, p, new).await?;
+            let case = cases::file(&self.state, &started.call, scope, new).await?;
             Ok(convert::case(case, self.state.clock.now()))
         }
         .await;
@@ -235,9 +236,9 @@ impl CaseService for Api {
     ) -> Result<Response<pb::Case>, Status> {
         let started = self.begin(request, "CaseService/GetCase").await;
         let result = async {
-            let p = started.case_worker()?;
+            let scope = &started.case_worker()?;
             let id = self.case_id(&started.call, &started.message.id, "id")?;
-            let case = cases::get(&self.state, &started.call, p, &id).await?;
+            let case = cases::get(&self.state, &started.call, scope, &id).await?;
             Ok(convert::case(case, self.state.clock.now()))
         }
         .await;
@@ -251,9 +252,9 @@ impl CaseService for Api {
     ) -> Result<Response<pb::ListCasesResponse>, Status> {
         let started = self.begin(request, "CaseService/ListCases").await;
         let result = async {
-            let p = started.case_worker()?;
+            let scope = &started.case_worker()?;
             let listing = CaseListing::try_from(&started.message)?;
-            let (page, next) = cases::list(&self.state, &started.call, p, listing).await?;
+            let (page, next) = cases::list(&self.state, &started.call, scope, listing).await?;
             let now = self.state.clock.now();
             Ok(pb::ListCasesResponse {
                 cases: page.into_iter().map(|c| convert::case(c, now)).collect(),
@@ -401,7 +402,7 @@ impl CaseService for Api {
     ) -> Result<Response<pb::Note>, Status> {
         let started = self.begin(request, "CaseService/AddNote").await;
         let result = async {
-            let p = started.case_worker()?;
+            let scope = &started.case_worker()?;
             let m = &started.message;
             started.call.concerns("case", &m.case_id);
             let mut v = Violations::new();
@@ -417,7 +418,7 @@ impl CaseService for Api {
             let note = cases::add_note(
                 &self.state,
                 &started.call,
-                p,
+                scope,
                 &case_id,
                 body,
                 checked(visibility)?,
@@ -436,14 +437,14 @@ impl CaseService for Api {
     ) -> Result<Response<pb::ListNotesResponse>, Status> {
         let started = self.begin(request, "CaseService/ListNotes").await;
         let result = async {
-            let p = started.case_worker()?;
+            let scope = &started.case_worker()?;
             let m = &started.message;
             let id = self.case_id(&started.call, &m.case_id, "case_id")?;
             let page = TimelinePage {
                 page_size: paging::page_size(m.page_size)?,
                 page_token: (!m.page_token.is_empty()).then(|| m.page_token.clone()),
             };
-            let (notes, next) = cases::notes(&self.state, &started.call, p, &id, page).await?;
+            let (notes, next) = cases::notes(&self.state, &started.call, scope, &id, page).await?;
             Ok(pb::ListNotesResponse {
                 notes: notes.into_iter().map(convert::note).collect(),
                 next_page_token: next.unwrap_or_default(),
@@ -460,14 +461,15 @@ impl CaseService for Api {
     ) -> Result<Response<pb::ListCaseEventsResponse>, Status> {
         let started = self.begin(request, "CaseService/ListCaseEvents").await;
         let result = async {
-            let p = started.case_worker()?;
+            let scope = &started.case_worker()?;
             let m = &started.message;
             let id = self.case_id(&started.call, &m.case_id, "case_id")?;
             let page = TimelinePage {
                 page_size: paging::page_size(m.page_size)?,
                 page_token: (!m.page_token.is_empty()).then(|| m.page_token.clone()),
             };
-            let (events, next) = cases::events(&self.state, &started.call, p, &id, page).await?;
+            let (events, next) =
+                cases::events(&self.state, &started.call, scope, &id, page).await?;
             Ok(pb::ListCaseEventsResponse {
                 events: events.into_iter().map(convert::event).collect(),
                 next_page_token: next.unwrap_or_default(),

@@ -20,12 +20,11 @@ use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 
 use crate::authn;
-use crate::authz;
+use crate::authz::{self, AgencyAdmin, AuditScope, CaseScope};
 use crate::config::Config;
 use crate::domain::call::{self, Call};
 use crate::error::{AppError, AppResult};
 use crate::model::Principal;
-use crate::model::Role;
 use crate::state::AppState;
 
 /// Shared by every service implementation.
@@ -94,19 +93,20 @@ impl<M> Started<M> {
         self.admission.as_ref().map(|_| ()).map_err(Clone::clone)
     }
 
-    /// The caller, if they hold `role`. Checked before the request is validated, so a caller
-    /// without the role is refused (and audited as DENIED) whatever they sent.
-    pub fn with_role(&self, role: Role) -> AppResult<&Principal> {
-        let p = self.caller()?;
-        authz::require_role(p, role)?;
-        Ok(p)
+    /// The caller as an admin of their agency. Checked before the request is validated, so a
+    /// caller without the role is refused (and audited as DENIED) whatever they sent.
+    pub fn admin(&self) -> AppResult<AgencyAdmin> {
+        authz::agency_admin(self.caller()?)
     }
 
-    /// The caller, if they may work cases (OFFICER or SUPERVISOR); checked like [`Started::with_role`].
-    pub fn case_worker(&self) -> AppResult<&Principal> {
-        let p = self.caller()?;
-        authz::case_scope(p)?;
-        Ok(p)
+    /// The caller as an auditor: the part of the log they may read; checked like [`Started::admin`].
+    pub fn auditor(&self) -> AppResult<AuditScope> {
+        authz::auditor(self.caller()?)
+    }
+
+    /// The cases the caller may work (OFFICER or SUPERVISOR); checked like [`Started::admin`].
+    pub fn case_worker(&self) -> AppResult<CaseScope> {
+        authz::case_scope(self.caller()?)
     }
 }
 

@@ -147,18 +147,18 @@ impl Feed {
             }
             // Permissions are checked afresh for every read: an expired token, an ended session,
             // a disabled user or a lost role ends the stream.
-            let p = match self.api.authenticate(&self.bearer).await {
-                Ok(p) => p,
+            let scope = match self.api.authenticate(&self.bearer).await.and_then(|p| {
+                authz::require_settled_password(&p)?;
+                authz::case_scope(&p)
+            }) {
+                Ok(scope) => scope,
                 Err(e) => return e.into(),
             };
-            if let Err(e) = authz::require_settled_password(&p) {
-                return e.into();
-            }
-            let batch = match watch::next(&state, &self.call, &p, &self.filter, &self.cursor).await
-            {
-                Ok(batch) => batch,
-                Err(e) => return e.into(),
-            };
+            let batch =
+                match watch::next(&state, &self.call, &scope, &self.filter, &self.cursor).await {
+                    Ok(batch) => batch,
+                    Err(e) => return e.into(),
+                };
             for Delivery {
                 event,
                 case,
@@ -168,7 +168,7 @@ impl Feed {
                 let message = pb::WatchCasesResponse {
                     event: Some(convert::event(event)),
                     case: Some(convert::case(case, state.clock.now())),
-                    resume_token: match watch::resume_token(&state, &p, &cursor) {
+                    resume_token: match watch::resume_token(&state, &scope, &cursor) {
                         Ok(token) => token,
                         Err(e) => return e.into(),
                     },
@@ -188,7 +188,7 @@ impl Feed {
                 let beat = pb::WatchCasesResponse {
                     event: None,
                     case: None,
-                    resume_token: match watch::resume_token(&state, &p, &self.cursor) {
+                    resume_token: match watch::resume_token(&state, &scope, &self.cursor) {
                         Ok(token) => token,
                         Err(e) => return e.into(),
                     },

@@ -4,13 +4,12 @@
 use tokio::sync::mpsc;
 
 use crate::audit::verify::{self, Report};
-use crate::authz;
+use crate::authz::{AuditScope, Operator};
 use crate::chain::{AuditEntry, Checkpoint};
 use crate::domain::call::{Call, Work};
 use crate::domain::paging;
 use crate::error::{AppError, AppResult};
-use crate::model::Principal;
-use crate::model::{Outcome, Role, Timestamp};
+use crate::model::{Outcome, Timestamp};
 use crate::repo::audit::AuditQuery;
 use crate::repo::{self, Db};
 use crate::state::AppState;
@@ -28,9 +27,9 @@ pub struct AuditFilter {
 }
 
 impl AuditFilter {
-    fn scoped_to(&self, agency_id: Option<String>) -> AuditQuery {
+    fn scoped_to(&self, scope: &AuditScope) -> AuditQuery {
         AuditQuery {
-            agency_id,
+            scope: scope.clone(),
             actor_id: self.actor_id.clone(),
             case_id: self.case_id.clone(),
             method: self.method.clone(),
@@ -45,14 +44,14 @@ impl AuditFilter {
         }
     }
 
-    fn binding(&self, p: &Principal) -> String {
+    fn binding(&self, scope: &AuditScope) -> String {
         let time = |t: Option<Timestamp>| {
             t.map(|t| t.timestamp_micros().to_string())
                 .unwrap_or_default()
         };
         paging::binding(&[
             "QueryAuditLog",
-            &p.user_id,
+            scope.principal().map(|p| p.user_id.as_str()).unwrap_or(""),
             self.actor_id.as_deref().unwrap_or(""),
             self.case_id.as_deref().unwrap_or(""),
             self.method.as_deref().unwrap_or(""),
@@ -66,12 +65,11 @@ impl AuditFilter {
 pub async fn query(
     state: &AppState,
     call: &Call,
-    p: &Principal,
+    scope: &AuditScope,
     filter: AuditFilter,
 ) -> AppResult<(Vec<AuditEntry>, Option<String>)> {
-    authz::require_role(p, Role::Auditor)?;
     let secret = &state.keys.page_token_secret();
-    let binding = filter.binding(p);
+    let binding = filter.binding(scope);
     let before_seq = filter
         .page_token
         .as_deref()
@@ -80,7 +78,7 @@ pub async fn query(
     let query = AuditQuery {
         before_seq,
         limit: filter.page_size + 1,
-        ..filter.scoped_to(Some(p.agency_id.clone()))
+        ..filter.scoped_to(scope)
     };
     let work = Work::begin(state, call).await?;
     let entries = repo::audit::query(work.tx(), &query).await?;
@@ -135,28 +133,27 @@ fn pump(db: Db, mut query: AuditQuery) -> mpsc::Receiver<AppResult<AuditEntry>> 
 pub async fn export(
     state: &AppState,
     call: &Call,
-    p: &Principal,
+    scope: &AuditScope,
     filter: AuditFilter,
 ) -> AppResult<mpsc::Receiver<AppResult<AuditEntry>>> {
-    authz::require_role(p, Role::Auditor)?;
     Work::begin(state, call).await?.commit().await?;
-    Ok(pump(
-        state.db.clone(),
-        filter.scoped_to(Some(p.agency_id.clone())),
-    ))
+    Ok(pump(state.db.clone(), filter.scoped_to(scope)))
 }
 
 /// The operator's export of the whole log, straight from the database.
-pub fn export_all(db: &Db, filter: AuditFilter) -> mpsc::Receiver<AppResult<AuditEntry>> {
-    pump(db.clone(), filter.scoped_to(None))
+pub fn export_all(
+    db: &Db,
+    operator: &Operator,
+    filter: AuditFilter,
+) -> mpsc::Receiver<AppResult<AuditEntry>> {
+    pump(db.clone(), filter.scoped_to(&operator.audit_scope()))
 }
 
 pub async fn latest_checkpoint(
     state: &AppState,
     call: &Call,
-    p: &Principal,
+    _auditor: &AuditScope,
 ) -> AppResult<Checkpoint> {
-    authz::require_role(p, Role::Auditor)?;
     let work = Work::begin(state, call).await?;
     let checkpoint = repo::audit::latest_checkpoint(work.tx()).await?;
     work.commit().await?;
@@ -173,10 +170,9 @@ pub enum Verification {
 pub async fn verify_chain(
     state: &AppState,
     call: &Call,
-    p: &Principal,
+    _auditor: &AuditScope,
     what: Verification,
 ) -> AppResult<Report> {
-    authz::require_role(p, Role::Auditor)?;
     // Checkpoints may be signed by a key another replica added since this one last looked.
     if let Err(e) = state.keys.reload() {
         tracing::warn!(error = %e, "could not reload the signing keys");

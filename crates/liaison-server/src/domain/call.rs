@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use crate::audit;
+use crate::authz::Unchecked;
 use crate::chain::AuditRecord;
 use crate::error::{AppError, AppResult};
 use crate::model::Principal;
@@ -124,26 +125,29 @@ impl Call {
     /// The call concerns this case: its parties' auditors will see the entry.
     pub fn concerns_case(&self, case: &Case) {
         self.concerns_case_for(
-            case,
-            (
-                case.originating_agency_id.clone(),
-                case.receiving_agency_id.clone(),
-            ),
+            &case.id,
+            (&case.originating_agency_id, &case.receiving_agency_id),
         );
+    }
+
+    /// The call concerns this case, read but not yet authorized: an attempt on it is its parties'
+    /// auditors' to see too.
+    pub fn concerns_unchecked_case(&self, case: &Unchecked<Case>) {
+        self.concerns_case_for(case.id(), case.parties());
     }
 
     /// The call concerns this case, but only `agency_id`'s auditors may see the entry (an
     /// internal note must not show up in the other agency's audit view either).
     pub fn concerns_case_within(&self, case: &Case, agency_id: &str) {
-        self.concerns_case_for(case, (agency_id.to_string(), agency_id.to_string()));
+        self.concerns_case_for(&case.id, (agency_id, agency_id));
     }
 
-    fn concerns_case_for(&self, case: &Case, audit_scope: (String, String)) {
+    fn concerns_case_for(&self, case_id: &str, (originating, receiving): (&str, &str)) {
         let mut subject = lock(&self.subject);
         subject.target_type = Some("case");
-        subject.target_id = Some(case.id.clone());
-        subject.case_id = Some(case.id.clone());
-        subject.case_parties = Some(audit_scope);
+        subject.target_id = Some(case_id.to_string());
+        subject.case_id = Some(case_id.to_string());
+        subject.case_parties = Some((originating.to_string(), receiving.to_string()));
     }
 
     fn record(&self, state: &AppState, outcome: Outcome, status_code: i32) -> AuditRecord {

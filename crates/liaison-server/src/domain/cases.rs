@@ -2,21 +2,20 @@
 
 use chrono::Datelike;
 
-use crate::authz::{self, CaseAction, CASE_NOT_FOUND};
+use crate::authz::{
+    self, CaseAction, CasePermit, CaseScope, Unchecked, CASE_NOT_FOUND, CHANNEL_NOT_FOUND,
+};
 use crate::domain::call::{Call, Work};
 use crate::domain::lifecycle::{self, Move};
 use crate::domain::paging;
 use crate::error::{AppError, AppResult};
-use crate::model::Principal;
 use crate::model::{
-    Case, CaseEvent, CaseOrder, CaseStatus, CaseView, Category, ChannelStatus, EventKind, Note,
-    NoteVisibility, Priority, Role, Timestamp,
+    Case, CaseEvent, CaseOrder, CaseStatus, CaseView, Category, ChannelStatus, EventActor,
+    EventKind, Note, NoteVisibility, Priority, Role, Timestamp,
 };
 use crate::repo::cases::{CaseCursor, CaseQuery, TimelineCursor};
 use crate::repo::{self, Tx};
 use crate::state::AppState;
-
-const CHANNEL_NOT_FOUND: AppError = AppError::NotFound("channel not found");
 
 #[derive(Debug, Clone)]
 pub struct NewReferral {
@@ -28,36 +27,28 @@ pub struct NewReferral {
     pub summary: String,
 }
 
-fn event(case: &Case, kind: EventKind, actor: &Principal, at: Timestamp) -> CaseEvent {
-    CaseEvent {
-        id: uuid::Uuid::now_v7().to_string(),
-        case_id: case.id.clone(),
+/// A new event of `case`, recorded by `actor` now.
+fn event(case: &Case, kind: EventKind, actor: EventActor<'_>, at: Timestamp) -> CaseEvent {
+    CaseEvent::new(
+        uuid::Uuid::now_v7().to_string(),
+        case.id.clone(),
         kind,
-        actor_id: actor.user_id.clone(),
-        actor_agency_id: actor.agency_id.clone(),
+        actor,
         at,
-        from_status: None,
-        to_status: None,
-        reason: None,
-        assignee_id: None,
-        resolution: None,
-        note_id: None,
-        visible_to_agency_id: None,
-    }
+    )
 }
 
-/// Loads a case and checks the caller may do `action` to it.
+/// Loads a case and checks the caller may do `action` to it: the permit holds the case.
 async fn load(
     tx: &Tx,
     call: &Call,
-    p: &Principal,
+    scope: &CaseScope,
     id: &str,
     action: CaseAction,
-) -> AppResult<(Case, authz::Permit)> {
+) -> AppResult<CasePermit> {
     let case = repo::cases::find(tx, id).await?.ok_or(CASE_NOT_FOUND)?;
-    call.concerns_case(&case);
-    let permit = authz::authorize(p, &case, action)?;
-    Ok((case, permit))
+    call.concerns_unchecked_case(&case);
+    authz::authorize(scope, case, action)
 }
 
 /// Files a referral to the other agency of an ACTIVE channel. Filing again with a request id the
@@ -65,16 +56,15 @@ async fn load(
 pub async fn file(
     state: &AppState,
     call: &Call,
-    p: &Principal,
+    scope: &CaseScope,
     new: NewReferral,
 ) -> AppResult<Case> {
-    authz::case_scope(p)?;
-    match file_once(state, call, p, &new).await {
+    match file_once(state, call, scope, &new).await {
         // A concurrent filing with the same request id won the race: answer with its case.
         Err(AppError::AlreadyExists(_)) => {
             let work = Work::begin(state, call).await?;
-            match repo::cases::find_by_request(work.tx(), &p.user_id, &new.request_id).await? {
-                Some(case) => replay(work, call, p, &new, case).await,
+            match repo::cases::find_by_request(work.tx(), scope.user_id(), &new.request_id).await? {
+                Some(case) => replay(work, call, scope, &new, case).await,
                 None => Err(AppError::internal("request id taken but no case found")),
             }
         }
@@ -87,12 +77,12 @@ pub async fn file(
 async fn replay(
     work: Work<'_>,
     call: &Call,
-    p: &Principal,
+    scope: &CaseScope,
     new: &NewReferral,
-    case: Case,
+    case: Unchecked<Case>,
 ) -> AppResult<Case> {
-    call.concerns_case(&case);
-    authz::authorize(p, &case, CaseAction::Read)?;
+    call.concerns_unchecked_case(&case);
+    let case = authz::authorize(scope, case, CaseAction::Read)?.into_case();
     let same = case.channel_id == new.channel_id
         && case.category == new.category
         && case.priority == new.priority
@@ -111,19 +101,20 @@ async fn replay(
 async fn file_once(
     state: &AppState,
     call: &Call,
-    p: &Principal,
+    scope: &CaseScope,
     new: &NewReferral,
 ) -> AppResult<Case> {
+    let p = scope.principal();
     let mut work = Work::begin(state, call).await?;
     // A retry of an earlier filing is answered in the same transaction that would file it.
     if let Some(case) = repo::cases::find_by_request(work.tx(), &p.user_id, &new.request_id).await?
     {
-        return replay(work, call, p, new, case).await;
+        return replay(work, call, scope, new, case).await;
     }
     let tx = work.tx();
     let channel = repo::channels::find(tx, &new.channel_id)
         .await?
-        .filter(|c| c.has_party(&p.agency_id))
+        .filter(|c| authz::channel_visible(c, &p.agency_id))
         .ok_or(CHANNEL_NOT_FOUND)?;
     call.concerns("channel", &channel.id);
     if channel.status != ChannelStatus::Active {
@@ -184,19 +175,18 @@ async fn file_once(
     };
     call.concerns_case(&case);
     repo::cases::insert(tx, &case, &new.request_id).await?;
-    let mut filed = event(&case, EventKind::Filed, p, now);
+    let mut filed = event(&case, EventKind::Filed, p.as_actor(), now);
     filed.to_status = Some(CaseStatus::Filed);
     work.record_event(filed);
     work.commit().await?;
     Ok(case)
 }
 
-pub async fn get(state: &AppState, call: &Call, p: &Principal, id: &str) -> AppResult<Case> {
-    authz::case_scope(p)?;
+pub async fn get(state: &AppState, call: &Call, scope: &CaseScope, id: &str) -> AppResult<Case> {
     let work = Work::begin(state, call).await?;
-    let (case, _) = load(work.tx(), call, p, id, CaseAction::Read).await?;
+    let permit = load(work.tx(), call, scope, id, CaseAction::Read).await?;
     work.commit().await?;
-    Ok(case)
+    Ok(permit.into_case())
 }
 
 /// Which cases a queue or a watcher is about: a view and filters, each left empty matching all.
@@ -220,12 +210,12 @@ pub struct CaseListing {
 }
 
 impl CaseListing {
-    fn binding(&self, p: &Principal) -> String {
+    fn binding(&self, scope: &CaseScope) -> String {
         let f = &self.filter;
         let statuses: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
         paging::binding(&[
             "ListCases",
-            &p.user_id,
+            scope.user_id(),
             &format!("{:?}", f.view),
             &statuses.join(","),
             f.category.map(|c| c.as_str()).unwrap_or(""),
@@ -242,12 +232,11 @@ impl CaseListing {
 pub async fn list(
     state: &AppState,
     call: &Call,
-    p: &Principal,
+    scope: &CaseScope,
     listing: CaseListing,
 ) -> AppResult<(Vec<Case>, Option<String>)> {
-    let scope = authz::case_scope(p)?;
     let secret = &state.keys.page_token_secret();
-    let binding = listing.binding(p);
+    let binding = listing.binding(scope);
     let after = listing
         .page_token
         .as_deref()
@@ -255,7 +244,7 @@ pub async fn list(
         .transpose()?;
     let filter = listing.filter;
     let query = CaseQuery {
-        scope,
+        scope: scope.clone(),
         view: filter.view,
         statuses: filter.statuses,
         category: filter.category,
@@ -279,15 +268,15 @@ pub async fn list(
 pub async fn transition(
     state: &AppState,
     call: &Call,
-    p: &Principal,
+    scope: &CaseScope,
     id: &str,
     etag: &str,
     mv: Move,
 ) -> AppResult<Case> {
-    authz::case_scope(p)?;
     let mut work = Work::begin(state, call).await?;
     let tx = work.tx();
-    let (case, permit) = load(tx, call, p, id, mv.action()).await?;
+    let permit = load(tx, call, scope, id, mv.action()).await?;
+    let case = permit.case();
     if case.etag() != etag {
         return Err(stale());
     }
@@ -306,11 +295,11 @@ pub async fn transition(
         }
     }
     let now = state.clock.now();
-    let (next, kind) = lifecycle::apply(&case, &mv, &permit, now)?;
+    let (next, kind) = lifecycle::apply(&permit, &mv, now)?;
     if !repo::cases::update(tx, &next, case.version).await? {
         return Err(stale());
     }
-    let mut ev = event(&next, kind, p, now);
+    let mut ev = event(&next, kind, scope.principal().as_actor(), now);
     ev.from_status = Some(case.status);
     ev.to_status = Some(next.status);
     ev.reason = mv.reason();
@@ -331,21 +320,22 @@ fn stale() -> AppError {
 pub async fn add_note(
     state: &AppState,
     call: &Call,
-    p: &Principal,
+    scope: &CaseScope,
     case_id: &str,
     body: String,
     visibility: NoteVisibility,
 ) -> AppResult<Note> {
-    authz::case_scope(p)?;
+    let p = scope.principal();
     let mut work = Work::begin(state, call).await?;
     let tx = work.tx();
-    let (case, _) = load(tx, call, p, case_id, CaseAction::AddNote).await?;
+    let permit = load(tx, call, scope, case_id, CaseAction::AddNote).await?;
+    let case = permit.case();
     let now = state.clock.now();
     match visibility {
         // A shared note changes what both sides know of the case: its etag moves.
         NoteVisibility::Shared => repo::cases::touch(tx, &case.id, now).await?,
         // An internal note must not show in the other agency's etag or audit view.
-        NoteVisibility::Internal => call.concerns_case_within(&case, &p.agency_id),
+        NoteVisibility::Internal => call.concerns_case_within(case, &p.agency_id),
     }
     let note = Note {
         id: uuid::Uuid::now_v7().to_string(),
@@ -357,7 +347,7 @@ pub async fn add_note(
         created_at: now,
     };
     repo::cases::insert_note(tx, &note).await?;
-    let mut ev = event(&case, EventKind::NoteAdded, p, now);
+    let mut ev = event(case, EventKind::NoteAdded, p.as_actor(), now);
     ev.note_id = Some(note.id.clone());
     if visibility == NoteVisibility::Internal {
         ev.visible_to_agency_id = Some(p.agency_id.clone());
@@ -374,91 +364,78 @@ pub struct TimelinePage {
     pub page_token: Option<String>,
 }
 
-impl TimelinePage {
-    fn cursor(
-        &self,
+/// One of a case's timelines: its notes or its events, as the method `method` pages them.
+struct Timeline<Read, CursorOf> {
+    method: &'static str,
+    read: Read,
+    cursor_of: CursorOf,
+}
+
+impl<T, Read, CursorOf> Timeline<Read, CursorOf>
+where
+    Read: AsyncFnOnce(&Tx, &CasePermit, Option<&TimelineCursor>, u64) -> AppResult<Vec<T>>,
+    CursorOf: Fn(&T) -> TimelineCursor,
+{
+    /// A page of the timeline: the case is read under a permit, and the page token is bound to
+    /// the caller and the case.
+    async fn page(
+        self,
         state: &AppState,
-        what: &str,
-        p: &Principal,
+        call: &Call,
+        scope: &CaseScope,
         case_id: &str,
-    ) -> AppResult<(String, Option<TimelineCursor>)> {
-        let binding = paging::binding(&[what, &p.user_id, case_id]);
-        let after = self
+        page: TimelinePage,
+    ) -> AppResult<(Vec<T>, Option<String>)> {
+        let secret = state.keys.page_token_secret();
+        let binding = paging::binding(&[self.method, scope.user_id(), case_id]);
+        let after = page
             .page_token
             .as_deref()
-            .map(|t| paging::decode::<TimelineCursor>(&state.keys.page_token_secret(), &binding, t))
+            .map(|t| paging::decode::<TimelineCursor>(&secret, &binding, t))
             .transpose()?;
-        Ok((binding, after))
-    }
-
-    /// Cuts the one extra item fetched and makes the next page's token from the last one kept.
-    fn finish<T>(
-        &self,
-        state: &AppState,
-        binding: &str,
-        items: Vec<T>,
-        cursor_of: impl Fn(&T) -> TimelineCursor,
-    ) -> AppResult<(Vec<T>, Option<String>)> {
-        paging::page(
-            &state.keys.page_token_secret(),
-            binding,
-            items,
-            self.page_size,
-            cursor_of,
-        )
+        let work = Work::begin(state, call).await?;
+        let permit = load(work.tx(), call, scope, case_id, CaseAction::Read).await?;
+        let items = (self.read)(work.tx(), &permit, after.as_ref(), page.page_size + 1).await?;
+        work.commit().await?;
+        // The one extra item fetched says whether there is a next page.
+        paging::page(&secret, &binding, items, page.page_size, self.cursor_of)
     }
 }
 
 pub async fn notes(
     state: &AppState,
     call: &Call,
-    p: &Principal,
+    scope: &CaseScope,
     case_id: &str,
     page: TimelinePage,
 ) -> AppResult<(Vec<Note>, Option<String>)> {
-    authz::case_scope(p)?;
-    let (binding, after) = page.cursor(state, "ListNotes", p, case_id)?;
-    let work = Work::begin(state, call).await?;
-    let (case, _) = load(work.tx(), call, p, case_id, CaseAction::Read).await?;
-    let notes = repo::cases::notes_visible_to(
-        work.tx(),
-        &case.id,
-        &p.agency_id,
-        after.as_ref(),
-        page.page_size + 1,
-    )
-    .await?;
-    work.commit().await?;
-    page.finish(state, &binding, notes, |n| TimelineCursor {
-        at: n.created_at.timestamp_micros(),
-        id: n.id.clone(),
-    })
+    let notes = Timeline {
+        method: "ListNotes",
+        read: repo::cases::notes,
+        cursor_of: |n: &Note| TimelineCursor {
+            at: n.created_at.timestamp_micros(),
+            id: n.id.clone(),
+        },
+    };
+    notes.page(state, call, scope, case_id, page).await
 }
 
 pub async fn events(
     state: &AppState,
     call: &Call,
-    p: &Principal,
+    scope: &CaseScope,
     case_id: &str,
     page: TimelinePage,
 ) -> AppResult<(Vec<CaseEvent>, Option<String>)> {
-    authz::case_scope(p)?;
-    let (binding, after) = page.cursor(state, "ListCaseEvents", p, case_id)?;
-    let work = Work::begin(state, call).await?;
-    let (case, _) = load(work.tx(), call, p, case_id, CaseAction::Read).await?;
-    let events = repo::cases::events_visible_to(
-        work.tx(),
-        &case.id,
-        &p.agency_id,
-        after.as_ref(),
-        page.page_size + 1,
-    )
-    .await?;
-    work.commit().await?;
-    page.finish(state, &binding, events, |e| TimelineCursor {
-        at: e.at.timestamp_micros(),
-        id: e.id.clone(),
-    })
+    let events = Timeline {
+        method: "ListCaseEvents",
+        read: repo::cases::events,
+        cursor_of: |e: &CaseEvent| TimelineCursor {
+            at: e.at.timestamp_micros(),
+            id: e.id.clone(),
+        },
+    };
+    events.page(state, call, scope, case_id, page).await
 }
 
 /// How many overdue cases one escalation pass takes on; the next pass takes the rest.
@@ -471,7 +448,8 @@ pub async fn escalate_overdue(state: &AppState) -> AppResult<usize> {
     let now = state.clock.now();
     let due = {
         let tx = state.db.begin().await?;
-        let due = repo::cases::due_for_escalation(&tx, now, ESCALATION_BATCH).await?;
+        let service = authz::service();
+        let due = repo::cases::due_for_escalation(&tx, &service, now, ESCALATION_BATCH).await?;
         tx.commit().await?;
         due
     };
@@ -489,26 +467,15 @@ pub async fn escalate_overdue(state: &AppState) -> AppResult<usize> {
             continue;
         }
         let overdue_by = now - case.acknowledge_due_at;
-        work.record_event(CaseEvent {
-            id: uuid::Uuid::now_v7().to_string(),
-            case_id: case.id.clone(),
-            kind: EventKind::Escalated,
-            // Recorded by the service itself: no user acted.
-            actor_id: String::new(),
-            actor_agency_id: String::new(),
-            at: now,
-            from_status: Some(CaseStatus::Filed),
-            to_status: Some(CaseStatus::Filed),
-            reason: Some(format!(
-                "not acknowledged within {} hours of filing (overdue by {} minutes)",
-                case.priority.acknowledge_within().num_hours(),
-                overdue_by.num_minutes()
-            )),
-            assignee_id: None,
-            resolution: None,
-            note_id: None,
-            visible_to_agency_id: None,
-        });
+        let mut escalation = event(&case, EventKind::Escalated, EventActor::Service, now);
+        escalation.from_status = Some(CaseStatus::Filed);
+        escalation.to_status = Some(CaseStatus::Filed);
+        escalation.reason = Some(format!(
+            "not acknowledged within {} hours of filing (overdue by {} minutes)",
+            case.priority.acknowledge_within().num_hours(),
+            overdue_by.num_minutes()
+        ));
+        work.record_event(escalation);
         work.commit().await?;
         escalated += 1;
     }

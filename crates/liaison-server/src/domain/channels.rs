@@ -2,15 +2,13 @@
 
 use std::collections::HashMap;
 
-use crate::authz;
+use crate::authz::{self, AgencyAdmin, CHANNEL_NOT_FOUND};
 use crate::domain::call::{Call, Work};
 use crate::error::{AppError, AppResult};
 use crate::model::Principal;
-use crate::model::{etag, Agency, Categories, Channel, ChannelStatus, Role};
+use crate::model::{etag, Agency, Categories, Channel, ChannelStatus};
 use crate::repo::{self, Tx};
 use crate::state::AppState;
-
-const CHANNEL_NOT_FOUND: AppError = AppError::NotFound("channel not found");
 
 /// A channel with both its agencies.
 #[derive(Debug, Clone)]
@@ -58,7 +56,7 @@ async fn load(tx: &Tx, call: &Call, p: &Principal, id: &str) -> AppResult<Channe
     call.concerns("channel", id);
     repo::channels::find(tx, id)
         .await?
-        .filter(|c| c.has_party(&p.agency_id))
+        .filter(|c| authz::channel_visible(c, &p.agency_id))
         .ok_or(CHANNEL_NOT_FOUND)
 }
 
@@ -89,14 +87,13 @@ pub async fn list(
 pub async fn propose(
     state: &AppState,
     call: &Call,
-    admin: &Principal,
+    admin: &AgencyAdmin,
     partner_agency_id: &str,
     categories: Categories,
 ) -> AppResult<ChannelView> {
-    authz::require_role(admin, Role::Admin)?;
     let work = Work::begin(state, call).await?;
     let tx = work.tx();
-    let own = repo::agencies::find(tx, &admin.agency_id)
+    let own = repo::agencies::find(tx, admin.agency_id())
         .await?
         .ok_or_else(|| AppError::internal("admin's agency is missing"))?;
     let partner = repo::agencies::find(tx, partner_agency_id)
@@ -115,7 +112,7 @@ pub async fn propose(
         partner_agency_id: partner.id.clone(),
         categories,
         status: ChannelStatus::Proposed,
-        proposed_by: admin.user_id.clone(),
+        proposed_by: admin.principal().user_id.clone(),
         approved_by: None,
         suspended_by_agency_id: None,
         created_at: now,
@@ -136,49 +133,32 @@ pub async fn propose(
 pub async fn change_status(
     state: &AppState,
     call: &Call,
-    admin: &Principal,
+    admin: &AgencyAdmin,
     id: &str,
     etag_seen: &str,
     to: ChannelStatus,
 ) -> AppResult<ChannelView> {
-    authz::require_role(admin, Role::Admin)?;
     let work = Work::begin(state, call).await?;
     let tx = work.tx();
-    let current = load(tx, call, admin, id).await?;
+    let current = load(tx, call, admin.principal(), id).await?;
     // Who may make the move is decided before the etag and the lifecycle are looked at.
-    let ours = Some(admin.agency_id.as_str());
-    match (current.status, to) {
-        (ChannelStatus::Proposed, ChannelStatus::Active)
-            if current.partner_agency_id != admin.agency_id =>
-        {
-            return Err(AppError::PermissionDenied(
-                "only an admin of the partner agency may approve a proposed channel".into(),
-            ));
-        }
-        (ChannelStatus::Suspended, ChannelStatus::Active)
-            if current.suspended_by_agency_id.as_deref() != ours =>
-        {
-            return Err(AppError::PermissionDenied(
-                "only an admin of the agency that suspended a channel may resume it".into(),
-            ));
-        }
-        _ => {}
-    }
+    let permit = authz::channel_move(admin, &current, to)?;
     if etag(&current.id, current.version) != etag_seen {
         return Err(AppError::Aborted(
             "the channel changed since it was read (stale etag); read it again".into(),
         ));
     }
     let mut next = current.clone();
+    let to = permit.to();
     match (current.status, to) {
         (ChannelStatus::Proposed, ChannelStatus::Active) => {
-            next.approved_by = Some(admin.user_id.clone());
+            next.approved_by = Some(admin.principal().user_id.clone());
         }
         (ChannelStatus::Suspended, ChannelStatus::Active) => {
             next.suspended_by_agency_id = None;
         }
         (ChannelStatus::Active, ChannelStatus::Suspended) => {
-            next.suspended_by_agency_id = Some(admin.agency_id.clone());
+            next.suspended_by_agency_id = Some(admin.agency_id().to_string());
         }
         (from, to) => {
             return Err(AppError::FailedPrecondition(format!(

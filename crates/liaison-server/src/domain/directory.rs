@@ -1,5 +1,6 @@
 //! Agencies: the register every signed-in user may read, and the operator's first setup.
 
+use crate::authz::Operator;
 use crate::domain::call::{Call, Work};
 use crate::error::AppResult;
 use crate::model::Agency;
@@ -17,6 +18,7 @@ pub async fn list_agencies(state: &AppState, call: &Call) -> AppResult<Vec<Agenc
 pub async fn add_agency(
     state: &AppState,
     call: &Call,
+    _operator: &Operator,
     code: String,
     name: String,
     country: String,

@@ -1,11 +1,12 @@
 //! The case lifecycle as a pure function: which move is allowed from which status, and what it
-//! changes. Authorization happened before (a [`Permit`] is required); this only knows the rules.
+//! changes. Authorization happened before (the move takes the [`CasePermit`], which holds the case
+//! as it was read); this only knows the rules.
 //!
 //! FILED -> ACKNOWLEDGED | DECLINED; ACKNOWLEDGED -> IN_PROGRESS (assigned);
 //! IN_PROGRESS <-> AWAITING_INFO; IN_PROGRESS | AWAITING_INFO -> CLOSED; CLOSED -> IN_PROGRESS
 //! (reopen); anything not CLOSED, DECLINED or WITHDRAWN -> WITHDRAWN.
 
-use crate::authz::{CaseAction, Permit};
+use crate::authz::{CaseAction, CasePermit};
 use crate::error::{AppError, AppResult};
 use crate::model::{Case, CaseStatus, EventKind, Resolution, Timestamp};
 
@@ -60,16 +61,13 @@ impl Move {
     }
 }
 
-/// The case after `mv`, and the event it writes; `FailedPrecondition` when the status forbids it.
-pub fn apply(
-    case: &Case,
-    mv: &Move,
-    permit: &Permit,
-    now: Timestamp,
-) -> AppResult<(Case, EventKind)> {
-    if permit.case_id() != case.id || permit.action() != mv.action() {
+/// The permitted case after `mv`, and the event it writes; `FailedPrecondition` when the status
+/// forbids it.
+pub fn apply(permit: &CasePermit, mv: &Move, now: Timestamp) -> AppResult<(Case, EventKind)> {
+    if permit.action() != mv.action() {
         return Err(AppError::internal("permit does not match the move"));
     }
+    let case = permit.case();
     use CaseStatus::*;
     let mut next = case.clone();
     let kind = match (mv, case.status) {
@@ -135,7 +133,7 @@ pub fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::authz::authorize;
+    use crate::authz::{authorize, case_scope, Unchecked};
     use crate::model::Principal;
     use crate::model::{Category, Priority, Role, Roles};
 
@@ -179,8 +177,8 @@ mod tests {
             session_id: "s".into(),
             must_change_password: false,
         };
-        let permit = authorize(&p, &c, mv.action())?;
-        apply(&c, &mv, &permit, crate::clock::from_micros(1)).map(|(next, _)| next)
+        let permit = authorize(&case_scope(&p)?, Unchecked::new(c), mv.action())?;
+        apply(&permit, &mv, crate::clock::from_micros(1)).map(|(next, _)| next)
     }
 
     #[test]
@@ -252,9 +250,11 @@ mod tests {
         let mv = Move::Reopen {
             reason: "new evidence".into(),
         };
-        let permit = authorize(&p, &closed, mv.action()).unwrap_or_else(|e| panic!("{e}"));
-        let (next, kind) = apply(&closed, &mv, &permit, crate::clock::from_micros(5))
+        let scope = case_scope(&p).unwrap_or_else(|e| panic!("{e}"));
+        let permit = authorize(&scope, Unchecked::new(closed), mv.action())
             .unwrap_or_else(|e| panic!("{e}"));
+        let (next, kind) =
+            apply(&permit, &mv, crate::clock::from_micros(5)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(kind, EventKind::Reopened);
         assert_eq!(next.resolution, None);
         assert_eq!(next.closed_at, None);

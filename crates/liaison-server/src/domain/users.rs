@@ -1,12 +1,12 @@
 //! Users: created and managed by their agency's admins (or the operator command), never seen across
 //! agencies by admins.
 
-use crate::authz;
+use crate::authz::{AgencyAdmin, Operator};
 use crate::domain::call::{Call, Work};
 use crate::error::{AppError, AppResult};
-use crate::model::Principal;
+
 use crate::model::{Role, Roles, User};
-use crate::repo;
+use crate::repo::{self, Tx};
 use crate::state::AppState;
 
 const USER_NOT_FOUND: AppError = AppError::NotFound("user not found");
@@ -28,13 +28,24 @@ pub struct UserChanges {
 
 /// Which agency a new user joins.
 #[derive(Debug, Clone, Copy)]
-pub enum AgencyRef<'a> {
+enum AgencyRef<'a> {
     Id(&'a str),
     Code(&'a str),
 }
 
+/// Creates a user of the agency with the code `agency_code`: the operator's first users.
+pub async fn create_by_operator(
+    state: &AppState,
+    call: &Call,
+    _operator: &Operator,
+    agency_code: &str,
+    new: NewUser,
+) -> AppResult<User> {
+    create_in(state, call, AgencyRef::Code(agency_code), new).await
+}
+
 /// Creates a user of `agency`. The password is hashed before the transaction opens.
-pub async fn create_in(
+async fn create_in(
     state: &AppState,
     call: &Call,
     agency: AgencyRef<'_>,
@@ -68,39 +79,37 @@ pub async fn create_in(
     Ok(user)
 }
 
+/// A user the admin manages: one of their agency's; any other is answered as missing.
+async fn managed(tx: &Tx, admin: &AgencyAdmin, id: &str) -> AppResult<User> {
+    repo::users::find_managed(tx, admin, id)
+        .await?
+        .ok_or(USER_NOT_FOUND)
+}
+
 pub async fn create(
     state: &AppState,
     call: &Call,
-    admin: &Principal,
+    admin: &AgencyAdmin,
     new: NewUser,
 ) -> AppResult<User> {
-    authz::require_role(admin, Role::Admin)?;
-    create_in(state, call, AgencyRef::Id(&admin.agency_id), new).await
+    create_in(state, call, AgencyRef::Id(admin.agency_id()), new).await
 }
 
 pub async fn update(
     state: &AppState,
     call: &Call,
-    admin: &Principal,
+    admin: &AgencyAdmin,
     id: &str,
     changes: UserChanges,
 ) -> AppResult<User> {
-    authz::require_role(admin, Role::Admin)?;
     call.concerns("user", id);
-    if id == admin.user_id
-        && (changes.disabled == Some(true)
-            || changes.roles.is_some_and(|r| !r.contains(Role::Admin)))
-    {
-        return Err(AppError::FailedPrecondition(
-            "admins cannot disable themselves or drop their own ADMIN role; ask another admin"
-                .into(),
-        ));
-    }
+    admin.may_change_self(
+        id,
+        changes.disabled == Some(true),
+        changes.roles.is_some_and(|r| !r.contains(Role::Admin)),
+    )?;
     let work = Work::begin(state, call).await?;
-    let mut user = repo::users::find(work.tx(), id)
-        .await?
-        .filter(|u| u.agency_id == admin.agency_id)
-        .ok_or(USER_NOT_FOUND)?;
+    let mut user = managed(work.tx(), admin, id).await?;
     if let Some(name) = changes.display_name {
         user.display_name = name;
     }
@@ -123,12 +132,11 @@ pub async fn update(
 pub async fn list(
     state: &AppState,
     call: &Call,
-    admin: &Principal,
+    admin: &AgencyAdmin,
     include_disabled: bool,
 ) -> AppResult<Vec<User>> {
-    authz::require_role(admin, Role::Admin)?;
     let work = Work::begin(state, call).await?;
-    let users = repo::users::list_for_agency(work.tx(), &admin.agency_id, include_disabled).await?;
+    let users = repo::users::list_managed(work.tx(), admin, include_disabled).await?;
     work.commit().await?;
     Ok(users)
 }
@@ -136,18 +144,14 @@ pub async fn list(
 pub async fn reset_password(
     state: &AppState,
     call: &Call,
-    admin: &Principal,
+    admin: &AgencyAdmin,
     id: &str,
     new_password: String,
 ) -> AppResult<()> {
-    authz::require_role(admin, Role::Admin)?;
     call.concerns("user", id);
     let hash = state.passwords.hash(new_password).await?;
     let work = Work::begin(state, call).await?;
-    repo::users::find(work.tx(), id)
-        .await?
-        .filter(|u| u.agency_id == admin.agency_id)
-        .ok_or(USER_NOT_FOUND)?;
+    managed(work.tx(), admin, id).await?;
     let now = state.clock.now();
     // A temporary password: until its owner changes it, only ChangePassword works.
     repo::users::set_password_hash(work.tx(), id, &hash, true, now).await?;
@@ -159,16 +163,12 @@ pub async fn reset_password(
 pub async fn revoke_sessions(
     state: &AppState,
     call: &Call,
-    admin: &Principal,
+    admin: &AgencyAdmin,
     id: &str,
 ) -> AppResult<u64> {
-    authz::require_role(admin, Role::Admin)?;
     call.concerns("user", id);
     let work = Work::begin(state, call).await?;
-    repo::users::find(work.tx(), id)
-        .await?
-        .filter(|u| u.agency_id == admin.agency_id)
-        .ok_or(USER_NOT_FOUND)?;
+    managed(work.tx(), admin, id).await?;
     let revoked =
         repo::sessions::revoke_all_of(work.tx(), id, state.clock.now(), "revoked-by-admin").await?;
     work.commit().await?;

@@ -11,13 +11,12 @@
 
 use std::collections::HashMap;
 
-use crate::authz::{self, CaseAction};
+use crate::authz::{self, CaseAction, CasePermit, CaseScope};
 use crate::domain::call::{self, Call, Work};
 use crate::domain::cases::CaseFilter;
 use crate::domain::paging;
 use crate::error::{AppError, AppResult};
-use crate::model::Principal;
-use crate::model::{Case, CaseEvent, CaseStatus, CaseView, EventKind, Timestamp};
+use crate::model::{Case, CaseEvent, CaseStatus, CaseView, EventKind, Principal, Timestamp};
 use crate::repo;
 /// Where a watcher stands: the last event it was handed (a repository query position).
 pub use crate::repo::cases::EventCursor;
@@ -26,27 +25,30 @@ use crate::state::AppState;
 /// Events read from the database at a time for one watcher.
 pub const BATCH: u64 = 200;
 
-fn binding(p: &Principal) -> String {
-    paging::binding(&["WatchCases", &p.user_id])
+fn binding(scope: &CaseScope) -> String {
+    paging::binding(&["WatchCases", scope.user_id()])
 }
 
 /// The token a client passes back to continue after `cursor`.
-pub fn resume_token(state: &AppState, p: &Principal, cursor: &EventCursor) -> AppResult<String> {
-    paging::encode(&state.keys.page_token_secret(), &binding(p), cursor)
+pub fn resume_token(
+    state: &AppState,
+    scope: &CaseScope,
+    cursor: &EventCursor,
+) -> AppResult<String> {
+    paging::encode(&state.keys.page_token_secret(), &binding(scope), cursor)
 }
 
-/// Starts a watch for `p`: checks they may read cases, audits the call, and answers where the
-/// stream starts (after `resume_token`, or after the newest committed event).
+/// Starts a watch of the scope's cases: audits the call, and answers where the stream starts
+/// (after `resume_token`, or after the newest committed event).
 pub async fn open(
     state: &AppState,
     call: &Call,
-    p: &Principal,
+    scope: &CaseScope,
     resume_token: Option<&str>,
 ) -> AppResult<EventCursor> {
-    authz::case_scope(p)?;
     let resumed = resume_token
         .map(|token| {
-            paging::decode::<EventCursor>(&state.keys.page_token_secret(), &binding(p), token)
+            paging::decode::<EventCursor>(&state.keys.page_token_secret(), &binding(scope), token)
                 .map_err(|_| {
                     AppError::invalid(
                         "resume_token",
@@ -81,25 +83,29 @@ pub struct Batch {
     pub more: bool,
 }
 
-/// The next events after `cursor` that `p` may see and `filter` matches. Each is audited as a read
-/// of its case before it is handed out; a batch that cannot be audited is not delivered.
+/// The next events after `cursor` that the scope may see and `filter` matches. Each is audited as
+/// a read of its case before it is handed out; a batch that cannot be audited is not delivered.
 pub async fn next(
     state: &AppState,
     call: &Call,
-    p: &Principal,
+    scope: &CaseScope,
     filter: &CaseFilter,
     cursor: &EventCursor,
 ) -> AppResult<Batch> {
-    authz::case_scope(p)?;
     let tx = state.db.begin().await?;
     let events = repo::cases::events_after(&tx, cursor, BATCH).await?;
-    let mut ids: Vec<String> = events.iter().map(|(_, e)| e.case_id.clone()).collect();
+    let mut ids: Vec<String> = events
+        .iter()
+        .map(|(_, e)| e.case_id().to_string())
+        .collect();
     ids.sort();
     ids.dedup();
-    let cases: HashMap<String, Case> = repo::cases::find_many(&tx, &ids)
+    // One permit per case the scope may read; the cases it may not read are left out.
+    let permits: HashMap<String, CasePermit> = repo::cases::find_many(&tx, &ids)
         .await?
         .into_iter()
-        .map(|c| (c.id.clone(), c))
+        .filter_map(|case| authz::authorize(scope, case, CaseAction::Read).ok())
+        .map(|permit| (permit.case_id().to_string(), permit))
         .collect();
     tx.commit().await?;
 
@@ -109,13 +115,16 @@ pub async fn next(
     let mut deliveries = Vec::new();
     for (at, event) in events {
         last = at.clone();
-        let Some(case) = cases.get(&event.case_id) else {
+        let Some(permit) = permits.get(event.case_id()) else {
             continue;
         };
-        if may_see(p, case, &event) && matches(filter, p, case, &event, now) {
+        let Some(event) = permit.event(event) else {
+            continue;
+        };
+        if matches(filter, scope.principal(), permit.case(), &event, now) {
             deliveries.push(Delivery {
                 event,
-                case: case.clone(),
+                case: permit.case().clone(),
                 cursor: at,
             });
         }
@@ -132,16 +141,6 @@ pub async fn next(
         cursor: last,
         more,
     })
-}
-
-/// Whether `p` may see the event: they may read its case now, and an event about an internal
-/// note is their agency's.
-fn may_see(p: &Principal, case: &Case, event: &CaseEvent) -> bool {
-    authz::authorize(p, case, CaseAction::Read).is_ok()
-        && event
-            .visible_to_agency_id
-            .as_deref()
-            .is_none_or(|agency| agency == p.agency_id)
 }
 
 /// Whether the event belongs to the watched queue. The case is matched as it is now, except that
@@ -298,6 +297,16 @@ mod tests {
             late,
         );
         assert!(matches(&overdue, &sup, &acked, &ack, late));
+    }
+
+    /// What [`next`] delivers of an event: its case read under a permit, the event opened by it.
+    fn may_see(p: &Principal, case: &Case, event: &CaseEvent) -> bool {
+        use crate::authz::Unchecked;
+        let scope = authz::case_scope(p).unwrap_or_else(|e| panic!("{e}"));
+        authz::authorize(&scope, Unchecked::new(case.clone()), CaseAction::Read)
+            .ok()
+            .and_then(|permit| permit.event(Unchecked::new(event.clone())))
+            .is_some()
     }
 
     #[test]

@@ -15,6 +15,7 @@ use tokio_stream::StreamExt;
 
 use super::entities::{audit_checkpoint, audit_entry};
 use super::{decode, Tx};
+use crate::authz::AuditScope;
 use crate::chain::{AuditEntry, AuditRecord, Checkpoint, RecordView};
 use crate::clock::{from_micros, to_micros};
 use crate::error::{AppError, AppResult};
@@ -111,11 +112,12 @@ impl TryFrom<audit_entry::Model> for AuditEntry {
     }
 }
 
-/// An auditor's query, already scoped to the auditor's agency.
-#[derive(Debug, Clone, Default)]
+/// An audit log query, scoped by the reader's capability.
+#[derive(Debug, Clone)]
 pub struct AuditQuery {
-    /// Entries whose actor belongs to this agency or whose case has it as a party.
-    pub agency_id: Option<String>,
+    /// Whose entries: an auditor's agency's (whose actor belongs to it or whose case has it as a
+    /// party), or the whole log.
+    pub scope: AuditScope,
     pub actor_id: Option<String>,
     pub case_id: Option<String>,
     pub method: Option<String>,
@@ -210,7 +212,7 @@ pub async fn query(tx: &Tx, q: &AuditQuery) -> AppResult<Vec<AuditEntry>> {
         }
         SeqSpan::Unknown => {}
     }
-    if let Some(agency) = q.agency_id.as_deref() {
+    if let Some(agency) = q.scope.agency_id() {
         query = query.filter(
             Condition::any()
                 .add(audit_entry::Column::ActorAgencyId.eq(agency))

@@ -1,6 +1,6 @@
 //! Cases, their per-channel reference counters, notes and events, and the queue queries.
 
-use sea_orm::sea_query::{Alias, Condition, Expr, OnConflict, Query, SimpleExpr};
+use sea_orm::sea_query::{Alias, Condition, Expr, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set, Statement,
@@ -8,7 +8,7 @@ use sea_orm::{
 
 use super::entities::{case, case_event, case_note};
 use super::{decode, Tx, UniqueExt};
-use crate::authz::CaseScope;
+use crate::authz::{CaseParty, CasePermit, CaseScope, Service, Unchecked};
 use crate::clock::{from_micros, to_micros};
 use crate::error::{AppError, AppResult};
 use crate::model::{
@@ -110,21 +110,27 @@ pub async fn insert(tx: &Tx, case: &Case, request_id: &str) -> AppResult<()> {
     Ok(())
 }
 
-pub async fn find(tx: &Tx, id: &str) -> AppResult<Option<Case>> {
+/// A case by id, sealed until authorization opens it.
+pub async fn find(tx: &Tx, id: &str) -> AppResult<Option<Unchecked<Case>>> {
     case::Entity::find_by_id(id)
         .one(&tx.txn)
         .await?
-        .map(Case::try_from)
+        .map(|row| Case::try_from(row).map(Unchecked::new))
         .transpose()
 }
 
-pub async fn find_by_request(tx: &Tx, filed_by: &str, request_id: &str) -> AppResult<Option<Case>> {
+/// The case a user filed with this request id, sealed until authorization opens it.
+pub async fn find_by_request(
+    tx: &Tx,
+    filed_by: &str,
+    request_id: &str,
+) -> AppResult<Option<Unchecked<Case>>> {
     case::Entity::find()
         .filter(case::Column::FiledBy.eq(filed_by))
         .filter(case::Column::RequestId.eq(request_id))
         .one(&tx.txn)
         .await?
-        .map(Case::try_from)
+        .map(|row| Case::try_from(row).map(Unchecked::new))
         .transpose()
 }
 
@@ -172,8 +178,13 @@ pub async fn update(tx: &Tx, case: &Case, expected_version: i64) -> AppResult<bo
 }
 
 /// Cases still FILED past their acknowledge deadline at `now` and not yet escalated, oldest due
-/// first, at most `limit`.
-pub async fn due_for_escalation(tx: &Tx, now: Timestamp, limit: u64) -> AppResult<Vec<Case>> {
+/// first, at most `limit`: for the service's own escalation timer.
+pub async fn due_for_escalation(
+    tx: &Tx,
+    _service: &Service,
+    now: Timestamp,
+    limit: u64,
+) -> AppResult<Vec<Case>> {
     case::Entity::find()
         .filter(case::Column::Status.eq(CaseStatus::Filed.code()))
         .filter(case::Column::AcknowledgeDueAt.lt(to_micros(now)))
@@ -250,37 +261,28 @@ pub struct CaseQuery {
     pub limit: u64,
 }
 
-/// The cases a caller may see in a view, as a union of parts that each follow one index in the
-/// queue's order: an agency's incoming or outgoing cases, an officer's filed or assigned ones. A
-/// single `OR` across two columns would leave the database to fetch and sort every match.
+/// The cases a caller may see in a view, as the scope describes them: a union of parts that each
+/// follow one index in the queue's order (an agency's incoming or outgoing cases, an officer's
+/// filed or assigned ones). A single `OR` across two columns would leave the database to fetch and
+/// sort every match.
 fn scope_parts(q: &CaseQuery) -> Vec<Condition> {
-    let scope = &q.scope;
-    let agency = scope.agency_id.as_str();
-    let user = scope.user_id.as_str();
-    let outgoing = || case::Column::OriginatingAgencyId.eq(agency);
-    let incoming = || case::Column::ReceivingAgencyId.eq(agency);
-    let filed = || case::Column::FiledBy.eq(user);
-    let assigned = || case::Column::AssigneeId.eq(user);
-    let only = |a: SimpleExpr| Condition::all().add(a);
-    let both = |a: SimpleExpr, b: SimpleExpr| Condition::all().add(a).add(b);
-    match (scope.whole_agency, q.view) {
-        // A supervisor sees every case the agency filed or received.
-        (true, CaseView::All) => vec![only(outgoing()), only(incoming())],
-        (true, CaseView::Incoming) => vec![only(incoming())],
-        (true, CaseView::Outgoing) => vec![only(outgoing())],
-        (true, CaseView::AssignedToMe) => {
-            vec![only(assigned()).add(Condition::any().add(outgoing()).add(incoming()))]
-        }
-        // An officer sees the cases they filed or are assigned.
-        (false, CaseView::All) => vec![only(filed()), only(assigned())],
-        (false, CaseView::Incoming) => {
-            vec![both(filed(), incoming()), both(assigned(), incoming())]
-        }
-        (false, CaseView::Outgoing) => {
-            vec![both(filed(), outgoing()), both(assigned(), outgoing())]
-        }
-        (false, CaseView::AssignedToMe) => vec![only(assigned())],
-    }
+    q.scope
+        .parts(q.view)
+        .iter()
+        .map(|part| {
+            part.tests()
+                .iter()
+                .fold(Condition::all(), |all, (party, value)| {
+                    let column = match party {
+                        CaseParty::OriginatingAgency => case::Column::OriginatingAgencyId,
+                        CaseParty::ReceivingAgency => case::Column::ReceivingAgencyId,
+                        CaseParty::FiledBy => case::Column::FiledBy,
+                        CaseParty::Assignee => case::Column::AssigneeId,
+                    };
+                    all.add(column.eq(value.as_str()))
+                })
+        })
+        .collect()
 }
 
 /// A queue's page: each part of the caller's scope read in the queue's order up to the page's
@@ -399,36 +401,41 @@ pub struct TimelineCursor {
     pub id: String,
 }
 
-/// The notes of a case that `agency_id` may read: shared ones and its own internal ones, oldest
-/// first, after `after`, at most `limit`.
-pub async fn notes_visible_to(
+/// Timeline rows after `after` in (time, id) order.
+fn after_in_timeline(
+    at: impl ColumnTrait,
+    id: impl ColumnTrait,
+    after: Option<&TimelineCursor>,
+) -> Condition {
+    match after {
+        None => Condition::all(),
+        Some(after) => Condition::any().add(at.gt(after.at)).add(
+            Condition::all()
+                .add(at.eq(after.at))
+                .add(id.gt(after.id.as_str())),
+        ),
+    }
+}
+
+/// The notes of the permitted case its holder may read: shared ones and their agency's internal
+/// ones, oldest first, after `after`, at most `limit`.
+pub async fn notes(
     tx: &Tx,
-    case_id: &str,
-    agency_id: &str,
+    permit: &CasePermit,
     after: Option<&TimelineCursor>,
     limit: u64,
 ) -> AppResult<Vec<Note>> {
-    let mut query = case_note::Entity::find();
-    if let Some(after) = after {
-        query = query.filter(
-            Condition::any()
-                .add(case_note::Column::CreatedAt.gt(after.at))
-                .add(
-                    Condition::all()
-                        .add(case_note::Column::CreatedAt.eq(after.at))
-                        .add(case_note::Column::Id.gt(after.id.as_str())),
-                ),
-        );
-    }
-    query
-        .filter(case_note::Column::CaseId.eq(case_id))
+    use case_note::Column;
+    case_note::Entity::find()
+        .filter(after_in_timeline(Column::CreatedAt, Column::Id, after))
+        .filter(Column::CaseId.eq(permit.case_id()))
         .filter(
             Condition::any()
-                .add(case_note::Column::Visibility.eq(NoteVisibility::Shared.code()))
-                .add(case_note::Column::AuthorAgencyId.eq(agency_id)),
+                .add(Column::Visibility.eq(NoteVisibility::Shared.code()))
+                .add(Column::AuthorAgencyId.eq(permit.reader_agency_id())),
         )
-        .order_by_asc(case_note::Column::CreatedAt)
-        .order_by_asc(case_note::Column::Id)
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::Id)
         .limit(limit)
         .all(&tx.txn)
         .await?
@@ -489,36 +496,25 @@ pub async fn insert_event(tx: &Tx, event: &CaseEvent, seq: i64) -> AppResult<()>
     Ok(())
 }
 
-/// The timeline of a case as `agency_id` may see it (events about the other agency's internal
-/// notes left out), oldest first.
-pub async fn events_visible_to(
+/// The timeline of the permitted case as its holder may see it (events about the other agency's
+/// internal notes left out), oldest first, after `after`, at most `limit`.
+pub async fn events(
     tx: &Tx,
-    case_id: &str,
-    agency_id: &str,
+    permit: &CasePermit,
     after: Option<&TimelineCursor>,
     limit: u64,
 ) -> AppResult<Vec<CaseEvent>> {
-    let mut query = case_event::Entity::find();
-    if let Some(after) = after {
-        query = query.filter(
-            Condition::any()
-                .add(case_event::Column::At.gt(after.at))
-                .add(
-                    Condition::all()
-                        .add(case_event::Column::At.eq(after.at))
-                        .add(case_event::Column::Id.gt(after.id.as_str())),
-                ),
-        );
-    }
-    query
-        .filter(case_event::Column::CaseId.eq(case_id))
+    use case_event::Column;
+    case_event::Entity::find()
+        .filter(after_in_timeline(Column::At, Column::Id, after))
+        .filter(Column::CaseId.eq(permit.case_id()))
         .filter(
             Condition::any()
-                .add(case_event::Column::VisibleToAgencyId.is_null())
-                .add(case_event::Column::VisibleToAgencyId.eq(agency_id)),
+                .add(Column::VisibleToAgencyId.is_null())
+                .add(Column::VisibleToAgencyId.eq(permit.reader_agency_id())),
         )
-        .order_by_asc(case_event::Column::At)
-        .order_by_asc(case_event::Column::Id)
+        .order_by_asc(Column::At)
+        .order_by_asc(Column::Id)
         .limit(limit)
         .all(&tx.txn)
         .await?
@@ -571,13 +567,14 @@ pub async fn newest_event_cursor(tx: &Tx) -> AppResult<EventCursor> {
         .unwrap_or_default())
 }
 
-/// Committed events after `after`, in commit order. A later commit always has a higher sequence
-/// number, so nothing can appear behind a cursor once an event past it was read.
+/// Committed events of every case after `after`, in commit order, sealed until authorization
+/// opens each. A later commit always has a higher sequence number, so nothing can appear behind a
+/// cursor once an event past it was read.
 pub async fn events_after(
     tx: &Tx,
     after: &EventCursor,
     limit: u64,
-) -> AppResult<Vec<(EventCursor, CaseEvent)>> {
+) -> AppResult<Vec<(EventCursor, Unchecked<CaseEvent>)>> {
     case_event::Entity::find()
         .filter(
             Condition::any()
@@ -599,13 +596,13 @@ pub async fn events_after(
                 seq: row.seq.unwrap_or_default(),
                 id: row.id.clone(),
             };
-            Ok((cursor, CaseEvent::try_from(row)?))
+            Ok((cursor, Unchecked::new(CaseEvent::try_from(row)?)))
         })
         .collect()
 }
 
-/// The cases with these ids (those that exist).
-pub async fn find_many(tx: &Tx, ids: &[String]) -> AppResult<Vec<Case>> {
+/// The cases with these ids (those that exist), sealed until authorization opens them.
+pub async fn find_many(tx: &Tx, ids: &[String]) -> AppResult<Vec<Unchecked<Case>>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -614,6 +611,6 @@ pub async fn find_many(tx: &Tx, ids: &[String]) -> AppResult<Vec<Case>> {
         .all(&tx.txn)
         .await?
         .into_iter()
-        .map(Case::try_from)
+        .map(|row| Case::try_from(row).map(Unchecked::new))
         .collect()
 }

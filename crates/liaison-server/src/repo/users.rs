@@ -5,6 +5,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 
 use super::entities::user;
 use super::{Tx, UniqueExt};
+use crate::authz::AgencyAdmin;
 use crate::clock::{from_micros, to_micros};
 use crate::error::{AppError, AppResult};
 use crate::model::{Roles, Timestamp, User};
@@ -71,12 +72,22 @@ pub async fn credentials(tx: &Tx, username: &str) -> AppResult<Option<Credential
         }))
 }
 
-pub async fn list_for_agency(
+/// A user of the admin's agency; `None` for any other, as for a missing one.
+pub async fn find_managed(tx: &Tx, admin: &AgencyAdmin, id: &str) -> AppResult<Option<User>> {
+    Ok(user::Entity::find_by_id(id)
+        .filter(user::Column::AgencyId.eq(admin.agency_id()))
+        .one(&tx.txn)
+        .await?
+        .map(User::from))
+}
+
+/// The users of the admin's agency, by username.
+pub async fn list_managed(
     tx: &Tx,
-    agency_id: &str,
+    admin: &AgencyAdmin,
     include_disabled: bool,
 ) -> AppResult<Vec<User>> {
-    let mut query = user::Entity::find().filter(user::Column::AgencyId.eq(agency_id));
+    let mut query = user::Entity::find().filter(user::Column::AgencyId.eq(admin.agency_id()));
     if !include_disabled {
         query = query.filter(user::Column::Disabled.eq(false));
     }
