@@ -25,7 +25,7 @@ const LAYERS: &[&[&str]] = &[
     &["state"],
     &["validate"],
     &["domain"],
-    &["api", "ops"],
+    &["api", "jobs", "ops"],
     &["fuzzing"],
 ];
 

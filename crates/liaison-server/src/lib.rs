@@ -15,8 +15,10 @@ pub mod domain;
 pub mod error;
 pub mod fuzzing;
 pub mod hub;
+pub mod jobs;
 #[cfg(test)]
 mod layering;
+pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod ops;
@@ -161,10 +163,17 @@ pub async fn serve_state(
     let api = Api::new(state.clone(), config);
     let limit = config.max_request_bytes;
     let (health, health_service) = tonic_health::server::health_reporter();
-    let health_watch = tokio::spawn(watch_database(state.db.clone(), health.clone()));
-    let checkpoints = tokio::spawn(sign_checkpoints(state.clone()));
-    let key_reload = tokio::spawn(reload_keys(state.clone()));
-    let event_follower = tokio::spawn(follow_events(state.clone()));
+    let health_watch = tokio::spawn(jobs::report_database_health(
+        state.db.clone(),
+        health.clone(),
+    ));
+    let timers = [
+        tokio::spawn(jobs::sign_checkpoints(state.clone())),
+        tokio::spawn(jobs::prune_login_failures(state.clone())),
+        tokio::spawn(jobs::escalate_overdue_cases(state.clone())),
+        tokio::spawn(jobs::reload_keys(state.clone())),
+        tokio::spawn(jobs::follow_other_servers_events(state.clone())),
+    ];
     let health_only = match config.health_listen {
         Some(addr) if !addr.ip().is_loopback() && !config.insecure => {
             return Err(ServeError::Config(format!(
@@ -223,13 +232,13 @@ pub async fn serve_state(
             shutdown.await;
             api.drain();
             health_watch.abort();
-            report_health(&health, ServingStatus::NotServing).await;
+            jobs::report_health(&health, ServingStatus::NotServing).await;
             tracing::info!("shutting down: finishing in-flight calls");
         })
         .await;
-    checkpoints.abort();
-    key_reload.abort();
-    event_follower.abort();
+    for task in timers {
+        task.abort();
+    }
     for task in [health_only, metrics_server].into_iter().flatten() {
         task.abort();
     }
@@ -249,90 +258,6 @@ pub fn without_nagle(
         stream.set_nodelay(true)?;
         Ok(stream)
     })
-}
-
-/// The names health checks answer for: the server as a whole and each service.
-const HEALTH_SERVICES: [&str; 6] = [
-    "",
-    "liaison.v1.AuthService",
-    "liaison.v1.DirectoryService",
-    "liaison.v1.AdminService",
-    "liaison.v1.CaseService",
-    "liaison.v1.AuditService",
-];
-
-async fn report_health(health: &tonic_health::server::HealthReporter, status: ServingStatus) {
-    for service in HEALTH_SERVICES {
-        health.set_service_status(service, status).await;
-    }
-}
-
-/// Reports SERVING while the database answers and NOT_SERVING while it does not.
-async fn watch_database(db: Db, health: tonic_health::server::HealthReporter) {
-    let mut last = None;
-    loop {
-        let status = if db.ping().await {
-            ServingStatus::Serving
-        } else {
-            ServingStatus::NotServing
-        };
-        if last != Some(status) {
-            if status == ServingStatus::NotServing {
-                tracing::warn!("database unreachable: reporting NOT_SERVING");
-            }
-            report_health(&health, status).await;
-            last = Some(status);
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    }
-}
-
-/// Once a minute: signs the audit chain's head while it moves (appends sign every 1,000th entry),
-/// forgets failed sign-ins that no longer count, and escalates cases not acknowledged in time.
-async fn sign_checkpoints(state: AppState) {
-    let minute = Duration::from_secs(60);
-    let mut every_minute = tokio::time::interval_at(tokio::time::Instant::now() + minute, minute);
-    every_minute.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        every_minute.tick().await;
-        if let Err(e) =
-            audit::checkpoint_head(&state.db, &state.keys.current(), state.clock.now()).await
-        {
-            tracing::warn!(error = %e, "could not sign an audit checkpoint");
-        }
-        if let Err(e) = domain::auth::prune_login_failures(&state).await {
-            tracing::warn!(error = %e, "could not prune old failed sign-ins");
-        }
-        match domain::cases::escalate_overdue(&state).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(cases = n, "escalated cases not acknowledged in time"),
-            Err(e) => tracing::warn!(error = %e, "could not escalate overdue cases"),
-        }
-    }
-}
-
-/// Feeds the case events other servers commit (PostgreSQL NOTIFY) to this server's watchers.
-async fn follow_events(state: AppState) {
-    let hub = state.events.clone();
-    state
-        .db
-        .follow_event_commits(move |seq| match seq {
-            Some(seq) => hub.published(seq),
-            None => hub.nudge(),
-        })
-        .await;
-}
-
-/// Picks up keys added by `liaisond keys rotate` (or by another replica's operator).
-async fn reload_keys(state: AppState) {
-    let period = Duration::from_secs(authn::jwt::KEY_PICKUP_SECONDS.unsigned_abs());
-    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    loop {
-        every.tick().await;
-        if let Err(e) = state.keys.reload() {
-            tracing::warn!(error = %e, "could not reload the signing keys");
-        }
-    }
 }
 
 #[cfg(test)]

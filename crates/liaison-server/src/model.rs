@@ -387,6 +387,50 @@ impl Principal {
     }
 }
 
+/// The values unit tests build on: a principal and a case, each test changing what it is about.
+#[cfg(test)]
+pub mod fixtures {
+    use super::*;
+
+    pub fn principal(user: &str, agency: &str, roles: &[Role]) -> Principal {
+        Principal {
+            user_id: user.into(),
+            username: user.into(),
+            agency_id: agency.into(),
+            roles: roles.iter().copied().collect::<Roles>(),
+            session_id: "s".into(),
+            must_change_password: false,
+        }
+    }
+
+    /// A FILED routine drugs case `c` that `filed_by` of `originating` filed to `receiving` at
+    /// time zero.
+    pub fn case(originating: &str, receiving: &str, filed_by: &str) -> Case {
+        let t = crate::clock::from_micros(0);
+        Case {
+            id: "c".into(),
+            reference: "IN-CA-DRUGS-2026-000001".into(),
+            channel_id: "ch".into(),
+            category: Category::Drugs,
+            priority: Priority::Routine,
+            title: "t".into(),
+            summary: "s".into(),
+            originating_agency_id: originating.into(),
+            receiving_agency_id: receiving.into(),
+            filed_by: filed_by.into(),
+            assignee_id: None,
+            status: CaseStatus::Filed,
+            resolution: None,
+            filed_at: t,
+            updated_at: t,
+            acknowledged_at: None,
+            closed_at: None,
+            acknowledge_due_at: t,
+            version: 1,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ use crate::domain::call::{self, Call};
 use crate::domain::directory;
 use crate::domain::users::{self, NewUser};
 use crate::error::AppResult;
+use crate::limits::MAX_NAME_CHARS;
 use crate::model::{Agency, Roles, User};
 use crate::state::AppState;
 use crate::validate::{self, Violations};
@@ -38,7 +39,7 @@ pub async fn add_agency(
     let result = async {
         let mut v = Violations::new();
         let code = v.check("code", validate::agency_code(code));
-        let name = v.check("name", validate::text(name, 1, 200, false));
+        let name = v.check("name", validate::text(name, 1, MAX_NAME_CHARS, false));
         let country = v.check("country", validate::country(country));
         v.finish()?;
         directory::add_agency(state, &call, &authz::operator(), code, name, country).await
@@ -60,7 +61,10 @@ pub async fn add_user(
         let mut v = Violations::new();
         let new = NewUser {
             username: v.check("username", validate::username(username)),
-            display_name: v.check("display_name", validate::text(display_name, 1, 200, false)),
+            display_name: v.check(
+                "display_name",
+                validate::text(display_name, 1, MAX_NAME_CHARS, false),
+            ),
             roles,
             password: v.check("password", validate::password(password)),
         };

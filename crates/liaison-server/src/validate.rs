@@ -3,6 +3,7 @@
 
 use crate::authn::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use crate::error::{AppError, AppResult, FieldViolation};
+use crate::limits::{MAX_ID_CHARS, MIN_USERNAME_CHARS};
 
 #[derive(Debug, Default)]
 pub struct Violations(Vec<FieldViolation>);
@@ -87,8 +88,10 @@ pub fn username(value: &str) -> Result<String, String> {
     let ok_chars = value
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
-    if !(3..=64).contains(&value.len()) || !ok_chars {
-        return Err("must be 3 to 64 characters of a-z, 0-9, '.', '_' and '-'".into());
+    if !(MIN_USERNAME_CHARS..=MAX_ID_CHARS).contains(&value.len()) || !ok_chars {
+        return Err(format!(
+            "must be {MIN_USERNAME_CHARS} to {MAX_ID_CHARS} characters of a-z, 0-9, '.', '_' and '-'"
+        ));
     }
     Ok(value.to_string())
 }

@@ -6,6 +6,7 @@ use super::{convert, Api};
 use crate::domain::users::{NewUser, UserChanges};
 use crate::domain::{channels, users};
 use crate::error::AppResult;
+use crate::limits::{MAX_ID_CHARS, MAX_NAME_CHARS};
 use crate::model::{Categories, Category, ChannelStatus, Role, Roles};
 use crate::pb::{self, admin_service_server::AdminService};
 use crate::validate::{self, Violations};
@@ -40,7 +41,7 @@ impl TryFrom<&pb::CreateUserRequest> for NewUser {
             username: v.check("username", validate::username(&m.username)),
             display_name: v.check(
                 "display_name",
-                validate::text(&m.display_name, 1, 200, false),
+                validate::text(&m.display_name, 1, MAX_NAME_CHARS, false),
             ),
             roles: roles(&mut v, "roles", &m.roles),
             password: v.check("password", validate::password(&m.password)),
@@ -55,10 +56,12 @@ impl TryFrom<&pb::UpdateUserRequest> for UserChanges {
 
     fn try_from(m: &pb::UpdateUserRequest) -> AppResult<Self> {
         let mut v = Violations::new();
-        let display_name = m
-            .display_name
-            .as_deref()
-            .map(|name| v.check("display_name", validate::text(name, 1, 200, false)));
+        let display_name = m.display_name.as_deref().map(|name| {
+            v.check(
+                "display_name",
+                validate::text(name, 1, MAX_NAME_CHARS, false),
+            )
+        });
         let new_roles = roles(&mut v, "roles", &m.roles);
         if !m.set_roles && !m.roles.is_empty() {
             v.add("set_roles", "must be true when roles are given");
@@ -192,6 +195,7 @@ impl AdminService for Api {
         self.finish(started, result).await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn approve_channel(
         &self,
         request: Request<pb::ApproveChannelRequest>,
@@ -205,6 +209,7 @@ impl AdminService for Api {
         .await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn suspend_channel(
         &self,
         request: Request<pb::SuspendChannelRequest>,
@@ -252,7 +257,7 @@ fn channel_ref(
     call.concerns("channel", id);
     let mut v = Violations::new();
     let id = v.check("id", validate::uuid(id));
-    let etag = v.check("etag", validate::text(etag, 1, 64, false));
+    let etag = v.check("etag", validate::text(etag, 1, MAX_ID_CHARS, false));
     v.finish()?;
     Ok((id, etag))
 }

@@ -10,6 +10,7 @@ use crate::chain::Checkpoint;
 use crate::domain::audit_log::{self, AuditFilter, Verification};
 use crate::domain::paging;
 use crate::error::AppResult;
+use crate::limits::{MAX_ID_CHARS, SHA256_HEX_CHARS};
 use crate::model::Outcome;
 use crate::pb::{self, audit_service_server::AuditService};
 use crate::validate::{self, Violations};
@@ -78,12 +79,18 @@ fn checkpoint_from_pb(c: &pb::Checkpoint) -> AppResult<Checkpoint> {
     if c.sequence < 1 {
         v.add("checkpoint.sequence", "must be 1 or more");
     }
-    let hash = v.check("checkpoint.hash", validate::text(&c.hash, 64, 64, false));
+    let hash = v.check(
+        "checkpoint.hash",
+        validate::text(&c.hash, SHA256_HEX_CHARS, SHA256_HEX_CHARS, false),
+    );
     let at = convert::from_timestamp(&mut v, "checkpoint.time", c.time);
     if c.time.is_none() {
         v.add("checkpoint.time", "must be set");
     }
-    let kid = v.check("checkpoint.key_id", validate::text(&c.key_id, 1, 64, false));
+    let kid = v.check(
+        "checkpoint.key_id",
+        validate::text(&c.key_id, 1, MAX_ID_CHARS, false),
+    );
     let signature = v.check(
         "checkpoint.signature",
         validate::text(&c.signature, 1, 256, false),

@@ -4,6 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::{convert, Api};
 use crate::domain::auth::{self, Tokens};
+use crate::limits::MAX_ID_CHARS;
 use crate::pb::{self, auth_service_server::AuthService};
 use crate::validate::{self, Violations};
 
@@ -30,7 +31,10 @@ impl AuthService for Api {
             started.admitted()?;
             let m = &started.message;
             let mut v = Violations::new();
-            v.check("username", validate::text(&m.username, 1, 64, false));
+            v.check(
+                "username",
+                validate::text(&m.username, 1, MAX_ID_CHARS, false),
+            );
             v.check("password", validate::text(&m.password, 1, 256, false));
             v.finish()?;
             let t =

@@ -8,15 +8,12 @@ use crate::domain::lifecycle::Move;
 use crate::domain::paging;
 use crate::domain::watch as watch_domain;
 use crate::error::AppResult;
+use crate::limits::{MAX_ID_CHARS, MAX_NAME_CHARS, MAX_REASON_CHARS, MAX_TEXT_CHARS};
 use crate::model::{
     CaseOrder, CaseStatus, CaseView, Category, NoteVisibility, Priority, Resolution,
 };
 use crate::pb::{self, case_service_server::CaseService};
 use crate::validate::{self, checked, Violations};
-
-const MAX_TITLE: usize = 200;
-const MAX_TEXT: usize = 20_000;
-const MAX_REASON: usize = 2_000;
 
 impl TryFrom<&pb::FileReferralRequest> for NewReferral {
     type Error = crate::error::AppError;
@@ -27,8 +24,11 @@ impl TryFrom<&pb::FileReferralRequest> for NewReferral {
         let channel_id = v.check("channel_id", validate::uuid(&m.channel_id));
         let category = convert::required_enum(&mut v, "category", m.category, Category::from_code);
         let priority = convert::required_enum(&mut v, "priority", m.priority, Priority::from_code);
-        let title = v.check("title", validate::text(&m.title, 1, MAX_TITLE, false));
-        let summary = v.check("summary", validate::text(&m.summary, 1, MAX_TEXT, true));
+        let title = v.check("title", validate::text(&m.title, 1, MAX_NAME_CHARS, false));
+        let summary = v.check(
+            "summary",
+            validate::text(&m.summary, 1, MAX_TEXT_CHARS, true),
+        );
         v.finish()?;
         Ok(NewReferral {
             request_id,
@@ -112,7 +112,7 @@ impl TryFrom<&pb::ListCasesRequest> for CaseListing {
 
 /// Required free text that goes into the timeline (reasons, questions, answers).
 fn reason(v: &mut Violations, field: &str, value: &str) -> String {
-    v.check(field, validate::text(value, 1, MAX_REASON, true))
+    v.check(field, validate::text(value, 1, MAX_REASON_CHARS, true))
 }
 
 impl Api {
@@ -131,7 +131,7 @@ impl Api {
             started.call.concerns("case", id);
             let mut v = Violations::new();
             let id = v.check("id", validate::uuid(id));
-            let etag = v.check("etag", validate::text(etag, 1, 64, false));
+            let etag = v.check("etag", validate::text(etag, 1, MAX_ID_CHARS, false));
             let mv = parse_move(&started.message, &mut v);
             v.finish()?;
             let case =
@@ -265,6 +265,7 @@ impl CaseService for Api {
         self.finish(started, result).await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn acknowledge_case(
         &self,
         request: Request<pb::AcknowledgeCaseRequest>,
@@ -278,6 +279,7 @@ impl CaseService for Api {
         .await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn decline_case(
         &self,
         request: Request<pb::DeclineCaseRequest>,
@@ -295,6 +297,7 @@ impl CaseService for Api {
         .await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn assign_case(
         &self,
         request: Request<pb::AssignCaseRequest>,
@@ -312,6 +315,7 @@ impl CaseService for Api {
         .await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn request_information(
         &self,
         request: Request<pb::RequestInformationRequest>,
@@ -329,6 +333,7 @@ impl CaseService for Api {
         .await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn provide_information(
         &self,
         request: Request<pb::ProvideInformationRequest>,
@@ -346,6 +351,7 @@ impl CaseService for Api {
         .await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn close_case(
         &self,
         request: Request<pb::CloseCaseRequest>,
@@ -362,6 +368,7 @@ impl CaseService for Api {
         .await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn reopen_case(
         &self,
         request: Request<pb::ReopenCaseRequest>,
@@ -379,6 +386,7 @@ impl CaseService for Api {
         .await
     }
 
+    #[tracing::instrument(skip_all)]
     async fn withdraw_case(
         &self,
         request: Request<pb::WithdrawCaseRequest>,
@@ -407,7 +415,7 @@ impl CaseService for Api {
             started.call.concerns("case", &m.case_id);
             let mut v = Violations::new();
             let case_id = v.check("case_id", validate::uuid(&m.case_id));
-            let body = v.check("body", validate::text(&m.body, 1, MAX_TEXT, true));
+            let body = v.check("body", validate::text(&m.body, 1, MAX_TEXT_CHARS, true));
             let visibility = convert::required_enum(
                 &mut v,
                 "visibility",

@@ -182,3 +182,65 @@ pub fn audit_entry(e: AuditEntry) -> pb::AuditEntry {
         hash: e.hash,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{
+        CaseStatus, Category, ChannelStatus, EventKind, NoteVisibility, Outcome, Priority,
+        Resolution, Role,
+    };
+    use crate::pb;
+
+    /// The wire numbers of a proto enum are the domain's codes (which the database stores too),
+    /// both ways: every domain value has the proto value of the same name and number, and every
+    /// proto value but UNSPECIFIED is a domain value.
+    fn pinned<T: Copy + std::fmt::Debug>(
+        all: &[T],
+        prefix: &str,
+        code: impl Fn(T) -> i16,
+        name: impl Fn(T) -> &'static str,
+        proto_number: impl Fn(&str) -> Option<i32>,
+        proto_name: impl Fn(i32) -> Option<&'static str>,
+    ) {
+        for &value in all {
+            let wire = format!("{prefix}{}", name(value));
+            assert_eq!(
+                proto_number(&wire),
+                Some(i32::from(code(value))),
+                "{value:?}"
+            );
+        }
+        let named: Vec<i32> = (1..=64).filter(|n| proto_name(*n).is_some()).collect();
+        let codes: Vec<i32> = all.iter().map(|v| i32::from(code(*v))).collect();
+        assert_eq!(
+            named, codes,
+            "{prefix}*: proto values without a domain value"
+        );
+    }
+
+    macro_rules! pin {
+        ($domain:ident, $proto:ident, $prefix:literal) => {
+            pinned(
+                $domain::ALL,
+                $prefix,
+                $domain::code,
+                $domain::as_str,
+                |n| pb::$proto::from_str_name(n).map(|v| v as i32),
+                |n| pb::$proto::try_from(n).ok().map(|v| v.as_str_name()),
+            )
+        };
+    }
+
+    #[test]
+    fn proto_enum_numbers_are_the_domain_codes() {
+        pin!(Role, Role, "ROLE_");
+        pin!(Category, Category, "CATEGORY_");
+        pin!(Priority, Priority, "PRIORITY_");
+        pin!(CaseStatus, CaseStatus, "CASE_STATUS_");
+        pin!(Resolution, Resolution, "RESOLUTION_");
+        pin!(ChannelStatus, ChannelStatus, "CHANNEL_STATUS_");
+        pin!(NoteVisibility, NoteVisibility, "NOTE_VISIBILITY_");
+        pin!(Outcome, AuditOutcome, "AUDIT_OUTCOME_");
+        pin!(EventKind, CaseEventKind, "CASE_EVENT_KIND_");
+    }
+}

@@ -24,6 +24,7 @@ use crate::authz::{self, AgencyAdmin, AuditScope, CaseScope};
 use crate::config::Config;
 use crate::domain::call::{self, Call};
 use crate::error::{AppError, AppResult};
+use crate::limits::MAX_ID_CHARS;
 use crate::model::Principal;
 use crate::state::AppState;
 
@@ -164,7 +165,7 @@ fn request_id<M>(request: &Request<M>) -> String {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
-            (1..=64).contains(&v.len())
+            (1..=MAX_ID_CHARS).contains(&v.len())
                 && v.chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         })

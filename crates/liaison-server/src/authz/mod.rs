@@ -472,41 +472,14 @@ impl AuditScope {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{CaseStatus, Category, Priority, Roles};
-
-    fn principal(user: &str, agency: &str, roles: &[Role]) -> Principal {
-        Principal {
-            user_id: user.into(),
-            username: user.into(),
-            agency_id: agency.into(),
-            roles: roles.iter().copied().collect::<Roles>(),
-            session_id: "s".into(),
-            must_change_password: false,
-        }
-    }
+    use crate::model::fixtures::{self, principal};
+    use crate::model::CaseStatus;
 
     fn case() -> Case {
-        let t = crate::clock::from_micros(0);
         Case {
-            id: "c".into(),
-            reference: "IN-CA-DRUGS-2026-000001".into(),
-            channel_id: "ch".into(),
-            category: Category::Drugs,
-            priority: Priority::Routine,
-            title: "t".into(),
-            summary: "s".into(),
-            originating_agency_id: "IN".into(),
-            receiving_agency_id: "CA".into(),
-            filed_by: "filer".into(),
             assignee_id: Some("worker".into()),
             status: CaseStatus::InProgress,
-            resolution: None,
-            filed_at: t,
-            updated_at: t,
-            acknowledged_at: None,
-            closed_at: None,
-            acknowledge_due_at: t,
-            version: 1,
+            ..fixtures::case("IN", "CA", "filer")
         }
     }
 

@@ -12,6 +12,7 @@ use crate::audit;
 use crate::authz::Unchecked;
 use crate::chain::AuditRecord;
 use crate::error::{AppError, AppResult};
+use crate::limits::MAX_ID_CHARS;
 use crate::model::Principal;
 use crate::model::{Case, CaseEvent, Outcome, Roles, User};
 use crate::repo::{self, Tx};
@@ -35,11 +36,9 @@ struct Subject {
     case_parties: Option<(String, String)>,
 }
 
-/// Ids from requests are recorded as given, cut to this many characters.
-const MAX_RECORDED_ID: usize = 64;
-
+/// Ids from requests are recorded as given, cut to the longest id a request may carry.
 fn clip(value: &str) -> String {
-    value.chars().take(MAX_RECORDED_ID).collect()
+    value.chars().take(MAX_ID_CHARS).collect()
 }
 
 /// The context of one call: method, request id, peer, and what is learned while serving it.

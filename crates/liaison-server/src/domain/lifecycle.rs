@@ -134,31 +134,18 @@ pub fn apply(permit: &CasePermit, mv: &Move, now: Timestamp) -> AppResult<(Case,
 mod tests {
     use super::*;
     use crate::authz::{authorize, case_scope, Unchecked};
-    use crate::model::Principal;
-    use crate::model::{Category, Priority, Role, Roles};
+    use crate::model::fixtures::{self, principal};
+    use crate::model::{Category, Priority, Role};
 
     fn case(status: CaseStatus) -> Case {
-        let t = crate::clock::from_micros(0);
         Case {
-            id: "c".into(),
-            reference: "r".into(),
-            channel_id: "ch".into(),
             category: Category::Fraud,
             priority: Priority::Urgent,
-            title: "t".into(),
-            summary: "s".into(),
-            originating_agency_id: "IN".into(),
-            receiving_agency_id: "CA".into(),
-            filed_by: "filer".into(),
+            reference: "r".into(),
             assignee_id: Some("worker".into()),
             status,
-            resolution: None,
-            filed_at: t,
-            updated_at: t,
-            acknowledged_at: None,
-            closed_at: None,
-            acknowledge_due_at: t,
             version: 3,
+            ..fixtures::case("IN", "CA", "filer")
         }
     }
 
@@ -169,14 +156,7 @@ mod tests {
             CaseAction::ProvideInformation | CaseAction::Withdraw => ("os", "IN"),
             _ => ("rs", "CA"),
         };
-        let p = Principal {
-            user_id: user.into(),
-            username: user.into(),
-            agency_id: agency.into(),
-            roles: [Role::Supervisor].into_iter().collect::<Roles>(),
-            session_id: "s".into(),
-            must_change_password: false,
-        };
+        let p = principal(user, agency, &[Role::Supervisor]);
         let permit = authorize(&case_scope(&p)?, Unchecked::new(c), mv.action())?;
         apply(&permit, &mv, crate::clock::from_micros(1)).map(|(next, _)| next)
     }
@@ -239,14 +219,7 @@ mod tests {
     fn reopening_clears_the_resolution() {
         let mut closed = case(CaseStatus::Closed);
         closed.resolution = Some(Resolution::Duplicate);
-        let p = Principal {
-            user_id: "rs".into(),
-            username: "rs".into(),
-            agency_id: "CA".into(),
-            roles: [Role::Supervisor].into_iter().collect::<Roles>(),
-            session_id: "s".into(),
-            must_change_password: false,
-        };
+        let p = principal("rs", "CA", &[Role::Supervisor]);
         let mv = Move::Reopen {
             reason: "new evidence".into(),
         };

@@ -178,40 +178,20 @@ fn matches(f: &CaseFilter, p: &Principal, case: &Case, event: &CaseEvent, now: T
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Category, Priority, Role, Roles};
+    use crate::model::fixtures;
+    use crate::model::{Priority, Role};
 
     fn principal(user: &str, agency: &str, role: Role) -> Principal {
-        Principal {
-            user_id: user.into(),
-            username: user.into(),
-            agency_id: agency.into(),
-            roles: [role].into_iter().collect::<Roles>(),
-            session_id: "s".into(),
-            must_change_password: false,
-        }
+        fixtures::principal(user, agency, &[role])
     }
 
     fn filed_at(at: Timestamp) -> Case {
         Case {
-            id: "c".into(),
-            reference: "IN-CA-DRUGS-2026-000001".into(),
-            channel_id: "ch".into(),
-            category: Category::Drugs,
             priority: Priority::Urgent,
-            title: "t".into(),
-            summary: "s".into(),
-            originating_agency_id: "in".into(),
-            receiving_agency_id: "ca".into(),
-            filed_by: "officer-in".into(),
-            assignee_id: None,
-            status: CaseStatus::Filed,
-            resolution: None,
             filed_at: at,
             updated_at: at,
-            acknowledged_at: None,
-            closed_at: None,
             acknowledge_due_at: at + Priority::Urgent.acknowledge_within(),
-            version: 1,
+            ..fixtures::case("in", "ca", "officer-in")
         }
     }
 
