@@ -372,7 +372,7 @@ async fn channels_need_both_sides_to_agree(backend: Backend) {
         .admin_in
         .admin()
         .propose_channel(pb::ProposeChannelRequest {
-            partner_agency_id: in_cbi.id,
+            partner_agency_id: in_cbi.id.into(),
             categories: vec![1],
         })
         .await;

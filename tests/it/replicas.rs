@@ -129,7 +129,7 @@ async fn three_replicas_keep_one_gap_free_chain() {
         Bearer::token(&admin_in),
     )
     .propose_channel(pb::ProposeChannelRequest {
-        partner_agency_id: ca.id,
+        partner_agency_id: ca.id.into(),
         categories: vec![pb::Category::Drugs as i32],
     })
     .await

@@ -104,7 +104,7 @@ async fn the_service_runs_as_a_role_that_cannot_rewrite_history() {
         Bearer::token(&admin_in),
     )
     .propose_channel(pb::ProposeChannelRequest {
-        partner_agency_id: ca.id,
+        partner_agency_id: ca.id.into(),
         categories: vec![pb::Category::Fraud as i32],
     })
     .await

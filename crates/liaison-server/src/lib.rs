@@ -15,6 +15,7 @@ pub mod domain;
 pub mod error;
 pub mod fuzzing;
 pub mod hub;
+pub mod ids;
 pub mod jobs;
 #[cfg(test)]
 mod layering;

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+pub use crate::ids::{AgencyId, CaseId, ChannelId, EventId, NoteId, SessionId, UserId};
+
 /// Defines a closed enum with stable integer codes and names.
 macro_rules! coded_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $code:literal => $label:literal),+ $(,)? }) => {
@@ -214,7 +216,7 @@ pub type Timestamp = chrono::DateTime<chrono::Utc>;
 
 #[derive(Debug, Clone)]
 pub struct Agency {
-    pub id: String,
+    pub id: AgencyId,
     pub code: String,
     pub name: String,
     pub country: String,
@@ -222,10 +224,10 @@ pub struct Agency {
 
 #[derive(Debug, Clone)]
 pub struct User {
-    pub id: String,
+    pub id: UserId,
     pub username: String,
     pub display_name: String,
-    pub agency_id: String,
+    pub agency_id: AgencyId,
     pub roles: Roles,
     pub disabled: bool,
     /// Set by an admin's password reset: until the user changes it, only ChangePassword works.
@@ -236,15 +238,15 @@ pub struct User {
 
 #[derive(Debug, Clone)]
 pub struct Channel {
-    pub id: String,
-    pub proposing_agency_id: String,
-    pub partner_agency_id: String,
+    pub id: ChannelId,
+    pub proposing_agency_id: AgencyId,
+    pub partner_agency_id: AgencyId,
     pub categories: Categories,
     pub status: ChannelStatus,
-    pub proposed_by: String,
-    pub approved_by: Option<String>,
+    pub proposed_by: UserId,
+    pub approved_by: Option<UserId>,
     /// While SUSPENDED: the agency that suspended it, the only one that may resume it.
-    pub suspended_by_agency_id: Option<String>,
+    pub suspended_by_agency_id: Option<AgencyId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub version: i64,
@@ -258,9 +260,9 @@ impl Channel {
     /// The agency across the channel from `agency_id`.
     pub fn other_party(&self, agency_id: &str) -> Option<&str> {
         if self.proposing_agency_id == agency_id {
-            Some(&self.partner_agency_id)
+            Some(self.partner_agency_id.as_str())
         } else if self.partner_agency_id == agency_id {
-            Some(&self.proposing_agency_id)
+            Some(self.proposing_agency_id.as_str())
         } else {
             None
         }
@@ -269,17 +271,17 @@ impl Channel {
 
 #[derive(Debug, Clone)]
 pub struct Case {
-    pub id: String,
+    pub id: CaseId,
     pub reference: String,
-    pub channel_id: String,
+    pub channel_id: ChannelId,
     pub category: Category,
     pub priority: Priority,
     pub title: String,
     pub summary: String,
-    pub originating_agency_id: String,
-    pub receiving_agency_id: String,
-    pub filed_by: String,
-    pub assignee_id: Option<String>,
+    pub originating_agency_id: AgencyId,
+    pub receiving_agency_id: AgencyId,
+    pub filed_by: UserId,
+    pub assignee_id: Option<UserId>,
     pub status: CaseStatus,
     pub resolution: Option<Resolution>,
     pub filed_at: Timestamp,
@@ -292,7 +294,7 @@ pub struct Case {
 
 impl Case {
     pub fn etag(&self) -> String {
-        etag(&self.id, self.version)
+        etag(self.id.as_str(), self.version)
     }
 
     pub fn is_overdue(&self, now: Timestamp) -> bool {
@@ -309,10 +311,10 @@ pub fn etag(id: &str, version: i64) -> String {
 
 #[derive(Debug, Clone)]
 pub struct Note {
-    pub id: String,
-    pub case_id: String,
-    pub author_id: String,
-    pub author_agency_id: String,
+    pub id: NoteId,
+    pub case_id: CaseId,
+    pub author_id: UserId,
+    pub author_agency_id: AgencyId,
     pub visibility: NoteVisibility,
     pub body: String,
     pub created_at: Timestamp,
@@ -320,8 +322,8 @@ pub struct Note {
 
 #[derive(Debug, Clone)]
 pub struct CaseEvent {
-    pub id: String,
-    pub case_id: String,
+    pub id: EventId,
+    pub case_id: CaseId,
     pub kind: EventKind,
     pub actor_id: String,
     pub actor_agency_id: String,
@@ -329,11 +331,11 @@ pub struct CaseEvent {
     pub from_status: Option<CaseStatus>,
     pub to_status: Option<CaseStatus>,
     pub reason: Option<String>,
-    pub assignee_id: Option<String>,
+    pub assignee_id: Option<UserId>,
     pub resolution: Option<Resolution>,
-    pub note_id: Option<String>,
+    pub note_id: Option<NoteId>,
     /// Set for events about an INTERNAL note: only this agency sees the event.
-    pub visible_to_agency_id: Option<String>,
+    pub visible_to_agency_id: Option<AgencyId>,
 }
 
 /// Who recorded a case event.
@@ -349,8 +351,8 @@ impl CaseEvent {
     /// An event of `kind` on a case, carrying nothing else yet: the caller fills in what the kind
     /// carries (statuses, reason, assignee, resolution, note).
     pub fn new(
-        id: String,
-        case_id: String,
+        id: EventId,
+        case_id: CaseId,
         kind: EventKind,
         actor: EventActor<'_>,
         at: Timestamp,
@@ -381,8 +383,8 @@ impl Principal {
     /// The principal as the actor of a case event.
     pub fn as_actor(&self) -> EventActor<'_> {
         EventActor::User {
-            id: &self.user_id,
-            agency_id: &self.agency_id,
+            id: self.user_id.as_str(),
+            agency_id: self.agency_id.as_str(),
         }
     }
 }
@@ -470,11 +472,11 @@ mod tests {
 /// An authenticated, enabled user, as the database says now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    pub user_id: String,
+    pub user_id: UserId,
     pub username: String,
-    pub agency_id: String,
+    pub agency_id: AgencyId,
     pub roles: Roles,
-    pub session_id: String,
+    pub session_id: SessionId,
     /// Only ChangePassword is open to a user whose password an admin reset.
     pub must_change_password: bool,
 }

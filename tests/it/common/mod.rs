@@ -332,7 +332,7 @@ impl World {
                 .await
                 .expect("add agency");
             pb::Agency {
-                id: a.id,
+                id: a.id.into(),
                 code: a.code,
                 name: a.name,
                 country: a.country,

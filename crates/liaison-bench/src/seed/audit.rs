@@ -254,7 +254,7 @@ impl<'a> AuditRecords<'a> {
                         .map(|(i, _)| i)
                         .collect();
                     let user = rng.pick(&users).copied().unwrap_or(admin);
-                    call.target("user", self.world.user(user).user.id.clone());
+                    call.target("user", self.world.user(user).user.id.to_string());
                 }
             }
             (Kind::Worker(method), _) => self.worker_call(&mut call, &mut rng, method),
@@ -347,7 +347,7 @@ impl<'a> AuditRecords<'a> {
             let agency = self.world.agencies[self.world.user(author).agency]
                 .id
                 .clone();
-            call.case_within(case, agency);
+            call.case_within(case, agency.into());
         } else {
             call.case(self.world, case);
         }
@@ -368,7 +368,7 @@ impl<'a> AuditRecords<'a> {
             return;
         }
         call.actor(self.world, user);
-        call.target("user", self.world.user(user).user.id.clone());
+        call.target("user", self.world.user(user).user.id.to_string());
         if roll < 0.09 {
             call.denied(UNAUTHENTICATED);
         } else if roll < 0.095 {
@@ -458,9 +458,9 @@ impl Draft {
     fn actor(&mut self, world: &World, user: usize) {
         let seeded = world.user(user);
         let r = &mut self.record;
-        r.actor_id = Some(seeded.user.id.clone());
+        r.actor_id = Some(seeded.user.id.to_string());
         r.actor_username = Some(seeded.user.username.clone());
-        r.actor_agency_id = Some(seeded.user.agency_id.clone());
+        r.actor_agency_id = Some(seeded.user.agency_id.to_string());
         r.actor_roles = [seeded.role].into_iter().collect::<Roles>();
         r.peer = Some(format!("{}:{}", seeded.host, self.port));
     }
@@ -482,8 +482,8 @@ impl Draft {
         let id = case.id.to_string();
         self.target("case", id.clone());
         self.record.case_id = Some(id);
-        self.record.case_originating_agency_id = Some(world.agencies[originating].id.clone());
-        self.record.case_receiving_agency_id = Some(world.agencies[receiving].id.clone());
+        self.record.case_originating_agency_id = Some(world.agencies[originating].id.to_string());
+        self.record.case_receiving_agency_id = Some(world.agencies[receiving].id.to_string());
     }
 
     /// The case, visible in the audit log to `agency` only.

@@ -202,7 +202,7 @@ pub fn plan(world: &World, seed: u64, now: Timestamp, count: u64) -> Plan {
         .into_iter()
         .map(|((channel, year), last)| {
             (
-                world.channels[usize::from(channel)].channel.id.clone(),
+                world.channels[usize::from(channel)].channel.id.to_string(),
                 year,
                 i64::from(last),
             )
@@ -244,7 +244,13 @@ impl Timeline<'_> {
             // The service's own events (escalation) have no actor.
             None => EventActor::Service,
         };
-        let event = CaseEvent::new(id, self.case_id.clone(), kind, actor, from_micros(at));
+        let event = CaseEvent::new(
+            id.into(),
+            self.case_id.clone().into(),
+            kind,
+            actor,
+            from_micros(at),
+        );
         self.events.push(event);
         let last = self.events.len() - 1;
         &mut self.events[last]
@@ -518,8 +524,8 @@ pub fn generate(
         };
         let author_user = &world.user(author).user;
         let note = Note {
-            id: t.rng.uuid_v7(from_micros(created)).to_string(),
-            case_id: t.case_id.clone(),
+            id: t.rng.uuid_v7(from_micros(created)).to_string().into(),
+            case_id: t.case_id.clone().into(),
             author_id: author_user.id.clone(),
             author_agency_id: author_user.agency_id.clone(),
             visibility,
@@ -549,7 +555,7 @@ pub fn generate(
     );
     let year = from_micros(filed_at).year();
     let case = Case {
-        id: t.case_id.clone(),
+        id: t.case_id.clone().into(),
         reference: format!(
             "{}-{}-{}-{year}-{:06}",
             originating_agency.country, receiving_agency.country, planned.category, planned.number

@@ -427,7 +427,7 @@ fn summary(
             .agencies
             .iter()
             .map(|a| AgencySummary {
-                id: a.id.clone(),
+                id: a.id.to_string(),
                 code: a.code.clone(),
                 country: a.country.clone(),
             })
@@ -436,7 +436,7 @@ fn summary(
             .channels
             .iter()
             .map(|c| ChannelSummary {
-                id: c.channel.id.clone(),
+                id: c.channel.id.to_string(),
                 agency_codes: c.parties.iter().map(|&a| code(a)).collect(),
                 categories: c
                     .categories
@@ -449,7 +449,7 @@ fn summary(
             .users
             .iter()
             .map(|u| UserSummary {
-                id: u.user.id.clone(),
+                id: u.user.id.to_string(),
                 username: u.user.username.clone(),
                 agency_code: code(u.agency),
                 role: u.role.as_str().to_string(),

@@ -81,7 +81,7 @@ impl World {
         let agencies: Vec<Agency> = AGENCIES
             .iter()
             .map(|(code, name, country)| Agency {
-                id: rng.uuid_v7(set_up).to_string(),
+                id: rng.uuid_v7(set_up).to_string().into(),
                 code: code.to_string(),
                 name: name.to_string(),
                 country: country.to_string(),
@@ -121,13 +121,13 @@ impl World {
             let proposed_by = world.admin_id(first);
             let approved_by = world.admin_id(second);
             let channel = Channel {
-                id: rng.uuid_v7(set_up).to_string(),
+                id: rng.uuid_v7(set_up).to_string().into(),
                 proposing_agency_id: world.agencies[first].id.clone(),
                 partner_agency_id: world.agencies[second].id.clone(),
                 categories: categories.iter().copied().collect::<Categories>(),
                 status: ChannelStatus::Active,
-                proposed_by,
-                approved_by: Some(approved_by),
+                proposed_by: proposed_by.into(),
+                approved_by: Some(approved_by.into()),
                 suspended_by_agency_id: None,
                 created_at: set_up,
                 // Proposed, then approved by the partner's admin: version 2.
@@ -159,7 +159,7 @@ impl World {
         };
         let index = self.users.len();
         let user = User {
-            id: rng.uuid_v7(created_at).to_string(),
+            id: rng.uuid_v7(created_at).to_string().into(),
             username,
             display_name: super::text::person(rng, &self.agencies[agency].country),
             agency_id: self.agencies[agency].id.clone(),
@@ -182,7 +182,7 @@ impl World {
         self.admins
             .get(agency)
             .and_then(|&i| self.users.get(i))
-            .map(|u| u.user.id.clone())
+            .map(|u| u.user.id.to_string())
             .unwrap_or_default()
     }
 

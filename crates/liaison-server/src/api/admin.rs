@@ -7,7 +7,7 @@ use crate::domain::users::{NewUser, UserChanges};
 use crate::domain::{channels, users};
 use crate::error::AppResult;
 use crate::limits::{MAX_ID_CHARS, MAX_NAME_CHARS};
-use crate::model::{Categories, Category, ChannelStatus, Role, Roles};
+use crate::model::{AgencyId, Categories, Category, ChannelId, ChannelStatus, Role, Roles, UserId};
 use crate::pb::{self, admin_service_server::AdminService};
 use crate::validate::{self, Violations};
 
@@ -104,7 +104,14 @@ impl AdminService for Api {
             started.call.concerns("user", &started.message.id);
             let id = validate::field("id", validate::uuid(&started.message.id))?;
             let changes = UserChanges::try_from(&started.message)?;
-            let user = users::update(&self.state, &started.call, admin, &id, changes).await?;
+            let user = users::update(
+                &self.state,
+                &started.call,
+                admin,
+                &UserId::from(id.as_str()),
+                changes,
+            )
+            .await?;
             Ok(convert::user(user))
         }
         .await;
@@ -148,7 +155,14 @@ impl AdminService for Api {
             let id = v.check("id", validate::uuid(&m.id));
             let password = v.check("new_password", validate::password(&m.new_password));
             v.finish()?;
-            users::reset_password(&self.state, &started.call, admin, &id, password).await?;
+            users::reset_password(
+                &self.state,
+                &started.call,
+                admin,
+                &UserId::from(id.as_str()),
+                password,
+            )
+            .await?;
             Ok(pb::ResetPasswordResponse {})
         }
         .await;
@@ -165,7 +179,13 @@ impl AdminService for Api {
             let admin = &started.admin()?;
             started.call.concerns("user", &started.message.user_id);
             let id = validate::field("user_id", validate::uuid(&started.message.user_id))?;
-            let revoked = users::revoke_sessions(&self.state, &started.call, admin, &id).await?;
+            let revoked = users::revoke_sessions(
+                &self.state,
+                &started.call,
+                admin,
+                &UserId::from(id.as_str()),
+            )
+            .await?;
             Ok(pb::RevokeSessionsResponse {
                 revoked: revoked as i64,
             })
@@ -187,8 +207,14 @@ impl AdminService for Api {
             let partner = v.check("partner_agency_id", validate::uuid(&m.partner_agency_id));
             let categories = categories(&mut v, &m.categories);
             v.finish()?;
-            let view =
-                channels::propose(&self.state, &started.call, admin, &partner, categories).await?;
+            let view = channels::propose(
+                &self.state,
+                &started.call,
+                admin,
+                &AgencyId::from(partner.as_str()),
+                categories,
+            )
+            .await?;
             Ok(convert::channel(view))
         }
         .await;
@@ -239,8 +265,15 @@ impl Api {
             let admin = &started.admin()?;
             let (id, etag) = id_and_etag(&started.message);
             let (id, etag) = channel_ref(&started.call, id, etag)?;
-            let view =
-                channels::change_status(&self.state, &started.call, admin, &id, &etag, to).await?;
+            let view = channels::change_status(
+                &self.state,
+                &started.call,
+                admin,
+                &ChannelId::from(id.as_str()),
+                &etag,
+                to,
+            )
+            .await?;
             Ok(convert::channel(view))
         }
         .await;

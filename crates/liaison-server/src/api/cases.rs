@@ -10,7 +10,7 @@ use crate::domain::watch as watch_domain;
 use crate::error::AppResult;
 use crate::limits::{MAX_ID_CHARS, MAX_NAME_CHARS, MAX_REASON_CHARS, MAX_TEXT_CHARS};
 use crate::model::{
-    CaseOrder, CaseStatus, CaseView, Category, NoteVisibility, Priority, Resolution,
+    CaseId, CaseOrder, CaseStatus, CaseView, Category, NoteVisibility, Priority, Resolution,
 };
 use crate::pb::{self, case_service_server::CaseService};
 use crate::validate::{self, checked, Violations};
@@ -32,7 +32,7 @@ impl TryFrom<&pb::FileReferralRequest> for NewReferral {
         v.finish()?;
         Ok(NewReferral {
             request_id,
-            channel_id,
+            channel_id: channel_id.into(),
             category: checked(category)?,
             priority: checked(priority)?,
             title,
@@ -134,9 +134,15 @@ impl Api {
             let etag = v.check("etag", validate::text(etag, 1, MAX_ID_CHARS, false));
             let mv = parse_move(&started.message, &mut v);
             v.finish()?;
-            let case =
-                cases::transition(&self.state, &started.call, scope, &id, &etag, checked(mv)?)
-                    .await?;
+            let case = cases::transition(
+                &self.state,
+                &started.call,
+                scope,
+                &CaseId::from(id.as_str()),
+                &etag,
+                checked(mv)?,
+            )
+            .await?;
             Ok(convert::case(case, self.state.clock.now()))
         }
         .await;
@@ -238,7 +244,13 @@ impl CaseService for Api {
         let result = async {
             let scope = &started.case_worker()?;
             let id = self.case_id(&started.call, &started.message.id, "id")?;
-            let case = cases::get(&self.state, &started.call, scope, &id).await?;
+            let case = cases::get(
+                &self.state,
+                &started.call,
+                scope,
+                &CaseId::from(id.as_str()),
+            )
+            .await?;
             Ok(convert::case(case, self.state.clock.now()))
         }
         .await;
@@ -308,7 +320,9 @@ impl CaseService for Api {
             |m| (&m.id, &m.etag),
             |m, v| {
                 Some(Move::Assign {
-                    assignee_id: v.check("assignee_id", validate::uuid(&m.assignee_id)),
+                    assignee_id: v
+                        .check("assignee_id", validate::uuid(&m.assignee_id))
+                        .into(),
                 })
             },
         )
@@ -427,7 +441,7 @@ impl CaseService for Api {
                 &self.state,
                 &started.call,
                 scope,
-                &case_id,
+                &CaseId::from(case_id.as_str()),
                 body,
                 checked(visibility)?,
             )
@@ -452,7 +466,14 @@ impl CaseService for Api {
                 page_size: paging::page_size(m.page_size)?,
                 page_token: (!m.page_token.is_empty()).then(|| m.page_token.clone()),
             };
-            let (notes, next) = cases::notes(&self.state, &started.call, scope, &id, page).await?;
+            let (notes, next) = cases::notes(
+                &self.state,
+                &started.call,
+                scope,
+                &CaseId::from(id.as_str()),
+                page,
+            )
+            .await?;
             Ok(pb::ListNotesResponse {
                 notes: notes.into_iter().map(convert::note).collect(),
                 next_page_token: next.unwrap_or_default(),
@@ -476,8 +497,14 @@ impl CaseService for Api {
                 page_size: paging::page_size(m.page_size)?,
                 page_token: (!m.page_token.is_empty()).then(|| m.page_token.clone()),
             };
-            let (events, next) =
-                cases::events(&self.state, &started.call, scope, &id, page).await?;
+            let (events, next) = cases::events(
+                &self.state,
+                &started.call,
+                scope,
+                &CaseId::from(id.as_str()),
+                page,
+            )
+            .await?;
             Ok(pb::ListCaseEventsResponse {
                 events: events.into_iter().map(convert::event).collect(),
                 next_page_token: next.unwrap_or_default(),

@@ -68,7 +68,7 @@ pub fn optional_enum<T>(
 
 pub fn agency(a: Agency) -> pb::Agency {
     pb::Agency {
-        id: a.id,
+        id: a.id.into(),
         code: a.code,
         name: a.name,
         country: a.country,
@@ -77,10 +77,10 @@ pub fn agency(a: Agency) -> pb::Agency {
 
 pub fn user(u: User) -> pb::User {
     pb::User {
-        id: u.id,
+        id: u.id.into(),
         username: u.username,
         display_name: u.display_name,
-        agency_id: u.agency_id,
+        agency_id: u.agency_id.into(),
         roles: u.roles.iter().map(|r| i32::from(r.code())).collect(),
         disabled: u.disabled,
         created_at: Some(timestamp(u.created_at)),
@@ -92,14 +92,17 @@ pub fn channel(view: ChannelView) -> pb::Channel {
     let etag = view.etag();
     let c = view.channel;
     pb::Channel {
-        id: c.id,
+        id: c.id.into(),
         proposing_agency: Some(agency(view.proposing)),
         partner_agency: Some(agency(view.partner)),
         categories: c.categories.iter().map(|c| i32::from(c.code())).collect(),
         status: c.status.code().into(),
-        proposed_by: c.proposed_by,
-        approved_by: c.approved_by.unwrap_or_default(),
-        suspended_by_agency_id: c.suspended_by_agency_id.unwrap_or_default(),
+        proposed_by: c.proposed_by.into(),
+        approved_by: c.approved_by.map(String::from).unwrap_or_default(),
+        suspended_by_agency_id: c
+            .suspended_by_agency_id
+            .map(String::from)
+            .unwrap_or_default(),
         created_at: Some(timestamp(c.created_at)),
         updated_at: Some(timestamp(c.updated_at)),
         etag,
@@ -110,17 +113,17 @@ pub fn case(c: Case, now: Timestamp) -> pb::Case {
     pb::Case {
         etag: c.etag(),
         overdue: c.is_overdue(now),
-        id: c.id,
+        id: c.id.into(),
         reference: c.reference,
-        channel_id: c.channel_id,
+        channel_id: c.channel_id.into(),
         category: c.category.code().into(),
         priority: c.priority.code().into(),
         title: c.title,
         summary: c.summary,
-        originating_agency_id: c.originating_agency_id,
-        receiving_agency_id: c.receiving_agency_id,
-        filed_by: c.filed_by,
-        assignee_id: c.assignee_id.unwrap_or_default(),
+        originating_agency_id: c.originating_agency_id.into(),
+        receiving_agency_id: c.receiving_agency_id.into(),
+        filed_by: c.filed_by.into(),
+        assignee_id: c.assignee_id.map(String::from).unwrap_or_default(),
         status: c.status.code().into(),
         resolution: c.resolution.map(Resolution::code).unwrap_or(0).into(),
         filed_at: Some(timestamp(c.filed_at)),
@@ -133,10 +136,10 @@ pub fn case(c: Case, now: Timestamp) -> pb::Case {
 
 pub fn note(n: Note) -> pb::Note {
     pb::Note {
-        id: n.id,
-        case_id: n.case_id,
-        author_id: n.author_id,
-        author_agency_id: n.author_agency_id,
+        id: n.id.into(),
+        case_id: n.case_id.into(),
+        author_id: n.author_id.into(),
+        author_agency_id: n.author_agency_id.into(),
         visibility: n.visibility.code().into(),
         body: n.body,
         created_at: Some(timestamp(n.created_at)),
@@ -145,8 +148,8 @@ pub fn note(n: Note) -> pb::Note {
 
 pub fn event(e: CaseEvent) -> pb::CaseEvent {
     pb::CaseEvent {
-        id: e.id,
-        case_id: e.case_id,
+        id: e.id.into(),
+        case_id: e.case_id.into(),
         kind: e.kind.code().into(),
         actor_id: e.actor_id,
         actor_agency_id: e.actor_agency_id,
@@ -154,9 +157,9 @@ pub fn event(e: CaseEvent) -> pb::CaseEvent {
         from_status: e.from_status.map(|s| s.code()).unwrap_or(0).into(),
         to_status: e.to_status.map(|s| s.code()).unwrap_or(0).into(),
         reason: e.reason.unwrap_or_default(),
-        assignee_id: e.assignee_id.unwrap_or_default(),
+        assignee_id: e.assignee_id.map(String::from).unwrap_or_default(),
         resolution: e.resolution.map(Resolution::code).unwrap_or(0).into(),
-        note_id: e.note_id.unwrap_or_default(),
+        note_id: e.note_id.map(String::from).unwrap_or_default(),
     }
 }
 

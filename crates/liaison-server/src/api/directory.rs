@@ -4,7 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::{convert, Api};
 use crate::domain::{channels, directory};
-use crate::model::ChannelStatus;
+use crate::model::{ChannelId, ChannelStatus};
 use crate::pb::{self, directory_service_server::DirectoryService};
 use crate::validate::{self, Violations};
 
@@ -62,7 +62,8 @@ impl DirectoryService for Api {
             let p = started.caller()?;
             started.call.concerns("channel", &started.message.id);
             let id = validate::field("id", validate::uuid(&started.message.id))?;
-            let view = channels::get(&self.state, &started.call, p, &id).await?;
+            let view =
+                channels::get(&self.state, &started.call, p, &ChannelId::from(id.as_str())).await?;
             Ok(convert::channel(view))
         }
         .await;

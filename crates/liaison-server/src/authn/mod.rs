@@ -6,7 +6,7 @@ pub mod password;
 
 use crate::authn::jwt::Keyring;
 use crate::error::{AppError, AppResult};
-use crate::model::{Principal, Timestamp};
+use crate::model::{Principal, SessionId, Timestamp, UserId};
 use crate::repo::{self, Db};
 
 /// Resolves a bearer token (the text after `Bearer `) to the principal it stands for now: the
@@ -18,7 +18,12 @@ pub async fn authenticate(
     token: &str,
 ) -> AppResult<Principal> {
     let claims = keys.verify(token, now)?;
-    let signed_in = repo::sessions::signed_in(db, &claims.sub, &claims.sid).await?;
+    let signed_in = repo::sessions::signed_in(
+        db,
+        &UserId::from(claims.sub.as_str()),
+        &SessionId::from(claims.sid.as_str()),
+    )
+    .await?;
     match signed_in {
         Some((user, session))
             if !user.disabled
@@ -31,7 +36,7 @@ pub async fn authenticate(
                 username: user.username,
                 agency_id: user.agency_id,
                 roles: user.roles,
-                session_id: claims.sid,
+                session_id: claims.sid.into(),
                 must_change_password: user.must_change_password,
             })
         }

@@ -19,7 +19,9 @@
 //! [`CaseScope::admits`] evaluates the same parts in Rust, so the two cannot disagree.
 
 use crate::error::{AppError, AppResult};
-use crate::model::{Case, CaseEvent, CaseView, Channel, ChannelStatus, Principal, Role};
+use crate::model::{
+    AgencyId, Case, CaseEvent, CaseView, Channel, ChannelStatus, Principal, Role, UserId,
+};
 
 pub const CASE_NOT_FOUND: AppError = AppError::NotFound("case not found");
 pub const CHANNEL_NOT_FOUND: AppError = AppError::NotFound("channel not found");
@@ -60,9 +62,9 @@ pub enum CaseParty {
 impl CaseParty {
     fn of(self, case: &Case) -> Option<&str> {
         match self {
-            CaseParty::OriginatingAgency => Some(&case.originating_agency_id),
-            CaseParty::ReceivingAgency => Some(&case.receiving_agency_id),
-            CaseParty::FiledBy => Some(&case.filed_by),
+            CaseParty::OriginatingAgency => Some(case.originating_agency_id.as_str()),
+            CaseParty::ReceivingAgency => Some(case.receiving_agency_id.as_str()),
+            CaseParty::FiledBy => Some(case.filed_by.as_str()),
             CaseParty::Assignee => case.assignee_id.as_deref(),
         }
     }
@@ -118,11 +120,11 @@ impl CaseScope {
         &self.principal
     }
 
-    pub fn agency_id(&self) -> &str {
+    pub fn agency_id(&self) -> &AgencyId {
         &self.principal.agency_id
     }
 
-    pub fn user_id(&self) -> &str {
+    pub fn user_id(&self) -> &UserId {
         &self.principal.user_id
     }
 
@@ -238,18 +240,21 @@ impl<T> Unchecked<T> {
 
 impl Unchecked<Case> {
     pub fn id(&self) -> &str {
-        &self.0.id
+        self.0.id.as_str()
     }
 
     /// The case's originating and receiving agencies.
     pub fn parties(&self) -> (&str, &str) {
-        (&self.0.originating_agency_id, &self.0.receiving_agency_id)
+        (
+            self.0.originating_agency_id.as_str(),
+            self.0.receiving_agency_id.as_str(),
+        )
     }
 }
 
 impl Unchecked<CaseEvent> {
     pub fn case_id(&self) -> &str {
-        &self.0.case_id
+        self.0.case_id.as_str()
     }
 }
 
@@ -271,7 +276,7 @@ impl CasePermit {
     }
 
     pub fn case_id(&self) -> &str {
-        &self.case.id
+        self.case.id.as_str()
     }
 
     pub fn action(&self) -> CaseAction {
@@ -348,7 +353,7 @@ impl AgencyAdmin {
     }
 
     /// The agency whose users this admin manages.
-    pub fn agency_id(&self) -> &str {
+    pub fn agency_id(&self) -> &AgencyId {
         &self.principal.agency_id
     }
 
@@ -401,7 +406,7 @@ pub fn channel_move(
         return Err(CHANNEL_NOT_FOUND);
     }
     match (channel.status, to) {
-        (ChannelStatus::Proposed, ChannelStatus::Active) if channel.partner_agency_id != ours => {
+        (ChannelStatus::Proposed, ChannelStatus::Active) if &channel.partner_agency_id != ours => {
             Err(AppError::PermissionDenied(
                 "only an admin of the partner agency may approve a proposed channel".into(),
             ))
@@ -431,7 +436,7 @@ pub struct AuditScope {
 pub fn auditor(principal: &Principal) -> AppResult<AuditScope> {
     require_role(principal, Role::Auditor)?;
     Ok(AuditScope {
-        agency_id: Some(principal.agency_id.clone()),
+        agency_id: Some(principal.agency_id.to_string()),
         principal: Some(principal.clone()),
     })
 }
@@ -543,7 +548,7 @@ mod tests {
                     c.originating_agency_id = originating.into();
                     c.receiving_agency_id = receiving.into();
                     c.filed_by = filed_by.into();
-                    c.assignee_id = assignee.map(str::to_string);
+                    c.assignee_id = assignee.map(str::to_string).map(UserId::from);
                     cases.push(c);
                 }
             }
@@ -601,7 +606,7 @@ mod tests {
             status,
             proposed_by: "a".into(),
             approved_by: None,
-            suspended_by_agency_id: suspended_by.map(str::to_string),
+            suspended_by_agency_id: suspended_by.map(str::to_string).map(AgencyId::from),
             created_at: t,
             updated_at: t,
             version: 1,

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::call::{Call, Work};
 use crate::error::{AppError, AppResult};
 use crate::model::Principal;
-use crate::model::{Agency, Timestamp, User};
+use crate::model::{Agency, Timestamp, User, UserId};
 use crate::repo::sessions::Session;
 use crate::repo::{self, Tx};
 use crate::state::AppState;
@@ -51,7 +51,7 @@ fn new_refresh_token() -> AppResult<String> {
 /// Issues an access token and a fresh refresh token in `session`.
 async fn issue(state: &AppState, tx: &Tx, user: &User, session: &Session) -> AppResult<Tokens> {
     let now = state.clock.now();
-    let (access_token, expires_at) = state.keys.issue(&user.id, &session.id, now)?;
+    let (access_token, expires_at) = state.keys.issue(user.id.as_str(), &session.id, now)?;
     let refresh_token = new_refresh_token()?;
     repo::sessions::insert_refresh_token(tx, &hash_refresh_token(&refresh_token), &session.id, now)
         .await?;
@@ -69,7 +69,7 @@ async fn start_session(state: &AppState, tx: &Tx, user: &User) -> AppResult<Toke
     let now = state.clock.now();
     let session = Session {
         id: uuid::Uuid::now_v7().to_string(),
-        user_id: user.id.clone(),
+        user_id: user.id.to_string(),
         created_at: now,
         last_used_at: now,
         expires_at: now + state.sessions.lifetime,
@@ -151,7 +151,7 @@ pub async fn login(
     match &user {
         Some(user) => {
             call.set_user(user);
-            call.concerns("user", &user.id);
+            call.concerns("user", user.id.as_str());
         }
         None => call.set_attempted_username(username),
     }
@@ -183,7 +183,7 @@ pub async fn refresh(state: &AppState, call: &Call, refresh_token: &str) -> AppR
         .await?
         .ok_or(BAD_REFRESH)?;
     call.concerns("session", &session.id);
-    let user = repo::users::find(tx, &session.user_id)
+    let user = repo::users::find(tx, &UserId::from(session.user_id.as_str()))
         .await?
         .ok_or(BAD_REFRESH)?;
     call.set_user(&user);
@@ -210,9 +210,15 @@ pub async fn refresh(state: &AppState, call: &Call, refresh_token: &str) -> AppR
 
 /// Ends the caller's session: its refresh token and access tokens stop working.
 pub async fn logout(state: &AppState, call: &Call, p: &Principal) -> AppResult<()> {
-    call.concerns("session", &p.session_id);
+    call.concerns("session", p.session_id.as_str());
     let work = Work::begin(state, call).await?;
-    repo::sessions::revoke(work.tx(), &p.session_id, state.clock.now(), "logout").await?;
+    repo::sessions::revoke(
+        work.tx(),
+        p.session_id.as_str(),
+        state.clock.now(),
+        "logout",
+    )
+    .await?;
     work.commit().await
 }
 
@@ -224,7 +230,7 @@ pub async fn change_password(
     current: String,
     new: String,
 ) -> AppResult<Tokens> {
-    call.concerns("user", &p.user_id);
+    call.concerns("user", p.user_id.as_str());
     // The current password is a password guess like any other: throttled and counted.
     reserve_attempt(state, &p.username, &peer_host(call)).await?;
     let hash = {
@@ -255,13 +261,15 @@ pub async fn change_password(
     let work = Work::begin(state, call).await?;
     let tx = work.tx();
     // The session may have been revoked (an admin's reset) while the hashes were computed.
-    let live = repo::sessions::find(tx, &p.session_id)
+    let live = repo::sessions::find(tx, p.session_id.as_str())
         .await?
         .is_some_and(|s| s.revoked_at.is_none());
     if !live {
         return Err(AppError::Unauthenticated("invalid or expired access token"));
     }
-    if !repo::users::replace_password_hash(tx, &p.user_id, &old_hash, &new_hash, now).await? {
+    if !repo::users::replace_password_hash(tx, p.user_id.as_str(), &old_hash, &new_hash, now)
+        .await?
+    {
         return Err(AppError::Aborted(
             "the password changed meanwhile; sign in again".into(),
         ));

@@ -14,7 +14,7 @@ use crate::chain::AuditRecord;
 use crate::error::{AppError, AppResult};
 use crate::limits::MAX_ID_CHARS;
 use crate::model::Principal;
-use crate::model::{Case, CaseEvent, Outcome, Roles, User};
+use crate::model::{Case, CaseEvent, CaseId, Outcome, Roles, User};
 use crate::repo::{self, Tx};
 use crate::state::AppState;
 
@@ -73,18 +73,18 @@ impl Call {
 
     pub fn set_principal(&self, p: &Principal) {
         *lock(&self.actor) = Actor {
-            user_id: Some(p.user_id.clone()),
+            user_id: Some(p.user_id.to_string()),
             username: Some(p.username.clone()),
-            agency_id: Some(p.agency_id.clone()),
+            agency_id: Some(p.agency_id.to_string()),
             roles: p.roles,
         };
     }
 
     pub fn set_user(&self, user: &User) {
         *lock(&self.actor) = Actor {
-            user_id: Some(user.id.clone()),
+            user_id: Some(user.id.to_string()),
             username: Some(user.username.clone()),
-            agency_id: Some(user.agency_id.clone()),
+            agency_id: Some(user.agency_id.to_string()),
             roles: user.roles,
         };
     }
@@ -124,8 +124,11 @@ impl Call {
     /// The call concerns this case: its parties' auditors will see the entry.
     pub fn concerns_case(&self, case: &Case) {
         self.concerns_case_for(
-            &case.id,
-            (&case.originating_agency_id, &case.receiving_agency_id),
+            case.id.as_str(),
+            (
+                case.originating_agency_id.as_str(),
+                case.receiving_agency_id.as_str(),
+            ),
         );
     }
 
@@ -138,7 +141,7 @@ impl Call {
     /// The call concerns this case, but only `agency_id`'s auditors may see the entry (an
     /// internal note must not show up in the other agency's audit view either).
     pub fn concerns_case_within(&self, case: &Case, agency_id: &str) {
-        self.concerns_case_for(&case.id, (agency_id, agency_id));
+        self.concerns_case_for(case.id.as_str(), (agency_id, agency_id));
     }
 
     fn concerns_case_for(&self, case_id: &str, (originating, receiving): (&str, &str)) {
@@ -292,7 +295,7 @@ pub async fn audit_failure(state: &AppState, call: &Call, err: &AppError) -> App
         }
     };
     if let Some(case_id) = case_without_parties {
-        if let Some(parties) = repo::cases::parties(&tx, &case_id).await? {
+        if let Some(parties) = repo::cases::parties(&tx, &CaseId::from(case_id.as_str())).await? {
             lock(&call.subject).case_parties = Some(parties);
         }
     }
@@ -316,14 +319,14 @@ pub async fn audit_deliveries(
         let parties = match only_agency {
             Some(agency) => (agency.to_string(), agency.to_string()),
             None => (
-                case.originating_agency_id.clone(),
-                case.receiving_agency_id.clone(),
+                case.originating_agency_id.to_string(),
+                case.receiving_agency_id.to_string(),
             ),
         };
         let subject = Subject {
             target_type: Some("case"),
-            target_id: Some(case.id.clone()),
-            case_id: Some(case.id.clone()),
+            target_id: Some(case.id.to_string()),
+            case_id: Some(case.id.to_string()),
             case_parties: Some(parties),
         };
         let mut record = call.record_about(state, Outcome::Allowed, 0, subject);

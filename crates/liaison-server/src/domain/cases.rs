@@ -10,8 +10,9 @@ use crate::domain::lifecycle::{self, Move};
 use crate::domain::paging;
 use crate::error::{AppError, AppResult};
 use crate::model::{
-    Case, CaseEvent, CaseOrder, CaseStatus, CaseView, Category, ChannelStatus, EventActor,
-    EventKind, Note, NoteVisibility, Priority, Role, Timestamp,
+    AgencyId, Case, CaseEvent, CaseId, CaseOrder, CaseStatus, CaseView, Category, ChannelId,
+    ChannelStatus, EventActor, EventId, EventKind, Note, NoteId, NoteVisibility, Priority, Role,
+    Timestamp,
 };
 use crate::repo::cases::{CaseCursor, CaseQuery, TimelineCursor};
 use crate::repo::{self, Tx};
@@ -20,7 +21,7 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct NewReferral {
     pub request_id: String,
-    pub channel_id: String,
+    pub channel_id: ChannelId,
     pub category: Category,
     pub priority: Priority,
     pub title: String,
@@ -29,13 +30,7 @@ pub struct NewReferral {
 
 /// A new event of `case`, recorded by `actor` now.
 fn event(case: &Case, kind: EventKind, actor: EventActor<'_>, at: Timestamp) -> CaseEvent {
-    CaseEvent::new(
-        uuid::Uuid::now_v7().to_string(),
-        case.id.clone(),
-        kind,
-        actor,
-        at,
-    )
+    CaseEvent::new(EventId::generate(), case.id.clone(), kind, actor, at)
 }
 
 /// Loads a case and checks the caller may do `action` to it: the permit holds the case.
@@ -43,7 +38,7 @@ async fn load(
     tx: &Tx,
     call: &Call,
     scope: &CaseScope,
-    id: &str,
+    id: &CaseId,
     action: CaseAction,
 ) -> AppResult<CasePermit> {
     let case = repo::cases::find(tx, id).await?.ok_or(CASE_NOT_FOUND)?;
@@ -114,9 +109,9 @@ async fn file_once(
     let tx = work.tx();
     let channel = repo::channels::find(tx, &new.channel_id)
         .await?
-        .filter(|c| authz::channel_visible(c, &p.agency_id))
+        .filter(|c| authz::channel_visible(c, p.agency_id.as_str()))
         .ok_or(CHANNEL_NOT_FOUND)?;
-    call.concerns("channel", &channel.id);
+    call.concerns("channel", channel.id.as_str());
     if channel.status != ChannelStatus::Active {
         return Err(AppError::FailedPrecondition(format!(
             "the channel is {}; referrals can be filed only on an ACTIVE channel",
@@ -136,13 +131,13 @@ async fn file_once(
         )));
     }
     let receiving_id = channel
-        .other_party(&p.agency_id)
+        .other_party(p.agency_id.as_str())
         .ok_or(CHANNEL_NOT_FOUND)?
         .to_string();
     let originating = repo::agencies::find(tx, &p.agency_id)
         .await?
         .ok_or_else(|| AppError::internal("caller's agency is missing"))?;
-    let receiving = repo::agencies::find(tx, &receiving_id)
+    let receiving = repo::agencies::find(tx, &AgencyId::from(receiving_id.as_str()))
         .await?
         .ok_or_else(|| AppError::internal("channel's agency is missing"))?;
 
@@ -150,7 +145,7 @@ async fn file_once(
     let year = now.year();
     let number = repo::cases::next_reference_number(tx, &channel.id, year).await?;
     let case = Case {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: CaseId::generate(),
         reference: format!(
             "{}-{}-{}-{year}-{number:06}",
             originating.country, receiving.country, new.category
@@ -182,7 +177,7 @@ async fn file_once(
     Ok(case)
 }
 
-pub async fn get(state: &AppState, call: &Call, scope: &CaseScope, id: &str) -> AppResult<Case> {
+pub async fn get(state: &AppState, call: &Call, scope: &CaseScope, id: &CaseId) -> AppResult<Case> {
     let work = Work::begin(state, call).await?;
     let permit = load(work.tx(), call, scope, id, CaseAction::Read).await?;
     work.commit().await?;
@@ -269,7 +264,7 @@ pub async fn transition(
     state: &AppState,
     call: &Call,
     scope: &CaseScope,
-    id: &str,
+    id: &CaseId,
     etag: &str,
     mv: Move,
 ) -> AppResult<Case> {
@@ -321,7 +316,7 @@ pub async fn add_note(
     state: &AppState,
     call: &Call,
     scope: &CaseScope,
-    case_id: &str,
+    case_id: &CaseId,
     body: String,
     visibility: NoteVisibility,
 ) -> AppResult<Note> {
@@ -335,10 +330,10 @@ pub async fn add_note(
         // A shared note changes what both sides know of the case: its etag moves.
         NoteVisibility::Shared => repo::cases::touch(tx, &case.id, now).await?,
         // An internal note must not show in the other agency's etag or audit view.
-        NoteVisibility::Internal => call.concerns_case_within(case, &p.agency_id),
+        NoteVisibility::Internal => call.concerns_case_within(case, p.agency_id.as_str()),
     }
     let note = Note {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: NoteId::generate(),
         case_id: case.id.clone(),
         author_id: p.user_id.clone(),
         author_agency_id: p.agency_id.clone(),
@@ -383,7 +378,7 @@ where
         state: &AppState,
         call: &Call,
         scope: &CaseScope,
-        case_id: &str,
+        case_id: &CaseId,
         page: TimelinePage,
     ) -> AppResult<(Vec<T>, Option<String>)> {
         let secret = state.keys.page_token_secret();
@@ -406,7 +401,7 @@ pub async fn notes(
     state: &AppState,
     call: &Call,
     scope: &CaseScope,
-    case_id: &str,
+    case_id: &CaseId,
     page: TimelinePage,
 ) -> AppResult<(Vec<Note>, Option<String>)> {
     let notes = Timeline {
@@ -414,7 +409,7 @@ pub async fn notes(
         read: repo::cases::notes,
         cursor_of: |n: &Note| TimelineCursor {
             at: n.created_at.timestamp_micros(),
-            id: n.id.clone(),
+            id: n.id.to_string(),
         },
     };
     notes.page(state, call, scope, case_id, page).await
@@ -424,7 +419,7 @@ pub async fn events(
     state: &AppState,
     call: &Call,
     scope: &CaseScope,
-    case_id: &str,
+    case_id: &CaseId,
     page: TimelinePage,
 ) -> AppResult<(Vec<CaseEvent>, Option<String>)> {
     let events = Timeline {
@@ -432,7 +427,7 @@ pub async fn events(
         read: repo::cases::events,
         cursor_of: |e: &CaseEvent| TimelineCursor {
             at: e.at.timestamp_micros(),
-            id: e.id.clone(),
+            id: e.id.to_string(),
         },
     };
     events.page(state, call, scope, case_id, page).await

@@ -6,7 +6,7 @@ use crate::authz::{self, AgencyAdmin, CHANNEL_NOT_FOUND};
 use crate::domain::call::{Call, Work};
 use crate::error::{AppError, AppResult};
 use crate::model::Principal;
-use crate::model::{etag, Agency, Categories, Channel, ChannelStatus};
+use crate::model::{etag, Agency, AgencyId, Categories, Channel, ChannelId, ChannelStatus};
 use crate::repo::{self, Tx};
 use crate::state::AppState;
 
@@ -20,7 +20,7 @@ pub struct ChannelView {
 
 impl ChannelView {
     pub fn etag(&self) -> String {
-        etag(&self.channel.id, self.channel.version)
+        etag(self.channel.id.as_str(), self.channel.version)
     }
 }
 
@@ -34,16 +34,16 @@ async fn view(
         async move {
             match cached {
                 Some(a) => Ok(a),
-                None => repo::agencies::find(tx, &id)
+                None => repo::agencies::find(tx, &AgencyId::from(id.as_str()))
                     .await?
                     .ok_or_else(|| AppError::internal("channel names a missing agency")),
             }
         }
     };
-    let proposing = agency(channel.proposing_agency_id.clone()).await?;
-    let partner = agency(channel.partner_agency_id.clone()).await?;
-    cache.insert(proposing.id.clone(), proposing.clone());
-    cache.insert(partner.id.clone(), partner.clone());
+    let proposing = agency(channel.proposing_agency_id.to_string()).await?;
+    let partner = agency(channel.partner_agency_id.to_string()).await?;
+    cache.insert(proposing.id.to_string(), proposing.clone());
+    cache.insert(partner.id.to_string(), partner.clone());
     Ok(ChannelView {
         channel,
         proposing,
@@ -52,15 +52,20 @@ async fn view(
 }
 
 /// The channel, if the caller's agency is a party to it.
-async fn load(tx: &Tx, call: &Call, p: &Principal, id: &str) -> AppResult<Channel> {
+async fn load(tx: &Tx, call: &Call, p: &Principal, id: &ChannelId) -> AppResult<Channel> {
     call.concerns("channel", id);
     repo::channels::find(tx, id)
         .await?
-        .filter(|c| authz::channel_visible(c, &p.agency_id))
+        .filter(|c| authz::channel_visible(c, p.agency_id.as_str()))
         .ok_or(CHANNEL_NOT_FOUND)
 }
 
-pub async fn get(state: &AppState, call: &Call, p: &Principal, id: &str) -> AppResult<ChannelView> {
+pub async fn get(
+    state: &AppState,
+    call: &Call,
+    p: &Principal,
+    id: &ChannelId,
+) -> AppResult<ChannelView> {
     let work = Work::begin(state, call).await?;
     let channel = load(work.tx(), call, p, id).await?;
     let view = view(work.tx(), channel, &mut HashMap::new()).await?;
@@ -88,7 +93,7 @@ pub async fn propose(
     state: &AppState,
     call: &Call,
     admin: &AgencyAdmin,
-    partner_agency_id: &str,
+    partner_agency_id: &AgencyId,
     categories: Categories,
 ) -> AppResult<ChannelView> {
     let work = Work::begin(state, call).await?;
@@ -107,7 +112,7 @@ pub async fn propose(
     }
     let now = state.clock.now();
     let channel = Channel {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: ChannelId::generate(),
         proposing_agency_id: own.id.clone(),
         partner_agency_id: partner.id.clone(),
         categories,
@@ -119,7 +124,7 @@ pub async fn propose(
         updated_at: now,
         version: 1,
     };
-    call.concerns("channel", &channel.id);
+    call.concerns("channel", channel.id.as_str());
     repo::channels::insert(tx, &channel).await?;
     work.commit().await?;
     Ok(ChannelView {
@@ -134,7 +139,7 @@ pub async fn change_status(
     state: &AppState,
     call: &Call,
     admin: &AgencyAdmin,
-    id: &str,
+    id: &ChannelId,
     etag_seen: &str,
     to: ChannelStatus,
 ) -> AppResult<ChannelView> {
@@ -143,7 +148,7 @@ pub async fn change_status(
     let current = load(tx, call, admin.principal(), id).await?;
     // Who may make the move is decided before the etag and the lifecycle are looked at.
     let permit = authz::channel_move(admin, &current, to)?;
-    if etag(&current.id, current.version) != etag_seen {
+    if etag(current.id.as_str(), current.version) != etag_seen {
         return Err(AppError::Aborted(
             "the channel changed since it was read (stale etag); read it again".into(),
         ));
@@ -158,7 +163,7 @@ pub async fn change_status(
             next.suspended_by_agency_id = None;
         }
         (ChannelStatus::Active, ChannelStatus::Suspended) => {
-            next.suspended_by_agency_id = Some(admin.agency_id().to_string());
+            next.suspended_by_agency_id = Some(admin.agency_id().to_string().into());
         }
         (from, to) => {
             return Err(AppError::FailedPrecondition(format!(

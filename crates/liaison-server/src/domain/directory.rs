@@ -3,7 +3,7 @@
 use crate::authz::Operator;
 use crate::domain::call::{Call, Work};
 use crate::error::AppResult;
-use crate::model::Agency;
+use crate::model::{Agency, AgencyId};
 use crate::repo;
 use crate::state::AppState;
 
@@ -24,12 +24,12 @@ pub async fn add_agency(
     country: String,
 ) -> AppResult<Agency> {
     let agency = Agency {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: AgencyId::generate(),
         code,
         name,
         country,
     };
-    call.concerns("agency", &agency.id);
+    call.concerns("agency", agency.id.as_str());
     let work = Work::begin(state, call).await?;
     repo::agencies::insert(work.tx(), &agency, state.clock.now()).await?;
     work.commit().await?;

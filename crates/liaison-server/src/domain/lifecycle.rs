@@ -8,13 +8,13 @@
 
 use crate::authz::{CaseAction, CasePermit};
 use crate::error::{AppError, AppResult};
-use crate::model::{Case, CaseStatus, EventKind, Resolution, Timestamp};
+use crate::model::{Case, CaseStatus, EventKind, Resolution, Timestamp, UserId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Move {
     Acknowledge,
     Decline { reason: String },
-    Assign { assignee_id: String },
+    Assign { assignee_id: UserId },
     RequestInformation { question: String },
     ProvideInformation { answer: String },
     Close { resolution: Resolution },
@@ -82,7 +82,7 @@ pub fn apply(permit: &CasePermit, mv: &Move, now: Timestamp) -> AppResult<(Case,
             EventKind::Declined
         }
         (Move::Assign { assignee_id }, Acknowledged | InProgress | AwaitingInfo) => {
-            if case.assignee_id.as_deref() == Some(assignee_id.as_str()) {
+            if case.assignee_id.as_ref() == Some(assignee_id) {
                 return Err(AppError::FailedPrecondition(
                     "the case is already assigned to that officer".into(),
                 ));

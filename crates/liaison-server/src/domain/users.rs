@@ -5,7 +5,7 @@ use crate::authz::{AgencyAdmin, Operator};
 use crate::domain::call::{Call, Work};
 use crate::error::{AppError, AppResult};
 
-use crate::model::{Role, Roles, User};
+use crate::model::{AgencyId, Role, Roles, User, UserId};
 use crate::repo::{self, Tx};
 use crate::state::AppState;
 
@@ -29,7 +29,7 @@ pub struct UserChanges {
 /// Which agency a new user joins.
 #[derive(Debug, Clone, Copy)]
 enum AgencyRef<'a> {
-    Id(&'a str),
+    Id(&'a AgencyId),
     Code(&'a str),
 }
 
@@ -63,7 +63,7 @@ async fn create_in(
     };
     let now = state.clock.now();
     let user = User {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: UserId::generate(),
         username: new.username,
         display_name: new.display_name,
         agency_id: agency.id,
@@ -73,14 +73,14 @@ async fn create_in(
         created_at: now,
         updated_at: now,
     };
-    call.concerns("user", &user.id);
+    call.concerns("user", user.id.as_str());
     repo::users::insert(work.tx(), &user, &hash).await?;
     work.commit().await?;
     Ok(user)
 }
 
 /// A user the admin manages: one of their agency's; any other is answered as missing.
-async fn managed(tx: &Tx, admin: &AgencyAdmin, id: &str) -> AppResult<User> {
+async fn managed(tx: &Tx, admin: &AgencyAdmin, id: &UserId) -> AppResult<User> {
     repo::users::find_managed(tx, admin, id)
         .await?
         .ok_or(USER_NOT_FOUND)
@@ -99,7 +99,7 @@ pub async fn update(
     state: &AppState,
     call: &Call,
     admin: &AgencyAdmin,
-    id: &str,
+    id: &UserId,
     changes: UserChanges,
 ) -> AppResult<User> {
     call.concerns("user", id);
@@ -145,7 +145,7 @@ pub async fn reset_password(
     state: &AppState,
     call: &Call,
     admin: &AgencyAdmin,
-    id: &str,
+    id: &UserId,
     new_password: String,
 ) -> AppResult<()> {
     call.concerns("user", id);
@@ -164,7 +164,7 @@ pub async fn revoke_sessions(
     state: &AppState,
     call: &Call,
     admin: &AgencyAdmin,
-    id: &str,
+    id: &UserId,
 ) -> AppResult<u64> {
     call.concerns("user", id);
     let work = Work::begin(state, call).await?;

@@ -154,7 +154,7 @@ fn matches(f: &CaseFilter, p: &Principal, case: &Case, event: &CaseEvent, now: T
         CaseView::All => true,
         CaseView::Incoming => case.receiving_agency_id == p.agency_id,
         CaseView::Outgoing => case.originating_agency_id == p.agency_id,
-        CaseView::AssignedToMe => assigned_to(&p.user_id),
+        CaseView::AssignedToMe => assigned_to(p.user_id.as_str()),
     };
     let statuses = f.statuses.is_empty()
         || [Some(case.status), event.from_status, event.to_status]

@@ -6,12 +6,12 @@ use super::entities::agency;
 use super::{Tx, UniqueExt};
 use crate::clock::to_micros;
 use crate::error::{AppError, AppResult};
-use crate::model::{Agency, Timestamp};
+use crate::model::{Agency, AgencyId, Timestamp};
 
 impl From<agency::Model> for Agency {
     fn from(row: agency::Model) -> Self {
         Agency {
-            id: row.id,
+            id: row.id.into(),
             code: row.code,
             name: row.name,
             country: row.country,
@@ -21,7 +21,7 @@ impl From<agency::Model> for Agency {
 
 pub async fn insert(tx: &Tx, agency: &Agency, now: Timestamp) -> AppResult<()> {
     agency::ActiveModel {
-        id: Set(agency.id.clone()),
+        id: Set(agency.id.to_string()),
         code: Set(agency.code.clone()),
         name: Set(agency.name.clone()),
         country: Set(agency.country.clone()),
@@ -33,8 +33,8 @@ pub async fn insert(tx: &Tx, agency: &Agency, now: Timestamp) -> AppResult<()> {
     Ok(())
 }
 
-pub async fn find(tx: &Tx, id: &str) -> AppResult<Option<Agency>> {
-    Ok(agency::Entity::find_by_id(id)
+pub async fn find(tx: &Tx, id: &AgencyId) -> AppResult<Option<Agency>> {
+    Ok(agency::Entity::find_by_id(id.as_str())
         .one(&tx.txn)
         .await?
         .map(Agency::from))

@@ -12,8 +12,8 @@ use crate::authz::{CaseParty, CasePermit, CaseScope, Service, Unchecked};
 use crate::clock::{from_micros, to_micros};
 use crate::error::{AppError, AppResult};
 use crate::model::{
-    Case, CaseEvent, CaseOrder, CaseStatus, CaseView, Category, EventKind, Note, NoteVisibility,
-    Priority, Resolution, Timestamp,
+    AgencyId, Case, CaseEvent, CaseId, CaseOrder, CaseStatus, CaseView, Category, ChannelId,
+    EventKind, Note, NoteId, NoteVisibility, Priority, Resolution, Timestamp, UserId,
 };
 
 impl TryFrom<case::Model> for Case {
@@ -28,15 +28,15 @@ impl TryFrom<case::Model> for Case {
                 .resolution
                 .map(|r| decode(r.into(), Resolution::from_code, "resolution"))
                 .transpose()?,
-            id: row.id,
+            id: row.id.into(),
             reference: row.reference,
-            channel_id: row.channel_id,
+            channel_id: row.channel_id.into(),
             title: row.title,
             summary: row.summary,
-            originating_agency_id: row.originating_agency_id,
-            receiving_agency_id: row.receiving_agency_id,
-            filed_by: row.filed_by,
-            assignee_id: row.assignee_id,
+            originating_agency_id: row.originating_agency_id.into(),
+            receiving_agency_id: row.receiving_agency_id.into(),
+            filed_by: row.filed_by.into(),
+            assignee_id: row.assignee_id.map(UserId::from),
             filed_at: from_micros(row.filed_at),
             updated_at: from_micros(row.updated_at),
             acknowledged_at: row.acknowledged_at.map(from_micros),
@@ -48,7 +48,7 @@ impl TryFrom<case::Model> for Case {
 }
 
 /// The next reference number of a channel in a year: 1, 2, 3, ... with no reuse.
-pub async fn next_reference_number(tx: &Tx, channel_id: &str, year: i32) -> AppResult<i64> {
+pub async fn next_reference_number(tx: &Tx, channel_id: &ChannelId, year: i32) -> AppResult<i64> {
     let table = Alias::new("case_counters");
     let last_seq = Alias::new("last_seq");
     let insert = Query::insert()
@@ -58,7 +58,7 @@ pub async fn next_reference_number(tx: &Tx, channel_id: &str, year: i32) -> AppR
             Alias::new("year"),
             last_seq.clone(),
         ])
-        .values([channel_id.into(), year.into(), 1i64.into()])
+        .values([channel_id.as_str().into(), year.into(), 1i64.into()])
         .map_err(AppError::internal)?
         .on_conflict(
             OnConflict::columns([Alias::new("channel_id"), Alias::new("year")])
@@ -82,17 +82,17 @@ pub async fn next_reference_number(tx: &Tx, channel_id: &str, year: i32) -> AppR
 /// `AlreadyExists`, which the domain answers with the first case.
 pub async fn insert(tx: &Tx, case: &Case, request_id: &str) -> AppResult<()> {
     case::ActiveModel {
-        id: Set(case.id.clone()),
+        id: Set(case.id.to_string()),
         reference: Set(case.reference.clone()),
-        channel_id: Set(case.channel_id.clone()),
+        channel_id: Set(case.channel_id.to_string()),
         category: Set(case.category.code()),
         priority: Set(case.priority.code()),
         title: Set(case.title.clone()),
         summary: Set(case.summary.clone()),
-        originating_agency_id: Set(case.originating_agency_id.clone()),
-        receiving_agency_id: Set(case.receiving_agency_id.clone()),
-        filed_by: Set(case.filed_by.clone()),
-        assignee_id: Set(case.assignee_id.clone()),
+        originating_agency_id: Set(case.originating_agency_id.to_string()),
+        receiving_agency_id: Set(case.receiving_agency_id.to_string()),
+        filed_by: Set(case.filed_by.to_string()),
+        assignee_id: Set(case.assignee_id.clone().map(String::from)),
         status: Set(case.status.code()),
         resolution: Set(case.resolution.map(Resolution::code)),
         filed_at: Set(to_micros(case.filed_at)),
@@ -111,8 +111,8 @@ pub async fn insert(tx: &Tx, case: &Case, request_id: &str) -> AppResult<()> {
 }
 
 /// A case by id, sealed until authorization opens it.
-pub async fn find(tx: &Tx, id: &str) -> AppResult<Option<Unchecked<Case>>> {
-    case::Entity::find_by_id(id)
+pub async fn find(tx: &Tx, id: &CaseId) -> AppResult<Option<Unchecked<Case>>> {
+    case::Entity::find_by_id(id.as_str())
         .one(&tx.txn)
         .await?
         .map(|row| Case::try_from(row).map(Unchecked::new))
@@ -122,11 +122,11 @@ pub async fn find(tx: &Tx, id: &str) -> AppResult<Option<Unchecked<Case>>> {
 /// The case a user filed with this request id, sealed until authorization opens it.
 pub async fn find_by_request(
     tx: &Tx,
-    filed_by: &str,
+    filed_by: &UserId,
     request_id: &str,
 ) -> AppResult<Option<Unchecked<Case>>> {
     case::Entity::find()
-        .filter(case::Column::FiledBy.eq(filed_by))
+        .filter(case::Column::FiledBy.eq(filed_by.as_str()))
         .filter(case::Column::RequestId.eq(request_id))
         .one(&tx.txn)
         .await?
@@ -135,8 +135,8 @@ pub async fn find_by_request(
 }
 
 /// The two agencies of a case, for scoping its audit entries.
-pub async fn parties(tx: &Tx, id: &str) -> AppResult<Option<(String, String)>> {
-    Ok(case::Entity::find_by_id(id)
+pub async fn parties(tx: &Tx, id: &CaseId) -> AppResult<Option<(String, String)>> {
+    Ok(case::Entity::find_by_id(id.as_str())
         .select_only()
         .column(case::Column::OriginatingAgencyId)
         .column(case::Column::ReceivingAgencyId)
@@ -150,7 +150,7 @@ pub async fn update(tx: &Tx, case: &Case, expected_version: i64) -> AppResult<bo
     let result = case::Entity::update_many()
         .col_expr(
             case::Column::AssigneeId,
-            Expr::value(case.assignee_id.clone()),
+            Expr::value(case.assignee_id.clone().map(String::from)),
         )
         .col_expr(case::Column::Status, Expr::value(case.status.code()))
         .col_expr(
@@ -199,10 +199,10 @@ pub async fn due_for_escalation(
 }
 
 /// Marks a case escalated unless it already was (or is no longer FILED); whether this call did.
-pub async fn mark_escalated(tx: &Tx, id: &str, now: Timestamp) -> AppResult<bool> {
+pub async fn mark_escalated(tx: &Tx, id: &CaseId, now: Timestamp) -> AppResult<bool> {
     let result = case::Entity::update_many()
         .col_expr(case::Column::EscalatedAt, Expr::value(to_micros(now)))
-        .filter(case::Column::Id.eq(id))
+        .filter(case::Column::Id.eq(id.as_str()))
         .filter(case::Column::EscalatedAt.is_null())
         .filter(case::Column::Status.eq(CaseStatus::Filed.code()))
         .exec(&tx.txn)
@@ -211,14 +211,14 @@ pub async fn mark_escalated(tx: &Tx, id: &str, now: Timestamp) -> AppResult<bool
 }
 
 /// Marks the case modified (a new version) without changing its fields.
-pub async fn touch(tx: &Tx, id: &str, now: Timestamp) -> AppResult<()> {
+pub async fn touch(tx: &Tx, id: &CaseId, now: Timestamp) -> AppResult<()> {
     case::Entity::update_many()
         .col_expr(
             case::Column::Version,
             Expr::col(case::Column::Version).add(1),
         )
         .col_expr(case::Column::UpdatedAt, Expr::value(to_micros(now)))
-        .filter(case::Column::Id.eq(id))
+        .filter(case::Column::Id.eq(id.as_str()))
         .exec(&tx.txn)
         .await?;
     Ok(())
@@ -239,7 +239,7 @@ impl CaseCursor {
         };
         CaseCursor {
             key,
-            id: case.id.clone(),
+            id: case.id.to_string(),
         }
     }
 }
@@ -369,10 +369,10 @@ impl TryFrom<case_note::Model> for Note {
                 NoteVisibility::from_code,
                 "visibility",
             )?,
-            id: row.id,
-            case_id: row.case_id,
-            author_id: row.author_id,
-            author_agency_id: row.author_agency_id,
+            id: row.id.into(),
+            case_id: row.case_id.into(),
+            author_id: row.author_id.into(),
+            author_agency_id: row.author_agency_id.into(),
             body: row.body,
             created_at: from_micros(row.created_at),
         })
@@ -381,10 +381,10 @@ impl TryFrom<case_note::Model> for Note {
 
 pub async fn insert_note(tx: &Tx, note: &Note) -> AppResult<()> {
     case_note::ActiveModel {
-        id: Set(note.id.clone()),
-        case_id: Set(note.case_id.clone()),
-        author_id: Set(note.author_id.clone()),
-        author_agency_id: Set(note.author_agency_id.clone()),
+        id: Set(note.id.to_string()),
+        case_id: Set(note.case_id.to_string()),
+        author_id: Set(note.author_id.to_string()),
+        author_agency_id: Set(note.author_agency_id.to_string()),
         visibility: Set(note.visibility.code()),
         body: Set(note.body.clone()),
         created_at: Set(to_micros(note.created_at)),
@@ -460,15 +460,15 @@ impl TryFrom<case_event::Model> for CaseEvent {
                 .resolution
                 .map(|r| decode(r.into(), Resolution::from_code, "resolution"))
                 .transpose()?,
-            id: row.id,
-            case_id: row.case_id,
+            id: row.id.into(),
+            case_id: row.case_id.into(),
             actor_id: row.actor_id,
             actor_agency_id: row.actor_agency_id,
             at: from_micros(row.at),
             reason: row.reason,
-            assignee_id: row.assignee_id,
-            note_id: row.note_id,
-            visible_to_agency_id: row.visible_to_agency_id,
+            assignee_id: row.assignee_id.map(UserId::from),
+            note_id: row.note_id.map(NoteId::from),
+            visible_to_agency_id: row.visible_to_agency_id.map(AgencyId::from),
         })
     }
 }
@@ -476,8 +476,8 @@ impl TryFrom<case_event::Model> for CaseEvent {
 /// Writes an event recorded by the call whose audit entry is `seq`.
 pub async fn insert_event(tx: &Tx, event: &CaseEvent, seq: i64) -> AppResult<()> {
     case_event::ActiveModel {
-        id: Set(event.id.clone()),
-        case_id: Set(event.case_id.clone()),
+        id: Set(event.id.to_string()),
+        case_id: Set(event.case_id.to_string()),
         kind: Set(event.kind.code()),
         actor_id: Set(event.actor_id.clone()),
         actor_agency_id: Set(event.actor_agency_id.clone()),
@@ -485,10 +485,10 @@ pub async fn insert_event(tx: &Tx, event: &CaseEvent, seq: i64) -> AppResult<()>
         from_status: Set(event.from_status.map(CaseStatus::code)),
         to_status: Set(event.to_status.map(CaseStatus::code)),
         reason: Set(event.reason.clone()),
-        assignee_id: Set(event.assignee_id.clone()),
+        assignee_id: Set(event.assignee_id.clone().map(String::from)),
         resolution: Set(event.resolution.map(Resolution::code)),
-        note_id: Set(event.note_id.clone()),
-        visible_to_agency_id: Set(event.visible_to_agency_id.clone()),
+        note_id: Set(event.note_id.clone().map(String::from)),
+        visible_to_agency_id: Set(event.visible_to_agency_id.clone().map(String::from)),
         seq: Set(Some(seq)),
     }
     .insert(&tx.txn)

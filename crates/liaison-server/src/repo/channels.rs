@@ -7,7 +7,7 @@ use super::entities::channel;
 use super::{decode, Tx, UniqueExt};
 use crate::clock::{from_micros, to_micros};
 use crate::error::{AppError, AppResult};
-use crate::model::{Categories, Channel, ChannelStatus};
+use crate::model::{AgencyId, Categories, Channel, ChannelId, ChannelStatus, UserId};
 
 impl TryFrom<channel::Model> for Channel {
     type Error = AppError;
@@ -19,13 +19,13 @@ impl TryFrom<channel::Model> for Channel {
                 ChannelStatus::from_code,
                 "channel status",
             )?,
-            id: row.id,
-            proposing_agency_id: row.proposing_agency_id,
-            partner_agency_id: row.partner_agency_id,
+            id: row.id.into(),
+            proposing_agency_id: row.proposing_agency_id.into(),
+            partner_agency_id: row.partner_agency_id.into(),
             categories: Categories::from_bits(row.categories),
-            proposed_by: row.proposed_by,
-            approved_by: row.approved_by,
-            suspended_by_agency_id: row.suspended_by_agency_id,
+            proposed_by: row.proposed_by.into(),
+            approved_by: row.approved_by.map(UserId::from),
+            suspended_by_agency_id: row.suspended_by_agency_id.map(AgencyId::from),
             created_at: from_micros(row.created_at),
             updated_at: from_micros(row.updated_at),
             version: row.version,
@@ -40,16 +40,16 @@ pub async fn insert(tx: &Tx, channel: &Channel) -> AppResult<()> {
         (&channel.partner_agency_id, &channel.proposing_agency_id)
     };
     channel::ActiveModel {
-        id: Set(channel.id.clone()),
-        proposing_agency_id: Set(channel.proposing_agency_id.clone()),
-        partner_agency_id: Set(channel.partner_agency_id.clone()),
-        low_agency_id: Set(low.clone()),
-        high_agency_id: Set(high.clone()),
+        id: Set(channel.id.to_string()),
+        proposing_agency_id: Set(channel.proposing_agency_id.to_string()),
+        partner_agency_id: Set(channel.partner_agency_id.to_string()),
+        low_agency_id: Set(low.to_string()),
+        high_agency_id: Set(high.to_string()),
         categories: Set(channel.categories.bits()),
         status: Set(channel.status.code()),
-        proposed_by: Set(channel.proposed_by.clone()),
-        approved_by: Set(channel.approved_by.clone()),
-        suspended_by_agency_id: Set(channel.suspended_by_agency_id.clone()),
+        proposed_by: Set(channel.proposed_by.to_string()),
+        approved_by: Set(channel.approved_by.clone().map(String::from)),
+        suspended_by_agency_id: Set(channel.suspended_by_agency_id.clone().map(String::from)),
         created_at: Set(to_micros(channel.created_at)),
         updated_at: Set(to_micros(channel.updated_at)),
         version: Set(channel.version),
@@ -62,8 +62,8 @@ pub async fn insert(tx: &Tx, channel: &Channel) -> AppResult<()> {
     Ok(())
 }
 
-pub async fn find(tx: &Tx, id: &str) -> AppResult<Option<Channel>> {
-    channel::Entity::find_by_id(id)
+pub async fn find(tx: &Tx, id: &ChannelId) -> AppResult<Option<Channel>> {
+    channel::Entity::find_by_id(id.as_str())
         .one(&tx.txn)
         .await?
         .map(Channel::try_from)
@@ -72,13 +72,13 @@ pub async fn find(tx: &Tx, id: &str) -> AppResult<Option<Channel>> {
 
 pub async fn list_for_agency(
     tx: &Tx,
-    agency_id: &str,
+    agency_id: &AgencyId,
     status: Option<ChannelStatus>,
 ) -> AppResult<Vec<Channel>> {
     let mut query = channel::Entity::find().filter(
         Condition::any()
-            .add(channel::Column::ProposingAgencyId.eq(agency_id))
-            .add(channel::Column::PartnerAgencyId.eq(agency_id)),
+            .add(channel::Column::ProposingAgencyId.eq(agency_id.as_str()))
+            .add(channel::Column::PartnerAgencyId.eq(agency_id.as_str())),
     );
     if let Some(status) = status {
         query = query.filter(channel::Column::Status.eq(status.code()));
@@ -99,11 +99,11 @@ pub async fn update(tx: &Tx, channel: &Channel, expected_version: i64) -> AppRes
         .col_expr(channel::Column::Status, Expr::value(channel.status.code()))
         .col_expr(
             channel::Column::ApprovedBy,
-            Expr::value(channel.approved_by.clone()),
+            Expr::value(channel.approved_by.clone().map(String::from)),
         )
         .col_expr(
             channel::Column::SuspendedByAgencyId,
-            Expr::value(channel.suspended_by_agency_id.clone()),
+            Expr::value(channel.suspended_by_agency_id.clone().map(String::from)),
         )
         .col_expr(
             channel::Column::UpdatedAt,

@@ -102,7 +102,7 @@ pub async fn insert_agencies(tx: &Tx, agencies: &[Agency], created_at: Timestamp
     let models = agencies
         .iter()
         .map(|a| agency::ActiveModel {
-            id: Set(a.id.clone()),
+            id: Set(a.id.to_string()),
             code: Set(a.code.clone()),
             name: Set(a.name.clone()),
             country: Set(a.country.clone()),
@@ -117,10 +117,10 @@ pub async fn insert_users(tx: &Tx, users: &[User], password_hash: &str) -> AppRe
     let models = users
         .iter()
         .map(|u| user::ActiveModel {
-            id: Set(u.id.clone()),
+            id: Set(u.id.to_string()),
             username: Set(u.username.clone()),
             display_name: Set(u.display_name.clone()),
-            agency_id: Set(u.agency_id.clone()),
+            agency_id: Set(u.agency_id.to_string()),
             roles: Set(u.roles.bits()),
             disabled: Set(u.disabled),
             password_hash: Set(password_hash.to_string()),
@@ -142,16 +142,16 @@ pub async fn insert_channels(tx: &Tx, channels: &[Channel]) -> AppResult<()> {
                 (&c.partner_agency_id, &c.proposing_agency_id)
             };
             channel::ActiveModel {
-                id: Set(c.id.clone()),
-                proposing_agency_id: Set(c.proposing_agency_id.clone()),
-                partner_agency_id: Set(c.partner_agency_id.clone()),
-                low_agency_id: Set(low.clone()),
-                high_agency_id: Set(high.clone()),
+                id: Set(c.id.to_string()),
+                proposing_agency_id: Set(c.proposing_agency_id.to_string()),
+                partner_agency_id: Set(c.partner_agency_id.to_string()),
+                low_agency_id: Set(low.to_string()),
+                high_agency_id: Set(high.to_string()),
                 categories: Set(c.categories.bits()),
                 status: Set(c.status.code()),
-                proposed_by: Set(c.proposed_by.clone()),
-                approved_by: Set(c.approved_by.clone()),
-                suspended_by_agency_id: Set(c.suspended_by_agency_id.clone()),
+                proposed_by: Set(c.proposed_by.to_string()),
+                approved_by: Set(c.approved_by.clone().map(String::from)),
+                suspended_by_agency_id: Set(c.suspended_by_agency_id.clone().map(String::from)),
                 created_at: Set(to_micros(c.created_at)),
                 updated_at: Set(to_micros(c.updated_at)),
                 version: Set(c.version),
@@ -292,17 +292,17 @@ async fn copy_in(
 fn case_model(new: &NewCase) -> case::ActiveModel {
     let c = &new.case;
     case::ActiveModel {
-        id: Set(c.id.clone()),
+        id: Set(c.id.to_string()),
         reference: Set(c.reference.clone()),
-        channel_id: Set(c.channel_id.clone()),
+        channel_id: Set(c.channel_id.to_string()),
         category: Set(c.category.code()),
         priority: Set(c.priority.code()),
         title: Set(c.title.clone()),
         summary: Set(c.summary.clone()),
-        originating_agency_id: Set(c.originating_agency_id.clone()),
-        receiving_agency_id: Set(c.receiving_agency_id.clone()),
-        filed_by: Set(c.filed_by.clone()),
-        assignee_id: Set(c.assignee_id.clone()),
+        originating_agency_id: Set(c.originating_agency_id.to_string()),
+        receiving_agency_id: Set(c.receiving_agency_id.to_string()),
+        filed_by: Set(c.filed_by.to_string()),
+        assignee_id: Set(c.assignee_id.clone().map(String::from)),
         status: Set(c.status.code()),
         resolution: Set(c.resolution.map(Resolution::code)),
         filed_at: Set(to_micros(c.filed_at)),
@@ -318,8 +318,8 @@ fn case_model(new: &NewCase) -> case::ActiveModel {
 
 fn event_model(e: &CaseEvent) -> case_event::ActiveModel {
     case_event::ActiveModel {
-        id: Set(e.id.clone()),
-        case_id: Set(e.case_id.clone()),
+        id: Set(e.id.to_string()),
+        case_id: Set(e.case_id.to_string()),
         kind: Set(e.kind.code()),
         actor_id: Set(e.actor_id.clone()),
         actor_agency_id: Set(e.actor_agency_id.clone()),
@@ -327,10 +327,10 @@ fn event_model(e: &CaseEvent) -> case_event::ActiveModel {
         from_status: Set(e.from_status.map(CaseStatus::code)),
         to_status: Set(e.to_status.map(CaseStatus::code)),
         reason: Set(e.reason.clone()),
-        assignee_id: Set(e.assignee_id.clone()),
+        assignee_id: Set(e.assignee_id.clone().map(String::from)),
         resolution: Set(e.resolution.map(Resolution::code)),
-        note_id: Set(e.note_id.clone()),
-        visible_to_agency_id: Set(e.visible_to_agency_id.clone()),
+        note_id: Set(e.note_id.clone().map(String::from)),
+        visible_to_agency_id: Set(e.visible_to_agency_id.clone().map(String::from)),
         // Only events recorded by a live call carry its audit sequence number.
         seq: ActiveValue::Set(None),
     }
@@ -338,10 +338,10 @@ fn event_model(e: &CaseEvent) -> case_event::ActiveModel {
 
 fn note_model(n: &Note) -> case_note::ActiveModel {
     case_note::ActiveModel {
-        id: Set(n.id.clone()),
-        case_id: Set(n.case_id.clone()),
-        author_id: Set(n.author_id.clone()),
-        author_agency_id: Set(n.author_agency_id.clone()),
+        id: Set(n.id.to_string()),
+        case_id: Set(n.case_id.to_string()),
+        author_id: Set(n.author_id.to_string()),
+        author_agency_id: Set(n.author_agency_id.to_string()),
         visibility: Set(n.visibility.code()),
         body: Set(n.body.clone()),
         created_at: Set(to_micros(n.created_at)),

@@ -10,7 +10,7 @@ use super::entities::{login_failure, refresh_token, session, user};
 use super::{Db, Tx};
 use crate::clock::{from_micros, to_micros};
 use crate::error::AppResult;
-use crate::model::{Timestamp, User};
+use crate::model::{SessionId, Timestamp, User, UserId};
 
 /// A signed-in session: the family of one login's refresh tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,8 +63,8 @@ pub async fn create(tx: &Tx, s: &Session) -> AppResult<()> {
 /// Nothing when either is missing or the session is someone else's.
 pub async fn signed_in(
     db: &Db,
-    user_id: &str,
-    session_id: &str,
+    user_id: &UserId,
+    session_id: &SessionId,
 ) -> AppResult<Option<(User, Session)>> {
     let mut query = Query::select();
     query
@@ -75,8 +75,8 @@ pub async fn signed_in(
             Expr::col((session::Entity, session::Column::UserId))
                 .equals((user::Entity, user::Column::Id)),
         )
-        .and_where(Expr::col((user::Entity, user::Column::Id)).eq(user_id))
-        .and_where(Expr::col((session::Entity, session::Column::Id)).eq(session_id));
+        .and_where(Expr::col((user::Entity, user::Column::Id)).eq(user_id.as_str()))
+        .and_where(Expr::col((session::Entity, session::Column::Id)).eq(session_id.as_str()));
     for column in session::Column::iter() {
         query.expr_as(
             Expr::col((session::Entity, column)),
@@ -164,11 +164,16 @@ pub async fn revoke(tx: &Tx, id: &str, now: Timestamp, reason: &str) -> AppResul
 }
 
 /// Revokes every live session of a user; how many there were.
-pub async fn revoke_all_of(tx: &Tx, user_id: &str, now: Timestamp, reason: &str) -> AppResult<u64> {
+pub async fn revoke_all_of(
+    tx: &Tx,
+    user_id: &UserId,
+    now: Timestamp,
+    reason: &str,
+) -> AppResult<u64> {
     let result = session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(to_micros(now)))
         .col_expr(session::Column::RevokedReason, Expr::value(reason))
-        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::UserId.eq(user_id.as_str()))
         .filter(session::Column::RevokedAt.is_null())
         .exec(&tx.txn)
         .await?;

@@ -8,15 +8,15 @@ use super::{Tx, UniqueExt};
 use crate::authz::AgencyAdmin;
 use crate::clock::{from_micros, to_micros};
 use crate::error::{AppError, AppResult};
-use crate::model::{Roles, Timestamp, User};
+use crate::model::{Roles, Timestamp, User, UserId};
 
 impl From<user::Model> for User {
     fn from(row: user::Model) -> Self {
         User {
-            id: row.id,
+            id: row.id.into(),
             username: row.username,
             display_name: row.display_name,
-            agency_id: row.agency_id,
+            agency_id: row.agency_id.into(),
             roles: Roles::from_bits(row.roles),
             disabled: row.disabled,
             must_change_password: row.must_change_password,
@@ -34,10 +34,10 @@ pub struct Credentials {
 
 pub async fn insert(tx: &Tx, user: &User, password_hash: &str) -> AppResult<()> {
     user::ActiveModel {
-        id: Set(user.id.clone()),
+        id: Set(user.id.to_string()),
         username: Set(user.username.clone()),
         display_name: Set(user.display_name.clone()),
-        agency_id: Set(user.agency_id.clone()),
+        agency_id: Set(user.agency_id.to_string()),
         roles: Set(user.roles.bits()),
         disabled: Set(user.disabled),
         password_hash: Set(password_hash.to_string()),
@@ -51,8 +51,8 @@ pub async fn insert(tx: &Tx, user: &User, password_hash: &str) -> AppResult<()> 
     Ok(())
 }
 
-pub async fn find(tx: &Tx, id: &str) -> AppResult<Option<User>> {
-    Ok(user::Entity::find_by_id(id)
+pub async fn find(tx: &Tx, id: &UserId) -> AppResult<Option<User>> {
+    Ok(user::Entity::find_by_id(id.as_str())
         .one(&tx.txn)
         .await?
         .map(User::from))
@@ -73,9 +73,9 @@ pub async fn credentials(tx: &Tx, username: &str) -> AppResult<Option<Credential
 }
 
 /// A user of the admin's agency; `None` for any other, as for a missing one.
-pub async fn find_managed(tx: &Tx, admin: &AgencyAdmin, id: &str) -> AppResult<Option<User>> {
-    Ok(user::Entity::find_by_id(id)
-        .filter(user::Column::AgencyId.eq(admin.agency_id()))
+pub async fn find_managed(tx: &Tx, admin: &AgencyAdmin, id: &UserId) -> AppResult<Option<User>> {
+    Ok(user::Entity::find_by_id(id.as_str())
+        .filter(user::Column::AgencyId.eq(admin.agency_id().as_str()))
         .one(&tx.txn)
         .await?
         .map(User::from))
@@ -87,7 +87,8 @@ pub async fn list_managed(
     admin: &AgencyAdmin,
     include_disabled: bool,
 ) -> AppResult<Vec<User>> {
-    let mut query = user::Entity::find().filter(user::Column::AgencyId.eq(admin.agency_id()));
+    let mut query =
+        user::Entity::find().filter(user::Column::AgencyId.eq(admin.agency_id().as_str()));
     if !include_disabled {
         query = query.filter(user::Column::Disabled.eq(false));
     }
