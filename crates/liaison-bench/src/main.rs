@@ -5,7 +5,7 @@
 //! `report` runs every workload beside its references — `pgbench` running the same SQL one call
 //! makes, and a bare tonic echo server — and writes the Markdown table of BENCHMARKS.md.
 //!
-//! Build it in release mode: `cargo build --release --bins`.
+//! Build it in release mode: `cargo build --release --workspace --bins`.
 
 mod echo;
 mod pgbench;

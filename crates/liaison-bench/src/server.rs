@@ -25,7 +25,7 @@ fn sibling(name: &str) -> BenchResult<PathBuf> {
         Ok(path)
     } else {
         Err(format!(
-            "{} not found: build it too (cargo build --release --bins)",
+            "{} not found: build it too (cargo build --release --workspace --bins)",
             path.display()
         ))
     }
