@@ -18,6 +18,7 @@ on_both_databases!(
     a_stream_ends_with_the_callers_access,
     escalations_reach_watchers,
     bad_watch_requests_are_refused,
+    one_user_cannot_hold_more_than_their_share_of_streams,
 );
 
 /// How long a test waits for a message it expects.
@@ -511,4 +512,67 @@ async fn events_reach_watchers_on_another_process() {
         assert!(replica.child.wait().unwrap().success());
     }
     w.stop().await;
+}
+
+async fn one_user_cannot_hold_more_than_their_share_of_streams(backend: Backend) {
+    let w = World::with_config(backend, |config| {
+        config.max_watch_streams = 5;
+        config.max_watch_streams_per_user = 3;
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(
+            watch(&w.sup_ca, watch_request(pb::CaseView::Incoming))
+                .await
+                .0,
+        );
+    }
+    let refused = w
+        .sup_ca
+        .cases()
+        .watch_cases(watch_request(pb::CaseView::Incoming))
+        .await
+        .expect_err("a fourth stream of one user");
+    assert_eq!(refused.code(), Code::ResourceExhausted);
+    assert!(
+        refused.message().contains("as many as one user may"),
+        "{}",
+        refused.message()
+    );
+    // Others still get streams, up to the server's bound.
+    let (_other, _) = watch(&w.sup_in, watch_request(pb::CaseView::Incoming)).await;
+    let (_third, _) = watch(&w.officer_ca, watch_request(pb::CaseView::All)).await;
+    let server_full = w
+        .officer_in
+        .cases()
+        .watch_cases(watch_request(pb::CaseView::All))
+        .await
+        .expect_err("the server's bound");
+    assert!(
+        server_full.message().contains("this server has as many"),
+        "{}",
+        server_full.message()
+    );
+    // A stream closed gives its user the place back.
+    drop(held.pop());
+    let mut reopened = None;
+    for _ in 0..50 {
+        match w
+            .sup_ca
+            .cases()
+            .watch_cases(watch_request(pb::CaseView::Incoming))
+            .await
+        {
+            Ok(stream) => {
+                reopened = Some(stream);
+                break;
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::ResourceExhausted);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    assert!(reopened.is_some(), "the closed stream's place came back");
 }

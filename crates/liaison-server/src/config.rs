@@ -101,6 +101,16 @@ pub struct Config {
     )]
     pub max_watch_streams: usize,
 
+    /// Most WatchCases streams one user may have open on this server at once: one person cannot
+    /// take the server's streams, or multiply the audit log's watch deliveries, beyond this.
+    #[arg(
+        long,
+        env = "LIAISON_MAX_WATCH_STREAMS_PER_USER",
+        default_value_t = 8,
+        global = true
+    )]
+    pub max_watch_streams_per_user: usize,
+
     /// Events a watch stream holds for a client that is not reading, beyond what the transport
     /// buffers.
     #[arg(
@@ -238,6 +248,7 @@ impl Config {
             metrics_listen: None,
             max_concurrent_calls: 256,
             max_watch_streams: 1024,
+            max_watch_streams_per_user: 8,
             watch_buffer: 64,
             watch_stall_seconds: 30,
             watch_heartbeat_seconds: 15,
@@ -304,6 +315,10 @@ impl std::fmt::Debug for Config {
             .field("metrics_listen", &self.metrics_listen)
             .field("max_concurrent_calls", &self.max_concurrent_calls)
             .field("max_watch_streams", &self.max_watch_streams)
+            .field(
+                "max_watch_streams_per_user",
+                &self.max_watch_streams_per_user,
+            )
             .field("watch_buffer", &self.watch_buffer)
             .field("watch_stall_seconds", &self.watch_stall_seconds)
             .field("watch_heartbeat_seconds", &self.watch_heartbeat_seconds)

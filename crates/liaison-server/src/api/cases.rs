@@ -196,7 +196,7 @@ impl CaseService for Api {
             let bearer = started.bearer()?.to_string();
             let m = &started.message;
             let filter = CaseFilter::try_from(m)?;
-            let slot = self.watch.admit()?;
+            let slot = self.watch.admit(scope.user_id())?;
             let token = (!m.resume_token.is_empty()).then_some(m.resume_token.as_str());
             let cursor = watch_domain::open(&self.state, &started.call, scope, token).await?;
             Ok(watch::Opened {

@@ -3,7 +3,8 @@
 //! buffer. A client that stops reading is dropped once the buffer has stayed full for the stall
 //! time, instead of making the server hold more.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch as signal, OwnedSemaphorePermit, Semaphore};
@@ -19,6 +20,7 @@ use crate::domain::cases::CaseFilter;
 use crate::domain::watch::EventCursor;
 use crate::domain::watch::{self, Delivery};
 use crate::error::{AppError, AppResult};
+use crate::model::UserId;
 use crate::pb;
 
 pub type WatchStream = ReceiverStream<Result<pb::WatchCasesResponse, Status>>;
@@ -26,6 +28,9 @@ pub type WatchStream = ReceiverStream<Result<pb::WatchCasesResponse, Status>>;
 /// What every watch stream of this server shares.
 pub(super) struct Streams {
     open: Arc<Semaphore>,
+    /// Streams open per user, and how many each may have.
+    per_user: Arc<Mutex<HashMap<UserId, usize>>>,
+    max_per_user: usize,
     /// Messages held for a client that is not reading, beyond what HTTP/2 buffers.
     buffer: usize,
     stall: Duration,
@@ -40,6 +45,8 @@ impl Streams {
     pub fn new(config: &Config) -> Self {
         Streams {
             open: Arc::new(Semaphore::new(config.max_watch_streams.max(1))),
+            per_user: Arc::default(),
+            max_per_user: config.max_watch_streams_per_user.max(1),
             buffer: config.watch_buffer.max(1),
             stall: Duration::from_secs(config.watch_stall_seconds.max(1)),
             heartbeat: Duration::from_secs(config.watch_heartbeat_seconds.max(1)),
@@ -51,13 +58,52 @@ impl Streams {
         self.draining.send_replace(true);
     }
 
-    /// A place for one more stream, or RESOURCE_EXHAUSTED.
-    pub fn admit(&self) -> AppResult<OwnedSemaphorePermit> {
-        self.open.clone().try_acquire_owned().map_err(|_| {
+    /// A place for one more stream of `user`'s, or RESOURCE_EXHAUSTED: when the user has as many
+    /// open as one user may, or the server as many as it may.
+    pub fn admit(&self, user: &UserId) -> AppResult<Slot> {
+        let mut open = lock(&self.per_user);
+        let mine = open.entry(user.clone()).or_default();
+        if *mine >= self.max_per_user {
+            return Err(AppError::Exhausted(format!(
+                "you have {} watch streams open on this server, as many as one user may; close one \
+                 first",
+                self.max_per_user
+            )));
+        }
+        let server = self.open.clone().try_acquire_owned().map_err(|_| {
             AppError::Exhausted(
                 "this server has as many watch streams open as it may; retry shortly".into(),
             )
+        })?;
+        *mine += 1;
+        Ok(Slot {
+            _server: server,
+            user: user.clone(),
+            per_user: self.per_user.clone(),
         })
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// An open stream's place: among the server's streams and among its user's. Freed when dropped.
+pub(super) struct Slot {
+    _server: OwnedSemaphorePermit,
+    user: UserId,
+    per_user: Arc<Mutex<HashMap<UserId, usize>>>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = lock(&self.per_user);
+        if let Some(mine) = open.get_mut(&self.user) {
+            *mine = mine.saturating_sub(1);
+            if *mine == 0 {
+                open.remove(&self.user);
+            }
+        }
     }
 }
 
@@ -67,7 +113,7 @@ pub(super) struct Opened {
     pub bearer: String,
     pub filter: CaseFilter,
     pub cursor: EventCursor,
-    pub slot: OwnedSemaphorePermit,
+    pub slot: Slot,
 }
 
 impl Api {
@@ -112,7 +158,7 @@ impl From<AppError> for Stop {
 }
 
 impl Feed {
-    async fn run(mut self, _slot: OwnedSemaphorePermit) {
+    async fn run(mut self, _slot: Slot) {
         let metrics = self.api.state.metrics.clone();
         let _open = metrics.watch_opened();
         let stop = self.feed().await;

@@ -1,8 +1,16 @@
-//! Page tokens: opaque, MAC-signed, and bound to the caller and the exact query they were issued
-//! for, so a token cannot be forged or replayed against another query to widen what a caller sees.
+//! Page tokens (and WatchCases resume tokens): sealed with an AEAD, so a caller can neither read nor
+//! forge them, and bound to the caller and the exact query they were issued for (the binding is
+//! the AEAD's associated data), so a token cannot be replayed against another query to widen what
+//! a caller sees. A position in the case events or the audit log reveals nothing to its holder.
+//!
+//! A token is `v2.` + base64url(a random 192-bit nonce, then XChaCha20-Poly1305 over the cursor's
+//! JSON). Tokens of the first format (readable JSON with an HMAC) are still accepted, so a client
+//! holding one across the upgrade goes on where it was; no new one is issued.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload as Sealed};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -16,6 +24,7 @@ pub const DEFAULT_PAGE_SIZE: u64 = 50;
 pub const MAX_PAGE_SIZE: u64 = 500;
 const MAX_TOKEN_CHARS: usize = 1024;
 
+/// What a token of the first format carried, readable.
 #[derive(Serialize, Deserialize)]
 struct Payload<C> {
     /// Hash of the caller and query the token belongs to.
@@ -34,23 +43,41 @@ pub fn binding(parts: &[&str]) -> String {
 }
 
 fn mac(secret: &[u8; 32], payload: &[u8]) -> AppResult<HmacSha256> {
-    let mut mac = HmacSha256::new_from_slice(secret).map_err(AppError::internal)?;
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(secret).map_err(AppError::internal)?;
     mac.update(payload);
     Ok(mac)
 }
 
+/// The prefix of the sealed format.
+const SEALED: &str = "v2.";
+const NONCE_BYTES: usize = 24;
+
+fn cipher(secret: &[u8; 32]) -> XChaCha20Poly1305 {
+    // Its own key, derived from the secret: the legacy HMAC never shares a key with the AEAD.
+    let key: [u8; 32] = Sha256::new()
+        .chain_update(b"liaison page-token aead v2\0")
+        .chain_update(secret)
+        .finalize()
+        .into();
+    XChaCha20Poly1305::new(&key.into())
+}
+
 pub fn encode<C: Serialize>(secret: &[u8; 32], binding: &str, cursor: &C) -> AppResult<String> {
-    let payload = serde_json::to_vec(&Payload {
-        q: binding.to_string(),
-        c: cursor,
-    })
-    .map_err(AppError::internal)?;
-    let tag = mac(secret, &payload)?.finalize().into_bytes();
-    Ok(format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(&payload),
-        URL_SAFE_NO_PAD.encode(tag)
-    ))
+    let plaintext = serde_json::to_vec(cursor).map_err(AppError::internal)?;
+    let mut nonce = [0u8; NONCE_BYTES];
+    getrandom::getrandom(&mut nonce).map_err(AppError::internal)?;
+    let sealed = cipher(secret)
+        .encrypt(
+            &XNonce::from(nonce),
+            Sealed {
+                msg: &plaintext,
+                aad: binding.as_bytes(),
+            },
+        )
+        .map_err(|_| AppError::internal("could not seal a page token"))?;
+    let mut bytes = nonce.to_vec();
+    bytes.extend_from_slice(&sealed);
+    Ok(format!("{SEALED}{}", URL_SAFE_NO_PAD.encode(bytes)))
 }
 
 pub fn decode<C: DeserializeOwned>(secret: &[u8; 32], binding: &str, token: &str) -> AppResult<C> {
@@ -58,17 +85,35 @@ pub fn decode<C: DeserializeOwned>(secret: &[u8; 32], binding: &str, token: &str
     if token.len() > MAX_TOKEN_CHARS {
         return Err(invalid());
     }
-    let (payload, tag) = token.split_once('.').ok_or_else(invalid)?;
-    let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
-    let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid())?;
-    mac(secret, &payload)?
-        .verify_slice(&tag)
-        .map_err(|_| invalid())?;
-    let payload: Payload<C> = serde_json::from_slice(&payload).map_err(|_| invalid())?;
-    if payload.q != binding {
+    let Some(sealed) = token.strip_prefix(SEALED) else {
+        return decode_signed(secret, binding, token).ok_or_else(invalid);
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(sealed).map_err(|_| invalid())?;
+    if bytes.len() < NONCE_BYTES {
         return Err(invalid());
     }
-    Ok(payload.c)
+    let (nonce, ciphertext) = bytes.split_at(NONCE_BYTES);
+    let nonce: [u8; NONCE_BYTES] = nonce.try_into().map_err(|_| invalid())?;
+    let plaintext = cipher(secret)
+        .decrypt(
+            &XNonce::from(nonce),
+            Sealed {
+                msg: ciphertext,
+                aad: binding.as_bytes(),
+            },
+        )
+        .map_err(|_| invalid())?;
+    serde_json::from_slice(&plaintext).map_err(|_| invalid())
+}
+
+/// A token of the first, signed-only format: its cursor if the MAC and the binding check.
+fn decode_signed<C: DeserializeOwned>(secret: &[u8; 32], binding: &str, token: &str) -> Option<C> {
+    let (payload, tag) = token.split_once('.')?;
+    let payload = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+    mac(secret, &payload).ok()?.verify_slice(&tag).ok()?;
+    let payload: Payload<C> = serde_json::from_slice(&payload).ok()?;
+    (payload.q == binding).then_some(payload.c)
 }
 
 /// Cuts `items` (fetched with one extra to learn whether more follow) to `page_size`, and makes
@@ -132,6 +177,73 @@ mod tests {
         for garbage in ["", ".", "abc", "a.b.c", "%%%.%%%"] {
             assert!(decode::<i64>(&SECRET, &q, garbage).is_err());
         }
+        Ok(())
+    }
+
+    #[test]
+    fn tokens_are_opaque_and_never_the_same_twice() -> AppResult<()> {
+        #[derive(Serialize)]
+        struct Position {
+            seq: i64,
+            id: &'static str,
+        }
+        let q = binding(&["alice"]);
+        let at = Position {
+            seq: 987_654_321,
+            id: "internal-note-event",
+        };
+        let first = encode(&SECRET, &q, &at)?;
+        let second = encode(&SECRET, &q, &at)?;
+        assert_ne!(first, second, "a fresh nonce every time");
+        for token in [&first, &second] {
+            let bytes = URL_SAFE_NO_PAD
+                .decode(token.trim_start_matches(SEALED))
+                .map_err(AppError::internal)?;
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.contains("987654321") && !text.contains("internal-note"));
+            assert!(!token.contains("987654321") && !token.contains(&q));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_sealed_token_changed_anywhere_is_refused() -> AppResult<()> {
+        let q = binding(&["alice"]);
+        let token = encode(&SECRET, &q, &42i64)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(token.trim_start_matches(SEALED))
+            .map_err(AppError::internal)?;
+        for at in [0, NONCE_BYTES, bytes.len() - 1] {
+            let mut changed = bytes.clone();
+            changed[at] ^= 1;
+            let changed = format!("{SEALED}{}", URL_SAFE_NO_PAD.encode(changed));
+            assert!(decode::<i64>(&SECRET, &q, &changed).is_err(), "byte {at}");
+        }
+        assert!(decode::<i64>(
+            &SECRET,
+            &q,
+            &format!("{SEALED}{}", URL_SAFE_NO_PAD.encode([1u8; 8]))
+        )
+        .is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn tokens_of_the_signed_format_still_work_for_their_query() -> AppResult<()> {
+        let q = binding(&["alice"]);
+        let payload = serde_json::to_vec(&Payload {
+            q: q.clone(),
+            c: 42i64,
+        })
+        .map_err(AppError::internal)?;
+        let tag = mac(&SECRET, &payload)?.finalize().into_bytes();
+        let legacy = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(&payload),
+            URL_SAFE_NO_PAD.encode(tag)
+        );
+        assert_eq!(decode::<i64>(&SECRET, &q, &legacy)?, 42);
+        assert!(decode::<i64>(&SECRET, &binding(&["bob"]), &legacy).is_err());
         Ok(())
     }
 
