@@ -20,6 +20,7 @@ on_both_databases!(
     failed_sign_ins_are_throttled_per_user_and_per_peer,
     forged_and_stale_access_tokens_are_refused_and_audited,
     rotated_keys_sign_new_tokens_and_old_ones_keep_working,
+    a_sign_in_flood_leaves_signed_in_calls_their_capacity,
 );
 
 async fn refresh(w: &World, token: &str) -> Result<pb::LoginResponse, tonic::Status> {
@@ -599,4 +600,58 @@ async fn rotated_keys_sign_new_tokens_and_old_ones_keep_working(backend: Backend
     assert!(report.ok, "{}", report.problem);
     assert!(report.checkpoints_checked >= 1);
     w.stop().await;
+}
+
+async fn a_sign_in_flood_leaves_signed_in_calls_their_capacity(backend: Backend) {
+    // The world signs its ten people in first, within the first second's burst.
+    const RATE: u64 = 12;
+    let w = World::with_config(backend, |config| {
+        config.max_concurrent_public_calls = 2;
+        config.max_sign_ins_per_second = RATE as u32;
+        // The signed-in calls' bound is what the flood must not touch.
+        config.max_concurrent_calls = 24;
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let mut flood = Vec::new();
+    for i in 0..80 {
+        let mut auth = w.server.anonymous().auth();
+        flood.push(tokio::spawn(async move {
+            auth.login(pb::LoginRequest {
+                username: format!("nobody.{i}"),
+                password: "wrong guess!".into(),
+            })
+            .await
+            .map(|_| ())
+            .unwrap_err()
+        }));
+    }
+    let mut reads = Vec::new();
+    for _ in 0..20 {
+        let mut directory = w.sup_ca.directory();
+        reads.push(tokio::spawn(async move {
+            directory.list_agencies(pb::ListAgenciesRequest {}).await
+        }));
+    }
+    for read in reads {
+        read.await
+            .unwrap()
+            .expect("a signed-in call beside the flood");
+    }
+    let (mut checked, mut refused) = (0u64, 0u64);
+    for attempt in flood {
+        let status = attempt.await.unwrap();
+        match status.code() {
+            Code::Unauthenticated => checked += 1,
+            Code::ResourceExhausted => refused += 1,
+            other => panic!("unexpected {other:?}: {}", status.message()),
+        }
+    }
+    // A burst of RATE, then RATE a second: the hasher never sees more than that.
+    let seconds = started.elapsed().as_secs() + 1;
+    assert!(
+        checked <= RATE * (seconds + 1),
+        "{checked} passwords checked in {seconds} s"
+    );
+    assert_eq!(checked + refused, 80);
 }

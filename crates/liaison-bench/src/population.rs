@@ -124,15 +124,27 @@ pub async fn sign_in(
     Ok(population)
 }
 
+/// Signs `user` in, waiting and trying again while the server is taking as many sign-ins as it
+/// may (it starts at most `--max-sign-ins-per-second`), as a patient client would.
 pub async fn login(channel: &Channel, user: &SeededUser, password: &str) -> BenchResult<Session> {
-    let tokens = pb::auth_service_client::AuthServiceClient::new(channel.clone())
-        .login(pb::LoginRequest {
-            username: user.username.clone(),
-            password: password.to_string(),
-        })
-        .await
-        .map_err(|s| format!("sign-in of {}: {}", user.username, s.message()))?
-        .into_inner();
+    let request = pb::LoginRequest {
+        username: user.username.clone(),
+        password: password.to_string(),
+    };
+    let mut attempts = 0;
+    let tokens = loop {
+        let answer = pb::auth_service_client::AuthServiceClient::new(channel.clone())
+            .login(request.clone())
+            .await;
+        match answer {
+            Ok(tokens) => break tokens.into_inner(),
+            Err(s) if s.code() == tonic::Code::ResourceExhausted && attempts < 100 => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(s) => return Err(format!("sign-in of {}: {}", user.username, s.message())),
+        }
+    };
     Ok(Session {
         agency_code: user.agency_code.clone(),
         bearer: format!("Bearer {}", tokens.access_token)

@@ -101,6 +101,27 @@ pub struct Config {
     )]
     pub max_watch_streams: usize,
 
+    /// Most calls open to anyone (Login, Refresh, GetPublicKeys) in flight at once, apart from
+    /// --max-concurrent-calls: a flood of sign-ins never takes the capacity signed-in calls need.
+    #[arg(
+        long,
+        env = "LIAISON_MAX_CONCURRENT_PUBLIC_CALLS",
+        default_value_t = 32,
+        global = true
+    )]
+    pub max_concurrent_public_calls: usize,
+
+    /// Most sign-ins (password checks) this server starts per second, whoever sends them; beyond
+    /// it a sign-in is refused with RESOURCE_EXHAUSTED before any hashing, so a flood cannot queue
+    /// up work for the password hasher.
+    #[arg(
+        long,
+        env = "LIAISON_MAX_SIGN_INS_PER_SECOND",
+        default_value_t = 50,
+        global = true
+    )]
+    pub max_sign_ins_per_second: u32,
+
     /// Most WatchCases streams one user may have open on this server at once: one person cannot
     /// take the server's streams, or multiply the audit log's watch deliveries, beyond this.
     #[arg(
@@ -248,6 +269,8 @@ impl Config {
             metrics_listen: None,
             max_concurrent_calls: 256,
             max_watch_streams: 1024,
+            max_concurrent_public_calls: 32,
+            max_sign_ins_per_second: 50,
             max_watch_streams_per_user: 8,
             watch_buffer: 64,
             watch_stall_seconds: 30,
@@ -315,6 +338,11 @@ impl std::fmt::Debug for Config {
             .field("metrics_listen", &self.metrics_listen)
             .field("max_concurrent_calls", &self.max_concurrent_calls)
             .field("max_watch_streams", &self.max_watch_streams)
+            .field(
+                "max_concurrent_public_calls",
+                &self.max_concurrent_public_calls,
+            )
+            .field("max_sign_ins_per_second", &self.max_sign_ins_per_second)
             .field(
                 "max_watch_streams_per_user",
                 &self.max_watch_streams_per_user,

@@ -13,7 +13,16 @@ use std::path::{Path, PathBuf};
 /// Lowest first. A module may import its own layer's *other* modules only where they are listed
 /// together as leaves (the first layer, which imports nothing of the crate).
 const LAYERS: &[&[&str]] = &[
-    &["clock", "config", "hub", "ids", "limits", "telemetry", "pb"],
+    &[
+        "clock",
+        "config",
+        "hub",
+        "ids",
+        "limits",
+        "rate",
+        "telemetry",
+        "pb",
+    ],
     &["error"],
     &["model"],
     &["chain"],

@@ -23,6 +23,7 @@ pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod ops;
+pub mod rate;
 pub mod repo;
 pub mod state;
 pub mod telemetry;
@@ -45,6 +46,7 @@ use crate::authn::password::Passwords;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::AppError;
+use crate::rate::RateLimit;
 use crate::repo::Db;
 use crate::state::{AppState, SessionPolicy};
 
@@ -118,6 +120,7 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, Ap
         clock,
         keys: Arc::new(keys),
         passwords: Passwords::new(config.max_concurrent_hashes)?,
+        sign_ins: Arc::new(RateLimit::per_second(config.max_sign_ins_per_second)),
         metrics: Arc::new(metrics::Metrics::new()?),
         events: Arc::new(hub::EventHub::default()),
         sessions: SessionPolicy {

@@ -7,6 +7,7 @@ use crate::authn::password::Passwords;
 use crate::clock::Clock;
 use crate::hub::EventHub;
 use crate::metrics::Metrics;
+use crate::rate::RateLimit;
 use crate::repo::Db;
 
 #[derive(Clone)]
@@ -15,6 +16,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub keys: Arc<Keyring>,
     pub passwords: Passwords,
+    /// How many sign-ins this server starts a second, whoever sends them.
+    pub sign_ins: Arc<RateLimit>,
     pub sessions: SessionPolicy,
     pub metrics: Arc<Metrics>,
     /// Tells this server's watchers that case events committed.

@@ -32,8 +32,10 @@ use crate::state::AppState;
 #[derive(Clone)]
 pub struct Api {
     pub(crate) state: AppState,
-    /// One permit per call in flight: a bound on concurrent calls, refused beyond it.
+    /// One permit per signed-in call in flight: a bound on concurrent calls, refused beyond it.
     calls: Arc<tokio::sync::Semaphore>,
+    /// The same for the calls open to anyone, apart: a sign-in flood leaves `calls` alone.
+    public_calls: Arc<tokio::sync::Semaphore>,
     /// The watch streams: their bound, their settings, and the signal that ends them at shutdown.
     watch: Arc<watch::Streams>,
 }
@@ -44,6 +46,9 @@ impl Api {
             state,
             calls: Arc::new(tokio::sync::Semaphore::new(
                 config.max_concurrent_calls.max(1),
+            )),
+            public_calls: Arc::new(tokio::sync::Semaphore::new(
+                config.max_concurrent_public_calls.max(1),
             )),
             watch: Arc::new(watch::Streams::new(config)),
         }
@@ -182,7 +187,7 @@ impl Api {
 
     /// Starts a call that needs a signed-in caller.
     pub(crate) async fn begin<M>(&self, request: Request<M>, method: &str) -> Started<M> {
-        let mut started = self.begin_public(request, method);
+        let mut started = self.start(request, method, &self.calls);
         if started.admission.is_err() {
             return started;
         }
@@ -196,8 +201,18 @@ impl Api {
         started
     }
 
-    /// Starts a call open to anyone (signing in).
+    /// Starts a call open to anyone (signing in), within the public calls' own bound.
     pub(crate) fn begin_public<M>(&self, request: Request<M>, method: &str) -> Started<M> {
+        self.start(request, method, &self.public_calls)
+    }
+
+    /// Names the call and takes its place among the calls in flight that `bound` counts.
+    fn start<M>(
+        &self,
+        request: Request<M>,
+        method: &str,
+        bound: &Arc<tokio::sync::Semaphore>,
+    ) -> Started<M> {
         let call = Arc::new(Call::new(
             format!("liaison.v1.{method}"),
             request_id(&request),
@@ -205,8 +220,7 @@ impl Api {
         ));
         let (metadata, _, message) = request.into_parts();
         let bearer = bearer_token(&metadata).map(str::to_string);
-        let admission = self
-            .calls
+        let admission = bound
             .clone()
             .try_acquire_owned()
             .map_err(|_| AppError::Busy);

@@ -79,12 +79,31 @@ async fn start_session(state: &AppState, tx: &Tx, user: &User) -> AppResult<Toke
     issue(state, tx, user, &session).await
 }
 
-/// The peer's address without its port: throttling counts per host.
-fn peer_host(call: &Call) -> String {
+/// The network the peer's address belongs to: throttling counts per /24 of IPv4 and per /64 of
+/// IPv6 (what one site or one customer line usually holds), so cycling through the addresses of
+/// one network buys a guesser nothing.
+fn peer_network(call: &Call) -> String {
+    use std::net::{IpAddr, SocketAddr};
     let peer = call.peer.as_deref().unwrap_or("unknown");
-    match peer.rsplit_once(':') {
-        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host.to_string(),
-        _ => peer.to_string(),
+    let Ok(addr) = peer.parse::<SocketAddr>() else {
+        return peer.to_string();
+    };
+    let ip = match addr.ip() {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    };
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
     }
 }
 
@@ -137,7 +156,12 @@ pub async fn login(
     username: &str,
     password: String,
 ) -> AppResult<Tokens> {
-    let peer = peer_host(call);
+    if !state.sign_ins.try_take() {
+        return Err(AppError::Exhausted(
+            "the server is taking as many sign-ins as it may; retry in a second".into(),
+        ));
+    }
+    let peer = peer_network(call);
     let credentials = {
         let tx = state.db.begin().await?;
         let found = repo::users::credentials(&tx, username).await?;
@@ -232,7 +256,7 @@ pub async fn change_password(
 ) -> AppResult<Tokens> {
     call.concerns("user", p.user_id.as_str());
     // The current password is a password guess like any other: throttled and counted.
-    reserve_attempt(state, &p.username, &peer_host(call)).await?;
+    reserve_attempt(state, &p.username, &peer_network(call)).await?;
     let hash = {
         let tx = state.db.begin().await?;
         let found = repo::users::credentials(&tx, &p.username).await?;
@@ -310,4 +334,32 @@ pub async fn prune_login_failures(state: &AppState) -> AppResult<u64> {
     let pruned = repo::sessions::prune_login_failures(&tx, before).await?;
     tx.commit().await?;
     Ok(pruned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn network_of(peer: Option<&str>) -> String {
+        peer_network(&Call::new("m", "r".into(), peer.map(str::to_string)))
+    }
+
+    #[test]
+    fn throttling_counts_per_network() {
+        assert_eq!(network_of(Some("192.0.2.7:5000")), "192.0.2.0/24");
+        assert_eq!(network_of(Some("192.0.2.250:1")), "192.0.2.0/24");
+        assert_ne!(network_of(Some("192.0.3.7:5000")), "192.0.2.0/24");
+        assert_eq!(
+            network_of(Some("[2001:db8:1:2:aaaa::1]:443")),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            network_of(Some("[2001:db8:1:2:ffff::9]:443")),
+            network_of(Some("[2001:db8:1:2::1]:80"))
+        );
+        // An IPv4 peer seen through an IPv6 socket is still its IPv4 network.
+        assert_eq!(network_of(Some("[::ffff:192.0.2.9]:80")), "192.0.2.0/24");
+        assert_eq!(network_of(Some("local")), "local");
+        assert_eq!(network_of(None), "unknown");
+    }
 }
