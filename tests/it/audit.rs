@@ -14,6 +14,7 @@ on_both_databases!(
     every_call_writes_one_entry_with_its_outcome,
     auditors_see_their_agency_and_its_cases_only,
     a_change_and_its_entry_commit_together,
+    an_auditor_cannot_hold_up_the_service,
 );
 
 async fn all_entries(w: &World) -> Vec<AuditEntry> {
@@ -437,4 +438,55 @@ async fn a_change_and_its_entry_commit_together(backend: Backend) {
     assert_eq!(count("case_events").await, events);
     raw.close().await.ok();
     w.stop().await;
+}
+
+async fn an_auditor_cannot_hold_up_the_service(backend: Backend) {
+    let w = World::with_config(backend, |config| config.max_verified_per_call = 5).await;
+    // A call checks a bounded range; the whole log is the operator's command.
+    let whole = w
+        .auditor_ca
+        .audit()
+        .verify_audit_chain(pb::VerifyAuditChainRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(whole.code(), Code::FailedPrecondition);
+    assert!(
+        whole.message().contains("liaisond audit verify"),
+        "{}",
+        whole.message()
+    );
+    let part = w
+        .auditor_ca
+        .audit()
+        .verify_audit_chain(pb::VerifyAuditChainRequest {
+            from_sequence: 2,
+            to_sequence: 6,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(part.ok, "{part:?}");
+    assert_eq!(part.entries_checked, 5);
+
+    // A long read of the log, held open as a slow scan would, does not keep calls from writing.
+    let reading = w.server.state.db.begin_read().await.unwrap();
+    assert!(
+        liaison_server::repo::audit::last_seq(&reading)
+            .await
+            .unwrap()
+            > 0
+    );
+    let filed = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        w.file(
+            &w.officer_in,
+            "filed while an auditor reads",
+            pb::Priority::Routine,
+        ),
+    )
+    .await
+    .expect("a filing beside an open audit read");
+    assert!(!filed.id.is_empty());
+    drop(reading);
 }

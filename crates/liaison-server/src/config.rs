@@ -101,6 +101,16 @@ pub struct Config {
     )]
     pub max_watch_streams: usize,
 
+    /// Most audit entries one VerifyAuditChain call checks (the call is refused with
+    /// FAILED_PRECONDITION beyond it); `liaisond audit verify` checks any range on the database.
+    #[arg(
+        long,
+        env = "LIAISON_MAX_VERIFIED_PER_CALL",
+        default_value_t = 1_000_000,
+        global = true
+    )]
+    pub max_verified_per_call: u64,
+
     /// Most calls open to anyone (Login, Refresh, GetPublicKeys) in flight at once, apart from
     /// --max-concurrent-calls: a flood of sign-ins never takes the capacity signed-in calls need.
     #[arg(
@@ -269,6 +279,7 @@ impl Config {
             metrics_listen: None,
             max_concurrent_calls: 256,
             max_watch_streams: 1024,
+            max_verified_per_call: 1_000_000,
             max_concurrent_public_calls: 32,
             max_sign_ins_per_second: 50,
             max_watch_streams_per_user: 8,
@@ -338,6 +349,7 @@ impl std::fmt::Debug for Config {
             .field("metrics_listen", &self.metrics_listen)
             .field("max_concurrent_calls", &self.max_concurrent_calls)
             .field("max_watch_streams", &self.max_watch_streams)
+            .field("max_verified_per_call", &self.max_verified_per_call)
             .field(
                 "max_concurrent_public_calls",
                 &self.max_concurrent_public_calls,

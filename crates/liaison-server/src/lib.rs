@@ -123,6 +123,7 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, Ap
         sign_ins: Arc::new(RateLimit::per_second(config.max_sign_ins_per_second)),
         metrics: Arc::new(metrics::Metrics::new()?),
         events: Arc::new(hub::EventHub::default()),
+        max_verified_per_call: i64::try_from(config.max_verified_per_call).unwrap_or(i64::MAX),
         sessions: SessionPolicy {
             idle: seconds(config.refresh_idle_seconds)?,
             lifetime: seconds(config.refresh_lifetime_seconds)?,

@@ -22,6 +22,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Tells this server's watchers that case events committed.
     pub events: Arc<EventHub>,
+    /// The most audit entries one VerifyAuditChain call checks.
+    pub max_verified_per_call: i64,
 }
 
 /// How long sessions live.

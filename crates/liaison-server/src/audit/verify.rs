@@ -48,7 +48,8 @@ pub async fn verify(
     from: Option<i64>,
     to: Option<i64>,
 ) -> AppResult<Report> {
-    let tx = db.begin().await?;
+    // One snapshot for the whole check, on a reader: the writer goes on meanwhile.
+    let tx = db.begin_read().await?;
     let (head_seq, head_hash) = repo::audit::head(&tx).await?;
     let from = from.unwrap_or(1).max(1);
     let to = to.unwrap_or(head_seq).min(head_seq);
@@ -211,7 +212,7 @@ pub async fn verify_checkpoint(
         });
     }
     let mut report = verify(db, keys, Some(checkpoint.seq), None).await?;
-    let tx = db.begin().await?;
+    let tx = db.begin_read().await?;
     let entry = repo::audit::entry(&tx, checkpoint.seq).await?;
     if entry.as_ref().is_none_or(|e| e.hash != checkpoint.hash) {
         report.ok = false;

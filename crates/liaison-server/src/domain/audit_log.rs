@@ -80,9 +80,15 @@ pub async fn query(
         limit: filter.page_size + 1,
         ..filter.scoped_to(scope)
     };
-    let work = Work::begin(state, call).await?;
-    let entries = repo::audit::query(work.tx(), &query).await?;
-    work.commit().await?;
+    // Read on a reader connection (SQLite's writer is never held by an auditor's scan), then
+    // audit the query.
+    let entries = {
+        let tx = state.db.begin_read().await?;
+        let entries = repo::audit::query(&tx, &query).await?;
+        tx.commit().await?;
+        entries
+    };
+    Work::begin(state, call).await?.commit().await?;
     paging::page(secret, &binding, entries, filter.page_size, |last| last.seq)
 }
 
@@ -98,7 +104,7 @@ fn pump(db: Db, mut query: AuditQuery) -> mpsc::Receiver<AppResult<AuditEntry>> 
     tokio::spawn(async move {
         loop {
             let batch = async {
-                let tx = db.begin().await?;
+                let tx = db.begin_read().await?;
                 // Where the time range lies in the sequence is worked out once per export.
                 if query.span.is_none() {
                     query.span = Some(repo::audit::time_span(&tx, query.since, query.until).await?);
@@ -167,6 +173,29 @@ pub enum Verification {
     Checkpoint(Checkpoint),
 }
 
+/// Refuses a range (`from..=to`, or to the head) longer than `--max-verified-per-call`, so an
+/// auditor's call stays a few seconds' work; the whole log is the operator's `liaisond audit verify`.
+async fn bounded(state: &AppState, from: Option<i64>, to: Option<i64>) -> AppResult<()> {
+    let head = {
+        let tx = state.db.begin_read().await?;
+        let head = repo::audit::last_seq(&tx).await?;
+        tx.commit().await?;
+        head
+    };
+    let from = from.unwrap_or(1).max(1);
+    let to = to.unwrap_or(head).min(head);
+    let most = state.max_verified_per_call;
+    if to - from + 1 > most {
+        return Err(AppError::FailedPrecondition(format!(
+            "VerifyAuditChain checks at most {most} entries a call and {from} to {to} is {} \
+             entries: give from_sequence and to_sequence, or run `liaisond audit verify` on the \
+             database for the whole log",
+            to - from + 1
+        )));
+    }
+    Ok(())
+}
+
 pub async fn verify_chain(
     state: &AppState,
     call: &Call,
@@ -179,9 +208,11 @@ pub async fn verify_chain(
     }
     let report = match what {
         Verification::Range { from, to } => {
+            bounded(state, from, to).await?;
             verify::verify(&state.db, &state.keys.current(), from, to).await?
         }
         Verification::Checkpoint(checkpoint) => {
+            bounded(state, Some(checkpoint.seq), None).await?;
             verify::verify_checkpoint(&state.db, &state.keys.current(), &checkpoint).await?
         }
     };

@@ -31,7 +31,14 @@ use crate::error::{AppError, AppResult};
 #[derive(Clone)]
 pub struct Db {
     conn: DatabaseConnection,
+    /// Where long reads run (verification, audit queries and exports). On PostgreSQL the same
+    /// pool; on an SQLite file, connections of their own beside the one writer, so that in WAL mode
+    /// an auditor's scan never holds the connection every call needs.
+    readers: DatabaseConnection,
 }
+
+/// Connections for long reads beside SQLite's one writer.
+const SQLITE_READERS: u32 = 4;
 
 impl Db {
     /// Connects to the configured database; for SQLite, creates the data directory and the file.
@@ -54,6 +61,7 @@ impl Db {
                     ))
                 })?;
             }
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
             let options = SqliteConnectOptions::from_str(&url)
                 .map_err(|e| AppError::internal(format!("bad SQLite URL: {e}")))?
                 .create_if_missing(true)
@@ -67,16 +75,36 @@ impl Db {
                 .max_connections(1)
                 // Well inside the server's 30 s call timeout, so a queued call fails visibly.
                 .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options.clone())
+                .await
+                .map_err(|e| AppError::Unavailable(e.to_string()))?;
+            let writer = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
+            // An in-memory database exists on its one connection only.
+            if in_memory {
+                return Ok(Db {
+                    readers: writer.clone(),
+                    conn: writer,
+                });
+            }
+            let readers = SqlitePoolOptions::new()
+                .max_connections(SQLITE_READERS)
+                .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await
                 .map_err(|e| AppError::Unavailable(e.to_string()))?;
-            SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
+            return Ok(Db {
+                conn: writer,
+                readers: SqlxSqliteConnector::from_sqlx_sqlite_pool(readers),
+            });
         } else {
             return Err(AppError::internal(
                 "database URL must start with sqlite: or postgres://".to_string(),
             ));
         };
-        Ok(Db { conn })
+        Ok(Db {
+            readers: conn.clone(),
+            conn,
+        })
     }
 
     /// Applies every pending migration.
@@ -117,6 +145,14 @@ impl Db {
     pub async fn begin(&self) -> AppResult<Tx> {
         Ok(Tx {
             txn: self.conn.begin().await?,
+        })
+    }
+
+    /// A transaction for a long read that writes nothing: on SQLite it runs on a reader
+    /// connection, beside the writer, on a snapshot of what had committed when it began.
+    pub async fn begin_read(&self) -> AppResult<Tx> {
+        Ok(Tx {
+            txn: self.readers.begin().await?,
         })
     }
 
@@ -171,6 +207,7 @@ impl Db {
     }
 
     pub async fn close(self) {
+        let _ = self.readers.close().await;
         let _ = self.conn.close().await;
     }
 }
