@@ -24,5 +24,7 @@ GRANT SELECT, INSERT, DELETE ON login_failures TO :"app";
 -- The audit log: append and read only. The head row moves with every append.
 GRANT SELECT, INSERT ON audit_entries, audit_checkpoints TO :"app";
 GRANT SELECT, UPDATE ON audit_head TO :"app";
+-- Where the entries' MACs begin: read only, so the service cannot move the rule.
+GRANT SELECT ON audit_mac_start TO :"app";
 
 -- Tables added by later migrations need their own grants: this file is updated with each one.

@@ -10,6 +10,7 @@ mod m20261125_000004_create_sessions;
 mod m20261125_000005_add_case_escalation;
 mod m20261127_000006_add_case_event_sequence;
 mod m20261127_000007_add_case_escalation_index;
+mod m20261201_000008_add_audit_entry_mac;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_add_case_escalation::Migration),
             Box::new(m20261127_000006_add_case_event_sequence::Migration),
             Box::new(m20261127_000007_add_case_escalation_index::Migration),
+            Box::new(m20261201_000008_add_audit_entry_mac::Migration),
         ]
     }
 }

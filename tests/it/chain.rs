@@ -21,7 +21,58 @@ on_both_databases!(
     a_consistently_rewritten_chain_is_caught_by_checkpoints,
     every_thousandth_entry_is_checkpointed_in_its_own_transaction,
     exports_stream_the_auditors_scope_oldest_first,
+    an_entry_appended_with_database_access_alone_never_verifies,
+    a_log_from_before_entry_macs_keeps_verifying,
 );
+
+/// Appends a well-formed, correctly chained entry after `(head, head_hash)` straight to the tables,
+/// moving the head as the service would, with `mac` as its MAC: what someone holding the service's
+/// database credentials, but not its keys, can write. Answers the forged entry's sequence number.
+pub(crate) async fn append_forged(
+    db: &impl ConnectionTrait,
+    (head, head_hash): (i64, String),
+    at: chrono::DateTime<chrono::Utc>,
+    mac: Option<&str>,
+) -> i64 {
+    let forged = AuditRecord {
+        at,
+        actor_id: None,
+        actor_username: Some("sup.ca".into()),
+        actor_agency_id: None,
+        actor_roles: Roles::empty(),
+        method: "liaison.v1.CaseService/GetCase".into(),
+        target_type: None,
+        target_id: None,
+        case_id: None,
+        case_originating_agency_id: None,
+        case_receiving_agency_id: None,
+        outcome: Outcome::Allowed,
+        status_code: 0,
+        request_id: "forged".into(),
+        peer: Some("10.9.9.9:4444".into()),
+        event: None,
+    };
+    let seq = head + 1;
+    let hash = chain_hash(seq, &forged, &head_hash);
+    // Without a MAC the column is left out, so this also writes logs of the schema before MACs.
+    let (mac_column, mac_value) = mac.map_or((String::new(), String::new()), |m| {
+        (", mac".to_string(), format!(", '{m}'"))
+    });
+    db.execute_unprepared(&format!(
+        "INSERT INTO audit_entries (seq, at, actor_username, actor_roles, method, outcome, status_code, \
+         request_id, peer, prev_hash, hash{mac_column}) VALUES ({seq}, {}, 'sup.ca', 0, \
+         'liaison.v1.CaseService/GetCase', 1, 0, 'forged', '10.9.9.9:4444', '{head_hash}', '{hash}'{mac_value})",
+        at.timestamp_micros()
+    ))
+    .await
+    .unwrap();
+    db.execute_unprepared(&format!(
+        "UPDATE audit_head SET seq = {seq}, hash = '{hash}' WHERE id = 1"
+    ))
+    .await
+    .unwrap();
+    seq
+}
 
 /// Some traffic, so the chain has a few dozen entries.
 async fn traffic(w: &World) {
@@ -284,7 +335,8 @@ async fn a_consistently_rewritten_chain_is_caught_by_checkpoints(backend: Backen
     assert!(!refused.ok);
 
     // Someone with write access edits an early entry and recomputes every hash after it, so the
-    // chain is consistent again; the signed checkpoints still catch it.
+    // chain is consistent again. The entry's MAC (which needs the service's key) catches it at the
+    // edit itself, and the signed checkpoints, which an auditor may have kept, still do.
     let raw = w.server.raw_db().await;
     drop_triggers(&raw).await;
     raw.execute_unprepared("UPDATE audit_entries SET outcome = 2 WHERE seq = 4")
@@ -312,8 +364,8 @@ async fn a_consistently_rewritten_chain_is_caught_by_checkpoints(backend: Backen
 
     let report = verify(&w).await;
     assert!(!report.ok);
-    assert_eq!(report.first_bad_sequence, kept.sequence);
-    assert!(report.problem.contains("checkpoint"), "{}", report.problem);
+    assert_eq!(report.first_bad_sequence, 4);
+    assert!(report.problem.contains("MAC"), "{}", report.problem);
     let proof = w
         .auditor_ca
         .audit()
@@ -475,4 +527,109 @@ async fn exports_stream_the_auditors_scope_oldest_first(backend: Backend) {
         .iter()
         .any(|l| l["actor_id"] == serde_json::json!(w.sup_us.user_id)));
     w.stop().await;
+}
+
+async fn an_entry_appended_with_database_access_alone_never_verifies(backend: Backend) {
+    let w = World::new(backend.clone()).await;
+    traffic(&w).await;
+    assert!(verify(&w).await.ok);
+    let raw = w.server.raw_db().await;
+    let head = || async {
+        let tx = w.server.state.db.begin().await.unwrap();
+        liaison_server::repo::audit::head(&tx).await.unwrap()
+    };
+    let now = w.server.state.clock.now();
+    // No MAC at all, then one made up: the triggers let an append through, verification does not.
+    let unsigned = append_forged(&raw, head().await, now, None).await;
+    let report = verify(&w).await;
+    assert!(!report.ok);
+    assert_eq!(report.first_bad_sequence, unsigned);
+    assert!(report.problem.contains("MAC"), "{}", report.problem);
+
+    let w2 = World::new(backend).await;
+    traffic(&w2).await;
+    let raw2 = w2.server.raw_db().await;
+    let tx = w2.server.state.db.begin().await.unwrap();
+    let head2 = liaison_server::repo::audit::head(&tx).await.unwrap();
+    drop(tx);
+    let kid = w2.server.state.keys.current_kid();
+    let made_up = format!("{kid}:{}", "ab".repeat(32));
+    let forged = append_forged(&raw2, head2, now, Some(&made_up)).await;
+    let (ok, report) = verify_offline(&w2, &[]);
+    assert!(!ok);
+    assert_eq!(report["first_bad_seq"], forged);
+    // The service's next entries chain on and are genuine, but the forged one stays flagged.
+    w2.file(&w2.officer_in, "after the forgery", pb::Priority::Routine)
+        .await;
+    let report = verify(&w2).await;
+    assert_eq!(report.first_bad_sequence, forged, "{}", report.problem);
+    w.stop().await;
+    w2.stop().await;
+}
+
+async fn a_log_from_before_entry_macs_keeps_verifying(backend: Backend) {
+    use migration::MigratorTrait;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = liaison_server::config::Config::for_data_dir(dir.path());
+    let mut drop_after = None;
+    if let Backend::Postgres(admin_url) = &backend {
+        let (url, name) = crate::common::fresh_postgres_database(admin_url).await;
+        config.database_url = Some(url);
+        drop_after = Some((admin_url.clone(), name));
+    }
+    // The schema as it was before entries carried MACs, and a log written then.
+    let old = sea_orm::Database::connect(config.database_url())
+        .await
+        .unwrap();
+    migration::Migrator::up(&old, Some(7)).await.unwrap();
+    let mut head = (0, liaison_server::chain::GENESIS_HASH.to_string());
+    for _ in 0..3 {
+        let seq = append_forged(&old, head.clone(), chrono::Utc::now(), None).await;
+        let row = old
+            .query_one(sea_orm::Statement::from_string(
+                old.get_database_backend(),
+                format!("SELECT hash FROM audit_entries WHERE seq = {seq}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        head = (seq, row.try_get::<String>("", "hash").unwrap());
+    }
+    old.close().await.unwrap();
+
+    // The server migrates forward: the old entries verify without MACs, new ones carry them.
+    let clock = std::sync::Arc::new(liaison_server::clock::SystemClock);
+    let state = liaison_server::open(&config, clock).await.unwrap();
+    let verify = |state: liaison_server::state::AppState| async move {
+        liaison_server::audit::verify::verify(&state.db, &state.keys.current(), None, None)
+            .await
+            .unwrap()
+    };
+    let report = verify(state.clone()).await;
+    assert!(report.ok, "{report:?}");
+    liaison_server::ops::add_agency(&state, "IN-NCB", "Narcotics Control Bureau", "IN")
+        .await
+        .unwrap();
+    let report = verify(state.clone()).await;
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.entries_checked, 4);
+    // After the migration an entry without the service's MAC is refused, as always from now on.
+    let tx = state.db.begin().await.unwrap();
+    let now_head = liaison_server::repo::audit::head(&tx).await.unwrap();
+    drop(tx);
+    let raw = sea_orm::Database::connect(config.database_url())
+        .await
+        .unwrap();
+    let forged = append_forged(&raw, now_head, chrono::Utc::now(), None).await;
+    let report = verify(state.clone()).await;
+    assert_eq!(report.first_bad_seq, Some(forged), "{report:?}");
+    raw.close().await.ok();
+    state.db.clone().close().await;
+    if let Some((admin_url, name)) = drop_after {
+        let admin = sea_orm::Database::connect(&admin_url).await.unwrap();
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await
+            .unwrap();
+    }
 }

@@ -156,6 +156,7 @@ async fn the_service_runs_as_a_role_that_cannot_rewrite_history() {
         "DROP TRIGGER audit_entries_append_only ON audit_entries",
         "ALTER TABLE audit_entries DISABLE TRIGGER ALL",
         "DELETE FROM case_notes",
+        "UPDATE audit_mac_start SET seq = 1000000000",
     ] {
         let refused = as_app
             .execute_unprepared(attempt)
@@ -167,6 +168,19 @@ async fn the_service_runs_as_a_role_that_cannot_rewrite_history() {
             "{attempt}: {refused}"
         );
     }
+    // What the role can do, append a well-formed entry and move the head, never verifies: the
+    // entry's MAC needs the service's key, which is not in the database.
+    let tx = owner.db.begin().await.unwrap();
+    let head = liaison_server::repo::audit::head(&tx).await.unwrap();
+    drop(tx);
+    let forged = crate::chain::append_forged(&as_app, head, chrono::Utc::now(), None).await;
+    let report =
+        liaison_server::audit::verify::verify(&owner.db, &owner.keys.current(), None, None)
+            .await
+            .unwrap();
+    assert!(!report.ok);
+    assert_eq!(report.first_bad_seq, Some(forged));
+    assert!(report.problem.unwrap_or_default().contains("MAC"));
     as_app.close().await.ok();
 
     stop.send(()).unwrap();

@@ -8,12 +8,17 @@ use sha2::{Digest, Sha256};
 
 use crate::model::{Outcome, Roles, Timestamp};
 
-/// What signs checkpoints and checks their signatures: the service's Ed25519 keys, known by id.
+/// What signs checkpoints and tags entries, and checks both: the service's keys, known by id. Its
+/// key material lives beside the service (the key directory), never in the database.
 pub trait Signer {
     /// Signs `message` with the current key: its key id and the signature, hex.
     fn sign(&self, message: &[u8]) -> (String, String);
     /// Whether `signature` (hex) is the key `kid`'s over `message`.
     fn verify_signature(&self, kid: &str, message: &[u8], signature: &str) -> bool;
+    /// The entry MAC of `hash` with the current key: `<key id>:<hex>`.
+    fn entry_mac(&self, hash: &str) -> String;
+    /// Whether `mac` is a MAC of `hash` by one of the service's keys.
+    fn entry_mac_is_valid(&self, hash: &str, mac: &str) -> bool;
 }
 
 impl<S: Signer + ?Sized> Signer for std::sync::Arc<S> {
@@ -23,6 +28,14 @@ impl<S: Signer + ?Sized> Signer for std::sync::Arc<S> {
 
     fn verify_signature(&self, kid: &str, message: &[u8], signature: &str) -> bool {
         S::verify_signature(self, kid, message, signature)
+    }
+
+    fn entry_mac(&self, hash: &str) -> String {
+        S::entry_mac(self, hash)
+    }
+
+    fn entry_mac_is_valid(&self, hash: &str, mac: &str) -> bool {
+        S::entry_mac_is_valid(self, hash, mac)
     }
 }
 
@@ -62,6 +75,9 @@ pub struct AuditEntry {
     pub record: AuditRecord,
     pub prev_hash: String,
     pub hash: String,
+    /// The service's MAC over `hash` (see [`Signer::entry_mac`]); none on entries written before
+    /// entries carried one.
+    pub mac: Option<String>,
 }
 
 impl AuditEntry {
@@ -88,6 +104,7 @@ impl AuditEntry {
             "event": r.event,
             "prev_hash": self.prev_hash,
             "hash": self.hash,
+            "mac": self.mac,
         })
     }
 }
@@ -244,12 +261,14 @@ impl ChainLinker {
             (seq % CHECKPOINT_EVERY == 0).then(|| Checkpoint::sign(keys, seq, &hash, record.at));
         let prev_hash = std::mem::replace(&mut self.hash, hash.clone());
         self.seq = seq;
+        let mac = Some(keys.entry_mac(&hash));
         (
             AuditEntry {
                 seq,
                 record,
                 prev_hash,
                 hash,
+                mac,
             },
             checkpoint,
         )
@@ -355,6 +374,7 @@ mod tests {
                 record: r,
                 prev_hash: prev.clone(),
                 hash: hash.clone(),
+                mac: None,
             });
             prev = hash;
         }

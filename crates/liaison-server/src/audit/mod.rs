@@ -5,7 +5,7 @@
 pub mod verify;
 
 use crate::authn::jwt::TokenKeys;
-use crate::chain::{chain_hash, AuditEntry, AuditRecord, Checkpoint, CHECKPOINT_EVERY};
+use crate::chain::{AuditEntry, AuditRecord, Checkpoint, CHECKPOINT_EVERY};
 use crate::error::AppResult;
 use crate::model::Timestamp;
 use crate::repo::{self, Db, Tx};
@@ -13,7 +13,7 @@ use crate::repo::{self, Db, Tx};
 /// Appends `record` to the log in the caller's transaction: it commits or rolls back with the change
 /// it describes.
 pub async fn append(tx: &Tx, keys: &TokenKeys, record: AuditRecord) -> AppResult<AuditEntry> {
-    let entry = repo::audit::append(tx, record, chain_hash).await?;
+    let entry = repo::audit::append(tx, record, keys).await?;
     if entry.seq % CHECKPOINT_EVERY == 0 {
         let checkpoint = Checkpoint::sign(keys, entry.seq, &entry.hash, entry.record.at);
         repo::audit::insert_checkpoint(tx, &checkpoint).await?;

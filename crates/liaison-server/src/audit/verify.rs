@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
 use crate::authn::jwt::TokenKeys;
-use crate::chain::{Checkpoint, HashChecker, CHECKPOINT_EVERY, GENESIS_HASH};
+use crate::chain::{Checkpoint, HashChecker, Signer, CHECKPOINT_EVERY, GENESIS_HASH};
 use crate::error::AppResult;
 use crate::repo::{self, Db};
 
@@ -109,6 +109,9 @@ pub async fn verify(
             }
         }
     };
+    // From here on every entry must carry the service's MAC: an entry written with database
+    // credentials alone cannot.
+    let mac_start = repo::audit::mac_start(&tx).await?;
     let mut expected = from;
     let mut checked = 0i64;
     let mut hashes = HashChecker::default();
@@ -134,6 +137,19 @@ pub async fn verify(
             findings.bad(
                 entry.seq,
                 format!("entry {} does not match its hash: edited", entry.seq),
+            );
+        } else if entry.seq >= mac_start
+            && !entry
+                .mac
+                .is_some_and(|mac| keys.entry_mac_is_valid(entry.hash, mac))
+        {
+            findings.bad(
+                entry.seq,
+                format!(
+                    "entry {} has no valid MAC of the service's: it was not written by the \
+                     service (forged with database access)",
+                    entry.seq
+                ),
             );
         }
         if let Some(checkpoint) = checkpoints.get(&entry.seq) {

@@ -14,6 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ed25519_dalek::SigningKey;
+use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -49,6 +50,8 @@ struct KeyEntry {
     signing: SigningKey,
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// HMAC-SHA256 keyed for audit entry MACs (a key derived from the signing key), ready to clone.
+    entry_mac: Hmac<Sha256>,
 }
 
 /// A public key as JWKS publishes it.
@@ -96,8 +99,19 @@ fn entry(created: Timestamp, key: SigningKey) -> AppResult<KeyEntry> {
         encoding: EncodingKey::from_ed_der(der.as_bytes()),
         decoding: DecodingKey::from_ed_components(&URL_SAFE_NO_PAD.encode(public))
             .map_err(|e| AppError::internal(format!("cannot build verifying key: {e}")))?,
+        entry_mac: entry_mac_key(&key)?,
         signing: key,
     })
+}
+
+/// The audit entry MAC key of a signing key: derived, so it lives (and rotates) with the signing
+/// keys in the key directory and never in the database.
+fn entry_mac_key(key: &SigningKey) -> AppResult<Hmac<Sha256>> {
+    let derived = Sha256::new()
+        .chain_update(b"liaison audit-entry mac v1\0")
+        .chain_update(key.to_bytes())
+        .finalize();
+    <Hmac<Sha256> as Mac>::new_from_slice(&derived).map_err(AppError::internal)
 }
 
 fn generate_key() -> AppResult<SigningKey> {
@@ -380,6 +394,34 @@ impl crate::chain::Signer for TokenKeys {
 
     fn verify_signature(&self, kid: &str, message: &[u8], signature: &str) -> bool {
         TokenKeys::verify_signature(self, kid, message, signature)
+    }
+
+    fn entry_mac(&self, hash: &str) -> String {
+        let active = self.active();
+        let tag = active
+            .entry_mac
+            .clone()
+            .chain_update(hash.as_bytes())
+            .finalize();
+        format!("{}:{}", active.kid, hex::encode(tag.into_bytes()))
+    }
+
+    fn entry_mac_is_valid(&self, hash: &str, mac: &str) -> bool {
+        let Some((kid, tag)) = mac.split_once(':') else {
+            return false;
+        };
+        let Some(entry) = self.entries.iter().find(|e| e.kid == kid) else {
+            return false;
+        };
+        let Ok(tag) = hex::decode(tag) else {
+            return false;
+        };
+        entry
+            .entry_mac
+            .clone()
+            .chain_update(hash.as_bytes())
+            .verify_slice(&tag)
+            .is_ok()
     }
 }
 

@@ -16,16 +16,14 @@ use tokio_stream::StreamExt;
 use super::entities::{audit_checkpoint, audit_entry};
 use super::{decode, Tx};
 use crate::authz::AuditScope;
-use crate::chain::{AuditEntry, AuditRecord, Checkpoint, RecordView};
+use crate::chain::{chain_hash, AuditEntry, AuditRecord, Checkpoint, RecordView, Signer};
 use crate::clock::{from_micros, to_micros};
 use crate::error::{AppError, AppResult};
 use crate::model::{Outcome, Roles, Timestamp};
 
-pub async fn append(
-    tx: &Tx,
-    record: AuditRecord,
-    hash: impl Fn(i64, &AuditRecord, &str) -> String,
-) -> AppResult<AuditEntry> {
+/// Appends `record` under the head row's lock: its sequence number, its link in the chain and the
+/// service's MAC over its hash.
+pub async fn append(tx: &Tx, record: AuditRecord, keys: &impl Signer) -> AppResult<AuditEntry> {
     let head = Alias::new("audit_head");
     let (id, seq_col, hash_col) = (Alias::new("id"), Alias::new("seq"), Alias::new("hash"));
     let take_head = Query::update()
@@ -41,7 +39,8 @@ pub async fn append(
         .ok_or_else(|| AppError::internal("the audit head row is missing"))?;
     let seq: i64 = row.try_get("", "seq")?;
     let prev_hash: String = row.try_get("", "hash")?;
-    let entry_hash = hash(seq, &record, &prev_hash);
+    let entry_hash = chain_hash(seq, &record, &prev_hash);
+    let mac = keys.entry_mac(&entry_hash);
 
     audit_entry::ActiveModel {
         seq: Set(seq),
@@ -63,6 +62,7 @@ pub async fn append(
         event: Set(record.event.clone()),
         prev_hash: Set(prev_hash.clone()),
         hash: Set(entry_hash.clone()),
+        mac: Set(Some(mac.clone())),
     }
     .insert(&tx.txn)
     .await?;
@@ -79,6 +79,7 @@ pub async fn append(
         record,
         prev_hash,
         hash: entry_hash,
+        mac: Some(mac),
     })
 }
 
@@ -108,6 +109,7 @@ impl TryFrom<audit_entry::Model> for AuditEntry {
             },
             prev_hash: row.prev_hash,
             hash: row.hash,
+            mac: row.mac,
         })
     }
 }
@@ -321,10 +323,11 @@ pub struct StoredEntry<'a> {
     pub record: RecordView<'a>,
     pub prev_hash: &'a str,
     pub hash: &'a str,
+    pub mac: Option<&'a str>,
 }
 
 /// The columns [`scan`] reads, in the order [`stored_entry`] decodes them.
-const SCAN_COLUMNS: [&str; 19] = [
+const SCAN_COLUMNS: [&str; 20] = [
     "seq",
     "at",
     "actor_id",
@@ -344,6 +347,7 @@ const SCAN_COLUMNS: [&str; 19] = [
     "event",
     "prev_hash",
     "hash",
+    "mac",
 ];
 
 /// Rows a [`scan`] asks for at once: it streams them, and stopping early leaves at most this many
@@ -399,6 +403,7 @@ where
         },
         prev_hash: text(17)?,
         hash: text(18)?,
+        mac: optional(19)?,
     })
 }
 
@@ -504,4 +509,18 @@ pub async fn checkpoints_from(tx: &Tx, from: i64) -> AppResult<Vec<Checkpoint>> 
         .into_iter()
         .map(Checkpoint::from)
         .collect())
+}
+
+/// The first sequence number whose entry must carry a MAC: entries before it were written before
+/// entries carried one.
+pub async fn mac_start(tx: &Tx) -> AppResult<i64> {
+    let row = tx
+        .txn
+        .query_one(sea_orm::Statement::from_string(
+            tx.backend(),
+            "SELECT seq FROM audit_mac_start WHERE id = 1",
+        ))
+        .await?
+        .ok_or_else(|| AppError::internal("the audit MAC start row is missing"))?;
+    Ok(row.try_get::<i64>("", "seq")?)
 }

@@ -69,14 +69,16 @@ fn sqlx_error(err: sqlx::Error) -> AppError {
     DbErr::Exec(RuntimeErr::SqlxError(err)).into()
 }
 
-/// Inserts `models` with as few multi-row statements as the backend's parameter limit allows.
-async fn insert_many<E, A>(tx: &Tx, models: Vec<A>, columns: usize) -> AppResult<()>
+/// Inserts `models` with as few multi-row statements as the backend's parameter limit allows (each
+/// row binds one parameter per column of the table).
+async fn insert_many<E, A>(tx: &Tx, models: Vec<A>) -> AppResult<()>
 where
     E: EntityTrait,
     E::Model: sea_orm::IntoActiveModel<A>,
     A: sea_orm::ActiveModelTrait<Entity = E> + Send,
 {
-    let per_statement = rows_per_insert(tx.backend(), columns);
+    use sea_orm::Iterable;
+    let per_statement = rows_per_insert(tx.backend(), E::Column::iter().count());
     let mut models = models.into_iter().peekable();
     while models.peek().is_some() {
         let chunk: Vec<A> = models.by_ref().take(per_statement).collect();
@@ -109,7 +111,7 @@ pub async fn insert_agencies(tx: &Tx, agencies: &[Agency], created_at: Timestamp
             created_at: Set(to_micros(created_at)),
         })
         .collect();
-    insert_many(tx, models, 5).await
+    insert_many(tx, models).await
 }
 
 /// Inserts users that all share one password hash.
@@ -129,7 +131,7 @@ pub async fn insert_users(tx: &Tx, users: &[User], password_hash: &str) -> AppRe
             updated_at: Set(to_micros(u.updated_at)),
         })
         .collect();
-    insert_many(tx, models, 10).await
+    insert_many(tx, models).await
 }
 
 pub async fn insert_channels(tx: &Tx, channels: &[Channel]) -> AppResult<()> {
@@ -158,7 +160,7 @@ pub async fn insert_channels(tx: &Tx, channels: &[Channel]) -> AppResult<()> {
             }
         })
         .collect();
-    insert_many(tx, models, 13).await
+    insert_many(tx, models).await
 }
 
 /// Sets the reference counters: the next case filed on `channel_id` in `year` gets the number
@@ -197,9 +199,9 @@ pub async fn insert_cases(db: &Db, batch: &CaseBatch) -> AppResult<()> {
         }
         _ => {
             let tx = db.begin().await?;
-            insert_many(&tx, batch.cases.iter().map(case_model).collect(), 21).await?;
-            insert_many(&tx, batch.events.iter().map(event_model).collect(), 14).await?;
-            insert_many(&tx, batch.notes.iter().map(note_model).collect(), 7).await?;
+            insert_many(&tx, batch.cases.iter().map(case_model).collect()).await?;
+            insert_many(&tx, batch.events.iter().map(event_model).collect()).await?;
+            insert_many(&tx, batch.notes.iter().map(note_model).collect()).await?;
             tx.commit().await
         }
     }
@@ -260,11 +262,10 @@ pub async fn append_audit(db: &Db, batch: &AuditBatch) -> AppResult<()> {
             if result.rows_affected() != 1 {
                 return Err(moved());
             }
-            insert_many(&tx, batch.entries.iter().map(audit_model).collect(), 19).await?;
+            insert_many(&tx, batch.entries.iter().map(audit_model).collect()).await?;
             insert_many(
                 &tx,
                 batch.checkpoints.iter().map(checkpoint_model).collect(),
-                5,
             )
             .await?;
             tx.commit().await
@@ -370,6 +371,7 @@ fn audit_model(e: &AuditEntry) -> audit_entry::ActiveModel {
         event: Set(r.event.clone()),
         prev_hash: Set(e.prev_hash.clone()),
         hash: Set(e.hash.clone()),
+        mac: Set(e.mac.clone()),
     }
 }
 
@@ -395,7 +397,7 @@ const NOTES_COPY: &str = "COPY case_notes (id, case_id, author_id, author_agency
 const AUDIT_COPY: &str = "COPY audit_entries (seq, at, actor_id, actor_username, \
     actor_agency_id, actor_roles, method, target_type, target_id, case_id, \
     case_originating_agency_id, case_receiving_agency_id, outcome, status_code, request_id, peer, \
-    event, prev_hash, hash) FROM STDIN";
+    event, prev_hash, hash, mac) FROM STDIN";
 const CHECKPOINTS_COPY: &str = "COPY audit_checkpoints (seq, hash, at, kid, signature) FROM STDIN";
 
 /// Rows in `COPY`'s text format: tab-separated, `\N` for NULL, backslash escapes.
@@ -559,6 +561,7 @@ fn encode_audit(entries: &[AuditEntry]) -> Vec<u8> {
             .opt_text(r.event.as_deref())
             .text(&e.prev_hash)
             .text(&e.hash)
+            .opt_text(e.mac.as_deref())
             .end_row();
     }
     rows.finish()

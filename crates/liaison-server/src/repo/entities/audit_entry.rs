@@ -23,6 +23,7 @@ pub struct Model {
     pub event: Option<String>,
     pub prev_hash: String,
     pub hash: String,
+    pub mac: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
