@@ -25,16 +25,9 @@ on_both_databases!(
     a_log_from_before_entry_macs_keeps_verifying,
 );
 
-/// Appends a well-formed, correctly chained entry after `(head, head_hash)` straight to the tables,
-/// moving the head as the service would, with `mac` as its MAC: what someone holding the service's
-/// database credentials, but not its keys, can write. Answers the forged entry's sequence number.
-pub(crate) async fn append_forged(
-    db: &impl ConnectionTrait,
-    (head, head_hash): (i64, String),
-    at: chrono::DateTime<chrono::Utc>,
-    mac: Option<&str>,
-) -> i64 {
-    let forged = AuditRecord {
+/// A well-formed record of a read that never happened, as a forger would write it.
+fn forged_record(at: chrono::DateTime<chrono::Utc>) -> AuditRecord {
+    AuditRecord {
         at,
         actor_id: None,
         actor_username: Some("sup.ca".into()),
@@ -51,7 +44,19 @@ pub(crate) async fn append_forged(
         request_id: "forged".into(),
         peer: Some("10.9.9.9:4444".into()),
         event: None,
-    };
+    }
+}
+
+/// Appends a well-formed, correctly chained entry after `(head, head_hash)` straight to the tables,
+/// moving the head as the service would, with `mac` as its MAC: what someone holding the service's
+/// database credentials, but not its keys, can write. Answers the forged entry's sequence number.
+pub(crate) async fn append_forged(
+    db: &impl ConnectionTrait,
+    (head, head_hash): (i64, String),
+    at: chrono::DateTime<chrono::Utc>,
+    mac: Option<&str>,
+) -> i64 {
+    let forged = forged_record(at);
     let seq = head + 1;
     let hash = chain_hash(seq, &forged, &head_hash);
     // Without a MAC the column is left out, so this also writes logs of the schema before MACs.
@@ -231,30 +236,13 @@ async fn an_inserted_entry_is_found(backend: Backend) {
     let tx = w.server.state.db.begin().await.unwrap();
     let (head, head_hash) = liaison_server::repo::audit::head(&tx).await.unwrap();
     drop(tx);
-    let forged = AuditRecord {
-        at: w.server.state.clock.now(),
-        actor_id: None,
-        actor_username: Some("nobody".into()),
-        actor_agency_id: None,
-        actor_roles: Roles::empty(),
-        method: "liaison.v1.CaseService/GetCase".into(),
-        target_type: None,
-        target_id: None,
-        case_id: None,
-        case_originating_agency_id: None,
-        case_receiving_agency_id: None,
-        outcome: Outcome::Allowed,
-        status_code: 0,
-        request_id: "forged".into(),
-        peer: None,
-        event: None,
-    };
+    let forged = forged_record(w.server.state.clock.now());
     let seq = head + 1;
     let hash = chain_hash(seq, &forged, &head_hash);
     raw.execute_unprepared(&format!(
         "INSERT INTO audit_entries (seq, at, actor_username, actor_roles, method, outcome, status_code, \
-         request_id, prev_hash, hash) VALUES ({seq}, {}, 'nobody', 0, 'liaison.v1.CaseService/GetCase', 1, 0, \
-         'forged', '{head_hash}', '{hash}')",
+         request_id, peer, prev_hash, hash) VALUES ({seq}, {}, 'sup.ca', 0, \
+         'liaison.v1.CaseService/GetCase', 1, 0, 'forged', '10.9.9.9:4444', '{head_hash}', '{hash}')",
         forged.at.timestamp_micros()
     ))
     .await
