@@ -153,6 +153,34 @@ async fn operator_commands_then_serve_on_sqlite_with_no_setup() {
     assert!(killed.success());
     let exit = server.wait().unwrap();
     assert!(exit.success(), "liaisond exited with {exit:?}");
+    // A server that stops signs the chain's head first: nothing it wrote is left unsigned.
+    {
+        use sea_orm::ConnectionTrait;
+        let url = format!(
+            "sqlite://{}?mode=ro",
+            dir.path().join("data/liaison.db").display()
+        );
+        let db = sea_orm::Database::connect(url).await.unwrap();
+        let one = |sql: &'static str| {
+            let db = &db;
+            async move {
+                db.query_one(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    sql,
+                ))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get_by_index::<i64>(0)
+                .unwrap()
+            }
+        };
+        let head = one("SELECT seq FROM audit_head WHERE id = 1").await;
+        let signed = one("SELECT MAX(seq) FROM audit_checkpoints").await;
+        assert!(head > 0);
+        assert_eq!(signed, head, "the head is signed at shutdown");
+        db.close().await.unwrap();
+    }
 
     let down = liaisond(dir.path())
         .args(["health", "--address", &addr])
