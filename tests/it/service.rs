@@ -65,6 +65,43 @@ async fn health_reflection_and_request_ids(backend: Backend) {
         );
     }
 
+    // The older v1alpha protocol too, which grpcurl before 1.9 and grpcio-reflection speak: the
+    // services, and the file that defines one (what `grpcurl describe` asks for).
+    {
+        use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
+        use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
+        use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
+        let ask = |message| ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(message),
+        };
+        let mut reflection = ServerReflectionClient::new(server.channel());
+        let mut stream = reflection
+            .server_reflection_info(tokio_stream::iter(vec![
+                ask(MessageRequest::ListServices(String::new())),
+                ask(MessageRequest::FileContainingSymbol(
+                    "liaison.v1.CaseService".into(),
+                )),
+            ]))
+            .await
+            .unwrap()
+            .into_inner();
+        let listed = stream.message().await.unwrap().unwrap();
+        let Some(MessageResponse::ListServicesResponse(list)) = listed.message_response else {
+            panic!("unexpected v1alpha reflection answer");
+        };
+        assert!(list
+            .service
+            .iter()
+            .any(|s| s.name == "liaison.v1.CaseService"));
+        let file = stream.message().await.unwrap().unwrap();
+        let Some(MessageResponse::FileDescriptorResponse(files)) = file.message_response else {
+            panic!("no file descriptor over v1alpha");
+        };
+        assert!(!files.file_descriptor_proto.is_empty());
+    }
+
     // A request id sent by the client comes back, on success and on failure.
     let mut request = tonic::Request::new(pb::LoginRequest {
         username: "nobody".into(),

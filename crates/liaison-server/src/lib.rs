@@ -216,9 +216,14 @@ pub async fn serve_state(
         }
         None => None,
     };
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    // Both versions of reflection: grpcurl before 1.9, Python's grpcio-reflection, Postman, grpcui
+    // and evans ask for v1alpha only.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
 
     let mut server = tonic::transport::Server::builder().timeout(Duration::from_secs(30));
     if let Some(tls) = tls {
@@ -227,7 +232,8 @@ pub async fn serve_state(
     tracing::info!(%addr, tls = config.tls_cert.is_some(), mutual_tls = config.client_ca.is_some(), "liaisond serving");
     let result = server
         .add_service(health_service)
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .add_service(AuthServiceServer::new(api.clone()).max_decoding_message_size(limit))
         .add_service(DirectoryServiceServer::new(api.clone()).max_decoding_message_size(limit))
         .add_service(AdminServiceServer::new(api.clone()).max_decoding_message_size(limit))
