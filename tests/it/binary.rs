@@ -215,4 +215,18 @@ async fn operator_commands_then_serve_on_sqlite_with_no_setup() {
         );
     }
     assert!(key.len() > 0);
+    // The database holds case content: the data directory and the database's files are private.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode =
+            |p: std::path::PathBuf| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(dir.path().join("data")), 0o700, "the data directory");
+        for file in ["liaison.db", "liaison.db-wal", "liaison.db-shm"] {
+            let path = dir.path().join("data").join(file);
+            if file == "liaison.db" || path.exists() {
+                assert_eq!(mode(path), 0o600, "{file}");
+            }
+        }
+    }
 }

@@ -37,6 +37,57 @@ pub struct Db {
     readers: DatabaseConnection,
 }
 
+/// Sets `path`'s permission bits (Unix; elsewhere the platform's defaults stand).
+fn private(path: &std::path::Path, mode: u32) -> AppResult<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| {
+            AppError::internal(format!(
+                "cannot restrict {} to mode {mode:o}: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
+/// The SQLite database holds case content: its file, and the WAL and shared-memory files SQLite
+/// makes beside it with the same mode, are its owner's alone (0600). A new database file is
+/// created so before SQLite opens it; an existing one is restricted at every start where the
+/// service owns it.
+fn private_database_files(database: &std::path::Path) -> AppResult<()> {
+    if !database.exists() {
+        let mut create = std::fs::OpenOptions::new();
+        create.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            create.mode(0o600);
+        }
+        if let Err(e) = create.open(database) {
+            if e.kind() != std::io::ErrorKind::AlreadyExists {
+                return Err(AppError::internal(format!(
+                    "cannot create the database {}: {e}",
+                    database.display()
+                )));
+            }
+        }
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", database.display()));
+        if file.exists() {
+            // Someone else's file (a shared volume) cannot be restricted: say so and go on.
+            if let Err(e) = private(&file, 0o600) {
+                tracing::warn!(error = %e, "the database file stays as readable as it was");
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Connections for long reads beside SQLite's one writer.
 const SQLITE_READERS: u32 = 4;
 
@@ -54,12 +105,17 @@ impl Db {
             SqlxPostgresConnector::from_sqlx_postgres_pool(pool)
         } else if url.starts_with("sqlite:") {
             if config.database_url.is_none() {
+                let new = !config.data_dir.exists();
                 std::fs::create_dir_all(&config.data_dir).map_err(|e| {
                     AppError::internal(format!(
                         "cannot create data directory {}: {e}",
                         config.data_dir.display()
                     ))
                 })?;
+                // A directory the operator made (a volume, a unit's StateDirectory) keeps its mode.
+                if new {
+                    private(&config.data_dir, 0o700)?;
+                }
             }
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
             let options = SqliteConnectOptions::from_str(&url)
@@ -71,6 +127,9 @@ impl Db {
                 .busy_timeout(Duration::from_secs(5));
             // SQLite has one writer; one connection serialises transactions instead of failing
             // them with SQLITE_BUSY when a reader upgrades to a writer.
+            if !in_memory {
+                private_database_files(options.get_filename())?;
+            }
             let pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 // Well inside the server's 30 s call timeout, so a queued call fails visibly.
