@@ -86,6 +86,10 @@ async fn health_becomes(server: &TestServer, wanted: ServingStatus) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(liaison_test_postgres),
+    ignore = "PostgreSQL: set LIAISON_TEST_POSTGRES_URL to run it"
+)]
 async fn postgres_outage_answers_unavailable_and_recovers() {
     let Some(backend) = Backend::postgres() else {
         return;

@@ -727,6 +727,10 @@ fn every_rpc_holds_its_properties_on_sqlite() {
 }
 
 #[test]
+#[cfg_attr(
+    not(liaison_test_postgres),
+    ignore = "PostgreSQL: set LIAISON_TEST_POSTGRES_URL to run it"
+)]
 fn every_rpc_holds_its_properties_on_postgres() {
     if let Some(backend) = Backend::postgres() {
         run_properties(backend, 150);

@@ -90,6 +90,10 @@ async fn login(channel: &Channel, username: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(liaison_test_postgres),
+    ignore = "PostgreSQL: set LIAISON_TEST_POSTGRES_URL to run it"
+)]
 async fn three_replicas_keep_one_gap_free_chain() {
     let Some(Backend::Postgres(admin_url)) = Backend::postgres() else {
         return;

@@ -12,6 +12,10 @@ use tonic::transport::Channel;
 use crate::common::{Backend, Bearer, PASSWORD};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(liaison_test_postgres),
+    ignore = "PostgreSQL: set LIAISON_TEST_POSTGRES_URL to run it"
+)]
 async fn the_service_runs_as_a_role_that_cannot_rewrite_history() {
     let Some(Backend::Postgres(admin_url)) = Backend::postgres() else {
         return;

@@ -449,6 +449,10 @@ async fn bad_watch_requests_are_refused(backend: Backend) {
 /// An event committed through one server reaches a watcher on another `liaisond` process within a
 /// second (PostgreSQL NOTIFY), and a watcher resumed on a third misses nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(liaison_test_postgres),
+    ignore = "PostgreSQL: set LIAISON_TEST_POSTGRES_URL to run it"
+)]
 async fn events_reach_watchers_on_another_process() {
     let Some(backend) = Backend::postgres() else {
         return;

@@ -62,6 +62,10 @@ macro_rules! on_both_databases {
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(
+                    not(liaison_test_postgres),
+                    ignore = "PostgreSQL: set LIAISON_TEST_POSTGRES_URL to run it"
+                )]
                 async fn $name() {
                     if let Some(backend) = $crate::common::Backend::postgres() {
                         super::$name(backend).await;
