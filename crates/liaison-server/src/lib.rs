@@ -26,6 +26,7 @@ pub mod ops;
 pub mod rate;
 pub mod repo;
 pub mod state;
+pub mod sync;
 pub mod telemetry;
 pub mod validate;
 

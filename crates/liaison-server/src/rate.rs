@@ -1,6 +1,6 @@
 //! A token bucket: at most `per_second` events a second on average, with bursts of as many. For
 //! limits that protect the server itself (how many sign-ins it starts), so it runs on the monotonic
-//! clock rather than the service's clock. A leaf.
+//! clock rather than the service's clock. Above the leaves only for `sync`.
 
 use std::sync::Mutex;
 use std::time::Instant;
@@ -35,7 +35,7 @@ impl RateLimit {
     }
 
     fn try_take_at(&self, now: Instant) -> bool {
-        let mut bucket = self.bucket.lock().unwrap_or_else(|p| p.into_inner());
+        let mut bucket = crate::sync::lock(&self.bucket);
         let elapsed = now
             .saturating_duration_since(bucket.refilled_at)
             .as_secs_f64();

@@ -22,6 +22,7 @@ use crate::domain::watch::{self, Delivery};
 use crate::error::{AppError, AppResult};
 use crate::model::UserId;
 use crate::pb;
+use crate::sync::lock;
 
 pub type WatchStream = ReceiverStream<Result<pb::WatchCasesResponse, Status>>;
 
@@ -82,10 +83,6 @@ impl Streams {
             per_user: self.per_user.clone(),
         })
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// An open stream's place: among the server's streams and among its user's. Freed when dropped.

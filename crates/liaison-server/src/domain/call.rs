@@ -17,6 +17,7 @@ use crate::model::Principal;
 use crate::model::{Case, CaseEvent, CaseId, Outcome, Roles, User};
 use crate::repo::{self, Tx};
 use crate::state::AppState;
+use crate::sync::lock;
 
 /// Who made a call, as far as it is known.
 #[derive(Debug, Clone, Default)]
@@ -52,10 +53,6 @@ pub struct Call {
     /// Set once the call's entry has committed.
     audited: AtomicBool,
     event: Mutex<Option<&'static str>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Call {
