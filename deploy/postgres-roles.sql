@@ -19,12 +19,21 @@ GRANT SELECT ON seaql_migrations TO :"app";
 GRANT SELECT, INSERT ON agencies TO :"app";
 GRANT SELECT, INSERT, UPDATE ON users, channels, cases, case_counters, sessions, refresh_tokens TO :"app";
 GRANT SELECT, INSERT ON case_notes, case_events TO :"app";
+-- The sealer stamps an event with its audit entry's sequence number once it seals the call's record.
+GRANT UPDATE (seq, audit_intake_id) ON case_events TO :"app";
 GRANT SELECT, INSERT, DELETE ON login_failures TO :"app";
 
--- The audit log: append and read only. The head row moves with every append.
+-- The audit log: append and read only. Nothing the chain depends on is ever updated: the head is
+-- the newest entry, and the row that kept it before the sealer (audit_head) is read only.
 GRANT SELECT, INSERT ON audit_entries, audit_checkpoints TO :"app";
-GRANT SELECT, UPDATE ON audit_head TO :"app";
--- Where the entries' MACs begin: read only, so the service cannot move the rule.
-GRANT SELECT ON audit_mac_start TO :"app";
+GRANT SELECT ON audit_head TO :"app";
+-- Calls put their records into the intake; the sealer takes them out as it chains them, and keeps
+-- the records it refuses (no valid MAC) for verification to report.
+GRANT SELECT, INSERT, DELETE ON audit_intake TO :"app";
+GRANT USAGE ON SEQUENCE audit_intake_id_seq TO :"app";
+GRANT SELECT, INSERT ON audit_intake_rejected TO :"app";
+-- Where the entries' MACs and the sealer's checkpoints begin: read only, so the service cannot
+-- move the rules.
+GRANT SELECT ON audit_mac_start, audit_seal_start TO :"app";
 
 -- Tables added by later migrations need their own grants: this file is updated with each one.

@@ -11,6 +11,7 @@ mod m20261125_000005_add_case_escalation;
 mod m20261127_000006_add_case_event_sequence;
 mod m20261127_000007_add_case_escalation_index;
 mod m20261201_000008_add_audit_entry_mac;
+mod m20261201_000009_create_audit_intake;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000006_add_case_event_sequence::Migration),
             Box::new(m20261127_000007_add_case_escalation_index::Migration),
             Box::new(m20261201_000008_add_audit_entry_mac::Migration),
+            Box::new(m20261201_000009_create_audit_intake::Migration),
         ]
     }
 }

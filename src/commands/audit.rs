@@ -60,6 +60,7 @@ pub async fn run(config: &Config, command: AuditCommand) -> Result<(), String> {
                     liaison_server::audit::verify::verify_checkpoint(
                         &state.db,
                         &state.keys.current(),
+                        state.clock.now(),
                         &checkpoint,
                     )
                     .await
@@ -68,6 +69,7 @@ pub async fn run(config: &Config, command: AuditCommand) -> Result<(), String> {
                     liaison_server::audit::verify::verify(
                         &state.db,
                         &state.keys.current(),
+                        state.clock.now(),
                         from,
                         to,
                     )

@@ -19,7 +19,9 @@ on_both_databases!(
     reordered_entries_are_found_and_located,
     an_inserted_entry_is_found,
     a_consistently_rewritten_chain_is_caught_by_checkpoints,
-    every_thousandth_entry_is_checkpointed_in_its_own_transaction,
+    every_seal_signs_its_batch,
+    deleting_the_newest_entries_with_their_checkpoints_is_found,
+    a_record_put_into_the_intake_with_database_access_is_refused,
     exports_stream_the_auditors_scope_oldest_first,
     an_entry_appended_with_database_access_alone_never_verifies,
     a_log_from_before_entry_macs_keeps_verifying,
@@ -47,9 +49,9 @@ fn forged_record(at: chrono::DateTime<chrono::Utc>) -> AuditRecord {
     }
 }
 
-/// Appends a well-formed, correctly chained entry after `(head, head_hash)` straight to the tables,
-/// moving the head as the service would, with `mac` as its MAC: what someone holding the service's
-/// database credentials, but not its keys, can write. Answers the forged entry's sequence number.
+/// Appends a well-formed, correctly chained entry after `(head, head_hash)` straight to the entries,
+/// with `mac` as its MAC: what someone holding the service's database credentials, but not its
+/// keys, can write. Answers the forged entry's sequence number.
 pub(crate) async fn append_forged(
     db: &impl ConnectionTrait,
     (head, head_hash): (i64, String),
@@ -68,11 +70,6 @@ pub(crate) async fn append_forged(
          request_id, peer, prev_hash, hash{mac_column}) VALUES ({seq}, {}, 'sup.ca', 0, \
          'liaison.v1.CaseService/GetCase', 1, 0, 'forged', '10.9.9.9:4444', '{head_hash}', '{hash}'{mac_value})",
         at.timestamp_micros()
-    ))
-    .await
-    .unwrap();
-    db.execute_unprepared(&format!(
-        "UPDATE audit_head SET seq = {seq}, hash = '{hash}' WHERE id = 1"
     ))
     .await
     .unwrap();
@@ -251,29 +248,28 @@ async fn an_inserted_entry_is_found(backend: Backend) {
     assert!(!ok);
     assert_eq!(report["first_bad_seq"], seq);
     assert!(
-        report["problem"].as_str().unwrap().contains("inserted"),
+        report["problem"].as_str().unwrap().contains("MAC"),
         "{report}"
     );
+    // With a MAC that looks right but is not the service's, the entry is still the newest one no
+    // checkpoint covers: the sealer signs every batch it appends, and this one it never saw.
+    raw.execute_unprepared(&format!(
+        "UPDATE audit_entries SET mac = '{}:{}' WHERE seq = {seq}",
+        w.server.state.keys.current_kid(),
+        "cd".repeat(32)
+    ))
+    .await
+    .unwrap();
+    let (ok, report) = verify_offline(&w, &[]);
+    assert!(!ok);
+    assert_eq!(report["first_bad_seq"], seq);
     w.stop().await;
 }
 
 async fn a_consistently_rewritten_chain_is_caught_by_checkpoints(backend: Backend) {
     let w = World::new(backend).await;
     traffic(&w).await;
-    assert_code(
-        w.auditor_in
-            .audit()
-            .get_checkpoint(pb::GetCheckpointRequest {})
-            .await,
-        Code::NotFound,
-    );
-    liaison_server::audit::checkpoint_head(
-        &w.server.state.db,
-        &w.server.state.keys.current(),
-        w.server.state.clock.now(),
-    )
-    .await
-    .unwrap();
+    // Every seal signs its batch: the checkpoint is there as soon as the calls are.
     let kept = w
         .auditor_in
         .audit()
@@ -346,9 +342,6 @@ async fn a_consistently_rewritten_chain_is_caught_by_checkpoints(backend: Backen
         .unwrap();
         prev = hash;
     }
-    raw.execute_unprepared(&format!("UPDATE audit_head SET hash = '{prev}'"))
-        .await
-        .unwrap();
 
     let report = verify(&w).await;
     assert!(!report.ok);
@@ -370,64 +363,158 @@ async fn a_consistently_rewritten_chain_is_caught_by_checkpoints(backend: Backen
     w.stop().await;
 }
 
-async fn every_thousandth_entry_is_checkpointed_in_its_own_transaction(backend: Backend) {
+fn test_record(i: usize, at: chrono::DateTime<chrono::Utc>) -> AuditRecord {
+    AuditRecord {
+        at,
+        actor_id: None,
+        actor_username: None,
+        actor_agency_id: None,
+        actor_roles: Roles::empty(),
+        method: "test/append".into(),
+        target_type: None,
+        target_id: None,
+        case_id: None,
+        case_originating_agency_id: None,
+        case_receiving_agency_id: None,
+        outcome: Outcome::Allowed,
+        status_code: 0,
+        request_id: format!("r{i}"),
+        peer: None,
+        event: None,
+    }
+}
+
+async fn every_seal_signs_its_batch(backend: Backend) {
     let w = World::new(backend).await;
     let state = &w.server.state;
+    // More records in one commit than one seal takes: two batches, each signed at its end.
     let tx = state.db.begin().await.unwrap();
-    let (head, _) = liaison_server::repo::audit::head(&tx).await.unwrap();
-    for i in head..1001 {
-        let record = AuditRecord {
-            at: w.server.state.clock.now(),
-            actor_id: None,
-            actor_username: None,
-            actor_agency_id: None,
-            actor_roles: Roles::empty(),
-            method: "test/append".into(),
-            target_type: None,
-            target_id: None,
-            case_id: None,
-            case_originating_agency_id: None,
-            case_receiving_agency_id: None,
-            outcome: Outcome::Allowed,
-            status_code: 0,
-            request_id: format!("r{i}"),
-            peer: None,
-            event: None,
-        };
-        liaison_server::audit::append(&tx, &state.keys.current(), record)
-            .await
-            .unwrap();
+    let records = liaison_server::audit::seal::BATCH_LIMIT as usize + 500;
+    for i in 0..records {
+        liaison_server::audit::append(
+            &tx,
+            &state.keys.current(),
+            test_record(i, state.clock.now()),
+        )
+        .await
+        .unwrap();
     }
     tx.commit().await.unwrap();
+    w.server.sealed().await;
     let tx = state.db.begin().await.unwrap();
-    let checkpoint = liaison_server::repo::audit::checkpoint_at(&tx, 1000)
+    let (head, head_hash) = liaison_server::repo::audit::head(&tx).await.unwrap();
+    let latest = liaison_server::repo::audit::latest_checkpoint(&tx)
         .await
         .unwrap()
-        .expect("checkpoint at 1000");
-    assert!(checkpoint.signature_is_valid(&state.keys.current()));
-    assert_eq!(
-        liaison_server::repo::audit::entry(&tx, 1000)
-            .await
-            .unwrap()
-            .unwrap()
-            .hash,
-        checkpoint.hash
-    );
+        .expect("a checkpoint");
+    assert_eq!((latest.seq, &latest.hash), (head, &head_hash));
+    assert!(latest.signature_is_valid(&state.keys.current()));
+    let signed = liaison_server::repo::audit::checkpoints_from(&tx, head - records as i64)
+        .await
+        .unwrap();
+    assert!(signed.len() >= 2, "{signed:?}");
     drop(tx);
     let report = verify(&w).await;
     assert!(report.ok, "{}", report.problem);
-    assert!(report.checkpoints_checked >= 1);
+    assert!(report.checkpoints_checked >= 2);
 
-    // Deleting that checkpoint (to hide a rewrite) is itself found.
+    // Deleting the newest checkpoint leaves the newest entries signed by nobody: found.
     let raw = w.server.raw_db().await;
     drop_triggers(&raw).await;
-    raw.execute_unprepared("DELETE FROM audit_checkpoints WHERE seq = 1000")
+    let (ok, _) = verify_offline(&w, &[]);
+    assert!(ok);
+    let (head, _) = {
+        let tx = state.db.begin().await.unwrap();
+        liaison_server::repo::audit::head(&tx).await.unwrap()
+    };
+    raw.execute_unprepared(&format!("DELETE FROM audit_checkpoints WHERE seq = {head}"))
+        .await
+        .unwrap();
+    let (ok, report) = verify_offline(&w, &[]);
+    assert!(!ok);
+    assert!(
+        report["problem"]
+            .as_str()
+            .unwrap()
+            .contains("no signed checkpoint"),
+        "{report}"
+    );
+    w.stop().await;
+}
+
+async fn deleting_the_newest_entries_with_their_checkpoints_is_found(backend: Backend) {
+    let w = World::new(backend).await;
+    traffic(&w).await;
+    let raw = w.server.raw_db().await;
+    drop_triggers(&raw).await;
+    // The newest entries back to an earlier seal, and every checkpoint over them, go: what is
+    // left is a shorter chain whose newest entry a checkpoint covers, as if the calls had never
+    // happened.
+    let tx = w.server.state.db.begin().await.unwrap();
+    let signed = liaison_server::repo::audit::checkpoints_from(&tx, 1)
+        .await
+        .unwrap();
+    drop(tx);
+    assert!(signed.len() >= 3, "{signed:?}");
+    let cut = signed[signed.len() - 3].seq + 1;
+    raw.execute_unprepared(&format!("DELETE FROM audit_entries WHERE seq >= {cut}"))
+        .await
+        .unwrap();
+    raw.execute_unprepared(&format!("DELETE FROM audit_checkpoints WHERE seq >= {cut}"))
+        .await
+        .unwrap();
+    // The running server saw the longer chain: its next seal does not chain onto the shorter one,
+    // and the gap stays for verification to find, online and offline.
+    w.sup_ca
+        .directory()
+        .list_agencies(pb::ListAgenciesRequest {})
         .await
         .unwrap();
     let report = verify(&w).await;
     assert!(!report.ok);
-    assert_eq!(report.first_bad_sequence, 1000);
+    assert_eq!(report.first_bad_sequence, cut, "{}", report.problem);
     assert!(report.problem.contains("missing"), "{}", report.problem);
+    let (ok, offline) = verify_offline(&w, &[]);
+    assert!(!ok);
+    assert_eq!(offline["first_bad_seq"], cut);
+    w.stop().await;
+}
+
+async fn a_record_put_into_the_intake_with_database_access_is_refused(backend: Backend) {
+    let w = World::new(backend).await;
+    traffic(&w).await;
+    let raw = w.server.raw_db().await;
+    // A well-formed record with a MAC that is not the service's, where calls put theirs.
+    raw.execute_unprepared(&format!(
+        "INSERT INTO audit_intake (at, actor_username, actor_roles, method, outcome, status_code, \
+         request_id, peer, mac) VALUES ({}, 'sup.ca', 0, 'liaison.v1.CaseService/GetCase', 1, 0, \
+         'forged', '10.9.9.9:4444', '{}:{}')",
+        w.server.state.clock.now().timestamp_micros(),
+        w.server.state.keys.current_kid(),
+        "ab".repeat(32)
+    ))
+    .await
+    .unwrap();
+    w.server.sealed().await;
+    // Never chained: no entry of the log names the forged request.
+    let row = raw
+        .query_one(sea_orm::Statement::from_string(
+            raw.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM audit_entries WHERE request_id = 'forged'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<i64>("", "n").unwrap(), 0);
+    let report = verify(&w).await;
+    assert!(!report.ok);
+    assert!(
+        report.problem.contains("refused by the sealer"),
+        "{}",
+        report.problem
+    );
+    let (ok, _) = verify_offline(&w, &[]);
+    assert!(!ok);
     w.stop().await;
 }
 
@@ -523,6 +610,7 @@ async fn an_entry_appended_with_database_access_alone_never_verifies(backend: Ba
     assert!(verify(&w).await.ok);
     let raw = w.server.raw_db().await;
     let head = || async {
+        w.server.sealed().await;
         let tx = w.server.state.db.begin().await.unwrap();
         liaison_server::repo::audit::head(&tx).await.unwrap()
     };
@@ -537,6 +625,7 @@ async fn an_entry_appended_with_database_access_alone_never_verifies(backend: Ba
     let w2 = World::new(backend).await;
     traffic(&w2).await;
     let raw2 = w2.server.raw_db().await;
+    w2.server.sealed().await;
     let tx = w2.server.state.db.begin().await.unwrap();
     let head2 = liaison_server::repo::audit::head(&tx).await.unwrap();
     drop(tx);
@@ -582,6 +671,13 @@ async fn a_log_from_before_entry_macs_keeps_verifying(backend: Backend) {
             .unwrap()
             .unwrap();
         head = (seq, row.try_get::<String>("", "hash").unwrap());
+        // The schema then kept its head in a row of its own.
+        old.execute_unprepared(&format!(
+            "UPDATE audit_head SET seq = {seq}, hash = '{}' WHERE id = 1",
+            head.1
+        ))
+        .await
+        .unwrap();
     }
     old.close().await.unwrap();
 
@@ -589,9 +685,15 @@ async fn a_log_from_before_entry_macs_keeps_verifying(backend: Backend) {
     let clock = std::sync::Arc::new(liaison_server::clock::SystemClock);
     let state = liaison_server::open(&config, clock).await.unwrap();
     let verify = |state: liaison_server::state::AppState| async move {
-        liaison_server::audit::verify::verify(&state.db, &state.keys.current(), None, None)
-            .await
-            .unwrap()
+        liaison_server::audit::verify::verify(
+            &state.db,
+            &state.keys.current(),
+            state.clock.now(),
+            None,
+            None,
+        )
+        .await
+        .unwrap()
     };
     let report = verify(state.clone()).await;
     assert!(report.ok, "{report:?}");

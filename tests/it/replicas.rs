@@ -154,6 +154,14 @@ async fn three_replicas_keep_one_gap_free_chain() {
     let supervisor = login(&channels[0], "sup.ca").await;
     let stranger = login(&channels[1], "officer.ca").await;
 
+    let settle = || async {
+        assert!(state
+            .sealer
+            .settle(&state.db, &state.keys.current(), &*state.clock)
+            .await
+            .unwrap());
+    };
+    settle().await;
     let tx = state.db.begin().await.unwrap();
     let (start_seq, _) = liaison_server::repo::audit::head(&tx).await.unwrap();
     tx.commit().await.unwrap();
@@ -257,6 +265,7 @@ async fn three_replicas_keep_one_gap_free_chain() {
     }
 
     // Every call has exactly one entry, with its status.
+    settle().await;
     let tx = state.db.begin().await.unwrap();
     let entries = liaison_server::repo::audit::range(&tx, start_seq + 1, 10_000_000)
         .await
@@ -279,10 +288,15 @@ async fn three_replicas_keep_one_gap_free_chain() {
     assert_eq!(audited, calls, "one entry per call, by method and status");
 
     // The chain is one line, dense and intact.
-    let report =
-        liaison_server::audit::verify::verify(&state.db, &state.keys.current(), None, None)
-            .await
-            .unwrap();
+    let report = liaison_server::audit::verify::verify(
+        &state.db,
+        &state.keys.current(),
+        state.clock.now(),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
     assert!(report.ok, "{:?}", report.problem);
     assert_eq!(report.entries_checked, report.head_seq);
     eprintln!(

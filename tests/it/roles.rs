@@ -161,6 +161,11 @@ async fn the_service_runs_as_a_role_that_cannot_rewrite_history() {
         "ALTER TABLE audit_entries DISABLE TRIGGER ALL",
         "DELETE FROM case_notes",
         "UPDATE audit_mac_start SET seq = 1000000000",
+        "UPDATE audit_seal_start SET seq = 1000000000",
+        "UPDATE audit_head SET seq = 0",
+        "UPDATE audit_intake SET method = 'x'",
+        "DELETE FROM audit_intake_rejected",
+        "UPDATE case_events SET reason = 'x'",
     ] {
         let refused = as_app
             .execute_unprepared(attempt)
@@ -172,19 +177,70 @@ async fn the_service_runs_as_a_role_that_cannot_rewrite_history() {
             "{attempt}: {refused}"
         );
     }
-    // What the role can do, append a well-formed entry and move the head, never verifies: the
-    // entry's MAC needs the service's key, which is not in the database.
+    // What the role can do, append a well-formed entry, never verifies: the entry's MAC needs the
+    // service's key, which is not in the database.
+    assert!(owner
+        .sealer
+        .settle(&owner.db, &owner.keys.current(), &*owner.clock)
+        .await
+        .unwrap());
     let tx = owner.db.begin().await.unwrap();
     let head = liaison_server::repo::audit::head(&tx).await.unwrap();
     drop(tx);
     let forged = crate::chain::append_forged(&as_app, head, chrono::Utc::now(), None).await;
-    let report =
-        liaison_server::audit::verify::verify(&owner.db, &owner.keys.current(), None, None)
-            .await
-            .unwrap();
+    let report = liaison_server::audit::verify::verify(
+        &owner.db,
+        &owner.keys.current(),
+        owner.clock.now(),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
     assert!(!report.ok);
     assert_eq!(report.first_bad_seq, Some(forged));
     assert!(report.problem.unwrap_or_default().contains("MAC"));
+    // Nor does a record the role puts where calls put theirs: the sealer refuses it.
+    as_app
+        .execute_unprepared(&format!(
+            "INSERT INTO audit_intake (at, actor_username, actor_roles, method, outcome, \
+             status_code, request_id, mac) VALUES ({}, 'sup.ca', 0, \
+             'liaison.v1.CaseService/GetCase', 1, 0, 'forged-intake', '{}:{}')",
+            chrono::Utc::now().timestamp_micros(),
+            owner.keys.current_kid(),
+            "ab".repeat(32)
+        ))
+        .await
+        .unwrap();
+    assert!(owner
+        .sealer
+        .settle(&owner.db, &owner.keys.current(), &*owner.clock)
+        .await
+        .unwrap());
+    let count = |sql: &'static str| {
+        let as_app = &as_app;
+        async move {
+            as_app
+                .query_one(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    sql,
+                ))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get_by_index::<i64>(0)
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_entries WHERE request_id = 'forged-intake'").await,
+        0
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_intake_rejected WHERE request_id = 'forged-intake'")
+            .await,
+        1
+    );
     as_app.close().await.ok();
 
     stop.send(()).unwrap();

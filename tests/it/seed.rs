@@ -172,7 +172,8 @@ async fn a_seeded_world_verifies_and_can_be_worked_in(backend: Backend) {
     let (ok, report) = verify_offline(&server);
     assert!(ok, "{report}");
     assert_eq!(report["entries_checked"], ENTRIES + 1);
-    assert_eq!(report["checkpoints_checked"], ENTRIES / 1000);
+    // Every 1,000th entry, and each loaded batch's last.
+    assert!(report["checkpoints_checked"].as_i64().unwrap() >= ENTRIES as i64 / 1000);
     let auditor = server.sign_in("ca-rcmp.auditor.0", PASSWORD).await;
     let online = auditor
         .audit()
@@ -210,6 +211,7 @@ async fn a_seeded_world_verifies_and_can_be_worked_in(backend: Backend) {
             })
         };
         // The queries are audited too: compare with the log as it was before them.
+        server.sealed().await;
         let head = count(&raw, "SELECT MAX(seq) FROM audit_entries").await;
         let mut paged = Vec::new();
         let mut request = pb::QueryAuditLogRequest {
@@ -511,11 +513,12 @@ async fn an_edit_deep_in_a_long_seeded_chain_is_located(backend: Backend) {
     let (ok, report) = verify_offline(&server);
     assert!(ok, "{report}");
     assert_eq!(report["entries_checked"], 120_001);
-    assert_eq!(report["checkpoints_checked"], 120);
+    assert!(report["checkpoints_checked"].as_i64().unwrap() >= 120);
 
     // A time range holding more entries than are worth narrowing gives the same first page.
     let raw = server.raw_db().await;
     let auditor = server.sign_in("in-cbi.auditor.0", PASSWORD).await;
+    server.sealed().await;
     let head = count(&raw, "SELECT MAX(seq) FROM audit_entries").await;
     let since = server.clock.now() - chrono::Duration::days(401);
     let until = server.clock.now() + chrono::Duration::days(1);

@@ -61,6 +61,7 @@ async fn refresh_rotates_and_a_replayed_token_ends_the_session(backend: Backend)
     // Other users' sessions are untouched.
     assert!(works(&w.officer_ca).await);
 
+    w.server.sealed().await;
     let tx = w.server.state.db.begin().await.unwrap();
     let entries = liaison_server::repo::audit::range(&tx, 1, 1_000_000)
         .await
@@ -489,6 +490,7 @@ async fn forged_and_stale_access_tokens_are_refused_and_audited(backend: Backend
             .0,
     ));
 
+    w.server.sealed().await;
     let tx = state.db.begin().await.unwrap();
     let (before, _) = liaison_server::repo::audit::head(&tx).await.unwrap();
     drop(tx);
@@ -505,6 +507,7 @@ async fn forged_and_stale_access_tokens_are_refused_and_audited(backend: Backend
             "{name}"
         );
     }
+    w.server.sealed().await;
     let tx = state.db.begin().await.unwrap();
     let entries = liaison_server::repo::audit::range(&tx, before + 1, 1000)
         .await

@@ -58,17 +58,44 @@ fn every(period: Duration) -> tokio::time::Interval {
 
 const MINUTE: Duration = Duration::from_secs(60);
 
-/// Once a minute, signs the audit chain's head if it moved: the timer's half of "every 1,000
-/// entries or every minute" (appends sign every 1,000th entry themselves).
-pub async fn sign_checkpoints(state: AppState) {
-    let mut timer = every(MINUTE);
+/// How often the sealer looks for records other servers (or processes) committed, and looks at the
+/// head, when nothing woke it.
+const SEAL_POLL: Duration = Duration::from_millis(20);
+const HEAD_CHECK: Duration = Duration::from_secs(1);
+
+/// Seals committed audit records into the chain, batch after batch, as soon as this server's calls
+/// commit them (they wake it) or every [`SEAL_POLL`] for other servers'. Tells this server's
+/// watchers of sealed events, and counts seal lag for the metrics.
+pub async fn seal_audit_records(state: AppState) {
+    let mut head_checked = tokio::time::Instant::now();
     loop {
-        timer.tick().await;
-        if let Err(e) =
-            audit::checkpoint_head(&state.db, &state.keys.current(), state.clock.now()).await
+        let check_head = head_checked.elapsed() >= HEAD_CHECK;
+        match state
+            .sealer
+            .seal(
+                &state.db,
+                &state.keys.current(),
+                state.clock.now(),
+                check_head,
+            )
+            .await
         {
-            tracing::warn!(error = %e, "could not sign an audit checkpoint");
+            Ok(Some(batch)) => {
+                if check_head {
+                    head_checked = tokio::time::Instant::now();
+                }
+                state.metrics.observe_seal(&batch);
+                if batch.events > 0 {
+                    state.events.published(batch.head);
+                }
+                if batch.entries + batch.rejected >= audit::seal::BATCH_LIMIT as usize {
+                    continue;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not seal audit records"),
         }
+        state.sealer.woken(SEAL_POLL).await;
     }
 }
 

@@ -124,6 +124,7 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, Ap
         sign_ins: Arc::new(RateLimit::per_second(config.max_sign_ins_per_second)),
         metrics: Arc::new(metrics::Metrics::new()?),
         events: Arc::new(hub::EventHub::default()),
+        sealer: Arc::new(audit::seal::Sealer::default()),
         max_verified_per_call: i64::try_from(config.max_verified_per_call).unwrap_or(i64::MAX),
         sessions: SessionPolicy {
             idle: seconds(config.refresh_idle_seconds)?,
@@ -174,7 +175,7 @@ pub async fn serve_state(
         health.clone(),
     ));
     let timers = [
-        tokio::spawn(jobs::sign_checkpoints(state.clone())),
+        tokio::spawn(jobs::seal_audit_records(state.clone())),
         tokio::spawn(jobs::prune_login_failures(state.clone())),
         tokio::spawn(jobs::escalate_overdue_cases(state.clone())),
         tokio::spawn(jobs::reload_keys(state.clone())),
@@ -254,12 +255,12 @@ pub async fn serve_state(
     for task in [health_only, metrics_server].into_iter().flatten() {
         task.abort();
     }
-    // The last calls' entries are signed before the server goes: a clean stop leaves nothing
-    // unsigned for the next start (or an offline verification) to wonder about.
+    // The last calls' records are sealed and signed before the server goes: a clean stop leaves
+    // nothing in the intake for the next start (or an offline verification) to wonder about.
     if let Err(e) =
         audit::checkpoint_head(&state.db, &state.keys.current(), state.clock.now()).await
     {
-        tracing::warn!(error = %e, "could not sign the audit chain's head at shutdown");
+        tracing::warn!(error = %e, "could not seal the audit records at shutdown");
     }
     state.db.close().await;
     Ok(result?)

@@ -1,5 +1,5 @@
 //! Prometheus metrics, served on `--metrics-listen` when it is set: calls by method and status,
-//! call latency, audit append latency, database pool use, and the watch streams.
+//! call latency, audit intake latency and seal lag, database pool use, and the watch streams.
 
 use std::time::Duration;
 
@@ -16,6 +16,10 @@ pub struct Metrics {
     calls: IntCounterVec,
     latency: HistogramVec,
     audit_append: HistogramVec,
+    seal_lag: prometheus::Histogram,
+    sealed: IntCounter,
+    rejected: IntCounter,
+    truncations: IntCounter,
     pool: IntGaugeVec,
     watch_streams: IntGauge,
     watch_deliveries: IntCounter,
@@ -61,10 +65,38 @@ impl Metrics {
                 HistogramVec::new(
                     HistogramOpts::new(
                         "audit_append_seconds",
-                        "Time to append an audit entry, lock included",
+                        "Time to put a call's audit record into the intake",
+                    )
+                    .buckets(buckets.clone()),
+                    &["outcome"],
+                ),
+            )?,
+            seal_lag: registered(
+                &registry,
+                prometheus::Histogram::with_opts(
+                    HistogramOpts::new(
+                        "audit_seal_lag_seconds",
+                        "From a call's audit record to its sealed, signed entry",
                     )
                     .buckets(buckets),
-                    &["outcome"],
+                ),
+            )?,
+            sealed: registered(
+                &registry,
+                IntCounter::new("audit_sealed_entries_total", "Audit entries sealed here"),
+            )?,
+            rejected: registered(
+                &registry,
+                IntCounter::new(
+                    "audit_intake_rejected_total",
+                    "Audit records refused by the sealer: no valid MAC of the service's",
+                ),
+            )?,
+            truncations: registered(
+                &registry,
+                IntCounter::new(
+                    "audit_truncations_witnessed_total",
+                    "Seals that found the chain shorter than this server saw it",
                 ),
             )?,
             pool: registered(
@@ -112,6 +144,18 @@ impl Metrics {
         self.audit_append
             .with_label_values(&[outcome])
             .observe(latency.as_secs_f64());
+    }
+
+    /// Counts what a seal did.
+    pub fn observe_seal(&self, batch: &crate::audit::seal::Batch) {
+        for lag in &batch.lags {
+            self.seal_lag.observe(lag.as_secs_f64());
+        }
+        self.sealed.inc_by(batch.entries as u64);
+        self.rejected.inc_by(batch.rejected as u64);
+        if batch.witnessed_truncation.is_some() {
+            self.truncations.inc();
+        }
     }
 
     /// Counts a watch stream as open until the returned guard is dropped.

@@ -2,7 +2,6 @@
 //! agency, add a user. They are audited like calls, with no actor and the peer `local`; so is
 //! `liaison-bench seed`, through [`operator_call`] and [`audited`].
 
-use crate::authz;
 use crate::domain::call::{self, Call};
 use crate::domain::directory;
 use crate::domain::users::{self, NewUser};
@@ -11,6 +10,7 @@ use crate::limits::MAX_NAME_CHARS;
 use crate::model::{Agency, Roles, User};
 use crate::state::AppState;
 use crate::validate::{self, Violations};
+use crate::{audit, authz};
 
 /// The call an operator command is audited as: method `liaisond/<command>`, peer `local`.
 pub fn operator_call(command: &str) -> Call {
@@ -21,11 +21,13 @@ pub fn operator_call(command: &str) -> Call {
     )
 }
 
-/// Audits an operator command that failed, as a call would be.
+/// Audits an operator command that failed, as a call would be, and seals the command's record: a
+/// one-shot command has no sealer running beside it (it takes turns with a running server's).
 pub async fn audited<T>(state: &AppState, call: &Call, result: AppResult<T>) -> AppResult<T> {
     if let Err(err) = &result {
         call::audit_failure(state, call, err).await?;
     }
+    audit::checkpoint_head(&state.db, &state.keys.current(), state.clock.now()).await?;
     result
 }
 

@@ -20,8 +20,10 @@ pub struct AppState {
     pub sign_ins: Arc<RateLimit>,
     pub sessions: SessionPolicy,
     pub metrics: Arc<Metrics>,
-    /// Tells this server's watchers that case events committed.
+    /// Tells this server's watchers that case events were sealed.
     pub events: Arc<EventHub>,
+    /// Chains committed audit records into the log (see [`crate::audit::seal`]).
+    pub sealer: Arc<crate::audit::seal::Sealer>,
     /// The most audit entries one VerifyAuditChain call checks.
     pub max_verified_per_call: i64,
 }

@@ -190,8 +190,23 @@ impl TestServer {
         self.channel.clone()
     }
 
-    /// A second connection to the server's database, as an operator (or an attacker) would have.
+    /// Waits until every audit record committed so far is sealed into the chain.
+    pub async fn sealed(&self) {
+        let state = &self.state;
+        assert!(
+            state
+                .sealer
+                .settle(&state.db, &state.keys.current(), &*state.clock)
+                .await
+                .expect("seal"),
+            "the audit records were not sealed"
+        );
+    }
+
+    /// A second connection to the server's database, as an operator (or an attacker) would have,
+    /// once every audit record committed so far is sealed into the chain.
     pub async fn raw_db(&self) -> DatabaseConnection {
+        self.sealed().await;
         Database::connect(&self.database_url)
             .await
             .expect("raw database connection")

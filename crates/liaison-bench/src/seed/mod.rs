@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
-use liaison_server::chain::ChainLinker;
+use liaison_server::chain::{ChainLinker, Checkpoint};
 use liaison_server::domain::call::{Call, Work};
 use liaison_server::error::{AppError, AppResult};
 use liaison_server::model::Timestamp;
@@ -364,6 +364,9 @@ async fn append_audit(
     now: Timestamp,
     count: u64,
 ) -> AppResult<()> {
+    // The seed's own record (and anything else waiting) is sealed first: the load continues the
+    // chain from there.
+    liaison_server::audit::checkpoint_head(&state.db, &state.keys.current(), now).await?;
     let head = {
         let tx = state.db.begin().await?;
         let head = repo::audit::head(&tx).await?;
@@ -387,6 +390,17 @@ async fn append_audit(
                 let (entry, checkpoint) = linker.link(&keys, records.record(i));
                 batch.entries.push(entry);
                 batch.checkpoints.extend(checkpoint);
+            }
+            // Like every seal, every batch ends signed.
+            if let Some(last) = batch.entries.last() {
+                if batch.checkpoints.last().is_none_or(|c| c.seq != last.seq) {
+                    batch.checkpoints.push(Checkpoint::sign(
+                        &keys,
+                        last.seq,
+                        &last.hash,
+                        last.record.at,
+                    ));
+                }
             }
             if sender.blocking_send(batch).is_err() {
                 return;

@@ -1,41 +1,44 @@
-//! The audit log over the repository: appending an entry inside the caller's transaction (with a
-//! signed checkpoint every [`CHECKPOINT_EVERY`]th entry), the timer's checkpoint of the head, and
-//! verification ([`verify`]). What an entry is and how it is chained is [`crate::chain`].
+//! The audit log over the repository: a call's record enters the intake inside the call's
+//! transaction ([`append`]); the [`seal::Sealer`] chains committed records into entries and signs
+//! every batch; [`verify`] checks the whole. What an entry is and how it is chained is
+//! [`crate::chain`].
 
+pub mod seal;
 pub mod verify;
 
 use crate::authn::jwt::TokenKeys;
-use crate::chain::{AuditEntry, AuditRecord, Checkpoint, CHECKPOINT_EVERY};
+use crate::chain::{intake_digest, AuditRecord, Checkpoint, Signer};
 use crate::error::AppResult;
 use crate::model::Timestamp;
 use crate::repo::{self, Db, Tx};
 
-/// Appends `record` to the log in the caller's transaction: it commits or rolls back with the change
-/// it describes.
-pub async fn append(tx: &Tx, keys: &TokenKeys, record: AuditRecord) -> AppResult<AuditEntry> {
-    let entry = repo::audit::append(tx, record, keys).await?;
-    if entry.seq % CHECKPOINT_EVERY == 0 {
-        let checkpoint = Checkpoint::sign(keys, entry.seq, &entry.hash, entry.record.at);
-        repo::audit::insert_checkpoint(tx, &checkpoint).await?;
-    }
-    Ok(entry)
+/// Puts `record` into the intake in the caller's transaction, with the service's MAC over it: it
+/// commits or rolls back with the change it describes, and waits for no other call. Answers its
+/// intake number; the sealer gives it its place in the chain after it commits.
+pub async fn append(tx: &Tx, keys: &TokenKeys, record: AuditRecord) -> AppResult<i64> {
+    let mac = keys.entry_mac(&intake_digest(&record));
+    repo::audit::insert_intake(tx, &record, mac).await
 }
 
-/// Signs the chain head if it moved since the latest checkpoint; the timer's half of the
-/// "every 1,000 entries or every minute" rule.
+/// Seals every record waiting in the intake (taking turns with other servers' sealers) and makes
+/// sure the head is signed; answers the newest checkpoint. For one-shot commands, tests and a
+/// server's shutdown: a running server's sealer does this all along.
 pub async fn checkpoint_head(
     db: &Db,
     keys: &TokenKeys,
     now: Timestamp,
 ) -> AppResult<Option<Checkpoint>> {
-    let tx = db.begin().await?;
-    let (seq, hash) = repo::audit::head(&tx).await?;
-    let latest = repo::audit::latest_checkpoint(&tx).await?;
-    if seq == 0 || latest.is_some_and(|c| c.seq >= seq) {
-        return Ok(None);
+    let sealer = seal::Sealer::default();
+    let started = std::time::Instant::now();
+    loop {
+        match sealer.seal(db, keys, now, true).await? {
+            Some(batch) if batch.entries + batch.rejected < seal::BATCH_LIMIT as usize => break,
+            Some(_) => {}
+            // Another server is sealing: its batch is signed too.
+            None if started.elapsed() > std::time::Duration::from_secs(5) => break,
+            None => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
+        }
     }
-    let checkpoint = Checkpoint::sign(keys, seq, &hash, now);
-    repo::audit::insert_checkpoint(&tx, &checkpoint).await?;
-    tx.commit().await?;
-    Ok(Some(checkpoint))
+    let tx = db.begin_read().await?;
+    repo::audit::latest_checkpoint(&tx).await
 }

@@ -62,6 +62,20 @@ impl AuditFilter {
     }
 }
 
+/// Seals what was committed before the auditor asked, so that what they read includes every earlier
+/// call (their own too). A sealer stopped elsewhere does not stop the read: verification reports
+/// it.
+async fn settle(state: &AppState) -> AppResult<()> {
+    let settled = state
+        .sealer
+        .settle(&state.db, &state.keys.current(), &*state.clock)
+        .await?;
+    if !settled {
+        tracing::warn!("audit records committed earlier are still unsealed: reading without them");
+    }
+    Ok(())
+}
+
 pub async fn query(
     state: &AppState,
     call: &Call,
@@ -82,6 +96,7 @@ pub async fn query(
     };
     // Read on a reader connection (SQLite's writer is never held by an auditor's scan), then
     // audit the query.
+    settle(state).await?;
     let entries = {
         let tx = state.db.begin_read().await?;
         let entries = repo::audit::query(&tx, &query).await?;
@@ -143,6 +158,7 @@ pub async fn export(
     filter: AuditFilter,
 ) -> AppResult<mpsc::Receiver<AppResult<AuditEntry>>> {
     Work::begin(state, call).await?.commit().await?;
+    settle(state).await?;
     Ok(pump(state.db.clone(), filter.scoped_to(scope)))
 }
 
@@ -160,6 +176,7 @@ pub async fn latest_checkpoint(
     call: &Call,
     _auditor: &AuditScope,
 ) -> AppResult<Checkpoint> {
+    settle(state).await?;
     let work = Work::begin(state, call).await?;
     let checkpoint = repo::audit::latest_checkpoint(work.tx()).await?;
     work.commit().await?;
@@ -206,14 +223,16 @@ pub async fn verify_chain(
     if let Err(e) = state.keys.reload() {
         tracing::warn!(error = %e, "could not reload the signing keys");
     }
+    settle(state).await?;
+    let (keys, now) = (state.keys.current(), state.clock.now());
     let report = match what {
         Verification::Range { from, to } => {
             bounded(state, from, to).await?;
-            verify::verify(&state.db, &state.keys.current(), from, to).await?
+            verify::verify(&state.db, &keys, now, from, to).await?
         }
         Verification::Checkpoint(checkpoint) => {
             bounded(state, Some(checkpoint.seq), None).await?;
-            verify::verify_checkpoint(&state.db, &state.keys.current(), &checkpoint).await?
+            verify::verify_checkpoint(&state.db, &keys, now, &checkpoint).await?
         }
     };
     Work::begin(state, call).await?.commit().await?;

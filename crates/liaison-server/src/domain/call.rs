@@ -190,7 +190,7 @@ pub struct Work<'a> {
     tx: Tx,
     state: &'a AppState,
     call: &'a Call,
-    /// Written at commit, stamped with the audit entry's sequence number.
+    /// Written at commit, tied to the call's audit record.
     events: Vec<CaseEvent>,
 }
 
@@ -208,9 +208,10 @@ impl<'a> Work<'a> {
         &self.tx
     }
 
-    /// Adds an event to the case's timeline when the work commits. It carries the sequence number
-    /// of the call's audit entry: dense and in commit order across every server, which is what
-    /// lets a watcher resume after the last event it saw and miss nothing.
+    /// Adds an event to the case's timeline when the work commits. Once the sealer seals the call's
+    /// audit record, the event carries that entry's sequence number: dense and in one order across
+    /// every server, which is what lets a watcher resume after the last event it saw and miss
+    /// nothing.
     pub fn record_event(&mut self, event: CaseEvent) {
         self.events.push(event);
     }
@@ -231,31 +232,27 @@ impl<'a> Work<'a> {
     }
 
     async fn seal(self, record: AuditRecord) -> AppResult<()> {
-        let seq = append(self.state, &self.tx, record).await?;
+        let intake_id = append(self.state, &self.tx, record).await?;
         for event in &self.events {
-            repo::cases::insert_event(&self.tx, event, seq).await?;
-        }
-        if !self.events.is_empty() {
-            repo::cases::announce_events(&self.tx, seq).await?;
+            repo::cases::insert_event(&self.tx, event, intake_id).await?;
         }
         self.tx.commit().await?;
         self.call.audited.store(true, Ordering::SeqCst);
-        if !self.events.is_empty() {
-            self.state.events.published(seq);
-        }
+        self.state.sealer.wake();
         Ok(())
     }
 }
 
-/// Appends a call's entry, timing it for the metrics; answers the entry's sequence number.
+/// Puts a call's record into the audit intake, timing it for the metrics; answers its intake
+/// number.
 async fn append(state: &AppState, tx: &Tx, record: AuditRecord) -> AppResult<i64> {
     let started = std::time::Instant::now();
     let outcome = record.outcome;
-    let entry = audit::append(tx, &state.keys.current(), record).await?;
+    let intake_id = audit::append(tx, &state.keys.current(), record).await?;
     state
         .metrics
         .observe_audit_append(outcome.as_str(), started.elapsed());
-    Ok(entry.seq)
+    Ok(intake_id)
 }
 
 /// Whether an error refuses the caller (`DENIED`) or reports a failure (`FAILED`).
@@ -300,6 +297,7 @@ pub async fn audit_failure(state: &AppState, call: &Call, err: &AppError) -> App
     append(state, &tx, record).await?;
     tx.commit().await?;
     call.audited.store(true, Ordering::SeqCst);
+    state.sealer.wake();
     Ok(())
 }
 
@@ -330,7 +328,9 @@ pub async fn audit_deliveries(
         record.event = Some(WATCH_DELIVERY.to_string());
         append(state, &tx, record).await?;
     }
-    tx.commit().await
+    tx.commit().await?;
+    state.sealer.wake();
+    Ok(())
 }
 
 /// The audit event of an entry recording what a watch stream delivered.

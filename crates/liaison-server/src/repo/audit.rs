@@ -1,49 +1,43 @@
-//! Audit rows: the append under the head row's lock, and the auditor's query.
+//! Audit rows: the intake calls append to, the sealer's batch (take committed records, append
+//! their entries, stamp their events), and the auditor's query.
 //!
-//! The head row (`audit_head`, id 1) holds the last sequence number and hash. Taking it with an
-//! `UPDATE ... RETURNING` locks it until commit, so appends from every process are serialised:
-//! sequence numbers are dense, in commit order, and each entry chains from the one before.
+//! A call inserts its record into `audit_intake` in its own transaction and takes no shared lock.
+//! One seal at a time (a transaction-scoped advisory lock on PostgreSQL; SQLite has one writer)
+//! takes committed records, numbers them after the head (the newest entry) and appends their
+//! entries, so sequence numbers are dense and in one order across every server.
 
 use std::ops::ControlFlow;
 
-use sea_orm::sea_query::{Alias, Condition, Expr, Order, Query};
+use sea_orm::sea_query::{
+    Alias, CaseStatement, Condition, Expr, LockBehavior, LockType, Order, Query,
+};
 use sea_orm::{
-    sqlx, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, StreamTrait,
+    sqlx, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement, StreamTrait,
 };
 use tokio_stream::StreamExt;
 
-use super::entities::{audit_checkpoint, audit_entry};
+use super::entities::{audit_checkpoint, audit_entry, audit_intake, case_event};
 use super::{decode, Tx};
 use crate::authz::AuditScope;
-use crate::chain::{chain_hash, AuditEntry, AuditRecord, Checkpoint, RecordView, Signer};
+use crate::chain::{AuditEntry, AuditRecord, Checkpoint, RecordView, GENESIS_HASH};
 use crate::clock::{from_micros, to_micros};
 use crate::error::{AppError, AppResult};
 use crate::model::{Outcome, Roles, Timestamp};
 
-/// Appends `record` under the head row's lock: its sequence number, its link in the chain and the
-/// service's MAC over its hash.
-pub async fn append(tx: &Tx, record: AuditRecord, keys: &impl Signer) -> AppResult<AuditEntry> {
-    let head = Alias::new("audit_head");
-    let (id, seq_col, hash_col) = (Alias::new("id"), Alias::new("seq"), Alias::new("hash"));
-    let take_head = Query::update()
-        .table(head.clone())
-        .value(seq_col.clone(), Expr::col(seq_col.clone()).add(1))
-        .and_where(Expr::col(id.clone()).eq(1))
-        .returning(Query::returning().columns([seq_col.clone(), hash_col.clone()]))
-        .to_owned();
-    let row = tx
-        .txn
-        .query_one(tx.backend().build(&take_head))
-        .await?
-        .ok_or_else(|| AppError::internal("the audit head row is missing"))?;
-    let seq: i64 = row.try_get("", "seq")?;
-    let prev_hash: String = row.try_get("", "hash")?;
-    let entry_hash = chain_hash(seq, &record, &prev_hash);
-    let mac = keys.entry_mac(&entry_hash);
+/// A record in the intake: its intake number, what it says and the service's MAC over it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntakeRecord {
+    pub id: i64,
+    pub record: AuditRecord,
+    pub mac: String,
+}
 
-    audit_entry::ActiveModel {
-        seq: Set(seq),
+/// Puts a call's record into the intake, in the call's transaction: it commits or rolls back with
+/// the change it describes. Answers its intake number.
+pub async fn insert_intake(tx: &Tx, record: &AuditRecord, mac: String) -> AppResult<i64> {
+    let row = audit_intake::ActiveModel {
+        id: sea_orm::NotSet,
         at: Set(to_micros(record.at)),
         actor_id: Set(record.actor_id.clone()),
         actor_username: Set(record.actor_username.clone()),
@@ -60,27 +54,301 @@ pub async fn append(tx: &Tx, record: AuditRecord, keys: &impl Signer) -> AppResu
         request_id: Set(record.request_id.clone()),
         peer: Set(record.peer.clone()),
         event: Set(record.event.clone()),
-        prev_hash: Set(prev_hash.clone()),
-        hash: Set(entry_hash.clone()),
-        mac: Set(Some(mac.clone())),
+        mac: Set(mac),
+    };
+    Ok(audit_intake::Entity::insert(row)
+        .exec(&tx.txn)
+        .await?
+        .last_insert_id)
+}
+
+impl TryFrom<audit_intake::Model> for IntakeRecord {
+    type Error = AppError;
+
+    fn try_from(row: audit_intake::Model) -> AppResult<Self> {
+        Ok(IntakeRecord {
+            id: row.id,
+            record: AuditRecord {
+                at: from_micros(row.at),
+                actor_id: row.actor_id,
+                actor_username: row.actor_username,
+                actor_agency_id: row.actor_agency_id,
+                actor_roles: Roles::from_bits(row.actor_roles),
+                method: row.method,
+                target_type: row.target_type,
+                target_id: row.target_id,
+                case_id: row.case_id,
+                case_originating_agency_id: row.case_originating_agency_id,
+                case_receiving_agency_id: row.case_receiving_agency_id,
+                outcome: decode(row.outcome.into(), Outcome::from_code, "audit outcome")?,
+                status_code: row.status_code,
+                request_id: row.request_id,
+                peer: row.peer,
+                event: row.event,
+            },
+            mac: row.mac,
+        })
     }
-    .insert(&tx.txn)
-    .await?;
+}
 
-    let move_head = Query::update()
-        .table(head)
-        .value(hash_col, entry_hash.clone())
-        .and_where(Expr::col(id).eq(1))
+/// The key of the PostgreSQL advisory lock a seal holds for its transaction ("LIAISEAL").
+pub(crate) const SEAL_LOCK: i64 = 0x4C49_4149_5345_414C;
+
+/// Takes this transaction's turn to seal: false when another server's seal holds it (PostgreSQL;
+/// SQLite's one writer serialises seals by itself). The lock ends with the transaction, so a
+/// sealer that dies mid-batch hands over at once.
+pub async fn take_seal_turn(tx: &Tx) -> AppResult<bool> {
+    if tx.backend() != DbBackend::Postgres {
+        return Ok(true);
+    }
+    let row = tx
+        .txn
+        .query_one(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_try_advisory_xact_lock($1) AS turn",
+            [SEAL_LOCK.into()],
+        ))
+        .await?
+        .ok_or_else(|| AppError::internal("an advisory lock returned no row"))?;
+    Ok(row.try_get("", "turn")?)
+}
+
+/// Removes and answers the oldest committed intake records, at most `limit`, in intake order. The
+/// removal is this transaction's first write, so on SQLite it takes the writer at once.
+pub async fn take_intake(tx: &Tx, limit: u64) -> AppResult<Vec<IntakeRecord>> {
+    let id = Alias::new("id");
+    let mut oldest = Query::select();
+    oldest
+        .column(id.clone())
+        .from(Alias::new("audit_intake"))
+        .order_by(id.clone(), Order::Asc)
+        .limit(limit);
+    if tx.backend() == DbBackend::Postgres {
+        oldest.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let take = Query::delete()
+        .from_table(Alias::new("audit_intake"))
+        .and_where(Expr::col(id).in_subquery(oldest.to_owned()))
+        .returning_all()
         .to_owned();
-    tx.txn.execute(tx.backend().build(&move_head)).await?;
+    let mut rows = audit_intake::Model::find_by_statement(tx.backend().build(&take))
+        .all(&tx.txn)
+        .await?;
+    // RETURNING gives no order.
+    rows.sort_unstable_by_key(|row| row.id);
+    rows.into_iter().map(IntakeRecord::try_from).collect()
+}
 
-    Ok(AuditEntry {
-        seq,
-        record,
-        prev_hash,
-        hash: entry_hash,
-        mac: Some(mac),
-    })
+/// Keeps a record the sealer refused, with why: verification reports every one.
+pub async fn reject_intake(
+    tx: &Tx,
+    rejected: &IntakeRecord,
+    reason: &str,
+    at: Timestamp,
+) -> AppResult<()> {
+    let r = &rejected.record;
+    let insert = Query::insert()
+        .into_table(Alias::new("audit_intake_rejected"))
+        .columns(
+            [
+                "intake_id",
+                "at",
+                "actor_id",
+                "actor_username",
+                "actor_agency_id",
+                "actor_roles",
+                "method",
+                "target_type",
+                "target_id",
+                "case_id",
+                "case_originating_agency_id",
+                "case_receiving_agency_id",
+                "outcome",
+                "status_code",
+                "request_id",
+                "peer",
+                "event",
+                "mac",
+                "reason",
+                "rejected_at",
+            ]
+            .map(Alias::new),
+        )
+        .values_panic([
+            rejected.id.into(),
+            to_micros(r.at).into(),
+            r.actor_id.clone().into(),
+            r.actor_username.clone().into(),
+            r.actor_agency_id.clone().into(),
+            r.actor_roles.bits().into(),
+            r.method.clone().into(),
+            r.target_type.clone().into(),
+            r.target_id.clone().into(),
+            r.case_id.clone().into(),
+            r.case_originating_agency_id.clone().into(),
+            r.case_receiving_agency_id.clone().into(),
+            r.outcome.code().into(),
+            r.status_code.into(),
+            r.request_id.clone().into(),
+            r.peer.clone().into(),
+            r.event.clone().into(),
+            rejected.mac.clone().into(),
+            reason.into(),
+            to_micros(at).into(),
+        ])
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(Alias::new("intake_id"))
+                .do_nothing()
+                .to_owned(),
+        )
+        .to_owned();
+    tx.txn.execute(tx.backend().build(&insert)).await?;
+    Ok(())
+}
+
+/// A refused intake record, as verification reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedRecord {
+    pub intake_id: i64,
+    pub method: String,
+    pub at: Timestamp,
+    pub reason: String,
+}
+
+/// The refused records, oldest first, at most `limit`.
+pub async fn rejected(tx: &Tx, limit: u64) -> AppResult<Vec<RejectedRecord>> {
+    let query = Query::select()
+        .columns(["intake_id", "method", "at", "reason"].map(Alias::new))
+        .from(Alias::new("audit_intake_rejected"))
+        .order_by(Alias::new("intake_id"), Order::Asc)
+        .limit(limit)
+        .to_owned();
+    tx.txn
+        .query_all(tx.backend().build(&query))
+        .await?
+        .into_iter()
+        .map(|row| {
+            Ok(RejectedRecord {
+                intake_id: row.try_get("", "intake_id")?,
+                method: row.try_get("", "method")?,
+                at: from_micros(row.try_get("", "at")?),
+                reason: row.try_get("", "reason")?,
+            })
+        })
+        .collect()
+}
+
+/// Intake records still waiting, oldest first: their intake numbers, methods and times.
+pub async fn waiting(tx: &Tx, limit: u64) -> AppResult<Vec<(i64, String, Timestamp)>> {
+    Ok(audit_intake::Entity::find()
+        .select_only()
+        .columns([
+            audit_intake::Column::Id,
+            audit_intake::Column::Method,
+            audit_intake::Column::At,
+        ])
+        .order_by_asc(audit_intake::Column::Id)
+        .limit(limit)
+        .into_tuple::<(i64, String, i64)>()
+        .all(&tx.txn)
+        .await?
+        .into_iter()
+        .map(|(id, method, at)| (id, method, from_micros(at)))
+        .collect())
+}
+
+/// The newest intake number handed out so far (committed), 0 when the intake is empty.
+pub async fn newest_intake(tx: &Tx) -> AppResult<i64> {
+    Ok(audit_intake::Entity::find()
+        .select_only()
+        .column(audit_intake::Column::Id)
+        .order_by_desc(audit_intake::Column::Id)
+        .into_tuple::<i64>()
+        .one(&tx.txn)
+        .await?
+        .unwrap_or(0))
+}
+
+/// Whether any intake record numbered `upto` or lower is still waiting to be sealed.
+pub async fn waiting_upto(tx: &Tx, upto: i64) -> AppResult<bool> {
+    Ok(audit_intake::Entity::find()
+        .select_only()
+        .column(audit_intake::Column::Id)
+        .filter(audit_intake::Column::Id.lte(upto))
+        .into_tuple::<i64>()
+        .one(&tx.txn)
+        .await?
+        .is_some())
+}
+
+/// Appends sealed entries (already numbered, chained and MAC'd) in as few statements as the
+/// database's parameter limit allows.
+pub async fn insert_entries(tx: &Tx, entries: &[AuditEntry]) -> AppResult<()> {
+    // 20 columns a row: SQLite allows 32,766 parameters a statement.
+    for chunk in entries.chunks(500) {
+        let rows = chunk.iter().map(|entry| {
+            let record = &entry.record;
+            audit_entry::ActiveModel {
+                seq: Set(entry.seq),
+                at: Set(to_micros(record.at)),
+                actor_id: Set(record.actor_id.clone()),
+                actor_username: Set(record.actor_username.clone()),
+                actor_agency_id: Set(record.actor_agency_id.clone()),
+                actor_roles: Set(record.actor_roles.bits()),
+                method: Set(record.method.clone()),
+                target_type: Set(record.target_type.clone()),
+                target_id: Set(record.target_id.clone()),
+                case_id: Set(record.case_id.clone()),
+                case_originating_agency_id: Set(record.case_originating_agency_id.clone()),
+                case_receiving_agency_id: Set(record.case_receiving_agency_id.clone()),
+                outcome: Set(record.outcome.code()),
+                status_code: Set(record.status_code),
+                request_id: Set(record.request_id.clone()),
+                peer: Set(record.peer.clone()),
+                event: Set(record.event.clone()),
+                prev_hash: Set(entry.prev_hash.clone()),
+                hash: Set(entry.hash.clone()),
+                mac: Set(entry.mac.clone()),
+            }
+        });
+        audit_entry::Entity::insert_many(rows)
+            .exec_without_returning(&tx.txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Gives the events recorded by sealed calls their entries' sequence numbers: `(intake number,
+/// sequence number)` pairs. Answers how many events were stamped.
+pub async fn stamp_events(tx: &Tx, sealed: &[(i64, i64)]) -> AppResult<u64> {
+    let mut stamped = 0;
+    for chunk in sealed.chunks(500) {
+        let mut seq = CaseStatement::new();
+        for (intake_id, entry_seq) in chunk {
+            seq = seq.case(
+                Expr::col(case_event::Column::AuditIntakeId).eq(*intake_id),
+                *entry_seq,
+            );
+        }
+        let stamp = Query::update()
+            .table(case_event::Entity)
+            .value(case_event::Column::Seq, seq)
+            .value(
+                case_event::Column::AuditIntakeId,
+                Expr::value(Option::<i64>::None),
+            )
+            .and_where(
+                Expr::col(case_event::Column::AuditIntakeId)
+                    .is_in(chunk.iter().map(|(intake_id, _)| *intake_id)),
+            )
+            .to_owned();
+        stamped += tx
+            .txn
+            .execute(tx.backend().build(&stamp))
+            .await?
+            .rows_affected();
+    }
+    Ok(stamped)
 }
 
 impl TryFrom<audit_entry::Model> for AuditEntry {
@@ -281,19 +549,17 @@ pub async fn range(tx: &Tx, from_seq: i64, limit: u64) -> AppResult<Vec<AuditEnt
         .collect()
 }
 
-/// The last sequence number and hash, as committed.
+/// The head of the chain: the newest entry's sequence number and hash, `(0, genesis)` before the
+/// first. The sealer's appends alone move it, so no row is updated to keep it.
 pub async fn head(tx: &Tx) -> AppResult<(i64, String)> {
-    let query = Query::select()
-        .columns([Alias::new("seq"), Alias::new("hash")])
-        .from(Alias::new("audit_head"))
-        .and_where(Expr::col(Alias::new("id")).eq(1))
-        .to_owned();
-    let row = tx
-        .txn
-        .query_one(tx.backend().build(&query))
+    Ok(audit_entry::Entity::find()
+        .select_only()
+        .columns([audit_entry::Column::Seq, audit_entry::Column::Hash])
+        .order_by_desc(audit_entry::Column::Seq)
+        .into_tuple::<(i64, String)>()
+        .one(&tx.txn)
         .await?
-        .ok_or_else(|| AppError::internal("the audit head row is missing"))?;
-    Ok((row.try_get("", "seq")?, row.try_get("", "hash")?))
+        .unwrap_or_else(|| (0, GENESIS_HASH.to_string())))
 }
 
 /// The highest sequence number stored, 0 when there is none.
@@ -511,16 +777,40 @@ pub async fn checkpoints_from(tx: &Tx, from: i64) -> AppResult<Vec<Checkpoint>> 
         .collect())
 }
 
+/// Checkpoints with `from <= seq <= to`, in sequence order.
+pub async fn checkpoints_between(tx: &Tx, from: i64, to: i64) -> AppResult<Vec<Checkpoint>> {
+    Ok(audit_checkpoint::Entity::find()
+        .filter(audit_checkpoint::Column::Seq.gte(from))
+        .filter(audit_checkpoint::Column::Seq.lte(to))
+        .order_by_asc(audit_checkpoint::Column::Seq)
+        .all(&tx.txn)
+        .await?
+        .into_iter()
+        .map(Checkpoint::from)
+        .collect())
+}
+
 /// The first sequence number whose entry must carry a MAC: entries before it were written before
 /// entries carried one.
 pub async fn mac_start(tx: &Tx) -> AppResult<i64> {
+    rule_start(tx, "audit_mac_start").await
+}
+
+/// The first sequence number the sealer assigned: from there on every batch is checkpointed.
+pub async fn seal_start(tx: &Tx) -> AppResult<i64> {
+    rule_start(tx, "audit_seal_start").await
+}
+
+async fn rule_start(tx: &Tx, table: &str) -> AppResult<i64> {
+    let query = Query::select()
+        .column(Alias::new("seq"))
+        .from(Alias::new(table))
+        .and_where(Expr::col(Alias::new("id")).eq(1))
+        .to_owned();
     let row = tx
         .txn
-        .query_one(sea_orm::Statement::from_string(
-            tx.backend(),
-            "SELECT seq FROM audit_mac_start WHERE id = 1",
-        ))
+        .query_one(tx.backend().build(&query))
         .await?
-        .ok_or_else(|| AppError::internal("the audit MAC start row is missing"))?;
+        .ok_or_else(|| AppError::internal(format!("the row of {table} is missing")))?;
     Ok(row.try_get::<i64>("", "seq")?)
 }

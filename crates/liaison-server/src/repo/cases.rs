@@ -474,7 +474,10 @@ impl TryFrom<case_event::Model> for CaseEvent {
 }
 
 /// Writes an event recorded by the call whose audit entry is `seq`.
-pub async fn insert_event(tx: &Tx, event: &CaseEvent, seq: i64) -> AppResult<()> {
+/// Stores an event recorded by the call whose audit record is intake `audit_intake_id`. It has no
+/// sequence number until the sealer seals that record (see [`super::audit::seal`]), and no
+/// watcher sees it before.
+pub async fn insert_event(tx: &Tx, event: &CaseEvent, audit_intake_id: i64) -> AppResult<()> {
     case_event::ActiveModel {
         id: Set(event.id.to_string()),
         case_id: Set(event.case_id.to_string()),
@@ -489,7 +492,8 @@ pub async fn insert_event(tx: &Tx, event: &CaseEvent, seq: i64) -> AppResult<()>
         resolution: Set(event.resolution.map(Resolution::code)),
         note_id: Set(event.note_id.clone().map(String::from)),
         visible_to_agency_id: Set(event.visible_to_agency_id.clone().map(String::from)),
-        seq: Set(Some(seq)),
+        seq: Set(None),
+        audit_intake_id: Set(Some(audit_intake_id)),
     }
     .insert(&tx.txn)
     .await?;

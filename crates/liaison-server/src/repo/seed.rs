@@ -5,7 +5,7 @@
 
 use std::io::Write as _;
 
-use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::sea_query::{Alias, Query};
 use sea_orm::sqlx;
 use sea_orm::{ActiveValue, ConnectionTrait, DbBackend, DbErr, EntityTrait, RuntimeErr, Set};
 
@@ -13,7 +13,7 @@ use super::entities::{
     agency, audit_checkpoint, audit_entry, case, case_event, case_note, channel, user,
 };
 use super::{Db, Tx};
-use crate::chain::{AuditEntry, Checkpoint};
+use crate::chain::{AuditEntry, Checkpoint, GENESIS_HASH};
 use crate::clock::to_micros;
 use crate::error::{AppError, AppResult};
 use crate::model::{
@@ -207,13 +207,13 @@ pub async fn insert_cases(db: &Db, batch: &CaseBatch) -> AppResult<()> {
     }
 }
 
-/// Appends a chunk of the audit chain in one transaction: the head moves from `batch.after` to the
-/// last entry, or nothing is written when the head is no longer at `batch.after` (another process
-/// appended meanwhile, and the chunk's chain would not continue it).
+/// Appends a chunk of the audit chain in one transaction, in the sealer's turn: nothing is written
+/// when the head (the newest entry) is no longer at `batch.after` (a server sealed meanwhile, and
+/// the chunk's chain would not continue it).
 pub async fn append_audit(db: &Db, batch: &AuditBatch) -> AppResult<()> {
-    let Some(last) = batch.entries.last() else {
+    if batch.entries.is_empty() {
         return Ok(());
-    };
+    }
     let (after_seq, after_hash) = &batch.after;
     let moved = || {
         AppError::Aborted(format!(
@@ -225,18 +225,18 @@ pub async fn append_audit(db: &Db, batch: &AuditBatch) -> AppResult<()> {
         DbBackend::Postgres => {
             let pool = db.conn.get_postgres_connection_pool();
             let mut tx = pool.begin().await.map_err(sqlx_error)?;
-            // Taking the head row first also holds off live appends until this chunk commits.
-            let moved_head = sqlx::query(
-                "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3 AND hash = $4",
-            )
-            .bind(last.seq)
-            .bind(&last.hash)
-            .bind(after_seq)
-            .bind(after_hash)
-            .execute(&mut *tx)
-            .await
-            .map_err(sqlx_error)?;
-            if moved_head.rows_affected() != 1 {
+            // The seal's turn holds off live seals until this chunk commits.
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(super::audit::SEAL_LOCK)
+                .execute(&mut *tx)
+                .await
+                .map_err(sqlx_error)?;
+            let head: Option<(i64, String)> =
+                sqlx::query_as("SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1")
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(sqlx_error)?;
+            if head.unwrap_or((0, GENESIS_HASH.to_string())) != (*after_seq, after_hash.clone()) {
                 return Err(moved());
             }
             copy_in(&mut tx, AUDIT_COPY, &encode_audit(&batch.entries)).await?;
@@ -249,17 +249,9 @@ pub async fn append_audit(db: &Db, batch: &AuditBatch) -> AppResult<()> {
             tx.commit().await.map_err(sqlx_error)
         }
         _ => {
+            // SQLite's one writer serialises this with seals.
             let tx = db.begin().await?;
-            let move_head = Query::update()
-                .table(Alias::new("audit_head"))
-                .value(Alias::new("seq"), last.seq)
-                .value(Alias::new("hash"), last.hash.as_str())
-                .and_where(Expr::col(Alias::new("id")).eq(1))
-                .and_where(Expr::col(Alias::new("seq")).eq(*after_seq))
-                .and_where(Expr::col(Alias::new("hash")).eq(after_hash.as_str()))
-                .to_owned();
-            let result = tx.txn.execute(tx.backend().build(&move_head)).await?;
-            if result.rows_affected() != 1 {
+            if super::audit::head(&tx).await? != (*after_seq, after_hash.clone()) {
                 return Err(moved());
             }
             insert_many(&tx, batch.entries.iter().map(audit_model).collect()).await?;
@@ -334,6 +326,7 @@ fn event_model(e: &CaseEvent) -> case_event::ActiveModel {
         visible_to_agency_id: Set(e.visible_to_agency_id.clone().map(String::from)),
         // Only events recorded by a live call carry its audit sequence number.
         seq: ActiveValue::Set(None),
+        audit_intake_id: ActiveValue::Set(None),
     }
 }
 

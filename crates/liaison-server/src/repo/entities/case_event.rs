@@ -19,6 +19,8 @@ pub struct Model {
     pub visible_to_agency_id: Option<String>,
     /// The audit sequence number of the call that recorded the event.
     pub seq: Option<i64>,
+    /// The intake record of that call, until the sealer stamps `seq`.
+    pub audit_intake_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,6 +3,7 @@
 pub mod agency;
 pub mod audit_checkpoint;
 pub mod audit_entry;
+pub mod audit_intake;
 pub mod case;
 pub mod case_event;
 pub mod case_note;
