@@ -15,6 +15,7 @@ on_both_databases!(
     auditors_see_their_agency_and_its_cases_only,
     a_change_and_its_entry_commit_together,
     an_auditor_cannot_hold_up_the_service,
+    a_flood_of_unauthenticated_calls_adds_a_handful_of_summaries,
 );
 
 async fn all_entries(w: &World) -> Vec<AuditEntry> {
@@ -107,7 +108,12 @@ async fn every_call_writes_one_entry_with_its_outcome(backend: Backend) {
             .await,
         Code::InvalidArgument,
     );
-    let last = all_entries(&w).await.pop().unwrap();
+    let last = all_entries(&w)
+        .await
+        .into_iter()
+        .rev()
+        .find(|e| e.record.refusals.is_none())
+        .unwrap();
     assert_eq!(last.record.case_id, None);
     assert_eq!(last.record.target_id.as_deref().map(str::len), Some(64));
 
@@ -118,23 +124,63 @@ async fn every_call_writes_one_entry_with_its_outcome(backend: Backend) {
     });
     hurried.set_timeout(std::time::Duration::from_millis(1));
     assert!(w.server.anonymous().auth().login(hurried).await.is_err());
-    let mut cancelled = None;
+
+    // Calls refused before authentication are counted into summaries, written at the next flush;
+    // every other call has an entry of its own.
+    let mut counted = 0;
     for _ in 0..100 {
-        cancelled = all_entries(&w)
-            .await
-            .into_iter()
-            .find(|e| e.record.status_code == Code::Cancelled as i32);
-        if cancelled.is_some() {
+        counted = w.server.state.refusals.pending();
+        if counted >= 3 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let cancelled = cancelled.expect("a CANCELLED entry");
-    assert_eq!(cancelled.record.method, "liaison.v1.AuthService/Login");
+    liaison_server::domain::call::flush_refusals(&w.server.state)
+        .await
+        .unwrap();
+    let entries = all_entries(&w).await;
+    let (summaries, new): (Vec<_>, Vec<_>) = entries[before..]
+        .iter()
+        .partition(|e| e.record.refusals.is_some());
+    assert!(counted >= 3 || summaries.len() >= 3, "{summaries:?}");
+    let counts = |method: &str, code: Code| -> i64 {
+        summaries
+            .iter()
+            .filter(|e| e.record.method == method && e.record.status_code == code as i32)
+            .map(|e| e.record.refusals.unwrap().count)
+            .sum()
+    };
+    assert_eq!(
+        counts("liaison.v1.CaseService/GetCase", Code::Unauthenticated),
+        1
+    );
+    assert_eq!(
+        counts("liaison.v1.AuthService/Login", Code::Unauthenticated),
+        1
+    );
+    assert_eq!(counts("liaison.v1.AuthService/Login", Code::Cancelled), 1);
+    let login = summaries
+        .iter()
+        .find(|e| {
+            e.record.status_code == Code::Unauthenticated as i32
+                && e.record.method.ends_with("Login")
+        })
+        .unwrap();
+    // The user the sign-in claimed to be, so that user's agency's auditors see it; the source
+    // without its port.
+    assert_eq!(
+        login.record.actor_id.as_deref(),
+        Some(w.officer_ca.user_id.as_str())
+    );
+    assert_eq!(login.record.outcome, Outcome::Denied);
+    assert_eq!(login.record.peer.as_deref(), Some("127.0.0.1"));
+    let cancelled = summaries
+        .iter()
+        .find(|e| e.record.status_code == Code::Cancelled as i32)
+        .unwrap();
     assert_eq!(cancelled.record.outcome, Outcome::Failed);
 
-    let entries = all_entries(&w).await;
-    let new = &entries[before..before + 7];
+    let new = &new[..6];
     let summary: Vec<(&str, Outcome, i32, Option<&str>)> = new
         .iter()
         .map(|e| {
@@ -158,7 +204,6 @@ async fn every_call_writes_one_entry_with_its_outcome(backend: Backend) {
                 Code::NotFound as i32,
                 Some(w.officer_ca2.user_id.as_str())
             ),
-            (get, Outcome::Denied, Code::Unauthenticated as i32, None),
             (
                 get,
                 Outcome::Failed,
@@ -178,10 +223,10 @@ async fn every_call_writes_one_entry_with_its_outcome(backend: Backend) {
                 Some(w.auditor_ca.user_id.as_str())
             ),
             (
-                "liaison.v1.AuthService/Login",
-                Outcome::Denied,
-                Code::Unauthenticated as i32,
-                Some(w.officer_ca.user_id.as_str())
+                get,
+                Outcome::Failed,
+                Code::InvalidArgument as i32,
+                Some(w.sup_ca.user_id.as_str())
             ),
         ]
     );
@@ -495,4 +540,67 @@ async fn an_auditor_cannot_hold_up_the_service(backend: Backend) {
     .expect("a filing beside an open audit read");
     assert!(!filed.id.is_empty());
     drop(reading);
+}
+
+/// Ten seconds of calls nobody signed in for, as fast as 16 clients can send them: a garbage token,
+/// no token, and sign-ins as made-up users. Every one is counted, in a handful of summary entries
+/// (one per source, method and outcome each flush interval) instead of an entry each.
+async fn a_flood_of_unauthenticated_calls_adds_a_handful_of_summaries(backend: Backend) {
+    let w = World::new(backend).await;
+    let before = all_entries(&w).await.len();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut floods = Vec::new();
+    for worker in 0..16usize {
+        let (garbage, anonymous) = (w.server.with_token("garbage"), w.server.anonymous());
+        floods.push(tokio::spawn(async move {
+            let mut sent = 0i64;
+            while std::time::Instant::now() < deadline {
+                let refused = match (worker + sent as usize) % 3 {
+                    0 => garbage
+                        .cases()
+                        .get_case(pb::GetCaseRequest {
+                            id: uuid::Uuid::new_v4().to_string(),
+                        })
+                        .await
+                        .is_err(),
+                    1 => anonymous
+                        .cases()
+                        .list_cases(pb::ListCasesRequest::default())
+                        .await
+                        .is_err(),
+                    _ => anonymous
+                        .auth()
+                        .login(pb::LoginRequest {
+                            username: format!("nobody.{worker}.{sent}"),
+                            password: "not a password at all".into(),
+                        })
+                        .await
+                        .is_err(),
+                };
+                assert!(refused);
+                sent += 1;
+            }
+            sent
+        }));
+    }
+    let mut sent = 0;
+    for flood in floods {
+        sent += flood.await.unwrap();
+    }
+    liaison_server::domain::call::flush_refusals(&w.server.state)
+        .await
+        .unwrap();
+    let entries = all_entries(&w).await;
+    let added = &entries[before..];
+    let counted: i64 = added
+        .iter()
+        .map(|e| e.record.refusals.map_or(0, |r| r.count))
+        .sum();
+    eprintln!("flood: {sent} calls, {} entries", added.len());
+    assert!(sent > 300, "the flood sent {sent} calls");
+    assert_eq!(counted, sent, "every refused call is counted");
+    assert!(added.iter().all(|e| e.record.refusals.is_some()));
+    // Three methods, a few outcomes (refused, throttled, busy), at most two flushes.
+    assert!(added.len() <= 12, "{} entries: {added:?}", added.len());
+    w.stop().await;
 }

@@ -46,6 +46,7 @@ fn forged_record(at: chrono::DateTime<chrono::Utc>) -> AuditRecord {
         request_id: "forged".into(),
         peer: Some("10.9.9.9:4444".into()),
         event: None,
+        refusals: None,
     }
 }
 
@@ -381,6 +382,7 @@ fn test_record(i: usize, at: chrono::DateTime<chrono::Utc>) -> AuditRecord {
         request_id: format!("r{i}"),
         peer: None,
         event: None,
+        refusals: None,
     }
 }
 

@@ -89,16 +89,19 @@ async fn login(channel: &Channel, username: &str) -> String {
         .access_token
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(liaison_test_postgres),
-    ignore = "PostgreSQL: set LIAISON_TEST_POSTGRES_URL to run it"
-)]
-async fn three_replicas_keep_one_gap_free_chain() {
-    let Some(Backend::Postgres(admin_url)) = Backend::postgres() else {
-        return;
-    };
-    let (url, name) = crate::common::fresh_postgres_database(&admin_url).await;
+/// A database set up by the operator (two agencies, their people, an approved channel) and
+/// `count` replicas serving it.
+struct Cluster {
+    state: liaison_server::state::AppState,
+    name: String,
+    replicas: Vec<Replica>,
+    channels: Vec<Channel>,
+    channel: pb::Channel,
+    _dir: tempfile::TempDir,
+}
+
+async fn cluster(admin_url: &str, count: usize) -> Cluster {
+    let (url, name) = crate::common::fresh_postgres_database(admin_url).await;
     let dir = tempfile::tempdir().unwrap();
     let key_dir = dir.path().join("keys");
 
@@ -121,7 +124,7 @@ async fn three_replicas_keep_one_gap_free_chain() {
     )
     .await;
 
-    let replicas: Vec<Replica> = (0..3)
+    let replicas: Vec<Replica> = (0..count)
         .map(|i| start_replica(&url, &key_dir, &dir.path().join(format!("r{i}"))))
         .collect();
     let channels: Vec<Channel> = replicas.iter().map(|r| r.channel.clone()).collect();
@@ -150,6 +153,33 @@ async fn three_replicas_keep_one_gap_free_chain() {
     .await
     .unwrap()
     .into_inner();
+    Cluster {
+        state,
+        name,
+        replicas,
+        channels,
+        channel,
+        _dir: dir,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(liaison_test_postgres),
+    ignore = "PostgreSQL: set LIAISON_TEST_POSTGRES_URL to run it"
+)]
+async fn three_replicas_keep_one_gap_free_chain() {
+    let Some(Backend::Postgres(admin_url)) = Backend::postgres() else {
+        return;
+    };
+    let Cluster {
+        state,
+        name,
+        replicas,
+        channels,
+        channel,
+        _dir: _kept,
+    } = cluster(&admin_url, 3).await;
     let officer = login(&channels[2], "officer.in").await;
     let supervisor = login(&channels[0], "sup.ca").await;
     let stranger = login(&channels[1], "officer.ca").await;
@@ -304,6 +334,127 @@ async fn three_replicas_keep_one_gap_free_chain() {
         report.entries_checked
     );
 
+    state.db.clone().close().await;
+    let admin = sea_orm::Database::connect(&admin_url).await.unwrap();
+    use sea_orm::ConnectionTrait;
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .unwrap();
+}
+
+/// The replica sealing is killed mid-load (any of them may hold the seal's turn, so each is killed
+/// in turn): another takes over at once, nothing any replica acknowledged is lost, and the chain
+/// verifies with every batch signed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(liaison_test_postgres),
+    ignore = "PostgreSQL: set LIAISON_TEST_POSTGRES_URL to run it"
+)]
+async fn a_killed_sealer_loses_nothing_acknowledged() {
+    let Some(Backend::Postgres(admin_url)) = Backend::postgres() else {
+        return;
+    };
+    let Cluster {
+        state,
+        name,
+        mut replicas,
+        channels,
+        channel,
+        _dir: _kept,
+    } = cluster(&admin_url, 3).await;
+    let officer = login(&channels[0], "officer.in").await;
+
+    // Filings on every replica; each acknowledged one is remembered with its case id.
+    let acknowledged: Arc<Mutex<Vec<String>>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for worker in 0..6usize {
+        let (channels, acknowledged, stop) = (channels.clone(), acknowledged.clone(), stop.clone());
+        let (officer, channel_id) = (officer.clone(), channel.id.clone());
+        workers.push(tokio::spawn(async move {
+            let mut round = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                round += 1;
+                let replica = &channels[(worker + round) % channels.len()];
+                let request = pb::FileReferralRequest {
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                    channel_id: channel_id.clone(),
+                    category: pb::Category::Drugs as i32,
+                    priority: pb::Priority::Urgent as i32,
+                    title: format!("Takeover {worker}/{round}"),
+                    summary: "Load".into(),
+                };
+                if let Ok(case) = cases(replica, &officer).file_referral(request).await {
+                    acknowledged.lock().await.push(case.into_inner().id);
+                }
+            }
+        }));
+    }
+    // Kill -9 two of the three replicas, one after the other, while the load goes on.
+    for victim in replicas.iter_mut().take(2) {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        victim.child.kill().unwrap();
+        victim.child.wait().unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for worker in workers {
+        worker.await.unwrap();
+    }
+
+    // The survivor sealed what the killed ones had committed: the intake empties without this
+    // process's help, then every acknowledged filing has its entry.
+    let started = Instant::now();
+    loop {
+        let tx = state.db.begin_read().await.unwrap();
+        let waiting = liaison_server::repo::audit::waiting(&tx, 1).await.unwrap();
+        drop(tx);
+        if waiting.is_empty() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the surviving replica did not seal {waiting:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let tx = state.db.begin().await.unwrap();
+    let entries = liaison_server::repo::audit::range(&tx, 1, 10_000_000)
+        .await
+        .unwrap();
+    drop(tx);
+    let filed: std::collections::BTreeSet<&str> = entries
+        .iter()
+        .filter(|e| e.record.method.ends_with("/FileReferral") && e.record.status_code == 0)
+        .filter_map(|e| e.record.case_id.as_deref())
+        .collect();
+    let acknowledged = acknowledged.lock().await.clone();
+    assert!(acknowledged.len() > 20, "{} filings", acknowledged.len());
+    for id in &acknowledged {
+        assert!(
+            filed.contains(id.as_str()),
+            "filing {id} was acknowledged but has no entry"
+        );
+    }
+    let report = liaison_server::audit::verify::verify(
+        &state.db,
+        &state.keys.current(),
+        state.clock.now(),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(report.ok, "{:?}", report.problem);
+    assert_eq!(report.entries_checked, report.head_seq);
+    eprintln!(
+        "takeover: {} filings acknowledged, {} entries verified",
+        acknowledged.len(),
+        report.entries_checked
+    );
+
+    drop(replicas);
     state.db.clone().close().await;
     let admin = sea_orm::Database::connect(&admin_url).await.unwrap();
     use sea_orm::ConnectionTrait;

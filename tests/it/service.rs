@@ -181,7 +181,7 @@ async fn metrics_count_calls_and_audit_appends() {
         r#"liaison_calls_total{code="Unauthenticated",method="liaison.v1.CaseService/GetCase"} 1"#,
         r#"liaison_calls_total{code="Ok",method="liaison.v1.AuthService/GetPublicKeys"} 1"#,
         "liaison_call_duration_seconds_bucket",
-        r#"liaison_audit_append_seconds_count{outcome="DENIED"} 1"#,
+        r#"liaison_audit_refusals_counted_total{code="Unauthenticated",method="liaison.v1.CaseService/GetCase"} 1"#,
         r#"liaison_audit_append_seconds_count{outcome="ALLOWED"}"#,
         r#"liaison_db_pool_connections{state="open"} 1"#,
     ] {

@@ -67,6 +67,16 @@ pub struct AuditRecord {
     pub peer: Option<String>,
     /// A security event the entry records, such as `refresh-token-reuse`.
     pub event: Option<String>,
+    /// For a summary of refusals before authentication: how many calls it counts, since when
+    /// (`at` is the last one's time). `None` for an entry of one call.
+    pub refusals: Option<Refusals>,
+}
+
+/// How many refused calls a summary entry counts, and the first one's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusals {
+    pub count: i64,
+    pub first_at: Timestamp,
 }
 
 /// A stored entry: the record, its place in the log and its link in the chain.
@@ -103,6 +113,8 @@ impl AuditEntry {
             "request_id": r.request_id,
             "peer": r.peer,
             "event": r.event,
+            "refusals": r.refusals.map(|c| c.count),
+            "first_refused_time": r.refusals.map(|c| c.first_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
             "prev_hash": self.prev_hash,
             "hash": self.hash,
             "mac": self.mac,
@@ -130,6 +142,8 @@ pub struct RecordView<'a> {
     pub request_id: &'a str,
     pub peer: Option<&'a str>,
     pub event: Option<&'a str>,
+    /// A summary's count and first time (microseconds).
+    pub refusals: Option<(i64, i64)>,
 }
 
 impl AuditRecord {
@@ -151,6 +165,9 @@ impl AuditRecord {
             request_id: &self.request_id,
             peer: self.peer.as_deref(),
             event: self.event.as_deref(),
+            refusals: self
+                .refusals
+                .map(|r| (r.count, r.first_at.timestamp_micros())),
         }
     }
 }
@@ -199,6 +216,12 @@ pub fn encode_canonical(out: &mut Vec<u8>, seq: i64, record: &RecordView<'_>, pr
         out.push(2);
         out.extend_from_slice(&(event.len() as u32).to_be_bytes());
         out.extend_from_slice(event.as_bytes());
+    }
+    // Added with refusal summaries, the same way: only when set, behind a tag (3) of its own.
+    if let Some((count, first_at)) = record.refusals {
+        out.push(3);
+        out.extend_from_slice(&count.to_be_bytes());
+        out.extend_from_slice(&first_at.to_be_bytes());
     }
     text(out, prev_hash);
 }
@@ -370,6 +393,7 @@ mod tests {
             request_id: "r1".into(),
             peer: None,
             event: None,
+            refusals: None,
         }
     }
 
@@ -476,6 +500,25 @@ mod tests {
             chain_hash(1, &with_event, GENESIS_HASH),
             chain_hash(1, &without, GENESIS_HASH)
         );
+    }
+
+    #[test]
+    fn a_summary_hashes_its_count_and_first_time() {
+        let one = record("liaison.v1.CaseService/GetCase");
+        let mut summary = one.clone();
+        summary.refusals = Some(Refusals {
+            count: 7,
+            first_at: one.at,
+        });
+        let mut more = summary.clone();
+        more.refusals = Some(Refusals {
+            count: 8,
+            first_at: one.at,
+        });
+        let hashes = [&one, &summary, &more].map(|r| chain_hash(1, r, GENESIS_HASH));
+        assert_ne!(hashes[0], hashes[1]);
+        assert_ne!(hashes[1], hashes[2]);
+        assert_eq!(hashes[0], FROZEN_V1_HASH);
     }
 
     #[test]

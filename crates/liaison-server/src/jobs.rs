@@ -99,6 +99,18 @@ pub async fn seal_audit_records(state: AppState) {
     }
 }
 
+/// Writes the summaries of refusals before authentication, every
+/// [`audit::refusals::FLUSH_EVERY`].
+pub async fn write_refusal_summaries(state: AppState) {
+    let mut timer = every(audit::refusals::FLUSH_EVERY);
+    loop {
+        timer.tick().await;
+        if let Err(e) = domain::call::flush_refusals(&state).await {
+            tracing::warn!(error = %e, "could not write the refusal summaries");
+        }
+    }
+}
+
 /// Once a minute, forgets the failed sign-ins that no longer count towards a throttle.
 pub async fn prune_login_failures(state: AppState) {
     let mut timer = every(MINUTE);

@@ -125,6 +125,7 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, Ap
         metrics: Arc::new(metrics::Metrics::new()?),
         events: Arc::new(hub::EventHub::default()),
         sealer: Arc::new(audit::seal::Sealer::default()),
+        refusals: Arc::new(audit::refusals::RefusalTallies::default()),
         max_verified_per_call: i64::try_from(config.max_verified_per_call).unwrap_or(i64::MAX),
         sessions: SessionPolicy {
             idle: seconds(config.refresh_idle_seconds)?,
@@ -176,6 +177,7 @@ pub async fn serve_state(
     ));
     let timers = [
         tokio::spawn(jobs::seal_audit_records(state.clone())),
+        tokio::spawn(jobs::write_refusal_summaries(state.clone())),
         tokio::spawn(jobs::prune_login_failures(state.clone())),
         tokio::spawn(jobs::escalate_overdue_cases(state.clone())),
         tokio::spawn(jobs::reload_keys(state.clone())),
@@ -254,6 +256,9 @@ pub async fn serve_state(
     }
     for task in [health_only, metrics_server].into_iter().flatten() {
         task.abort();
+    }
+    if let Err(e) = domain::call::flush_refusals(&state).await {
+        tracing::warn!(error = %e, "could not write the refusal summaries at shutdown");
     }
     // The last calls' records are sealed and signed before the server goes: a clean stop leaves
     // nothing in the intake for the next start (or an offline verification) to wonder about.

@@ -20,6 +20,7 @@ pub struct Metrics {
     sealed: IntCounter,
     rejected: IntCounter,
     truncations: IntCounter,
+    refusals: IntCounterVec,
     pool: IntGaugeVec,
     watch_streams: IntGauge,
     watch_deliveries: IntCounter,
@@ -92,6 +93,16 @@ impl Metrics {
                     "Audit records refused by the sealer: no valid MAC of the service's",
                 ),
             )?,
+            refusals: registered(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "audit_refusals_counted_total",
+                        "Calls refused before authentication, counted into summary entries",
+                    ),
+                    &["method", "code"],
+                ),
+            )?,
             truncations: registered(
                 &registry,
                 IntCounter::new(
@@ -144,6 +155,13 @@ impl Metrics {
         self.audit_append
             .with_label_values(&[outcome])
             .observe(latency.as_secs_f64());
+    }
+
+    /// Counts a call refused before authentication (its summary is written at the next flush).
+    pub fn observe_refusal(&self, method: &str, code: tonic::Code) {
+        self.refusals
+            .with_label_values(&[method, &format!("{code:?}")])
+            .inc();
     }
 
     /// Counts what a seal did.

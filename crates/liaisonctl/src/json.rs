@@ -131,6 +131,9 @@ pub fn audit_entry(e: &pb::AuditEntry) -> Value {
         "status_code": e.status_code,
         "request_id": e.request_id,
         "peer": e.peer,
+        "event": e.event,
+        "refusals": e.refusals,
+        "first_refused_time": ts(e.first_refused_time.as_ref()),
         "prev_hash": e.prev_hash,
         "hash": e.hash,
     })

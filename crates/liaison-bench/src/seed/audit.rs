@@ -447,6 +447,7 @@ impl Draft {
                 request_id: rng.uuid_v7(at).to_string(),
                 peer: None,
                 event: None,
+                refusals: None,
             },
         }
     }

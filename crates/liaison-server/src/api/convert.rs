@@ -181,6 +181,8 @@ pub fn audit_entry(e: AuditEntry) -> pb::AuditEntry {
         request_id: r.request_id,
         peer: r.peer.unwrap_or_default(),
         event: r.event.unwrap_or_default(),
+        refusals: r.refusals.map_or(0, |c| c.count),
+        first_refused_time: r.refusals.map(|c| timestamp(c.first_at)),
         prev_hash: e.prev_hash,
         hash: e.hash,
     }

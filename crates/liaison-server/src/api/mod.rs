@@ -136,7 +136,7 @@ impl Drop for CancelGuard {
             }
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 runtime.spawn(async move {
-                    if let Err(e) = call::audit_failure(&state, &call, &AppError::Cancelled).await {
+                    if let Err(e) = call::audit_refusal(&state, &call, &AppError::Cancelled).await {
                         tracing::error!(request_id = %call.request_id, error = %e, "could not audit a cancelled call");
                     }
                     tracing::info!(method = %call.method, request_id = %call.request_id, status = "Cancelled", "call");
@@ -268,7 +268,7 @@ impl Api {
             Err(err) => {
                 // A call that cannot be audited fails, whatever it was going to answer.
                 // Until the entry is written, a cancellation still leaves the guard to write one.
-                let audited = call::audit_failure(&self.state, &call, &err).await;
+                let audited = call::audit_refusal(&self.state, &call, &err).await;
                 guard.disarm();
                 let err = match audited {
                     Ok(()) => err,

@@ -3,6 +3,7 @@
 //! every batch; [`verify`] checks the whole. What an entry is and how it is chained is
 //! [`crate::chain`].
 
+pub mod refusals;
 pub mod seal;
 pub mod verify;
 

@@ -50,8 +50,10 @@ pub struct Call {
     pub peer: Option<String>,
     actor: Mutex<Actor>,
     subject: Mutex<Subject>,
-    /// Set once the call's entry has committed.
+    /// Set once the call's entry has committed (or its refusal was counted).
     audited: AtomicBool,
+    /// Set once a signed-in user's token authenticated the call.
+    authenticated: AtomicBool,
     event: Mutex<Option<&'static str>>,
 }
 
@@ -64,11 +66,14 @@ impl Call {
             actor: Mutex::new(Actor::default()),
             subject: Mutex::new(Subject::default()),
             audited: AtomicBool::new(false),
+            authenticated: AtomicBool::new(false),
             event: Mutex::new(None),
         }
     }
 
+    /// The signed-in caller, as their token authenticated them.
     pub fn set_principal(&self, p: &Principal) {
+        self.authenticated.store(true, Ordering::SeqCst);
         *lock(&self.actor) = Actor {
             user_id: Some(p.user_id.to_string()),
             username: Some(p.username.clone()),
@@ -111,6 +116,11 @@ impl Call {
     /// Names a security event for the call's entry (such as `refresh-token-reuse`).
     pub fn set_event(&self, event: &'static str) {
         *lock(&self.event) = Some(event);
+    }
+
+    /// Whether a signed-in user's token authenticated the call.
+    pub fn is_authenticated(&self) -> bool {
+        self.authenticated.load(Ordering::SeqCst)
     }
 
     /// Whether the call's entry has committed.
@@ -180,6 +190,7 @@ impl Call {
             request_id: self.request_id.clone(),
             peer: self.peer.clone(),
             event: lock(&self.event).map(str::to_string),
+            refusals: None,
         }
     }
 }
@@ -271,6 +282,52 @@ pub fn outcome_of(err: &AppError) -> Outcome {
         | AppError::AlreadyExists(_)
         | AppError::Unavailable(_)
         | AppError::Internal(_) => Outcome::Failed,
+    }
+}
+
+/// Records a failed call of the API. A call refused before authentication (a bad or missing
+/// token, a refused sign-in, a busy server) is counted into its caller's summary instead (see
+/// [`crate::audit::refusals`]): one entry an interval however many such calls are sent. Every
+/// other call has an entry of its own ([`audit_failure`]).
+pub async fn audit_refusal(state: &AppState, call: &Call, err: &AppError) -> AppResult<()> {
+    if call.is_audited() {
+        return Ok(());
+    }
+    if call.is_authenticated() {
+        return audit_failure(state, call, err).await;
+    }
+    let record = call.record(state, outcome_of(err), err.code() as i32);
+    let real_user = lock(&call.actor).user_id.is_some();
+    state.metrics.observe_refusal(&call.method, err.code());
+    state.refusals.count(record, real_user);
+    call.audited.store(true, Ordering::SeqCst);
+    Ok(())
+}
+
+/// Writes the summaries of the refusals counted since the last flush, in one transaction; answers
+/// how many. Summaries that cannot be written are kept for the next flush.
+pub async fn flush_refusals(state: &AppState) -> AppResult<usize> {
+    let summaries = state.refusals.take();
+    if summaries.is_empty() {
+        return Ok(0);
+    }
+    let written = async {
+        let tx = state.db.begin().await?;
+        for summary in &summaries {
+            append(state, &tx, summary.clone()).await?;
+        }
+        tx.commit().await
+    }
+    .await;
+    match written {
+        Ok(()) => {
+            state.sealer.wake();
+            Ok(summaries.len())
+        }
+        Err(e) => {
+            state.refusals.put_back(summaries);
+            Err(e)
+        }
     }
 }
 

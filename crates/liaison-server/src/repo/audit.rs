@@ -20,7 +20,7 @@ use tokio_stream::StreamExt;
 use super::entities::{audit_checkpoint, audit_entry, audit_intake, case_event};
 use super::{decode, Tx};
 use crate::authz::AuditScope;
-use crate::chain::{AuditEntry, AuditRecord, Checkpoint, RecordView, GENESIS_HASH};
+use crate::chain::{AuditEntry, AuditRecord, Checkpoint, RecordView, Refusals, GENESIS_HASH};
 use crate::clock::{from_micros, to_micros};
 use crate::error::{AppError, AppResult};
 use crate::model::{Outcome, Roles, Timestamp};
@@ -54,12 +54,22 @@ pub async fn insert_intake(tx: &Tx, record: &AuditRecord, mac: String) -> AppRes
         request_id: Set(record.request_id.clone()),
         peer: Set(record.peer.clone()),
         event: Set(record.event.clone()),
+        refusals: Set(record.refusals.map(|r| r.count)),
+        first_refused_at: Set(record.refusals.map(|r| to_micros(r.first_at))),
         mac: Set(mac),
     };
     Ok(audit_intake::Entity::insert(row)
         .exec(&tx.txn)
         .await?
         .last_insert_id)
+}
+
+/// A refusal summary's stored count and first time, as the record has them.
+fn refusals(count: Option<i64>, first_at: Option<i64>) -> Option<Refusals> {
+    Some(Refusals {
+        count: count?,
+        first_at: from_micros(first_at?),
+    })
 }
 
 impl TryFrom<audit_intake::Model> for IntakeRecord {
@@ -85,6 +95,7 @@ impl TryFrom<audit_intake::Model> for IntakeRecord {
                 request_id: row.request_id,
                 peer: row.peer,
                 event: row.event,
+                refusals: refusals(row.refusals, row.first_refused_at),
             },
             mac: row.mac,
         })
@@ -168,6 +179,8 @@ pub async fn reject_intake(
                 "request_id",
                 "peer",
                 "event",
+                "refusals",
+                "first_refused_at",
                 "mac",
                 "reason",
                 "rejected_at",
@@ -192,6 +205,8 @@ pub async fn reject_intake(
             r.request_id.clone().into(),
             r.peer.clone().into(),
             r.event.clone().into(),
+            r.refusals.map(|c| c.count).into(),
+            r.refusals.map(|c| to_micros(c.first_at)).into(),
             rejected.mac.clone().into(),
             reason.into(),
             to_micros(at).into(),
@@ -306,6 +321,8 @@ pub async fn insert_entries(tx: &Tx, entries: &[AuditEntry]) -> AppResult<()> {
                 request_id: Set(record.request_id.clone()),
                 peer: Set(record.peer.clone()),
                 event: Set(record.event.clone()),
+                refusals: Set(record.refusals.map(|r| r.count)),
+                first_refused_at: Set(record.refusals.map(|r| to_micros(r.first_at))),
                 prev_hash: Set(entry.prev_hash.clone()),
                 hash: Set(entry.hash.clone()),
                 mac: Set(entry.mac.clone()),
@@ -374,6 +391,7 @@ impl TryFrom<audit_entry::Model> for AuditEntry {
                 request_id: row.request_id,
                 peer: row.peer,
                 event: row.event,
+                refusals: refusals(row.refusals, row.first_refused_at),
             },
             prev_hash: row.prev_hash,
             hash: row.hash,
@@ -593,7 +611,7 @@ pub struct StoredEntry<'a> {
 }
 
 /// The columns [`scan`] reads, in the order [`stored_entry`] decodes them.
-const SCAN_COLUMNS: [&str; 20] = [
+const SCAN_COLUMNS: [&str; 22] = [
     "seq",
     "at",
     "actor_id",
@@ -614,6 +632,8 @@ const SCAN_COLUMNS: [&str; 20] = [
     "prev_hash",
     "hash",
     "mac",
+    "refusals",
+    "first_refused_at",
 ];
 
 /// Rows a [`scan`] asks for at once: it streams them, and stopping early leaves at most this many
@@ -666,6 +686,15 @@ where
             request_id: text(14)?,
             peer: optional(15)?,
             event: optional(16)?,
+            refusals: match (
+                get::<R, Option<i64>>(row, 20, check_types)?,
+                get::<R, Option<i64>>(row, 21, check_types)?,
+            ) {
+                (Some(count), Some(first_at)) => {
+                    Some((count, from_micros(first_at).timestamp_micros()))
+                }
+                _ => None,
+            },
         },
         prev_hash: text(17)?,
         hash: text(18)?,

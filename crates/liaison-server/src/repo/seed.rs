@@ -362,6 +362,8 @@ fn audit_model(e: &AuditEntry) -> audit_entry::ActiveModel {
         request_id: Set(r.request_id.clone()),
         peer: Set(r.peer.clone()),
         event: Set(r.event.clone()),
+        refusals: Set(r.refusals.map(|c| c.count)),
+        first_refused_at: Set(r.refusals.map(|c| to_micros(c.first_at))),
         prev_hash: Set(e.prev_hash.clone()),
         hash: Set(e.hash.clone()),
         mac: Set(e.mac.clone()),
@@ -390,7 +392,7 @@ const NOTES_COPY: &str = "COPY case_notes (id, case_id, author_id, author_agency
 const AUDIT_COPY: &str = "COPY audit_entries (seq, at, actor_id, actor_username, \
     actor_agency_id, actor_roles, method, target_type, target_id, case_id, \
     case_originating_agency_id, case_receiving_agency_id, outcome, status_code, request_id, peer, \
-    event, prev_hash, hash, mac) FROM STDIN";
+    event, refusals, first_refused_at, prev_hash, hash, mac) FROM STDIN";
 const CHECKPOINTS_COPY: &str = "COPY audit_checkpoints (seq, hash, at, kid, signature) FROM STDIN";
 
 /// Rows in `COPY`'s text format: tab-separated, `\N` for NULL, backslash escapes.
@@ -552,6 +554,8 @@ fn encode_audit(entries: &[AuditEntry]) -> Vec<u8> {
             .text(&r.request_id)
             .opt_text(r.peer.as_deref())
             .opt_text(r.event.as_deref())
+            .opt_int(r.refusals.map(|c| c.count))
+            .opt_int(r.refusals.map(|c| to_micros(c.first_at)))
             .text(&e.prev_hash)
             .text(&e.hash)
             .opt_text(e.mac.as_deref())

@@ -165,10 +165,23 @@ fn entries_table(ctl: &Ctl, entries: &[pb::AuditEntry]) -> String {
             Ok(pb::AuditOutcome::Failed) => Some(Style::Yellow),
             _ => None,
         };
-        let target = if e.target_type.is_empty() {
-            String::new()
-        } else {
+        let target = if e.refusals > 0 {
+            // A summary of calls refused before authentication.
+            let since = time(e.first_refused_time.as_ref())
+                .map(|t| t.format("%H:%M:%S").to_string())
+                .unwrap_or_default();
+            let from = if e.peer.is_empty() {
+                "anywhere"
+            } else {
+                &e.peer
+            };
+            format!("{} calls from {from} since {since}", e.refusals)
+        } else if e.target_type.is_empty() {
+            e.event.clone()
+        } else if e.event.is_empty() {
             format!("{} {}", e.target_type, e.target_id)
+        } else {
+            format!("{} {} ({})", e.target_type, e.target_id, e.event)
         };
         table.row(vec![
             e.sequence.to_string().into(),

@@ -21,6 +21,9 @@ pub struct Model {
     pub request_id: String,
     pub peer: Option<String>,
     pub event: Option<String>,
+    /// A refusal summary's count, and its first refusal's time.
+    pub refusals: Option<i64>,
+    pub first_refused_at: Option<i64>,
     pub prev_hash: String,
     pub hash: String,
     pub mac: Option<String>,

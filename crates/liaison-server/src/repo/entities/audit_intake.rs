@@ -22,6 +22,9 @@ pub struct Model {
     pub request_id: String,
     pub peer: Option<String>,
     pub event: Option<String>,
+    /// A refusal summary's count, and its first refusal's time.
+    pub refusals: Option<i64>,
+    pub first_refused_at: Option<i64>,
     /// The service's MAC over the record (see `chain::intake_digest`).
     pub mac: String,
 }
