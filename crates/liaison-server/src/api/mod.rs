@@ -164,6 +164,14 @@ fn bearer_token(metadata: &tonic::metadata::MetadataMap) -> AppResult<&str> {
         ))
 }
 
+/// A place among the calls in flight that `bound` counts, or `Busy` when they are all taken.
+fn admit(bound: &Arc<tokio::sync::Semaphore>) -> AppResult<tokio::sync::OwnedSemaphorePermit> {
+    bound
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| AppError::Busy)
+}
+
 fn request_id<M>(request: &Request<M>) -> String {
     request
         .metadata()
@@ -185,16 +193,30 @@ impl Api {
         authn::authenticate(&state.db, &state.keys, state.clock.now(), token).await
     }
 
-    /// Starts a call that needs a signed-in caller.
+    /// Starts a call that needs a signed-in caller. A missing token, or one that does not verify,
+    /// is refused within the public calls' bound, before the call takes a place among the
+    /// signed-in calls: a flood of forged tokens leaves signed-in people their capacity.
     pub(crate) async fn begin<M>(&self, request: Request<M>, method: &str) -> Started<M> {
-        let mut started = self.start(request, method, &self.calls);
+        let mut started = self.start(request, method);
+        let state = &self.state;
+        let now = state.clock.now();
+        let claims = match &started.bearer {
+            Ok(token) => authn::verify_token(&state.keys, now, token),
+            Err(e) => Err(e.clone()),
+        };
+        let claims = match claims {
+            Ok(claims) => claims,
+            Err(e) => {
+                started.admission = admit(&self.public_calls);
+                started.principal = Err(e);
+                return started;
+            }
+        };
+        started.admission = admit(&self.calls);
         if started.admission.is_err() {
             return started;
         }
-        started.principal = match &started.bearer {
-            Ok(token) => self.authenticate(token).await,
-            Err(e) => Err(e.clone()),
-        };
+        started.principal = authn::signed_in(&state.db, now, &claims).await;
         if let Ok(p) = &started.principal {
             started.call.set_principal(p);
         }
@@ -203,16 +225,13 @@ impl Api {
 
     /// Starts a call open to anyone (signing in), within the public calls' own bound.
     pub(crate) fn begin_public<M>(&self, request: Request<M>, method: &str) -> Started<M> {
-        self.start(request, method, &self.public_calls)
+        let mut started = self.start(request, method);
+        started.admission = admit(&self.public_calls);
+        started
     }
 
-    /// Names the call and takes its place among the calls in flight that `bound` counts.
-    fn start<M>(
-        &self,
-        request: Request<M>,
-        method: &str,
-        bound: &Arc<tokio::sync::Semaphore>,
-    ) -> Started<M> {
+    /// Names the call; it has no place among the calls in flight until [`admit`] gives it one.
+    fn start<M>(&self, request: Request<M>, method: &str) -> Started<M> {
         let call = Arc::new(Call::new(
             format!("liaison.v1.{method}"),
             request_id(&request),
@@ -220,12 +239,8 @@ impl Api {
         ));
         let (metadata, _, message) = request.into_parts();
         let bearer = bearer_token(&metadata).map(str::to_string);
-        let admission = bound
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| AppError::Busy);
         Started {
-            admission,
+            admission: Err(AppError::Busy),
             guard: CancelGuard {
                 armed: Some((self.state.clone(), call.clone())),
             },

@@ -4,7 +4,7 @@
 pub mod jwt;
 pub mod password;
 
-use crate::authn::jwt::Keyring;
+use crate::authn::jwt::{Claims, Keyring};
 use crate::error::{AppError, AppResult};
 use crate::model::{Principal, SessionId, Timestamp, UserId};
 use crate::repo::{self, Db};
@@ -17,7 +17,18 @@ pub async fn authenticate(
     now: Timestamp,
     token: &str,
 ) -> AppResult<Principal> {
-    let claims = keys.verify(token, now)?;
+    let claims = verify_token(keys, now, token)?;
+    signed_in(db, now, &claims).await
+}
+
+/// Checks a token's signature and claims, without the database: cheap enough to refuse a forged
+/// or expired token before it takes a place among the signed-in calls.
+pub fn verify_token(keys: &Keyring, now: Timestamp, token: &str) -> AppResult<Claims> {
+    keys.verify(token, now)
+}
+
+/// Who a verified token stands for now: its session and user must still be live.
+pub async fn signed_in(db: &Db, now: Timestamp, claims: &Claims) -> AppResult<Principal> {
     let signed_in = repo::sessions::signed_in(
         db,
         &UserId::from(claims.sub.as_str()),
@@ -36,7 +47,7 @@ pub async fn authenticate(
                 username: user.username,
                 agency_id: user.agency_id,
                 roles: user.roles,
-                session_id: claims.sid.into(),
+                session_id: claims.sid.as_str().into(),
                 must_change_password: user.must_change_password,
             })
         }
