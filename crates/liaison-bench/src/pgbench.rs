@@ -5,12 +5,17 @@
 //! - every call first authenticates with one statement outside any transaction (the user joined to
 //!   the session);
 //! - a filing, in one transaction, looks for an earlier one with its request id, reads the channel
-//!   and both agencies, takes the reference number, inserts the case, appends the audit entry
-//!   under the head row's lock, inserts the FILED event and notifies the other servers;
-//! - a read runs its query and appends its audit entry in one transaction.
+//!   and both agencies, takes the reference number, inserts the case, puts the audit record into
+//!   the intake and inserts the FILED event;
+//! - a read runs its query and puts its audit record into the intake in one transaction.
 //!
-//! The audit hash here is SHA-256 computed by PostgreSQL over a short string, not the canonical
-//! encoding: the chain pgbench leaves does not verify, so the report runs it last.
+//! Two variants measure what the design costs: [`AuditPath::HeadLock`] is the SQL from before the
+//! sealer (the entry appended under the head row's lock, the events notified by the call), and
+//! [`Reference::Sequence`] takes the case reference from a database sequence instead of the
+//! per-channel counter row, so that no statement of a call waits for another call's commit. The
+//! sealer's own work (one batch for many calls) is not in the scripts. The head-lock variant's hash
+//! is SHA-256 computed by PostgreSQL over a short string, not the canonical encoding: the chain
+//! pgbench leaves does not verify, so the report runs it last.
 
 use std::path::Path;
 use std::process::Command;
@@ -103,7 +108,54 @@ fn authenticate(user_id: &str, session_id: &str) -> String {
     )
 }
 
-/// The head row's lock, the entry, the head's new hash: what `audit::append` sends.
+/// How a call's audit record is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditPath {
+    /// Into the intake, as `audit::append` does: no shared row.
+    Intake,
+    /// Before the sealer: the head row's lock, the entry, the head's new hash.
+    HeadLock,
+}
+
+/// How a filing takes its case reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reference {
+    /// The channel's counter row, as `liaisond` does.
+    Counter,
+    /// A database sequence: the reference without a row every filing of the channel waits on.
+    Sequence,
+}
+
+/// The sequence [`Reference::Sequence`] uses; [`run`] creates it.
+const REFERENCE_SEQUENCE: &str = "pgbench_case_reference";
+
+/// The statements that record a call's audit entry; `:audit_seq` (head lock) or
+/// `:audit_intake_id` (intake) is set after them.
+fn audit_record(
+    path: AuditPath,
+    user_id: &str,
+    username: &str,
+    agency_id: &str,
+    method: &str,
+    case: &str,
+) -> String {
+    match path {
+        AuditPath::HeadLock => audit_append(user_id, username, agency_id, method, case),
+        AuditPath::Intake => format!(
+            "INSERT INTO audit_intake (at, actor_id, actor_username, actor_agency_id, actor_roles, \
+             method, target_type, target_id, case_id, case_originating_agency_id, \
+             case_receiving_agency_id, outcome, status_code, request_id, peer, event, refusals, \
+             first_refused_at, mac) VALUES ({NOW_MICROS}, '{user_id}', '{username}', '{agency_id}', \
+             1, 'liaison.v1.CaseService/{method}', {case}, 1, 0, gen_random_uuid()::text, \
+             '127.0.0.1:50000', NULL, NULL, NULL, \
+             'k1:' || encode(sha256(convert_to(gen_random_uuid()::text, 'UTF8')), 'hex')) \
+             RETURNING id AS audit_intake_id \\gset\n"
+        ),
+    }
+}
+
+/// The head row's lock, the entry, the head's new hash: what `audit::append` sent before the
+/// sealer.
 fn audit_append(
     user_id: &str,
     username: &str,
@@ -125,7 +177,22 @@ fn audit_append(
 }
 
 /// FileReferral: two transactions, as `liaisond` runs it.
-pub fn file_script(c: &Context) -> String {
+pub fn file_script(c: &Context, path: AuditPath, reference: Reference) -> String {
+    let take_reference = match reference {
+        Reference::Counter => "INSERT INTO case_counters (channel_id, year, last_seq) VALUES ('{channel}', 2099, 1) \
+         ON CONFLICT (channel_id, year) DO UPDATE SET last_seq = case_counters.last_seq + 1 RETURNING last_seq \\gset\n"
+            .replace("{channel}", &c.channel_id),
+        Reference::Sequence => {
+            format!("SELECT nextval('{REFERENCE_SEQUENCE}') AS last_seq \\gset\n")
+        }
+    };
+    let (event_audit, notify) = match path {
+        AuditPath::HeadLock => (
+            ":audit_seq, NULL",
+            "SELECT pg_notify('liaison_case_events', :audit_seq::text);\n",
+        ),
+        AuditPath::Intake => ("NULL, :audit_intake_id", ""),
+    };
     let case_cols = "id, reference, channel_id, category, priority, title, summary, \
                      originating_agency_id, receiving_agency_id, filed_by, assignee_id, status, \
                      resolution, filed_at, updated_at, acknowledged_at, closed_at, \
@@ -138,8 +205,7 @@ pub fn file_script(c: &Context) -> String {
          SELECT * FROM channels WHERE id = '{channel}' LIMIT 1;\n\
          SELECT * FROM agencies WHERE id = '{orig}' LIMIT 1;\n\
          SELECT * FROM agencies WHERE id = '{recv}' LIMIT 1;\n\
-         INSERT INTO case_counters (channel_id, year, last_seq) VALUES ('{channel}', 2099, 1) \
-         ON CONFLICT (channel_id, year) DO UPDATE SET last_seq = case_counters.last_seq + 1 RETURNING last_seq \\gset\n\
+         {take_reference}\
          INSERT INTO cases ({case_cols}) VALUES (gen_random_uuid()::text, \
          'PB-PB-DRUGS-2099-' || lpad(:last_seq::text, 9, '0'), '{channel}', 1, 1, 'Courier consignment', \
          'Parcel routed through a freight forwarder with a declared value far below its weight.', \
@@ -147,13 +213,14 @@ pub fn file_script(c: &Context) -> String {
          {NOW_MICROS} + 259200000000, 1, 'pgbench-' || :client_id || '-' || :n, NULL) RETURNING id AS case_id \\gset\n\
          {audit}\
          INSERT INTO case_events (id, case_id, kind, actor_id, actor_agency_id, at, from_status, \
-         to_status, reason, assignee_id, resolution, note_id, visible_to_agency_id, seq) VALUES \
-         (gen_random_uuid()::text, :case_id, 1, '{officer}', '{orig}', {NOW_MICROS}, NULL, 1, NULL, \
-         NULL, NULL, NULL, NULL, :audit_seq) RETURNING *;\n\
-         SELECT pg_notify('liaison_case_events', :audit_seq::text);\n\
+         to_status, reason, assignee_id, resolution, note_id, visible_to_agency_id, seq, \
+         audit_intake_id) VALUES (gen_random_uuid()::text, :case_id, 1, '{officer}', '{orig}', \
+         {NOW_MICROS}, NULL, 1, NULL, NULL, NULL, NULL, NULL, {event_audit}) RETURNING *;\n\
+         {notify}\
          COMMIT;\n",
         auth = authenticate(&c.officer_id, &c.officer_session),
-        audit = audit_append(
+        audit = audit_record(
+            path,
             &c.officer_id,
             &c.officer_username,
             &c.originating_agency_id,
@@ -171,14 +238,15 @@ pub fn file_script(c: &Context) -> String {
 }
 
 /// GetCase by a supervisor of the receiving agency.
-pub fn get_case_script(c: &Context) -> String {
+pub fn get_case_script(c: &Context, path: AuditPath) -> String {
     format!(
         "{auth}BEGIN;\n\
          SELECT * FROM cases WHERE id = '{case}' LIMIT 1;\n\
          {audit}COMMIT;\n",
         auth = authenticate(&c.supervisor_id, &c.supervisor_session),
         case = c.case_id,
-        audit = audit_append(
+        audit = audit_record(
+            path,
             &c.supervisor_id,
             &c.supervisor_username,
             &c.receiving_agency_id,
@@ -192,14 +260,15 @@ pub fn get_case_script(c: &Context) -> String {
 }
 
 /// ListCases: the INCOMING queue, newest first, a page of 50 (51 asked for).
-pub fn list_cases_script(c: &Context) -> String {
+pub fn list_cases_script(c: &Context, path: AuditPath) -> String {
     format!(
         "{auth}BEGIN;\n\
          SELECT * FROM cases WHERE receiving_agency_id = '{recv}' ORDER BY filed_at DESC, id DESC LIMIT 51;\n\
          {audit}COMMIT;\n",
         auth = authenticate(&c.supervisor_id, &c.supervisor_session),
         recv = c.receiving_agency_id,
-        audit = audit_append(
+        audit = audit_record(
+            path,
             &c.supervisor_id,
             &c.supervisor_username,
             &c.receiving_agency_id,
@@ -225,6 +294,20 @@ pub fn run(
     seconds: u64,
     dir: &Path,
 ) -> BenchResult<Measured> {
+    let created = Command::new("psql")
+        .args(["-q", "-c"])
+        .arg(format!(
+            "CREATE SEQUENCE IF NOT EXISTS {REFERENCE_SEQUENCE}"
+        ))
+        .arg(database_url)
+        .output()
+        .map_err(|e| format!("psql (apt-get install postgresql-client): {e}"))?;
+    if !created.status.success() {
+        return Err(format!(
+            "creating {REFERENCE_SEQUENCE}: {}",
+            String::from_utf8_lossy(&created.stderr)
+        ));
+    }
     let mut command = Command::new("pgbench");
     command.args([
         "-n",

@@ -41,6 +41,13 @@ struct Measured {
 }
 
 impl Measured {
+    /// The server's CPU time per successful call, in milliseconds (NaN when unknown).
+    fn cpu_ms_per_call(&self) -> f64 {
+        let calls = self.outcome.stats.total().successes().max(1) as f64;
+        self.cpu
+            .map_or(f64::NAN, |c| c.as_secs_f64() * 1000.0 / calls)
+    }
+
     fn throughput(&self, method: Option<&str>) -> f64 {
         let calls = match method {
             Some(m) => self
@@ -328,10 +335,11 @@ fn table(m: &Measured, idle_rss: Option<f64>) -> String {
         "server: {} CPU s ({} ms per call); RSS idle {} MiB, peak under load {} MiB",
         m.cpu
             .map_or("?".into(), |c| format!("{:.2}", c.as_secs_f64())),
-        m.cpu.map_or("?".into(), |c| {
-            let calls = m.outcome.stats.total().successes().max(1) as f64;
-            format!("{:.2}", c.as_secs_f64() * 1000.0 / calls)
-        }),
+        if m.cpu.is_some() {
+            format!("{:.2}", m.cpu_ms_per_call())
+        } else {
+            "?".into()
+        },
         idle_rss.map_or("?".into(), |r| format!("{r:.1}")),
         m.peak_rss.map_or("?".into(), |r| format!("{r:.1}")),
     );
@@ -417,23 +425,34 @@ pub async fn report(args: &ReportArgs) -> BenchResult<()> {
     pg_server.stop();
     let (verify_time, verified) = server::verify_chain(&data_dir, Some(&url))?;
     let seconds = args.seconds.round().max(1.0) as u64;
-    let pg_file = pgbench::run(
-        &url,
-        &[("file", pgbench::file_script(&context))],
-        32,
-        seconds,
-        &data_dir,
-    )?;
-    let pg_read = pgbench::run(
-        &url,
-        &[
-            ("get_case", pgbench::get_case_script(&context)),
-            ("list_cases", pgbench::list_cases_script(&context)),
-        ],
-        64,
-        seconds,
-        &data_dir,
-    )?;
+    use pgbench::{AuditPath, Reference};
+    let pg_file_run = |path, reference| {
+        pgbench::run(
+            &url,
+            &[("file", pgbench::file_script(&context, path, reference))],
+            32,
+            seconds,
+            &data_dir,
+        )
+    };
+    let pg_read_run = |path| {
+        pgbench::run(
+            &url,
+            &[
+                ("get_case", pgbench::get_case_script(&context, path)),
+                ("list_cases", pgbench::list_cases_script(&context, path)),
+            ],
+            64,
+            seconds,
+            &data_dir,
+        )
+    };
+    // Today's SQL, without the counter row, and from before the sealer (the head row's lock).
+    let pg_file = pg_file_run(AuditPath::Intake, Reference::Counter)?;
+    let pg_file_free = pg_file_run(AuditPath::Intake, Reference::Sequence)?;
+    let pg_read = pg_read_run(AuditPath::Intake)?;
+    let pg_file_locked = pg_file_run(AuditPath::HeadLock, Reference::Counter)?;
+    let pg_read_locked = pg_read_run(AuditPath::HeadLock)?;
     pg_store.drop_database().await?;
     let _ = std::fs::remove_dir_all(&data_dir);
 
@@ -465,13 +484,31 @@ pub async fn report(args: &ReportArgs) -> BenchResult<()> {
             ratio(figure, echo)
         )
     };
+    let also = |figure: f64, free: Option<pgbench::Measured>, locked: pgbench::Measured| {
+        let free = free.map_or(String::new(), |m| {
+            format!(
+                "; without hot rows {:.0}/s ({:.0} %)",
+                m.tps,
+                ratio(figure, m.tps)
+            )
+        });
+        format!(
+            "{free}; before the sealer (head row locked) {:.0}/s",
+            locked.tps
+        )
+    };
     let f = file32.throughput(None);
     rows.push(Row {
         what: "`file` at 32 in flight (PostgreSQL)".into(),
-        figure: format!("{f:.0} filings/s, p99 {:.1} ms", file32.p99("FileReferral")),
-        references: vs(f, pg_file, echo_file.throughput(None)),
-        target: "≥ 50 % of pgbench".into(),
-        met: Some(ratio(f, pg_file.tps) >= 50.0),
+        figure: format!(
+            "{f:.0} filings/s, p99 {:.1} ms, {:.2} ms server CPU a call",
+            file32.p99("FileReferral"),
+            file32.cpu_ms_per_call()
+        ),
+        references: vs(f, pg_file, echo_file.throughput(None))
+            + &also(f, Some(pg_file_free), pg_file_locked),
+        target: "≥ 50 % of pgbench without hot rows".into(),
+        met: Some(ratio(f, pg_file_free.tps) >= 50.0),
     });
     let r = read64.throughput(None);
     rows.push(Row {
@@ -481,9 +518,9 @@ pub async fn report(args: &ReportArgs) -> BenchResult<()> {
             read64.p99("GetCase"),
             read64.p99("ListCases")
         ),
-        references: vs(r, pg_read, echo_read.throughput(None)),
-        target: "≥ 50 % of pgbench".into(),
-        met: Some(ratio(r, pg_read.tps) >= 50.0),
+        references: vs(r, pg_read, echo_read.throughput(None)) + &also(r, None, pg_read_locked),
+        target: "≥ 40 % of pgbench (no hot rows left)".into(),
+        met: Some(ratio(r, pg_read.tps) >= 40.0),
     });
     for method in [
         "ListCases incoming newest",
@@ -603,10 +640,17 @@ pub async fn report(args: &ReportArgs) -> BenchResult<()> {
     let _ = writeln!(
         markdown,
         "\nReferences on the same machine in the same run: pgbench running the SQL of the call \
-         (`file`: {:.0}/s at 32 clients, `read`: {:.0}/s at 64), and the bare tonic echo server \
-         (`file`: {:.0}/s at 32, `read`: {:.0}/s at 64). The whole report took {:.0} s.",
+         (`file`: {:.0}/s at 32 clients, `read`: {:.0}/s at 64); the same with the case reference \
+         from a database sequence instead of the channel's counter row, so that no statement waits \
+         for another call (`file`: {:.0}/s); the SQL from before the sealer, with the audit head \
+         row locked from append to commit (`file`: {:.0}/s, `read`: {:.0}/s); and the bare tonic \
+         echo server (`file`: {:.0}/s at 32, `read`: {:.0}/s at 64). The scripts leave out the \
+         sealer's work, which is one transaction for many calls. The whole report took {:.0} s.",
         pg_file.tps,
         pg_read.tps,
+        pg_file_free.tps,
+        pg_file_locked.tps,
+        pg_read_locked.tps,
         echo_file.throughput(None),
         echo_read.throughput(None),
         started.elapsed().as_secs_f64()
