@@ -111,6 +111,17 @@ pub struct Config {
     )]
     pub max_verified_per_call: u64,
 
+    /// Most audit entries one page of QueryAuditLog looks through when no actor, case or time range
+    /// narrows it: the page may then hold fewer entries than asked (even none) with a token to go
+    /// on, instead of one call scanning the whole log for a filter nothing matches.
+    #[arg(
+        long,
+        env = "LIAISON_MAX_AUDIT_SCAN",
+        default_value_t = 200_000,
+        global = true
+    )]
+    pub max_audit_scan: u64,
+
     /// Most calls open to anyone (Login, Refresh, GetPublicKeys) in flight at once, apart from
     /// --max-concurrent-calls: a flood of sign-ins never takes the capacity signed-in calls need.
     #[arg(
@@ -280,6 +291,7 @@ impl Config {
             max_concurrent_calls: 256,
             max_watch_streams: 1024,
             max_verified_per_call: 1_000_000,
+            max_audit_scan: 200_000,
             max_concurrent_public_calls: 32,
             max_sign_ins_per_second: 50,
             max_watch_streams_per_user: 8,
@@ -350,6 +362,7 @@ impl std::fmt::Debug for Config {
             .field("max_concurrent_calls", &self.max_concurrent_calls)
             .field("max_watch_streams", &self.max_watch_streams)
             .field("max_verified_per_call", &self.max_verified_per_call)
+            .field("max_audit_scan", &self.max_audit_scan)
             .field(
                 "max_concurrent_public_calls",
                 &self.max_concurrent_public_calls,

@@ -127,6 +127,9 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, Ap
         sealer: Arc::new(audit::seal::Sealer::default()),
         refusals: Arc::new(audit::refusals::RefusalTallies::default()),
         max_verified_per_call: i64::try_from(config.max_verified_per_call).unwrap_or(i64::MAX),
+        max_audit_scan: i64::try_from(config.max_audit_scan)
+            .unwrap_or(i64::MAX)
+            .max(1),
         sessions: SessionPolicy {
             idle: seconds(config.refresh_idle_seconds)?,
             lifetime: seconds(config.refresh_lifetime_seconds)?,

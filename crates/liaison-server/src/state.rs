@@ -28,6 +28,9 @@ pub struct AppState {
     pub refusals: Arc<crate::audit::refusals::RefusalTallies>,
     /// The most audit entries one VerifyAuditChain call checks.
     pub max_verified_per_call: i64,
+    /// The most entries one QueryAuditLog page looks through unless an actor, case or time range
+    /// narrows it.
+    pub max_audit_scan: i64,
 }
 
 /// How long sessions live.

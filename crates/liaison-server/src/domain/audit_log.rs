@@ -10,7 +10,7 @@ use crate::domain::call::{Call, Work};
 use crate::domain::paging;
 use crate::error::{AppError, AppResult};
 use crate::model::{Outcome, Timestamp};
-use crate::repo::audit::AuditQuery;
+use crate::repo::audit::{AuditQuery, SeqSpan};
 use crate::repo::{self, Db};
 use crate::state::AppState;
 
@@ -89,7 +89,7 @@ pub async fn query(
         .as_deref()
         .map(|t| paging::decode::<i64>(secret, &binding, t))
         .transpose()?;
-    let query = AuditQuery {
+    let mut query = AuditQuery {
         before_seq,
         limit: filter.page_size + 1,
         ..filter.scoped_to(scope)
@@ -97,14 +97,39 @@ pub async fn query(
     // Read on a reader connection (SQLite's writer is never held by an auditor's scan), then
     // audit the query.
     settle(state).await?;
-    let entries = {
+    let (entries, window_floor) = {
         let tx = state.db.begin_read().await?;
+        query.span = Some(repo::audit::time_span(&tx, query.since, query.until).await?);
+        // Nothing narrows the walk down the sequence but the filters themselves: look through a
+        // window of it, and hand back where the window ended.
+        let narrowed = query.actor_id.is_some()
+            || query.case_id.is_some()
+            || matches!(query.span, Some(SeqSpan::Within(..) | SeqSpan::Empty));
+        let mut floor = None;
+        if !narrowed {
+            let upper = match before_seq {
+                Some(before) => before,
+                None => repo::audit::head(&tx).await?.0 + 1,
+            };
+            let lowest = upper - state.max_audit_scan;
+            if lowest > 1 {
+                query.after_seq = Some(lowest - 1);
+                floor = Some(lowest);
+            }
+        }
         let entries = repo::audit::query(&tx, &query).await?;
         tx.commit().await?;
-        entries
+        (entries, floor)
     };
     Work::begin(state, call).await?.commit().await?;
-    paging::page(secret, &binding, entries, filter.page_size, |last| last.seq)
+    let full = entries.len() as u64 > filter.page_size;
+    let (entries, next) =
+        paging::page(secret, &binding, entries, filter.page_size, |last| last.seq)?;
+    match window_floor {
+        // The window ran out before the page filled: go on below it.
+        Some(floor) if !full => Ok((entries, Some(paging::encode(secret, &binding, &floor)?))),
+        _ => Ok((entries, next)),
+    }
 }
 
 /// Entries are read from the database this many at a time while exporting.
