@@ -15,6 +15,7 @@ mod cli;
 mod deploy;
 mod outage;
 mod properties;
+mod readme;
 mod replicas;
 mod roles;
 mod seed;
