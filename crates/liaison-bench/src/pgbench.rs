@@ -186,6 +186,11 @@ pub fn file_script(c: &Context, path: AuditPath, reference: Reference) -> String
             format!("SELECT nextval('{REFERENCE_SEQUENCE}') AS last_seq \\gset\n")
         }
     };
+    // The two ways of numbering never meet: each has a year of its own.
+    let year = match reference {
+        Reference::Counter => 2099,
+        Reference::Sequence => 2098,
+    };
     let (event_audit, notify) = match path {
         AuditPath::HeadLock => (
             ":audit_seq, NULL",
@@ -207,7 +212,7 @@ pub fn file_script(c: &Context, path: AuditPath, reference: Reference) -> String
          SELECT * FROM agencies WHERE id = '{recv}' LIMIT 1;\n\
          {take_reference}\
          INSERT INTO cases ({case_cols}) VALUES (gen_random_uuid()::text, \
-         'PB-PB-DRUGS-2099-' || lpad(:last_seq::text, 9, '0'), '{channel}', 1, 1, 'Courier consignment', \
+         'PB-PB-DRUGS-{year}-' || lpad(:last_seq::text, 9, '0'), '{channel}', 1, 1, 'Courier consignment', \
          'Parcel routed through a freight forwarder with a declared value far below its weight.', \
          '{orig}', '{recv}', '{officer}', NULL, 1, NULL, {NOW_MICROS}, {NOW_MICROS}, NULL, NULL, \
          {NOW_MICROS} + 259200000000, 1, 'pgbench-' || :client_id || '-' || :n, NULL) RETURNING id AS case_id \\gset\n\
