@@ -23,6 +23,8 @@ on_both_databases!(
     filing_needs_an_active_channel_and_a_covered_category,
     notes_and_timelines_page_without_repeats,
     overdue_cases_are_escalated_exactly_once,
+    a_case_is_named_by_its_reference_wherever_a_case_is_named,
+    case_workers_list_their_agencys_colleagues_and_nothing_more,
 );
 
 async fn whole_lifecycle_from_filing_to_reopened_close(backend: Backend) {
@@ -1070,5 +1072,182 @@ async fn overdue_cases_are_escalated_exactly_once(backend: Backend) {
         .entries;
     assert_eq!(entries.len(), 2);
     assert!(entries.iter().all(|e| e.actor_id.is_empty()));
+    w.stop().await;
+}
+
+/// The reference officers read to each other works wherever a request names a case, in any letter
+/// case, and a reference the caller may not see is as NOT_FOUND as an id.
+async fn a_case_is_named_by_its_reference_wherever_a_case_is_named(backend: Backend) {
+    let w = World::new(backend).await;
+    let filed = w
+        .file(&w.officer_in, "Named by reference", pb::Priority::Routine)
+        .await;
+    let reference = filed.reference.clone();
+    let got = w
+        .sup_ca
+        .cases()
+        .get_case(pb::GetCaseRequest {
+            id: reference.to_lowercase(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.id, filed.id);
+    let acked = w
+        .sup_ca
+        .cases()
+        .acknowledge_case(pb::AcknowledgeCaseRequest {
+            id: reference.clone(),
+            etag: got.etag,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(acked.status, pb::CaseStatus::Acknowledged as i32);
+    // A supervisor assigns by username, as people name each other.
+    let assigned = w
+        .sup_ca
+        .cases()
+        .assign_case(pb::AssignCaseRequest {
+            id: reference.clone(),
+            assignee_id: w.officer_ca.username.to_uppercase(),
+            etag: acked.etag.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(assigned.assignee_id, w.officer_ca.user_id);
+    let not_an_officer = w
+        .sup_ca
+        .cases()
+        .assign_case(pb::AssignCaseRequest {
+            id: reference.clone(),
+            assignee_id: w.auditor_ca.username.clone(),
+            etag: assigned.etag.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(not_an_officer.code(), Code::InvalidArgument);
+    assert!(not_an_officer.message().contains("assignee_id"));
+    w.sup_ca
+        .cases()
+        .add_note(pb::AddNoteRequest {
+            case_id: reference.clone(),
+            body: "Noted by reference.".into(),
+            visibility: pb::NoteVisibility::Shared as i32,
+        })
+        .await
+        .unwrap();
+    let events = w
+        .officer_in
+        .cases()
+        .list_case_events(pb::ListCaseEventsRequest {
+            case_id: reference.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(events.events.len() >= 3, "{events:?}");
+
+    // Someone who may not see the case learns nothing from its reference; a reference of no case
+    // is the same NOT_FOUND, and a malformed one says what a case may be named by.
+    let unseen = w
+        .officer_ca2
+        .cases()
+        .get_case(pb::GetCaseRequest {
+            id: reference.clone(),
+        })
+        .await
+        .unwrap_err();
+    let missing = w
+        .officer_ca2
+        .cases()
+        .get_case(pb::GetCaseRequest {
+            id: "IN-CA-DRUGS-1999-000001".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unseen.code(), Code::NotFound);
+    assert_eq!(
+        (missing.code(), missing.message()),
+        (unseen.code(), unseen.message())
+    );
+    let malformed = w
+        .sup_ca
+        .cases()
+        .get_case(pb::GetCaseRequest {
+            id: "IN-CA-DRUGS".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(malformed.code(), Code::InvalidArgument);
+    assert!(
+        malformed.message().contains("reference"),
+        "{}",
+        malformed.message()
+    );
+    w.stop().await;
+}
+
+/// A supervisor finds whom to assign a case to: the officers and supervisors of their own agency,
+/// with their case roles, and no one else.
+async fn case_workers_list_their_agencys_colleagues_and_nothing_more(backend: Backend) {
+    let w = World::new(backend).await;
+    let listed = |client: &crate::common::Client, role: pb::Role| {
+        let mut directory = client.directory();
+        async move {
+            directory
+                .list_colleagues(pb::ListColleaguesRequest { role: role as i32 })
+                .await
+                .map(|r| r.into_inner().colleagues)
+        }
+    };
+    let everyone = listed(&w.sup_ca, pb::Role::Unspecified).await.unwrap();
+    let names: Vec<&str> = everyone.iter().map(|c| c.username.as_str()).collect();
+    for name in [
+        &w.sup_ca.username,
+        &w.officer_ca.username,
+        &w.officer_ca2.username,
+    ] {
+        assert!(
+            names.contains(&name.as_str()),
+            "{name} missing from {names:?}"
+        );
+    }
+    for name in [
+        &w.admin_ca.username,
+        &w.auditor_ca.username,
+        &w.officer_in.username,
+    ] {
+        assert!(
+            !names.contains(&name.as_str()),
+            "{name} listed in {names:?}"
+        );
+    }
+    let case_roles = [pb::Role::Officer as i32, pb::Role::Supervisor as i32];
+    assert!(everyone
+        .iter()
+        .all(|c| !c.roles.is_empty() && c.roles.iter().all(|r| case_roles.contains(r))));
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "by username");
+
+    let officers = listed(&w.officer_ca, pb::Role::Officer).await.unwrap();
+    assert!(officers
+        .iter()
+        .all(|c| c.roles.contains(&(pb::Role::Officer as i32))));
+    assert!(officers.iter().any(|c| c.id == w.officer_ca2.user_id));
+    assert!(!officers.iter().any(|c| c.id == w.sup_ca.user_id));
+
+    let refused = |result: Result<Vec<pb::Colleague>, tonic::Status>| result.unwrap_err().code();
+    assert_eq!(
+        refused(listed(&w.auditor_ca, pb::Role::Unspecified).await),
+        Code::PermissionDenied
+    );
+    assert_eq!(
+        refused(listed(&w.sup_ca, pb::Role::Admin).await),
+        Code::InvalidArgument
+    );
     w.stop().await;
 }

@@ -75,6 +75,56 @@ pub fn uuid(value: &str) -> Result<String, String> {
         .map_err(|_| "must be a UUID".into())
 }
 
+/// A user as people name them: their id (a UUID) or their username.
+pub fn user_key(value: &str) -> Result<String, String> {
+    if value.is_empty() {
+        return Err("must be set".into());
+    }
+    if let Ok(id) = uuid::Uuid::parse_str(value) {
+        return Ok(id.hyphenated().to_string());
+    }
+    username(&value.trim().to_ascii_lowercase())
+        .map_err(|_| "must be a user id (a UUID) or a username".to_string())
+}
+
+/// A case as people name it: its id (a UUID) or its reference (`IN-CA-DRUGS-2026-000042`, in any
+/// letter case), as officers read it to each other on the phone.
+pub fn case_key(value: &str) -> Result<String, String> {
+    if value.is_empty() {
+        return Err("must be set".into());
+    }
+    if let Ok(id) = uuid::Uuid::parse_str(value) {
+        return Ok(id.hyphenated().to_string());
+    }
+    let reference = value.trim().to_ascii_uppercase();
+    if is_case_reference(&reference) {
+        Ok(reference)
+    } else {
+        Err("must be a case id (a UUID) or a case reference such as IN-CA-DRUGS-2026-000042".into())
+    }
+}
+
+/// Whether `value` has the shape of a case reference: two country codes, a category, a year and
+/// a number of at least six digits, joined by hyphens, upper case.
+pub fn is_case_reference(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    let letters = |s: &str, len: Option<usize>| {
+        !s.is_empty()
+            && len.is_none_or(|n| s.len() == n)
+            && s.bytes().all(|b| b.is_ascii_uppercase())
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    value.len() <= 64
+        && parts.len() == 5
+        && letters(parts[0], Some(2))
+        && letters(parts[1], Some(2))
+        && letters(parts[2], None)
+        && parts[3].len() == 4
+        && digits(parts[3])
+        && parts[4].len() >= 6
+        && digits(parts[4])
+}
+
 /// Like [`uuid`], but empty means "not given".
 pub fn optional_uuid(value: &str) -> Result<Option<String>, String> {
     if value.is_empty() {
@@ -131,6 +181,31 @@ pub fn country(value: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_case_is_named_by_its_id_or_its_reference() {
+        let id = "0190f3a2-7c1e-7d3a-9b1a-3c5e7a9b1c2d";
+        assert_eq!(case_key(id).unwrap(), id);
+        assert_eq!(
+            case_key(&id.to_uppercase()).unwrap(),
+            id,
+            "ids are stored lower case"
+        );
+        assert_eq!(
+            case_key("in-ca-drugs-2026-000042").unwrap(),
+            "IN-CA-DRUGS-2026-000042"
+        );
+        for bad in [
+            "",
+            "nope",
+            "IN-CA-DRUGS-2026-42",
+            "IN-CAN-DRUGS-2026-000042",
+            "IN-CA-DRUGS-26-000042",
+            "IN-CA--2026-000042",
+        ] {
+            assert!(case_key(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn text_bounds_count_characters_not_bytes() {

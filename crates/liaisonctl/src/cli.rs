@@ -151,7 +151,7 @@ pub struct Paging {
 
 #[derive(Args, Clone, Debug)]
 pub struct CaseTarget {
-    /// The case's id
+    /// The case: its reference (IN-CA-DRUGS-2026-000042) or its id
     pub id: String,
     /// The etag you last saw; without it, the current one is fetched (GetCase)
     #[arg(long)]
@@ -202,7 +202,7 @@ pub enum CaseCommand {
     },
     /// Show a case
     Show {
-        /// The case's id
+        /// The case: its reference (IN-CA-DRUGS-2026-000042) or its id
         id: String,
     },
     /// Acknowledge a filed case (receiving supervisor): FILED -> ACKNOWLEDGED
@@ -219,8 +219,8 @@ pub enum CaseCommand {
     Assign {
         #[command(flatten)]
         case: CaseTarget,
-        /// The officer's user id (they see it with `liaisonctl whoami`)
-        #[arg(long, value_name = "USER_ID")]
+        /// The officer: their username or user id (`liaisonctl directory colleagues` lists them)
+        #[arg(long, value_name = "USER")]
         to: String,
     },
     /// Ask the originating side for information: IN_PROGRESS -> AWAITING_INFO
@@ -265,7 +265,7 @@ pub enum CaseCommand {
     /// Add a note: --shared notes are seen by both agencies, --internal ones only by yours.
     /// The body comes from --text, --file, or standard input.
     Note {
-        /// The case's id
+        /// The case: its reference (IN-CA-DRUGS-2026-000042) or its id
         id: String,
         /// Both agencies see the note
         #[arg(
@@ -282,14 +282,14 @@ pub enum CaseCommand {
     },
     /// The notes of a case you may see, oldest first
     Notes {
-        /// The case's id
+        /// The case: its reference (IN-CA-DRUGS-2026-000042) or its id
         id: String,
         #[command(flatten)]
         paging: Paging,
     },
     /// The timeline of a case, oldest first
     Timeline {
-        /// The case's id
+        /// The case: its reference (IN-CA-DRUGS-2026-000042) or its id
         id: String,
         #[command(flatten)]
         paging: Paging,
@@ -377,8 +377,22 @@ pub enum DirectoryCommand {
         /// The channel's id
         id: String,
     },
+    /// The people of your agency who work cases (officers and supervisors): whom a case can be
+    /// assigned to
+    Colleagues {
+        /// Only officers, or only supervisors
+        #[arg(long, value_enum)]
+        role: Option<CaseRoleArg>,
+    },
     /// The public keys that verify access tokens (JWKS)
     Keys,
+}
+
+/// A role that works cases.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaseRoleArg {
+    Officer,
+    Supervisor,
 }
 
 #[derive(Subcommand)]

@@ -115,6 +115,15 @@ pub fn event(e: &pb::CaseEvent) -> Value {
     })
 }
 
+pub fn colleague(c: &pb::Colleague) -> Value {
+    json!({
+        "id": c.id,
+        "username": c.username,
+        "display_name": c.display_name,
+        "roles": c.roles.iter().map(|r| proto_name::<pb::Role>(*r)).collect::<Vec<_>>(),
+    })
+}
+
 pub fn audit_entry(e: &pb::AuditEntry) -> Value {
     json!({
         "sequence": e.sequence,

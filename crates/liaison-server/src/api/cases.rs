@@ -130,7 +130,7 @@ impl Api {
             let (id, etag) = id_and_etag(&started.message);
             started.call.concerns("case", id);
             let mut v = Violations::new();
-            let id = v.check("id", validate::uuid(id));
+            let id = v.check("id", validate::case_key(id));
             let etag = v.check("etag", validate::text(etag, 1, MAX_ID_CHARS, false));
             let mv = parse_move(&started.message, &mut v);
             v.finish()?;
@@ -157,7 +157,7 @@ impl Api {
         field: &str,
     ) -> AppResult<String> {
         call.concerns("case", id);
-        validate::field(field, validate::uuid(id))
+        validate::field(field, validate::case_key(id))
     }
 }
 
@@ -321,7 +321,7 @@ impl CaseService for Api {
             |m, v| {
                 Some(Move::Assign {
                     assignee_id: v
-                        .check("assignee_id", validate::uuid(&m.assignee_id))
+                        .check("assignee_id", validate::user_key(&m.assignee_id))
                         .into(),
                 })
             },
@@ -428,7 +428,7 @@ impl CaseService for Api {
             let m = &started.message;
             started.call.concerns("case", &m.case_id);
             let mut v = Violations::new();
-            let case_id = v.check("case_id", validate::uuid(&m.case_id));
+            let case_id = v.check("case_id", validate::case_key(&m.case_id));
             let body = v.check("body", validate::text(&m.body, 1, MAX_TEXT_CHARS, true));
             let visibility = convert::required_enum(
                 &mut v,

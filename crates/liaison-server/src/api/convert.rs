@@ -88,6 +88,16 @@ pub fn user(u: User) -> pb::User {
     }
 }
 
+/// A colleague as ListColleagues shows them: who they are and their case roles, nothing more.
+pub fn colleague(u: User) -> pb::Colleague {
+    pb::Colleague {
+        id: u.id.into(),
+        username: u.username,
+        display_name: u.display_name,
+        roles: u.roles.iter().map(|r| i32::from(r.code())).collect(),
+    }
+}
+
 pub fn channel(view: ChannelView) -> pb::Channel {
     let etag = view.etag();
     let c = view.channel;

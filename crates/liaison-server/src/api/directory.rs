@@ -4,12 +4,40 @@ use tonic::{Request, Response, Status};
 
 use super::{convert, Api};
 use crate::domain::{channels, directory};
-use crate::model::{ChannelId, ChannelStatus};
+use crate::error::AppError;
+use crate::model::{ChannelId, ChannelStatus, Role};
 use crate::pb::{self, directory_service_server::DirectoryService};
 use crate::validate::{self, Violations};
 
 #[tonic::async_trait]
 impl DirectoryService for Api {
+    #[tracing::instrument(skip_all)]
+    async fn list_colleagues(
+        &self,
+        request: Request<pb::ListColleaguesRequest>,
+    ) -> Result<Response<pb::ListColleaguesResponse>, Status> {
+        let started = self.begin(request, "DirectoryService/ListColleagues").await;
+        let result = async {
+            let scope = started.case_worker()?;
+            let mut v = Violations::new();
+            let role =
+                convert::optional_enum(&mut v, "role", started.message.role, Role::from_code);
+            v.finish()?;
+            if role.is_some_and(|r| !matches!(r, Role::Officer | Role::Supervisor)) {
+                return Err(AppError::invalid(
+                    "role",
+                    "must be ROLE_OFFICER or ROLE_SUPERVISOR (or unspecified for both)",
+                ));
+            }
+            let people = directory::colleagues(&self.state, &started.call, &scope, role).await?;
+            Ok(pb::ListColleaguesResponse {
+                colleagues: people.into_iter().map(convert::colleague).collect(),
+            })
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
     #[tracing::instrument(skip_all)]
     async fn list_agencies(
         &self,

@@ -33,7 +33,9 @@ fn event(case: &Case, kind: EventKind, actor: EventActor<'_>, at: Timestamp) -> 
     CaseEvent::new(EventId::generate(), case.id.clone(), kind, actor, at)
 }
 
-/// Loads a case and checks the caller may do `action` to it: the permit holds the case.
+/// Loads a case, named by its id or its reference (see [`crate::validate::case_key`]), and checks
+/// the caller may do `action` to it: the permit holds the case. A reference the caller may not
+/// see is as NOT_FOUND as an id.
 async fn load(
     tx: &Tx,
     call: &Call,
@@ -41,7 +43,12 @@ async fn load(
     id: &CaseId,
     action: CaseAction,
 ) -> AppResult<CasePermit> {
-    let case = repo::cases::find(tx, id).await?.ok_or(CASE_NOT_FOUND)?;
+    let found = if crate::validate::is_case_reference(id.as_str()) {
+        repo::cases::find_by_reference(tx, id.as_str()).await?
+    } else {
+        repo::cases::find(tx, id).await?
+    };
+    let case = found.ok_or(CASE_NOT_FOUND)?;
     call.concerns_unchecked_case(&case);
     authz::authorize(scope, case, action)
 }
@@ -275,20 +282,31 @@ pub async fn transition(
     if case.etag() != etag {
         return Err(stale());
     }
-    if let Move::Assign { assignee_id } = &mv {
-        let assignee = repo::users::find(tx, assignee_id).await?;
-        let eligible = assignee.is_some_and(|u| {
-            !u.disabled
-                && u.agency_id == case.receiving_agency_id
-                && u.roles.contains(Role::Officer)
-        });
-        if !eligible {
-            return Err(AppError::invalid(
-                "assignee_id",
-                "must be an enabled OFFICER of the receiving agency",
-            ));
+    // The assignee is named by id or username; the move records the id.
+    let mv = match mv {
+        Move::Assign { assignee_id } => {
+            let assignee = match uuid::Uuid::parse_str(assignee_id.as_str()) {
+                Ok(_) => repo::users::find(tx, &assignee_id).await?,
+                Err(_) => repo::users::find_by_username(tx, assignee_id.as_str()).await?,
+            };
+            match assignee {
+                Some(u)
+                    if !u.disabled
+                        && u.agency_id == case.receiving_agency_id
+                        && u.roles.contains(Role::Officer) =>
+                {
+                    Move::Assign { assignee_id: u.id }
+                }
+                _ => {
+                    return Err(AppError::invalid(
+                        "assignee_id",
+                        "must be an enabled OFFICER of the receiving agency, by id or username",
+                    ))
+                }
+            }
         }
-    }
+        other => other,
+    };
     let now = state.clock.now();
     let (next, kind) = lifecycle::apply(&permit, &mv, now)?;
     if !repo::cases::update(tx, &next, case.version).await? {

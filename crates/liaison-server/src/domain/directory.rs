@@ -1,9 +1,9 @@
 //! Agencies: the register every signed-in user may read, and the operator's first setup.
 
-use crate::authz::Operator;
+use crate::authz::{CaseScope, Operator};
 use crate::domain::call::{Call, Work};
 use crate::error::AppResult;
-use crate::model::{Agency, AgencyId};
+use crate::model::{Agency, AgencyId, Role, Roles, User};
 use crate::repo;
 use crate::state::AppState;
 
@@ -12,6 +12,42 @@ pub async fn list_agencies(state: &AppState, call: &Call) -> AppResult<Vec<Agenc
     let agencies = repo::agencies::list(work.tx()).await?;
     work.commit().await?;
     Ok(agencies)
+}
+
+/// The most colleagues one ListColleagues answers with.
+const MAX_COLLEAGUES: u64 = 1000;
+
+/// The people of the caller's agency who work cases (officers, supervisors, or those with `role`),
+/// enabled ones, with their case roles alone: who a supervisor can assign a case to.
+pub async fn colleagues(
+    state: &AppState,
+    call: &Call,
+    scope: &CaseScope,
+    role: Option<Role>,
+) -> AppResult<Vec<User>> {
+    let work = Work::begin(state, call).await?;
+    let agency = &scope.principal().agency_id;
+    // The agency's enabled users are read (hundreds, not thousands; at most ten thousand), and
+    // those without a case role left out.
+    let users = repo::users::list_enabled(work.tx(), agency, 10 * MAX_COLLEAGUES).await?;
+    work.commit().await?;
+    let case_roles: Roles = [Role::Officer, Role::Supervisor].into_iter().collect();
+    Ok(users
+        .into_iter()
+        .filter_map(|mut user| {
+            user.roles = user
+                .roles
+                .iter()
+                .filter(|r| case_roles.contains(*r))
+                .collect();
+            let wanted = match role {
+                Some(role) => user.roles.contains(role),
+                None => !user.roles.is_empty(),
+            };
+            wanted.then_some(user)
+        })
+        .take(MAX_COLLEAGUES as usize)
+        .collect())
 }
 
 /// Registers an agency (operator command; agencies are not created over gRPC).

@@ -119,6 +119,16 @@ pub async fn find(tx: &Tx, id: &CaseId) -> AppResult<Option<Unchecked<Case>>> {
         .transpose()
 }
 
+/// The case with this reference, sealed until authorization opens it.
+pub async fn find_by_reference(tx: &Tx, reference: &str) -> AppResult<Option<Unchecked<Case>>> {
+    case::Entity::find()
+        .filter(case::Column::Reference.eq(reference))
+        .one(&tx.txn)
+        .await?
+        .map(|row| Case::try_from(row).map(Unchecked::new))
+        .transpose()
+}
+
 /// The case a user filed with this request id, sealed until authorization opens it.
 pub async fn find_by_request(
     tx: &Tx,

@@ -1,14 +1,16 @@
 //! Users and their password hashes. The hash only leaves this module in [`Credentials`].
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 
 use super::entities::user;
 use super::{Tx, UniqueExt};
 use crate::authz::AgencyAdmin;
 use crate::clock::{from_micros, to_micros};
 use crate::error::{AppError, AppResult};
-use crate::model::{Roles, Timestamp, User, UserId};
+use crate::model::{AgencyId, Roles, Timestamp, User, UserId};
 
 impl From<user::Model> for User {
     fn from(row: user::Model) -> Self {
@@ -58,6 +60,14 @@ pub async fn find(tx: &Tx, id: &UserId) -> AppResult<Option<User>> {
         .map(User::from))
 }
 
+pub async fn find_by_username(tx: &Tx, username: &str) -> AppResult<Option<User>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Username.eq(username))
+        .one(&tx.txn)
+        .await?
+        .map(User::from))
+}
+
 pub async fn credentials(tx: &Tx, username: &str) -> AppResult<Option<Credentials>> {
     Ok(user::Entity::find()
         .filter(user::Column::Username.eq(username))
@@ -94,6 +104,20 @@ pub async fn list_managed(
     }
     Ok(query
         .order_by_asc(user::Column::Username)
+        .all(&tx.txn)
+        .await?
+        .into_iter()
+        .map(User::from)
+        .collect())
+}
+
+/// The enabled users of an agency, by username, at most `limit`.
+pub async fn list_enabled(tx: &Tx, agency_id: &AgencyId, limit: u64) -> AppResult<Vec<User>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::AgencyId.eq(agency_id.as_str()))
+        .filter(user::Column::Disabled.eq(false))
+        .order_by_asc(user::Column::Username)
+        .limit(limit)
         .all(&tx.txn)
         .await?
         .into_iter()

@@ -4,7 +4,7 @@
 use liaison_proto as pb;
 use serde_json::json;
 
-use crate::cli::DirectoryCommand;
+use crate::cli::{CaseRoleArg, DirectoryCommand};
 use crate::connection::Ctl;
 use crate::error::CliError;
 use crate::json::{self, time};
@@ -29,6 +29,40 @@ pub async fn run(ctl: &mut Ctl, command: DirectoryCommand) -> Result<(), CliErro
                             a.country.as_str().into(),
                             a.name.as_str().into(),
                             a.id.as_str().into(),
+                        ]);
+                    }
+                    ctl.out.table(&table)
+                },
+            )
+        }
+        DirectoryCommand::Colleagues { role } => {
+            let role = match role {
+                Some(CaseRoleArg::Officer) => pb::Role::Officer as i32,
+                Some(CaseRoleArg::Supervisor) => pb::Role::Supervisor as i32,
+                None => 0,
+            };
+            let people = ctl
+                .call(
+                    pb::ListColleaguesRequest { role },
+                    rpc!(directory.list_colleagues),
+                )
+                .await?
+                .colleagues;
+            ctl.out.show(
+                || json!({ "colleagues": people.iter().map(json::colleague).collect::<Vec<_>>() }),
+                || {
+                    if people.is_empty() {
+                        return "No one.".into();
+                    }
+                    let mut table = Table::new(&["USERNAME", "NAME", "ROLES", "ID"]);
+                    for p in &people {
+                        let roles: Vec<String> =
+                            p.roles.iter().map(|r| friendly::<pb::Role>(*r)).collect();
+                        table.row(vec![
+                            p.username.as_str().into(),
+                            p.display_name.as_str().into(),
+                            roles.join(", ").into(),
+                            p.id.as_str().into(),
                         ]);
                     }
                     ctl.out.table(&table)
