@@ -299,11 +299,17 @@ pub fn run(
     seconds: u64,
     dir: &Path,
 ) -> BenchResult<Measured> {
+    // The sequence the reference-free filings take numbers from, and the head row the head-lock
+    // scripts number entries from, which the service itself no longer moves (its head is the
+    // newest entry).
     let created = Command::new("psql")
-        .args(["-q", "-c"])
-        .arg(format!(
-            "CREATE SEQUENCE IF NOT EXISTS {REFERENCE_SEQUENCE}"
-        ))
+        .args(["-q", "-v", "ON_ERROR_STOP=1", "-c"])
+        .arg(format!("CREATE SEQUENCE IF NOT EXISTS {REFERENCE_SEQUENCE}"))
+        .arg("-c")
+        .arg(
+            "UPDATE audit_head SET seq = h.seq, hash = h.hash FROM (SELECT seq, hash FROM \
+             audit_entries ORDER BY seq DESC LIMIT 1) h WHERE audit_head.id = 1",
+        )
         .arg(database_url)
         .output()
         .map_err(|e| format!("psql (apt-get install postgresql-client): {e}"))?;

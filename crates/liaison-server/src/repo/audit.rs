@@ -64,6 +64,31 @@ pub async fn insert_intake(tx: &Tx, record: &AuditRecord, mac: String) -> AppRes
         .last_insert_id)
 }
 
+/// The record a row of the entries or of the intake holds: both have the same record columns.
+macro_rules! record_of_row {
+    ($row:ident) => {
+        AuditRecord {
+            at: from_micros($row.at),
+            actor_id: $row.actor_id,
+            actor_username: $row.actor_username,
+            actor_agency_id: $row.actor_agency_id,
+            actor_roles: Roles::from_bits($row.actor_roles),
+            method: $row.method,
+            target_type: $row.target_type,
+            target_id: $row.target_id,
+            case_id: $row.case_id,
+            case_originating_agency_id: $row.case_originating_agency_id,
+            case_receiving_agency_id: $row.case_receiving_agency_id,
+            outcome: decode($row.outcome.into(), Outcome::from_code, "audit outcome")?,
+            status_code: $row.status_code,
+            request_id: $row.request_id,
+            peer: $row.peer,
+            event: $row.event,
+            refusals: refusals($row.refusals, $row.first_refused_at),
+        }
+    };
+}
+
 /// A refusal summary's stored count and first time, as the record has them.
 fn refusals(count: Option<i64>, first_at: Option<i64>) -> Option<Refusals> {
     Some(Refusals {
@@ -78,25 +103,7 @@ impl TryFrom<audit_intake::Model> for IntakeRecord {
     fn try_from(row: audit_intake::Model) -> AppResult<Self> {
         Ok(IntakeRecord {
             id: row.id,
-            record: AuditRecord {
-                at: from_micros(row.at),
-                actor_id: row.actor_id,
-                actor_username: row.actor_username,
-                actor_agency_id: row.actor_agency_id,
-                actor_roles: Roles::from_bits(row.actor_roles),
-                method: row.method,
-                target_type: row.target_type,
-                target_id: row.target_id,
-                case_id: row.case_id,
-                case_originating_agency_id: row.case_originating_agency_id,
-                case_receiving_agency_id: row.case_receiving_agency_id,
-                outcome: decode(row.outcome.into(), Outcome::from_code, "audit outcome")?,
-                status_code: row.status_code,
-                request_id: row.request_id,
-                peer: row.peer,
-                event: row.event,
-                refusals: refusals(row.refusals, row.first_refused_at),
-            },
+            record: record_of_row!(row),
             mac: row.mac,
         })
     }
@@ -374,25 +381,7 @@ impl TryFrom<audit_entry::Model> for AuditEntry {
     fn try_from(row: audit_entry::Model) -> AppResult<Self> {
         Ok(AuditEntry {
             seq: row.seq,
-            record: AuditRecord {
-                at: from_micros(row.at),
-                actor_id: row.actor_id,
-                actor_username: row.actor_username,
-                actor_agency_id: row.actor_agency_id,
-                actor_roles: Roles::from_bits(row.actor_roles),
-                method: row.method,
-                target_type: row.target_type,
-                target_id: row.target_id,
-                case_id: row.case_id,
-                case_originating_agency_id: row.case_originating_agency_id,
-                case_receiving_agency_id: row.case_receiving_agency_id,
-                outcome: decode(row.outcome.into(), Outcome::from_code, "audit outcome")?,
-                status_code: row.status_code,
-                request_id: row.request_id,
-                peer: row.peer,
-                event: row.event,
-                refusals: refusals(row.refusals, row.first_refused_at),
-            },
+            record: record_of_row!(row),
             prev_hash: row.prev_hash,
             hash: row.hash,
             mac: row.mac,
