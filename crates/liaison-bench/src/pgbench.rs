@@ -304,7 +304,9 @@ pub fn run(
     // newest entry).
     let created = Command::new("psql")
         .args(["-q", "-v", "ON_ERROR_STOP=1", "-c"])
-        .arg(format!("CREATE SEQUENCE IF NOT EXISTS {REFERENCE_SEQUENCE}"))
+        .arg(format!(
+            "CREATE SEQUENCE IF NOT EXISTS {REFERENCE_SEQUENCE}"
+        ))
         .arg("-c")
         .arg(
             "UPDATE audit_head SET seq = h.seq, hash = h.hash FROM (SELECT seq, hash FROM \
