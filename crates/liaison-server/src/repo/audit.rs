@@ -33,31 +33,42 @@ pub struct IntakeRecord {
     pub mac: String,
 }
 
+/// The row of an entry or of the intake for `record`: both have the same record columns, and
+/// `extra` sets the rest.
+macro_rules! active_record {
+    ($model:path, $record:expr, { $($extra:tt)* }) => {{
+        let record: &AuditRecord = $record;
+        $model {
+            at: Set(to_micros(record.at)),
+            actor_id: Set(record.actor_id.clone()),
+            actor_username: Set(record.actor_username.clone()),
+            actor_agency_id: Set(record.actor_agency_id.clone()),
+            actor_roles: Set(record.actor_roles.bits()),
+            method: Set(record.method.clone()),
+            target_type: Set(record.target_type.clone()),
+            target_id: Set(record.target_id.clone()),
+            case_id: Set(record.case_id.clone()),
+            case_originating_agency_id: Set(record.case_originating_agency_id.clone()),
+            case_receiving_agency_id: Set(record.case_receiving_agency_id.clone()),
+            outcome: Set(record.outcome.code()),
+            status_code: Set(record.status_code),
+            request_id: Set(record.request_id.clone()),
+            peer: Set(record.peer.clone()),
+            event: Set(record.event.clone()),
+            refusals: Set(record.refusals.map(|r| r.count)),
+            first_refused_at: Set(record.refusals.map(|r| to_micros(r.first_at))),
+            $($extra)*
+        }
+    }};
+}
+
 /// Puts a call's record into the intake, in the call's transaction: it commits or rolls back with
 /// the change it describes. Answers its intake number.
 pub async fn insert_intake(tx: &Tx, record: &AuditRecord, mac: String) -> AppResult<i64> {
-    let row = audit_intake::ActiveModel {
+    let row = active_record!(audit_intake::ActiveModel, record, {
         id: sea_orm::NotSet,
-        at: Set(to_micros(record.at)),
-        actor_id: Set(record.actor_id.clone()),
-        actor_username: Set(record.actor_username.clone()),
-        actor_agency_id: Set(record.actor_agency_id.clone()),
-        actor_roles: Set(record.actor_roles.bits()),
-        method: Set(record.method.clone()),
-        target_type: Set(record.target_type.clone()),
-        target_id: Set(record.target_id.clone()),
-        case_id: Set(record.case_id.clone()),
-        case_originating_agency_id: Set(record.case_originating_agency_id.clone()),
-        case_receiving_agency_id: Set(record.case_receiving_agency_id.clone()),
-        outcome: Set(record.outcome.code()),
-        status_code: Set(record.status_code),
-        request_id: Set(record.request_id.clone()),
-        peer: Set(record.peer.clone()),
-        event: Set(record.event.clone()),
-        refusals: Set(record.refusals.map(|r| r.count)),
-        first_refused_at: Set(record.refusals.map(|r| to_micros(r.first_at))),
         mac: Set(mac),
-    };
+    });
     Ok(audit_intake::Entity::insert(row)
         .exec(&tx.txn)
         .await?
@@ -310,30 +321,12 @@ pub async fn insert_entries(tx: &Tx, entries: &[AuditEntry]) -> AppResult<()> {
     for chunk in entries.chunks(500) {
         let rows = chunk.iter().map(|entry| {
             let record = &entry.record;
-            audit_entry::ActiveModel {
+            active_record!(audit_entry::ActiveModel, record, {
                 seq: Set(entry.seq),
-                at: Set(to_micros(record.at)),
-                actor_id: Set(record.actor_id.clone()),
-                actor_username: Set(record.actor_username.clone()),
-                actor_agency_id: Set(record.actor_agency_id.clone()),
-                actor_roles: Set(record.actor_roles.bits()),
-                method: Set(record.method.clone()),
-                target_type: Set(record.target_type.clone()),
-                target_id: Set(record.target_id.clone()),
-                case_id: Set(record.case_id.clone()),
-                case_originating_agency_id: Set(record.case_originating_agency_id.clone()),
-                case_receiving_agency_id: Set(record.case_receiving_agency_id.clone()),
-                outcome: Set(record.outcome.code()),
-                status_code: Set(record.status_code),
-                request_id: Set(record.request_id.clone()),
-                peer: Set(record.peer.clone()),
-                event: Set(record.event.clone()),
-                refusals: Set(record.refusals.map(|r| r.count)),
-                first_refused_at: Set(record.refusals.map(|r| to_micros(r.first_at))),
                 prev_hash: Set(entry.prev_hash.clone()),
                 hash: Set(entry.hash.clone()),
                 mac: Set(entry.mac.clone()),
-            }
+            })
         });
         audit_entry::Entity::insert_many(rows)
             .exec_without_returning(&tx.txn)
