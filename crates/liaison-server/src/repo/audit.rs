@@ -17,7 +17,9 @@ use sea_orm::{
 };
 use tokio_stream::StreamExt;
 
-use super::entities::{audit_checkpoint, audit_entry, audit_intake, case_event};
+use super::entities::{
+    audit_checkpoint, audit_entry, audit_intake, audit_intake_rejected, case_event,
+};
 use super::{decode, Tx};
 use crate::authz::AuditScope;
 use crate::chain::{AuditEntry, AuditRecord, Checkpoint, RecordView, Refusals, GENESIS_HASH};
@@ -175,67 +177,21 @@ pub async fn reject_intake(
     reason: &str,
     at: Timestamp,
 ) -> AppResult<()> {
-    let r = &rejected.record;
-    let insert = Query::insert()
-        .into_table(Alias::new("audit_intake_rejected"))
-        .columns(
-            [
-                "intake_id",
-                "at",
-                "actor_id",
-                "actor_username",
-                "actor_agency_id",
-                "actor_roles",
-                "method",
-                "target_type",
-                "target_id",
-                "case_id",
-                "case_originating_agency_id",
-                "case_receiving_agency_id",
-                "outcome",
-                "status_code",
-                "request_id",
-                "peer",
-                "event",
-                "refusals",
-                "first_refused_at",
-                "mac",
-                "reason",
-                "rejected_at",
-            ]
-            .map(Alias::new),
-        )
-        .values_panic([
-            rejected.id.into(),
-            to_micros(r.at).into(),
-            r.actor_id.clone().into(),
-            r.actor_username.clone().into(),
-            r.actor_agency_id.clone().into(),
-            r.actor_roles.bits().into(),
-            r.method.clone().into(),
-            r.target_type.clone().into(),
-            r.target_id.clone().into(),
-            r.case_id.clone().into(),
-            r.case_originating_agency_id.clone().into(),
-            r.case_receiving_agency_id.clone().into(),
-            r.outcome.code().into(),
-            r.status_code.into(),
-            r.request_id.clone().into(),
-            r.peer.clone().into(),
-            r.event.clone().into(),
-            r.refusals.map(|c| c.count).into(),
-            r.refusals.map(|c| to_micros(c.first_at)).into(),
-            rejected.mac.clone().into(),
-            reason.into(),
-            to_micros(at).into(),
-        ])
+    let row = active_record!(audit_intake_rejected::ActiveModel, &rejected.record, {
+        intake_id: Set(rejected.id),
+        mac: Set(rejected.mac.clone()),
+        reason: Set(reason.to_string()),
+        rejected_at: Set(to_micros(at)),
+    });
+    audit_intake_rejected::Entity::insert(row)
         .on_conflict(
-            sea_orm::sea_query::OnConflict::column(Alias::new("intake_id"))
+            sea_orm::sea_query::OnConflict::column(audit_intake_rejected::Column::IntakeId)
                 .do_nothing()
                 .to_owned(),
         )
-        .to_owned();
-    tx.txn.execute(tx.backend().build(&insert)).await?;
+        .do_nothing()
+        .exec(&tx.txn)
+        .await?;
     Ok(())
 }
 
@@ -250,25 +206,19 @@ pub struct RejectedRecord {
 
 /// The refused records, oldest first, at most `limit`.
 pub async fn rejected(tx: &Tx, limit: u64) -> AppResult<Vec<RejectedRecord>> {
-    let query = Query::select()
-        .columns(["intake_id", "method", "at", "reason"].map(Alias::new))
-        .from(Alias::new("audit_intake_rejected"))
-        .order_by(Alias::new("intake_id"), Order::Asc)
+    Ok(audit_intake_rejected::Entity::find()
+        .order_by_asc(audit_intake_rejected::Column::IntakeId)
         .limit(limit)
-        .to_owned();
-    tx.txn
-        .query_all(tx.backend().build(&query))
+        .all(&tx.txn)
         .await?
         .into_iter()
-        .map(|row| {
-            Ok(RejectedRecord {
-                intake_id: row.try_get("", "intake_id")?,
-                method: row.try_get("", "method")?,
-                at: from_micros(row.try_get("", "at")?),
-                reason: row.try_get("", "reason")?,
-            })
+        .map(|row| RejectedRecord {
+            intake_id: row.intake_id,
+            method: row.method,
+            at: from_micros(row.at),
+            reason: row.reason,
         })
-        .collect()
+        .collect())
 }
 
 /// Intake records still waiting, oldest first: their intake numbers, methods and times.

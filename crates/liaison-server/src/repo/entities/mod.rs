@@ -4,6 +4,7 @@ pub mod agency;
 pub mod audit_checkpoint;
 pub mod audit_entry;
 pub mod audit_intake;
+pub mod audit_intake_rejected;
 pub mod case;
 pub mod case_event;
 pub mod case_note;
