@@ -13,6 +13,7 @@ mod m20261127_000007_add_case_escalation_index;
 mod m20261201_000008_add_audit_entry_mac;
 mod m20261201_000009_create_audit_intake;
 mod m20261201_000010_add_audit_refusal_summaries;
+mod m20261201_000011_add_markings;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_add_audit_entry_mac::Migration),
             Box::new(m20261201_000009_create_audit_intake::Migration),
             Box::new(m20261201_000010_add_audit_refusal_summaries::Migration),
+            Box::new(m20261201_000011_add_markings::Migration),
         ]
     }
 }

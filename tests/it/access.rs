@@ -73,6 +73,7 @@ async fn officers_work_only_their_own_cases(backend: Backend) {
     let note = |who: &crate::common::Client| {
         let mut cases = who.cases();
         let request = pb::AddNoteRequest {
+            markings: None,
             case_id: case.id.clone(),
             body: "note".into(),
             visibility: pb::NoteVisibility::Shared as i32,
@@ -169,6 +170,7 @@ async fn supervisors_work_their_agency_queues(backend: Backend) {
     for sup in [&w.sup_in, &w.sup_ca] {
         sup.cases()
             .add_note(pb::AddNoteRequest {
+                markings: None,
                 case_id: case.id.clone(),
                 body: "seen".into(),
                 visibility: pb::NoteVisibility::Shared as i32,

@@ -527,6 +527,7 @@ async fn internal_notes_stay_inside_their_agency(backend: Backend) {
     let note = |who: &crate::common::Client, body: &str, visibility: pb::NoteVisibility| {
         let mut cases = who.cases();
         let request = pb::AddNoteRequest {
+            markings: None,
             case_id: case.id.clone(),
             body: body.into(),
             visibility: visibility as i32,
@@ -662,6 +663,7 @@ async fn internal_notes_stay_inside_their_agency(backend: Backend) {
         .officer_in
         .cases()
         .add_note(pb::AddNoteRequest {
+            markings: None,
             case_id: case.id.clone(),
             body: "x".into(),
             visibility: 0,
@@ -788,6 +790,7 @@ async fn bad_input_names_each_bad_field(backend: Backend) {
         .officer_in
         .cases()
         .file_referral(pb::FileReferralRequest {
+            markings: None,
             request_id: "not-a-uuid".into(),
             channel_id: w.channel.id.clone(),
             category: 0,
@@ -909,6 +912,7 @@ async fn notes_and_timelines_page_without_repeats(backend: Backend) {
         w.officer_in
             .cases()
             .add_note(pb::AddNoteRequest {
+                markings: None,
                 case_id: case.id.clone(),
                 body: format!("Note {i}"),
                 visibility: pb::NoteVisibility::Shared as i32,
@@ -1132,6 +1136,7 @@ async fn a_case_is_named_by_its_reference_wherever_a_case_is_named(backend: Back
     w.sup_ca
         .cases()
         .add_note(pb::AddNoteRequest {
+            markings: None,
             case_id: reference.clone(),
             body: "Noted by reference.".into(),
             visibility: pb::NoteVisibility::Shared as i32,

@@ -30,6 +30,7 @@ on_both_databases!(
 /// A well-formed record of a read that never happened, as a forger would write it.
 fn forged_record(at: chrono::DateTime<chrono::Utc>) -> AuditRecord {
     AuditRecord {
+        handling: None,
         at,
         actor_id: None,
         actor_username: Some("sup.ca".into()),
@@ -366,6 +367,7 @@ async fn a_consistently_rewritten_chain_is_caught_by_checkpoints(backend: Backen
 
 fn test_record(i: usize, at: chrono::DateTime<chrono::Utc>) -> AuditRecord {
     AuditRecord {
+        handling: None,
         at,
         actor_id: None,
         actor_username: None,

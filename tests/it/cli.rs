@@ -24,6 +24,7 @@ crate::on_both_databases!(
     a_watch_resumes_where_it_stopped,
     a_watch_outlives_its_access_token,
     a_watch_reconnects_after_the_connection_drops,
+    markings_are_set_shown_and_changed_by_their_provider,
 );
 
 /// What a run of liaisonctl did.
@@ -479,6 +480,139 @@ async fn a_whole_case_in_tables(backend: Backend) {
         .await
         .ok();
     assert!(mine.stdout.contains(&reference));
+    w.stop().await;
+}
+
+async fn markings_are_set_shown_and_changed_by_their_provider(backend: Backend) {
+    let w = World::new(backend).await;
+    let officer_in = Ctl::signed_in(&w, "officer.in").await;
+    let sup_ca = Ctl::signed_in(&w, "sup.ca").await;
+    let auditor_ca = Ctl::signed_in(&w, "auditor.ca").await;
+
+    let filed = officer_in
+        .run(&[
+            "case",
+            "file",
+            "--channel",
+            &w.channel.id,
+            "--category",
+            "drugs",
+            "--priority",
+            "routine",
+            "--title",
+            "Marked H2",
+            "--summary",
+            "Waybill 1234.",
+            "--handling",
+            "h2",
+            "--source",
+            "B",
+            "--accuracy",
+            "2",
+        ])
+        .await
+        .ok();
+    let id = filed.field("ID");
+    assert_eq!(
+        filed.field("Handling"),
+        "H2 — not to be disseminated without the provider's permission · graded B2"
+    );
+    // The receiver sees the code in the queue, in a column of its own.
+    let queue = sup_ca.run(&["queue", "incoming"]).await.ok();
+    let lines: Vec<&str> = queue.stdout.lines().collect();
+    assert_eq!(
+        position(lines[0], "H "),
+        position(lines[1], "H2"),
+        "{}",
+        queue.stdout
+    );
+    // Only the provider changes it; a relaxation needs a reason.
+    sup_ca
+        .run(&["case", "mark", &id, "--handling", "H0", "--reason", "x"])
+        .await
+        .failed(4);
+    let no_reason = officer_in
+        .run(&["case", "mark", &id, "--handling", "H1"])
+        .await
+        .failed(6);
+    assert!(no_reason.stderr.contains("reason"), "{}", no_reason.stderr);
+    officer_in.run(&["case", "mark", &id]).await.failed(2);
+    let relaxed = officer_in
+        .run(&[
+            "case",
+            "mark",
+            &id,
+            "--handling",
+            "H1",
+            "--reason",
+            "cleared for use in the investigation",
+        ])
+        .await
+        .ok();
+    assert!(relaxed.stdout.contains("H1 · B2"), "{}", relaxed.stdout);
+    let timeline = sup_ca.run(&["case", "timeline", &id]).await.ok();
+    assert!(
+        timeline.stdout.contains("markings-changed"),
+        "{}",
+        timeline.stdout
+    );
+    assert!(
+        timeline.stdout.contains("now H1 · B2: cleared for use"),
+        "{}",
+        timeline.stdout
+    );
+    // A note laxer than the case is refused, naming the field; a stricter one is shown marked.
+    let laxer = sup_ca
+        .run(&[
+            "case",
+            "note",
+            &id,
+            "--shared",
+            "--text",
+            "Noted.",
+            "--handling",
+            "H0",
+        ])
+        .await
+        .failed(6);
+    assert!(
+        laxer.stderr.contains("markings.handling"),
+        "{}",
+        laxer.stderr
+    );
+    sup_ca
+        .run(&[
+            "case",
+            "note",
+            &id,
+            "--shared",
+            "--text",
+            "The consignee is known to us.",
+            "--handling",
+            "H3",
+            "--conditions",
+            "Not for customs",
+        ])
+        .await
+        .ok();
+    let notes = officer_in.run(&["case", "notes", &id]).await.ok();
+    assert!(
+        notes
+            .stdout
+            .contains("H3 — restricted: Not for customs · graded X4"),
+        "{}",
+        notes.stdout
+    );
+    // The auditor asks who read H1 material or stricter.
+    let json = auditor_ca
+        .json(&["audit", "query", "--min-handling", "H1"])
+        .await;
+    let entries = json["entries"].as_array().unwrap();
+    assert!(!entries.is_empty());
+    assert!(entries
+        .iter()
+        .all(|e| ["HANDLING_H1", "HANDLING_H2", "HANDLING_H3"]
+            .contains(&e["handling"].as_str().unwrap())));
     w.stop().await;
 }
 

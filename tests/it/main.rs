@@ -13,6 +13,7 @@ mod cases;
 mod chain;
 mod cli;
 mod deploy;
+mod markings;
 mod outage;
 mod properties;
 mod readme;

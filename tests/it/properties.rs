@@ -85,6 +85,26 @@ fn enum_value() -> impl Strategy<Value = i32> {
     prop_oneof![Just(0), 1..5i32, Just(-1), Just(99), any::<i32>()]
 }
 
+/// Markings: absent, or any codes (known, unspecified, unknown) with any conditions.
+fn markings() -> impl Strategy<Value = Option<pb::Markings>> {
+    proptest::option::of(
+        (
+            enum_value(),
+            prop_oneof![Just(String::new()), text()],
+            enum_value(),
+            enum_value(),
+        )
+            .prop_map(
+                |(handling, handling_conditions, source, accuracy)| pb::Markings {
+                    handling,
+                    handling_conditions,
+                    source_reliability: source,
+                    information_accuracy: accuracy,
+                },
+            ),
+    )
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     File {
@@ -94,6 +114,7 @@ enum Op {
         title: String,
         summary: String,
         request: Option<String>,
+        markings: Option<pb::Markings>,
     },
     Get(Id),
     List {
@@ -127,6 +148,19 @@ enum Op {
         case: Id,
         body: String,
         visibility: i32,
+        markings: Option<pb::Markings>,
+    },
+    MarkCase {
+        case: Id,
+        stale: bool,
+        markings: Option<pb::Markings>,
+        reason: String,
+    },
+    MarkNote {
+        case: Id,
+        note: Id,
+        markings: Option<pb::Markings>,
+        reason: String,
     },
     Notes(Id),
     Events(Id),
@@ -165,18 +199,36 @@ fn op() -> impl Strategy<Value = Op> {
             enum_value(),
             text(),
             text(),
-            proptest::option::of("[0-9a-f-]{36}")
+            proptest::option::of("[0-9a-f-]{36}"),
+            markings()
         )
             .prop_map(
-                |(channel, category, priority, title, summary, request)| Op::File {
+                |(channel, category, priority, title, summary, request, markings)| Op::File {
                     channel,
                     category,
                     priority,
                     title,
                     summary,
-                    request
+                    request,
+                    markings
                 }
             ),
+        (id(), any::<bool>(), markings(), text()).prop_map(|(case, stale, markings, reason)| {
+            Op::MarkCase {
+                case,
+                stale,
+                markings,
+                reason,
+            }
+        }),
+        (id(), id(), markings(), text()).prop_map(|(case, note, markings, reason)| {
+            Op::MarkNote {
+                case,
+                note,
+                markings,
+                reason,
+            }
+        }),
         id().prop_map(Op::Get),
         (
             enum_value(),
@@ -201,10 +253,13 @@ fn op() -> impl Strategy<Value = Op> {
         (id(), id()).prop_map(|(case, assignee)| Op::Assign { case, assignee }),
         (id(), enum_value()).prop_map(|(case, resolution)| Op::Close { case, resolution }),
         (id(), text()).prop_map(|(case, reason)| Op::Withdraw { case, reason }),
-        (id(), text(), enum_value()).prop_map(|(case, body, visibility)| Op::Note {
-            case,
-            body,
-            visibility
+        (id(), text(), enum_value(), markings()).prop_map(|(case, body, visibility, markings)| {
+            Op::Note {
+                case,
+                body,
+                visibility,
+                markings,
+            }
         }),
         id().prop_map(Op::Notes),
         id().prop_map(Op::Events),
@@ -326,6 +381,8 @@ impl Harness {
             "SELECT COUNT(*) AS n FROM cases",
             "SELECT CAST(COALESCE(SUM(version), 0) AS BIGINT) AS n FROM cases",
             "SELECT COUNT(*) AS n FROM case_notes",
+            "SELECT CAST(COALESCE(SUM(handling * 100 + source_reliability * 10 + information_accuracy), 0) AS BIGINT) AS n FROM cases",
+            "SELECT CAST(COALESCE(SUM(handling * 100 + source_reliability * 10 + information_accuracy), 0) AS BIGINT) AS n FROM case_notes",
             "SELECT COUNT(*) AS n FROM case_events",
             "SELECT COUNT(*) AS n FROM users",
             "SELECT CAST(COALESCE(SUM(roles), 0) AS BIGINT) AS n FROM users",
@@ -348,8 +405,10 @@ impl Harness {
                 title,
                 summary,
                 request,
+                markings,
             } => {
                 let request = pb::FileReferralRequest {
+                    markings: markings.clone(),
                     request_id: request
                         .clone()
                         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
@@ -461,8 +520,10 @@ impl Harness {
                 case,
                 body,
                 visibility,
+                markings,
             } => {
                 let request = pb::AddNoteRequest {
+                    markings: markings.clone(),
                     case_id: self.id(case),
                     body: body.clone(),
                     visibility: *visibility,
@@ -471,6 +532,42 @@ impl Harness {
                     code(c.cases().add_note(request).await.map(|_| ())),
                     Seen::Nothing,
                 )
+            }
+            Op::MarkCase {
+                case,
+                stale,
+                markings,
+                reason,
+            } => {
+                let id = self.id(case);
+                let etag = self.etag(&id, *stale).await;
+                let request = pb::UpdateCaseMarkingsRequest {
+                    id,
+                    etag,
+                    markings: markings.clone(),
+                    reason: reason.clone(),
+                };
+                match c.cases().update_case_markings(request).await {
+                    Ok(r) => (Code::Ok, Seen::Cases(vec![r.into_inner()])),
+                    Err(s) => (s.code(), Seen::Nothing),
+                }
+            }
+            Op::MarkNote {
+                case,
+                note,
+                markings,
+                reason,
+            } => {
+                let request = pb::UpdateNoteMarkingsRequest {
+                    case_id: self.id(case),
+                    note_id: self.id(note),
+                    markings: markings.clone(),
+                    reason: reason.clone(),
+                };
+                match c.cases().update_note_markings(request).await {
+                    Ok(r) => (Code::Ok, Seen::Notes(vec![r.into_inner()])),
+                    Err(s) => (s.code(), Seen::Nothing),
+                }
             }
             Op::Notes(case) => match c
                 .cases()
@@ -686,7 +783,7 @@ fn run_properties(backend: Backend, cases: u32) {
             if !skipped {
                 // Reads that fetch the current etag first add their own entries.
                 let helper_reads = match &op {
-                    Op::Acknowledge { stale: false, .. } | Op::Decline { .. } | Op::Assign { .. } | Op::Close { .. } | Op::Withdraw { .. } => 1,
+                    Op::Acknowledge { stale: false, .. } | Op::MarkCase { stale: false, .. } | Op::Decline { .. } | Op::Assign { .. } | Op::Close { .. } | Op::Withdraw { .. } => 1,
                     _ => 0,
                 };
                 prop_assert_eq!(calls_recorded, 1 + helper_reads, "{:?} {:?}: one entry per call, or one count in a summary", who, op);

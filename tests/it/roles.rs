@@ -131,6 +131,7 @@ async fn the_service_runs_as_a_role_that_cannot_rewrite_history() {
     );
     let case = cases
         .file_referral(pb::FileReferralRequest {
+            markings: None,
             request_id: uuid::Uuid::new_v4().to_string(),
             channel_id: approved.id,
             category: pb::Category::Fraud as i32,
@@ -143,6 +144,7 @@ async fn the_service_runs_as_a_role_that_cannot_rewrite_history() {
         .into_inner();
     cases
         .add_note(pb::AddNoteRequest {
+            markings: None,
             case_id: case.id,
             body: "More to follow".into(),
             visibility: pb::NoteVisibility::Shared as i32,

@@ -317,6 +317,7 @@ async fn a_seeded_world_verifies_and_can_be_worked_in(backend: Backend) {
     let filed = officer
         .cases()
         .file_referral(pb::FileReferralRequest {
+            markings: None,
             request_id: uuid::Uuid::new_v4().to_string(),
             channel_id: channel_id.to_string(),
             category: pb::Category::Drugs as i32,

@@ -130,6 +130,7 @@ async fn watchers_see_what_they_may_as_it_happens(backend: Backend) {
     w.sup_ca
         .cases()
         .add_note(pb::AddNoteRequest {
+            markings: None,
             case_id: case.id.clone(),
             body: "Internal: informant is reliable".into(),
             visibility: pb::NoteVisibility::Internal as i32,

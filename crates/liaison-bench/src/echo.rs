@@ -122,6 +122,25 @@ impl CaseService for Echo {
             ..Default::default()
         }))
     }
+    async fn update_case_markings(
+        &self,
+        r: Request<pb::UpdateCaseMarkingsRequest>,
+    ) -> Answer<pb::Case> {
+        Ok(Response::new(stored(&r.into_inner().id)))
+    }
+    async fn update_note_markings(
+        &self,
+        r: Request<pb::UpdateNoteMarkingsRequest>,
+    ) -> Answer<pb::Note> {
+        let m = r.into_inner();
+        Ok(Response::new(pb::Note {
+            id: m.note_id,
+            case_id: m.case_id,
+            markings: m.markings,
+            created_at: Some(now()),
+            ..Default::default()
+        }))
+    }
     async fn list_notes(&self, _: Request<pb::ListNotesRequest>) -> Answer<pb::ListNotesResponse> {
         Ok(Response::new(pb::ListNotesResponse::default()))
     }

@@ -292,6 +292,7 @@ impl Person {
                     pb::Priority::Urgent,
                 ][self.random(3)] as i32,
                 title: format!("Courier consignment, lead {}", self.filed),
+                markings: None,
                 summary: "Parcel routed through a freight forwarder with a declared value far \
                           below its weight; the consignee's address matches earlier seizures. \
                           Requesting checks on the forwarder and the consignee's accounts."
@@ -418,6 +419,7 @@ impl Person {
             pb::AddNoteRequest {
                 case_id,
                 body: "Checked with the port authority: the container left on schedule.".into(),
+                markings: None,
                 visibility: if self.random(4) == 0 {
                     pb::NoteVisibility::Internal
                 } else {

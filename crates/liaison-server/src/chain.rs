@@ -6,7 +6,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::model::{Outcome, Roles, Timestamp};
+use crate::model::{Handling, Outcome, Roles, Timestamp};
 
 /// What signs checkpoints and tags entries, and checks both: the service's keys, known by id. Its
 /// key material lives beside the service (the key directory), never in the database.
@@ -70,6 +70,10 @@ pub struct AuditRecord {
     /// For a summary of refusals before authentication: how many calls it counts, since when
     /// (`at` is the last one's time). `None` for an entry of one call.
     pub refusals: Option<Refusals>,
+    /// The handling code in force on what the call read or changed (the strictest, when it read
+    /// several things): so an auditor can ask who read H2 material. `None` when the call touched
+    /// no marked content, and on entries written before markings existed.
+    pub handling: Option<Handling>,
 }
 
 /// How many refused calls a summary entry counts, and the first one's time.
@@ -115,6 +119,7 @@ impl AuditEntry {
             "event": r.event,
             "refusals": r.refusals.map(|c| c.count),
             "first_refused_time": r.refusals.map(|c| c.first_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+            "handling": r.handling.map(Handling::as_str),
             "prev_hash": self.prev_hash,
             "hash": self.hash,
             "mac": self.mac,
@@ -144,6 +149,8 @@ pub struct RecordView<'a> {
     pub event: Option<&'a str>,
     /// A summary's count and first time (microseconds).
     pub refusals: Option<(i64, i64)>,
+    /// The handling code's number.
+    pub handling: Option<i16>,
 }
 
 impl AuditRecord {
@@ -168,6 +175,7 @@ impl AuditRecord {
             refusals: self
                 .refusals
                 .map(|r| (r.count, r.first_at.timestamp_micros())),
+            handling: self.handling.map(Handling::code),
         }
     }
 }
@@ -222,6 +230,11 @@ pub fn encode_canonical(out: &mut Vec<u8>, seq: i64, record: &RecordView<'_>, pr
         out.push(3);
         out.extend_from_slice(&count.to_be_bytes());
         out.extend_from_slice(&first_at.to_be_bytes());
+    }
+    // Added with markings, the same way: only when set, behind a tag (4) of its own.
+    if let Some(handling) = record.handling {
+        out.push(4);
+        out.extend_from_slice(&handling.to_be_bytes());
     }
     text(out, prev_hash);
 }
@@ -394,6 +407,7 @@ mod tests {
             peer: None,
             event: None,
             refusals: None,
+            handling: None,
         }
     }
 

@@ -101,7 +101,140 @@ coded_enum!(EventKind {
     Withdrawn = 9 => "WITHDRAWN",
     NoteAdded = 10 => "NOTE_ADDED",
     Escalated = 11 => "ESCALATED",
+    MarkingsChanged = 12 => "MARKINGS_CHANGED",
 });
+
+coded_enum!(
+    /// How the receiver may use what the provider gave, as SIENA marks it. Each code carries the
+    /// restrictions of the codes below it, so the order is the strictness: H3 adds the conditions
+    /// the provider states in text.
+    Handling {
+        H0 = 1 => "H0",
+        H1 = 2 => "H1",
+        H2 = 3 => "H2",
+        H3 = 4 => "H3",
+    }
+);
+
+coded_enum!(
+    /// How reliable the provider judges the source (the 4x4 system's letter).
+    SourceReliability {
+        A = 1 => "A",
+        B = 2 => "B",
+        C = 3 => "C",
+        X = 4 => "X",
+    }
+);
+
+coded_enum!(
+    /// How accurate the provider judges the information (the 4x4 system's number).
+    InformationAccuracy {
+        KnownTrue = 1 => "1",
+        KnownToSource = 2 => "2",
+        Corroborated = 3 => "3",
+        CannotBeJudged = 4 => "4",
+    }
+);
+
+impl Handling {
+    /// What the code binds the receiver to, in a line.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Handling::H0 => "no restriction beyond the law",
+            Handling::H1 => {
+                "not for use as evidence in judicial proceedings without the provider's permission"
+            }
+            Handling::H2 => "not to be disseminated without the provider's permission",
+            Handling::H3 => "other restrictions, stated by the provider",
+        }
+    }
+}
+
+impl SourceReliability {
+    pub fn meaning(self) -> &'static str {
+        match self {
+            SourceReliability::A => "no doubt of the source's reliability",
+            SourceReliability::B => "source mostly reliable",
+            SourceReliability::C => "source not reliable",
+            SourceReliability::X => "source reliability cannot be judged",
+        }
+    }
+}
+
+impl InformationAccuracy {
+    pub fn meaning(self) -> &'static str {
+        match self {
+            InformationAccuracy::KnownTrue => "known to be true without reservation",
+            InformationAccuracy::KnownToSource => "known personally to the source",
+            InformationAccuracy::Corroborated => {
+                "not known personally to the source but corroborated"
+            }
+            InformationAccuracy::CannotBeJudged => "accuracy cannot be judged",
+        }
+    }
+}
+
+/// What the provider of a case, note or attachment marks it with: the handling code that binds
+/// the receiver, and the grading of its source and accuracy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Markings {
+    pub handling: Handling,
+    /// The restrictions an H3 marking states; `None` for H0 to H2.
+    pub handling_conditions: Option<String>,
+    pub source_reliability: SourceReliability,
+    pub information_accuracy: InformationAccuracy,
+}
+
+impl Default for Markings {
+    /// What a case or note carries when its provider said nothing: H0, graded "cannot be judged".
+    /// Cases filed before markings existed read so.
+    fn default() -> Self {
+        Markings {
+            handling: Handling::H0,
+            handling_conditions: None,
+            source_reliability: SourceReliability::X,
+            information_accuracy: InformationAccuracy::CannotBeJudged,
+        }
+    }
+}
+
+impl Markings {
+    /// Whether these markings bind the receiver less than `other`: a lower handling code, or the
+    /// same H3 with other conditions (which the service cannot rank, so it treats any change of
+    /// them as a relaxation that only the provider may make).
+    pub fn is_laxer_than(&self, other: &Markings) -> bool {
+        self.handling < other.handling
+            || (self.handling == Handling::H3
+                && other.handling == Handling::H3
+                && self.handling_conditions != other.handling_conditions)
+    }
+
+    /// The markings in force on a note of a case marked `case`: the note's own, unless the case
+    /// is stricter (a case marked stricter after the note was written), whose handling then holds.
+    pub fn in_force_under(&self, case: &Markings) -> Markings {
+        if case.handling > self.handling {
+            Markings {
+                handling: case.handling,
+                handling_conditions: case.handling_conditions.clone(),
+                ..self.clone()
+            }
+        } else {
+            self.clone()
+        }
+    }
+}
+
+impl PartialOrd for Handling {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Handling {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.code().cmp(&other.code())
+    }
+}
 
 /// Which queue a case listing shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -289,6 +422,7 @@ pub struct Case {
     pub acknowledged_at: Option<Timestamp>,
     pub closed_at: Option<Timestamp>,
     pub acknowledge_due_at: Timestamp,
+    pub markings: Markings,
     pub version: i64,
 }
 
@@ -317,7 +451,16 @@ pub struct Note {
     pub author_agency_id: AgencyId,
     pub visibility: NoteVisibility,
     pub body: String,
+    /// The note's own markings, as its author's agency set them; see [`Note::in_force`].
+    pub markings: Markings,
     pub created_at: Timestamp,
+}
+
+impl Note {
+    /// The markings in force on the note under its case's.
+    pub fn in_force(&self, case: &Markings) -> Markings {
+        self.markings.in_force_under(case)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -334,6 +477,8 @@ pub struct CaseEvent {
     pub assignee_id: Option<UserId>,
     pub resolution: Option<Resolution>,
     pub note_id: Option<NoteId>,
+    /// For MARKINGS_CHANGED: the markings after the change (of the note, when `note_id` is set).
+    pub markings: Option<Markings>,
     /// Set for events about an INTERNAL note: only this agency sees the event.
     pub visible_to_agency_id: Option<AgencyId>,
 }
@@ -374,6 +519,7 @@ impl CaseEvent {
             assignee_id: None,
             resolution: None,
             note_id: None,
+            markings: None,
             visible_to_agency_id: None,
         }
     }
@@ -428,6 +574,7 @@ pub mod fixtures {
             acknowledged_at: None,
             closed_at: None,
             acknowledge_due_at: t,
+            markings: Markings::default(),
             version: 1,
         }
     }

@@ -6,8 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 
 use crate::names::{
-    CategoryArg, ChannelStatusArg, OrderArg, OutcomeArg, PriorityArg, ResolutionArg, RoleArg,
-    StatusArg, ViewArg,
+    AccuracyArg, CategoryArg, ChannelStatusArg, HandlingArg, OrderArg, OutcomeArg, PriorityArg,
+    ResolutionArg, RoleArg, SourceArg, StatusArg, ViewArg,
 };
 use crate::output::Format;
 
@@ -168,6 +168,27 @@ pub struct TextInput {
     pub file: Option<PathBuf>,
 }
 
+/// The markings you set as the provider of a case or note.
+#[derive(Args, Clone, Debug, Default)]
+pub struct MarkingArgs {
+    /// The handling code: H0 no restriction beyond the law; H1 not for use as evidence without
+    /// your permission; H2 not to be disseminated without your permission; H3 other restrictions,
+    /// stated with --conditions
+    #[arg(long, value_enum, ignore_case = true)]
+    pub handling: Option<HandlingArg>,
+    /// The restrictions an H3 marking states
+    #[arg(long, value_name = "TEXT")]
+    pub conditions: Option<String>,
+    /// How reliable the source is: A no doubt, B mostly reliable, C not reliable, X cannot be
+    /// judged
+    #[arg(long, value_enum, ignore_case = true)]
+    pub source: Option<SourceArg>,
+    /// How accurate the information is: 1 known true, 2 known personally to the source,
+    /// 3 corroborated, 4 cannot be judged
+    #[arg(long, value_enum)]
+    pub accuracy: Option<AccuracyArg>,
+}
+
 #[derive(Subcommand)]
 pub enum CaseCommand {
     /// File a referral to the other agency of a channel.
@@ -199,6 +220,9 @@ pub enum CaseCommand {
         /// Use this request id (a UUID) instead of the one derived from the content
         #[arg(long, value_name = "UUID")]
         request_id: Option<String>,
+        /// Without markings, the case is H0, graded X4
+        #[command(flatten)]
+        markings: MarkingArgs,
     },
     /// Show a case
     Show {
@@ -279,6 +303,33 @@ pub enum CaseCommand {
         internal: bool,
         #[command(flatten)]
         body: TextInput,
+        /// Without --handling, the note carries the case's; never a laxer one
+        #[command(flatten)]
+        markings: MarkingArgs,
+    },
+    /// Change a case's markings (its provider: the filer or an originating supervisor). What you
+    /// leave out stays as it is; relaxing the handling needs --reason
+    Mark {
+        #[command(flatten)]
+        case: CaseTarget,
+        #[command(flatten)]
+        markings: MarkingArgs,
+        /// Why (required to relax the handling)
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Change a note's markings (its author, or a supervisor of the author's agency); never
+    /// laxer than the case's handling
+    MarkNote {
+        /// The case: its reference or its id
+        case: String,
+        /// The note's id (`liaisonctl case notes` lists them)
+        note: String,
+        #[command(flatten)]
+        markings: MarkingArgs,
+        /// Why (required to relax the handling)
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// The notes of a case you may see, oldest first
     Notes {
@@ -520,6 +571,10 @@ pub struct AuditFilters {
     pub method: Option<String>,
     #[arg(long, value_enum)]
     pub outcome: Option<OutcomeArg>,
+    /// Only calls that read or changed material marked with this handling code or a stricter one
+    /// (H2: who read H2 or H3 material)
+    #[arg(long, value_enum, ignore_case = true, value_name = "CODE")]
+    pub min_handling: Option<HandlingArg>,
     /// Entries at or after this time: RFC 3339, a date (2026-03-01, UTC), or an age (30m, 12h, 7d)
     #[arg(long, value_parser = parse_time, value_name = "TIME")]
     pub since: Option<DateTime<Utc>>,

@@ -83,7 +83,20 @@ pub fn case(c: &pb::Case) -> Value {
         "acknowledge_due_at": ts(c.acknowledge_due_at.as_ref()),
         "etag": c.etag,
         "overdue": c.overdue,
+        "markings": markings(c.markings.as_ref()),
     })
+}
+
+pub fn markings(m: Option<&pb::Markings>) -> Value {
+    match m {
+        None => Value::Null,
+        Some(m) => json!({
+            "handling": proto_name::<pb::Handling>(m.handling),
+            "handling_conditions": m.handling_conditions,
+            "source_reliability": proto_name::<pb::SourceReliability>(m.source_reliability),
+            "information_accuracy": proto_name::<pb::InformationAccuracy>(m.information_accuracy),
+        }),
+    }
 }
 
 pub fn note(n: &pb::Note) -> Value {
@@ -95,6 +108,7 @@ pub fn note(n: &pb::Note) -> Value {
         "visibility": proto_name::<pb::NoteVisibility>(n.visibility),
         "body": n.body,
         "created_at": ts(n.created_at.as_ref()),
+        "markings": markings(n.markings.as_ref()),
     })
 }
 
@@ -112,6 +126,7 @@ pub fn event(e: &pb::CaseEvent) -> Value {
         "assignee_id": e.assignee_id,
         "resolution": proto_name::<pb::Resolution>(e.resolution),
         "note_id": e.note_id,
+        "markings": markings(e.markings.as_ref()),
     })
 }
 
@@ -143,6 +158,7 @@ pub fn audit_entry(e: &pb::AuditEntry) -> Value {
         "event": e.event,
         "refusals": e.refusals,
         "first_refused_time": ts(e.first_refused_time.as_ref()),
+        "handling": proto_name::<pb::Handling>(e.handling),
         "prev_hash": e.prev_hash,
         "hash": e.hash,
     })

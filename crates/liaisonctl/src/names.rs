@@ -34,6 +34,9 @@ proto_enum! {
     pb::AuditOutcome => "AUDIT_OUTCOME_",
     pb::CaseEventKind => "CASE_EVENT_KIND_",
     pb::CaseView => "CASE_VIEW_",
+    pb::Handling => "HANDLING_",
+    pb::SourceReliability => "SOURCE_RELIABILITY_",
+    pb::InformationAccuracy => "INFORMATION_ACCURACY_",
 }
 
 /// The proto name (`CASE_STATUS_FILED`), or the number when this client does not know the value.
@@ -99,6 +102,60 @@ friendly_enum! {
         Fraud => Fraud,
         /// Cybercrime, breaches, digital fraud
         Cyber => Cyber,
+    }
+}
+
+friendly_enum! {
+    /// A handling code: how the receiver may use what you provide.
+    HandlingArg => pb::Handling {
+        /// No restriction beyond the law
+        #[value(name = "H0")]
+        H0 => H0,
+        /// Not for use as evidence in judicial proceedings without your permission
+        #[value(name = "H1")]
+        H1 => H1,
+        /// Not to be disseminated without your permission
+        #[value(name = "H2")]
+        H2 => H2,
+        /// Other restrictions, stated with --conditions
+        #[value(name = "H3")]
+        H3 => H3,
+    }
+}
+
+friendly_enum! {
+    /// How reliable the source is.
+    SourceArg => pb::SourceReliability {
+        /// No doubt of its reliability
+        #[value(name = "A")]
+        A => A,
+        /// Mostly reliable
+        #[value(name = "B")]
+        B => B,
+        /// Not reliable
+        #[value(name = "C")]
+        C => C,
+        /// Cannot be judged
+        #[value(name = "X")]
+        X => X,
+    }
+}
+
+friendly_enum! {
+    /// How accurate the information is.
+    AccuracyArg => pb::InformationAccuracy {
+        /// Known to be true without reservation
+        #[value(name = "1")]
+        KnownTrue => KnownTrue,
+        /// Known personally to the source
+        #[value(name = "2")]
+        KnownToSource => KnownToSource,
+        /// Not known personally to the source, but corroborated
+        #[value(name = "3")]
+        Corroborated => Corroborated,
+        /// Cannot be judged
+        #[value(name = "4")]
+        CannotBeJudged => CannotBeJudged,
     }
 }
 

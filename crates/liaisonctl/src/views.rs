@@ -81,6 +81,69 @@ fn due(out: &Output, c: &pb::Case) -> (String, Option<Style>) {
     }
 }
 
+/// A handling code as people say it: "H2"; "?" when absent or unknown to this client.
+fn handling_code(handling: i32) -> String {
+    friendly::<pb::Handling>(handling).to_ascii_uppercase()
+}
+
+/// The grading as the 4x4 system writes it: "B2" (source letter, accuracy number).
+fn grading(m: &pb::Markings) -> String {
+    let source = friendly::<pb::SourceReliability>(m.source_reliability).to_ascii_uppercase();
+    let accuracy = match pb::InformationAccuracy::try_from(m.information_accuracy) {
+        Ok(pb::InformationAccuracy::KnownTrue) => "1",
+        Ok(pb::InformationAccuracy::KnownToSource) => "2",
+        Ok(pb::InformationAccuracy::Corroborated) => "3",
+        Ok(pb::InformationAccuracy::CannotBeJudged) => "4",
+        _ => "?",
+    };
+    format!("{source}{accuracy}")
+}
+
+/// Markings in a few characters: "H2 · B2".
+pub fn markings_short(m: Option<&pb::Markings>) -> String {
+    match m {
+        Some(m) => format!("{} · {}", handling_code(m.handling), grading(m)),
+        None => "unmarked".into(),
+    }
+}
+
+/// What the handling code binds the reader to, in a line.
+fn handling_meaning(m: &pb::Markings) -> String {
+    match pb::Handling::try_from(m.handling) {
+        Ok(pb::Handling::H0) => "no restriction beyond the law".into(),
+        Ok(pb::Handling::H1) => {
+            "not for use as evidence in judicial proceedings without the provider's permission"
+                .into()
+        }
+        Ok(pb::Handling::H2) => "not to be disseminated without the provider's permission".into(),
+        Ok(pb::Handling::H3) => format!("restricted: {}", clean(&m.handling_conditions)),
+        _ => "unknown handling code".into(),
+    }
+}
+
+fn handling_style(handling: i32) -> Option<Style> {
+    match pb::Handling::try_from(handling) {
+        Ok(pb::Handling::H0) => None,
+        Ok(pb::Handling::H1) => Some(Style::Yellow),
+        _ => Some(Style::Red),
+    }
+}
+
+/// The banner over a case or note: the handling code and what it binds the reader to, and the
+/// grading.
+pub fn markings_banner(out: &Output, m: Option<&pb::Markings>) -> String {
+    let Some(m) = m else {
+        return String::new();
+    };
+    let text = format!(
+        "{} — {} · graded {}",
+        handling_code(m.handling),
+        handling_meaning(m),
+        grading(m)
+    );
+    out.paint(&text, handling_style(m.handling).unwrap_or(Style::Bold))
+}
+
 pub fn case_table(out: &Output, cases: &[pb::Case]) -> String {
     if cases.is_empty() {
         return "No cases.".into();
@@ -88,6 +151,7 @@ pub fn case_table(out: &Output, cases: &[pb::Case]) -> String {
     let mut table = Table::new(&[
         "ID",
         "REFERENCE",
+        "H",
         "STATUS",
         "PRIORITY",
         "CATEGORY",
@@ -100,6 +164,12 @@ pub fn case_table(out: &Output, cases: &[pb::Case]) -> String {
         table.row(vec![
             c.id.as_str().into(),
             c.reference.as_str().into(),
+            Cell::styled(
+                c.markings
+                    .as_ref()
+                    .map_or(String::new(), |m| handling_code(m.handling)),
+                c.markings.as_ref().and_then(|m| handling_style(m.handling)),
+            ),
             Cell::styled(friendly::<pb::CaseStatus>(c.status), status_style(c.status)),
             Cell::styled(
                 friendly::<pb::Priority>(c.priority),
@@ -120,6 +190,7 @@ pub fn case_fields(out: &Output, viewer: &Viewer<'_>, c: &pb::Case) -> String {
         status.push_str(&format!(" {}", out.paint("(overdue)", Style::Red)));
     }
     let mut fields = vec![
+        ("Handling", markings_banner(out, c.markings.as_ref())),
         ("Reference", c.reference.clone()),
         ("Title", clean(&c.title)),
         ("Status", status),
@@ -205,6 +276,19 @@ fn detail(viewer: &Viewer<'_>, e: &pb::CaseEvent) -> String {
         Ok(pb::CaseEventKind::Assigned) => format!("to {}", viewer.person(&e.assignee_id)),
         Ok(pb::CaseEventKind::Closed) => friendly::<pb::Resolution>(e.resolution),
         Ok(pb::CaseEventKind::NoteAdded) => format!("note {}", e.note_id),
+        Ok(pb::CaseEventKind::MarkingsChanged) => {
+            let what = if e.note_id.is_empty() {
+                String::new()
+            } else {
+                format!("note {} ", e.note_id)
+            };
+            let why = if e.reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", e.reason)
+            };
+            format!("{what}now {}{why}", markings_short(e.markings.as_ref()))
+        }
         _ => e.reason.clone(),
     }
 }
@@ -304,9 +388,11 @@ pub fn notes_text(out: &Output, viewer: &Viewer<'_>, notes: &[pb::Note]) -> Stri
             format!("{} {}", viewer.agency(&n.author_agency_id), n.author_id)
         };
         text.push_str(&format!(
-            "{} · {visibility} · {author}\n",
-            out.paint(&when(out, time(n.created_at.as_ref())), Style::Bold)
+            "{} · {visibility} · {author} · {}\n",
+            out.paint(&when(out, time(n.created_at.as_ref())), Style::Bold),
+            markings_banner(out, n.markings.as_ref())
         ));
+        text.push_str(&format!("  note {}\n", n.id));
         for line in clean_block(&n.body).lines() {
             text.push_str(&format!("  {line}\n"));
         }

@@ -428,6 +428,7 @@ impl World {
 
     pub fn referral(&self, title: &str, priority: pb::Priority) -> pb::FileReferralRequest {
         pb::FileReferralRequest {
+            markings: None,
             request_id: uuid::Uuid::new_v4().to_string(),
             channel_id: self.channel.id.clone(),
             category: pb::Category::Drugs as i32,

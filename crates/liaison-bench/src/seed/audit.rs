@@ -7,7 +7,7 @@ use super::rng::Rng;
 use super::world::World;
 use liaison_server::chain::AuditRecord;
 use liaison_server::clock::{from_micros, to_micros};
-use liaison_server::model::{Outcome, Roles, Timestamp};
+use liaison_server::model::{Handling, Outcome, Roles, Timestamp};
 
 const AUDIT_STREAM: u64 = 4;
 
@@ -448,6 +448,7 @@ impl Draft {
                 peer: None,
                 event: None,
                 refusals: None,
+                handling: None,
             },
         }
     }
@@ -485,6 +486,8 @@ impl Draft {
         self.record.case_id = Some(id);
         self.record.case_originating_agency_id = Some(world.agencies[originating].id.to_string());
         self.record.case_receiving_agency_id = Some(world.agencies[receiving].id.to_string());
+        // Seeded cases carry the default markings.
+        self.record.handling = Some(Handling::H0);
     }
 
     /// The case, visible in the audit log to `agency` only.
@@ -492,6 +495,7 @@ impl Draft {
         let id = case.id.to_string();
         self.target("case", id.clone());
         self.record.case_id = Some(id);
+        self.record.handling = Some(Handling::H0);
         self.record.case_originating_agency_id = Some(agency.clone());
         self.record.case_receiving_agency_id = Some(agency);
     }

@@ -14,8 +14,8 @@ use super::text;
 use super::world::{World, FILED_FROM_INDIA};
 use liaison_server::clock::{from_micros, to_micros};
 use liaison_server::model::{
-    Case, CaseEvent, CaseStatus, Category, EventActor, EventKind, Note, NoteVisibility, Priority,
-    Resolution, Timestamp,
+    Case, CaseEvent, CaseStatus, Category, EventActor, EventKind, Markings, Note, NoteVisibility,
+    Priority, Resolution, Timestamp,
 };
 use liaison_server::repo::seed::{CaseBatch, NewCase};
 
@@ -530,6 +530,7 @@ pub fn generate(
             author_agency_id: author_user.agency_id.clone(),
             visibility,
             body: text::note_body(&mut t.rng),
+            markings: Markings::default(),
             created_at: from_micros(created),
         };
         let note_id = note.id.clone();
@@ -578,6 +579,7 @@ pub fn generate(
         acknowledged_at: acknowledged_at.map(from_micros),
         closed_at: closed_at.map(from_micros),
         acknowledge_due_at: from_micros(due),
+        markings: Markings::default(),
         version: t.version,
     };
     let request_id = t.rng.uuid_v4().to_string();

@@ -11,7 +11,7 @@ use crate::domain::audit_log::{self, AuditFilter, Verification};
 use crate::domain::paging;
 use crate::error::AppResult;
 use crate::limits::{MAX_ID_CHARS, SHA256_HEX_CHARS};
-use crate::model::Outcome;
+use crate::model::{Handling, Outcome};
 use crate::pb::{self, audit_service_server::AuditService};
 use crate::validate::{self, Violations};
 
@@ -26,6 +26,12 @@ impl TryFrom<&pb::QueryAuditLogRequest> for AuditFilter {
             method: (!m.method.is_empty())
                 .then(|| v.check("method", validate::text(&m.method, 1, 100, false))),
             outcome: convert::optional_enum(&mut v, "outcome", m.outcome, Outcome::from_code),
+            min_handling: convert::optional_enum(
+                &mut v,
+                "min_handling",
+                m.min_handling,
+                Handling::from_code,
+            ),
             since: convert::from_timestamp(&mut v, "since", m.since),
             until: convert::from_timestamp(&mut v, "until", m.until),
             page_size: paging::page_size(m.page_size).unwrap_or_else(|_| {
@@ -58,6 +64,7 @@ impl TryFrom<&pb::ExportAuditLogRequest> for AuditFilter {
             outcome: m.outcome,
             since: m.since,
             until: m.until,
+            min_handling: m.min_handling,
             page_size: 0,
             page_token: String::new(),
         })

@@ -10,7 +10,8 @@ use crate::domain::watch as watch_domain;
 use crate::error::AppResult;
 use crate::limits::{MAX_ID_CHARS, MAX_NAME_CHARS, MAX_REASON_CHARS, MAX_TEXT_CHARS};
 use crate::model::{
-    CaseId, CaseOrder, CaseStatus, CaseView, Category, NoteVisibility, Priority, Resolution,
+    CaseId, CaseOrder, CaseStatus, CaseView, Category, Markings, NoteId, NoteVisibility, Priority,
+    Resolution,
 };
 use crate::pb::{self, case_service_server::CaseService};
 use crate::validate::{self, checked, Violations};
@@ -29,6 +30,7 @@ impl TryFrom<&pb::FileReferralRequest> for NewReferral {
             "summary",
             validate::text(&m.summary, 1, MAX_TEXT_CHARS, true),
         );
+        let markings = convert::markings_request(&mut v, "markings", m.markings.as_ref());
         v.finish()?;
         Ok(NewReferral {
             request_id,
@@ -37,6 +39,7 @@ impl TryFrom<&pb::FileReferralRequest> for NewReferral {
             priority: checked(priority)?,
             title,
             summary,
+            markings: markings.or(&Markings::default()),
         })
     }
 }
@@ -436,6 +439,7 @@ impl CaseService for Api {
                 m.visibility,
                 NoteVisibility::from_code,
             );
+            let markings = convert::markings_request(&mut v, "markings", m.markings.as_ref());
             v.finish()?;
             let note = cases::add_note(
                 &self.state,
@@ -444,6 +448,71 @@ impl CaseService for Api {
                 &CaseId::from(case_id.as_str()),
                 body,
                 checked(visibility)?,
+                markings,
+            )
+            .await?;
+            Ok(convert::note(note))
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_case_markings(
+        &self,
+        request: Request<pb::UpdateCaseMarkingsRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let started = self.begin(request, "CaseService/UpdateCaseMarkings").await;
+        let result = async {
+            let scope = &started.case_worker()?;
+            let m = &started.message;
+            started.call.concerns("case", &m.id);
+            let mut v = Violations::new();
+            let id = v.check("id", validate::case_key(&m.id));
+            let etag = v.check("etag", validate::text(&m.etag, 1, MAX_ID_CHARS, false));
+            let markings = convert::markings_change(&mut v, "markings", m.markings.as_ref());
+            let why = (!m.reason.is_empty()).then(|| reason(&mut v, "reason", &m.reason));
+            v.finish()?;
+            let case = cases::mark_case(
+                &self.state,
+                &started.call,
+                scope,
+                &CaseId::from(id.as_str()),
+                &etag,
+                checked(markings)?,
+                why,
+            )
+            .await?;
+            Ok(convert::case(case, self.state.clock.now()))
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_note_markings(
+        &self,
+        request: Request<pb::UpdateNoteMarkingsRequest>,
+    ) -> Result<Response<pb::Note>, Status> {
+        let started = self.begin(request, "CaseService/UpdateNoteMarkings").await;
+        let result = async {
+            let scope = &started.case_worker()?;
+            let m = &started.message;
+            started.call.concerns("case", &m.case_id);
+            let mut v = Violations::new();
+            let case_id = v.check("case_id", validate::case_key(&m.case_id));
+            let note_id = v.check("note_id", validate::uuid(&m.note_id));
+            let markings = convert::markings_change(&mut v, "markings", m.markings.as_ref());
+            let why = (!m.reason.is_empty()).then(|| reason(&mut v, "reason", &m.reason));
+            v.finish()?;
+            let note = cases::mark_note(
+                &self.state,
+                &started.call,
+                scope,
+                &CaseId::from(case_id.as_str()),
+                &NoteId::from(note_id.as_str()),
+                checked(markings)?,
+                why,
             )
             .await?;
             Ok(convert::note(note))

@@ -2,9 +2,14 @@
 
 use crate::chain::AuditEntry;
 use crate::domain::channels::ChannelView;
-use crate::model::{Agency, Case, CaseEvent, Note, Resolution, Timestamp, User};
+use crate::domain::markings::MarkingsRequest;
+use crate::limits::MAX_REASON_CHARS;
+use crate::model::{
+    Agency, Case, CaseEvent, Handling, InformationAccuracy, Markings, Note, Resolution,
+    SourceReliability, Timestamp, User,
+};
 use crate::pb;
-use crate::validate::Violations;
+use crate::validate::{self, Violations};
 
 pub fn timestamp(t: Timestamp) -> prost_types::Timestamp {
     prost_types::Timestamp {
@@ -141,7 +146,95 @@ pub fn case(c: Case, now: Timestamp) -> pb::Case {
         acknowledged_at: optional_timestamp(c.acknowledged_at),
         closed_at: optional_timestamp(c.closed_at),
         acknowledge_due_at: Some(timestamp(c.acknowledge_due_at)),
+        markings: Some(markings(c.markings)),
     }
+}
+
+pub fn markings(m: Markings) -> pb::Markings {
+    pb::Markings {
+        handling: m.handling.code().into(),
+        handling_conditions: m.handling_conditions.unwrap_or_default(),
+        source_reliability: m.source_reliability.code().into(),
+        information_accuracy: m.information_accuracy.code().into(),
+    }
+}
+
+/// Markings from a request (under `field`), each code left unspecified taking the default of
+/// what is marked. H3 must state its conditions, and only H3 may.
+pub fn markings_request(
+    v: &mut Violations,
+    field: &str,
+    m: Option<&pb::Markings>,
+) -> MarkingsRequest {
+    let Some(m) = m else {
+        return MarkingsRequest::default();
+    };
+    let handling = optional_enum(
+        v,
+        &format!("{field}.handling"),
+        m.handling,
+        Handling::from_code,
+    );
+    let conditions_field = format!("{field}.handling_conditions");
+    let handling_conditions = match handling {
+        Some(Handling::H3) => Some(
+            v.check(
+                &conditions_field,
+                validate::text(&m.handling_conditions, 1, MAX_REASON_CHARS, true)
+                    .map_err(|e| format!("{e} (an H3 marking states its conditions)")),
+            ),
+        ),
+        _ => {
+            if !m.handling_conditions.is_empty() {
+                v.add(
+                    &conditions_field,
+                    "only an H3 marking states conditions; leave it empty or mark H3",
+                );
+            }
+            None
+        }
+    };
+    MarkingsRequest {
+        handling,
+        handling_conditions,
+        source_reliability: optional_enum(
+            v,
+            &format!("{field}.source_reliability"),
+            m.source_reliability,
+            SourceReliability::from_code,
+        ),
+        information_accuracy: optional_enum(
+            v,
+            &format!("{field}.information_accuracy"),
+            m.information_accuracy,
+            InformationAccuracy::from_code,
+        ),
+    }
+}
+
+/// Complete markings from a request that changes them: every code must be set, so that a change
+/// never relaxes a code by leaving it out.
+pub fn markings_change(
+    v: &mut Violations,
+    field: &str,
+    m: Option<&pb::Markings>,
+) -> Option<Markings> {
+    let Some(given) = m else {
+        v.add(field, "must be set");
+        return None;
+    };
+    let before = v.len();
+    for (name, value) in [
+        ("handling", given.handling),
+        ("source_reliability", given.source_reliability),
+        ("information_accuracy", given.information_accuracy),
+    ] {
+        if value == 0 {
+            v.add(&format!("{field}.{name}"), "must be set");
+        }
+    }
+    let request = markings_request(v, field, m);
+    (v.len() == before).then(|| request.or(&Markings::default()))
 }
 
 pub fn note(n: Note) -> pb::Note {
@@ -153,6 +246,7 @@ pub fn note(n: Note) -> pb::Note {
         visibility: n.visibility.code().into(),
         body: n.body,
         created_at: Some(timestamp(n.created_at)),
+        markings: Some(markings(n.markings)),
     }
 }
 
@@ -170,6 +264,7 @@ pub fn event(e: CaseEvent) -> pb::CaseEvent {
         assignee_id: e.assignee_id.map(String::from).unwrap_or_default(),
         resolution: e.resolution.map(Resolution::code).unwrap_or(0).into(),
         note_id: e.note_id.map(String::from).unwrap_or_default(),
+        markings: e.markings.map(markings),
     }
 }
 
@@ -193,6 +288,7 @@ pub fn audit_entry(e: AuditEntry) -> pb::AuditEntry {
         event: r.event.unwrap_or_default(),
         refusals: r.refusals.map_or(0, |c| c.count),
         first_refused_time: r.refusals.map(|c| timestamp(c.first_at)),
+        handling: r.handling.map_or(0, Handling::code).into(),
         prev_hash: e.prev_hash,
         hash: e.hash,
     }
@@ -201,8 +297,8 @@ pub fn audit_entry(e: AuditEntry) -> pb::AuditEntry {
 #[cfg(test)]
 mod tests {
     use crate::model::{
-        CaseStatus, Category, ChannelStatus, EventKind, NoteVisibility, Outcome, Priority,
-        Resolution, Role,
+        CaseStatus, Category, ChannelStatus, EventKind, Handling, InformationAccuracy,
+        NoteVisibility, Outcome, Priority, Resolution, Role, SourceReliability,
     };
     use crate::pb;
 
@@ -257,5 +353,25 @@ mod tests {
         pin!(NoteVisibility, NoteVisibility, "NOTE_VISIBILITY_");
         pin!(Outcome, AuditOutcome, "AUDIT_OUTCOME_");
         pin!(EventKind, CaseEventKind, "CASE_EVENT_KIND_");
+        pin!(Handling, Handling, "HANDLING_");
+        pin!(SourceReliability, SourceReliability, "SOURCE_RELIABILITY_");
+        // Shown as its number; named on the wire.
+        pinned(
+            InformationAccuracy::ALL,
+            "INFORMATION_ACCURACY_",
+            InformationAccuracy::code,
+            |a| match a {
+                InformationAccuracy::KnownTrue => "KNOWN_TRUE",
+                InformationAccuracy::KnownToSource => "KNOWN_TO_SOURCE",
+                InformationAccuracy::Corroborated => "CORROBORATED",
+                InformationAccuracy::CannotBeJudged => "CANNOT_BE_JUDGED",
+            },
+            |n| pb::InformationAccuracy::from_str_name(n).map(|v| v as i32),
+            |n| {
+                pb::InformationAccuracy::try_from(n)
+                    .ok()
+                    .map(|v| v.as_str_name())
+            },
+        );
     }
 }

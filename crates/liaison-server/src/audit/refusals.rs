@@ -200,6 +200,7 @@ mod tests {
             peer: Some(peer.into()),
             event: None,
             refusals: None,
+            handling: None,
         }
     }
 

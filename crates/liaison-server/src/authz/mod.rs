@@ -20,7 +20,8 @@
 
 use crate::error::{AppError, AppResult};
 use crate::model::{
-    AgencyId, Case, CaseEvent, CaseView, Channel, ChannelStatus, Principal, Role, UserId,
+    AgencyId, Case, CaseEvent, CaseView, Channel, ChannelStatus, Handling, Note, Principal, Role,
+    UserId,
 };
 
 pub const CASE_NOT_FOUND: AppError = AppError::NotFound("case not found");
@@ -187,6 +188,8 @@ pub enum CaseAction {
     Close,
     Reopen,
     Withdraw,
+    /// Changes the case's markings: the providing (originating) side's.
+    Mark,
 }
 
 /// Who may do each action to a case they can see, as the service explains a refusal.
@@ -207,6 +210,9 @@ fn who_may(action: CaseAction) -> &'static str {
             "only the filer or an originating supervisor may provide information"
         }
         CaseAction::Withdraw => "only the filer or an originating supervisor may withdraw a case",
+        CaseAction::Mark => {
+            "only the providing agency may change a case's markings: its filer or an originating supervisor"
+        }
     }
 }
 
@@ -222,7 +228,25 @@ fn allows(p: &Principal, case: &Case, action: CaseAction) -> bool {
             receiving_supervisor
         }
         CaseAction::RequestInformation | CaseAction::Close => assignee || receiving_supervisor,
-        CaseAction::ProvideInformation | CaseAction::Withdraw => filer || originating_supervisor,
+        CaseAction::ProvideInformation | CaseAction::Withdraw | CaseAction::Mark => {
+            filer || originating_supervisor
+        }
+    }
+}
+
+/// Whether the holder of a permit on a note's case may change the note's markings: only the
+/// note's provider may, that is its author or a supervisor of the author's agency.
+pub fn may_mark_note(scope: &CaseScope, note: &Note) -> AppResult<()> {
+    let p = scope.principal();
+    let author = note.author_id == p.user_id;
+    let author_supervisor = p.has(Role::Supervisor) && note.author_agency_id == p.agency_id;
+    if author || author_supervisor {
+        Ok(())
+    } else {
+        Err(AppError::PermissionDenied(
+            "only the providing agency may change a note's markings: its author or a supervisor of the author's agency"
+                .into(),
+        ))
     }
 }
 
@@ -241,6 +265,11 @@ impl<T> Unchecked<T> {
 impl Unchecked<Case> {
     pub fn id(&self) -> &str {
         self.0.id.as_str()
+    }
+
+    /// The case's handling code: an attempt on the case records it, as a read would.
+    pub fn handling(&self) -> Handling {
+        self.0.markings.handling
     }
 
     /// The case's originating and receiving agencies.
@@ -523,6 +552,10 @@ mod tests {
         assert_eq!(code(&recv_sup, CaseAction::Withdraw), PermissionDenied);
         assert_eq!(code(&orig_sup, CaseAction::Withdraw), Ok);
         assert_eq!(code(&orig_sup, CaseAction::Acknowledge), PermissionDenied);
+        assert_eq!(code(&filer, CaseAction::Mark), Ok);
+        assert_eq!(code(&orig_sup, CaseAction::Mark), Ok);
+        assert_eq!(code(&worker, CaseAction::Mark), PermissionDenied);
+        assert_eq!(code(&recv_sup, CaseAction::Mark), PermissionDenied);
         assert_eq!(code(&stranger_sup, CaseAction::Read), NotFound);
         assert_eq!(code(&admin, CaseAction::Read), PermissionDenied);
     }

@@ -9,7 +9,7 @@ use crate::chain::{AuditEntry, Checkpoint};
 use crate::domain::call::{Call, Work};
 use crate::domain::paging;
 use crate::error::{AppError, AppResult};
-use crate::model::{Outcome, Timestamp};
+use crate::model::{Handling, Outcome, Timestamp};
 use crate::repo::audit::{AuditQuery, SeqSpan};
 use crate::repo::{self, Db};
 use crate::state::AppState;
@@ -20,6 +20,7 @@ pub struct AuditFilter {
     pub case_id: Option<String>,
     pub method: Option<String>,
     pub outcome: Option<Outcome>,
+    pub min_handling: Option<Handling>,
     pub since: Option<Timestamp>,
     pub until: Option<Timestamp>,
     pub page_size: u64,
@@ -34,6 +35,7 @@ impl AuditFilter {
             case_id: self.case_id.clone(),
             method: self.method.clone(),
             outcome: self.outcome,
+            min_handling: self.min_handling,
             since: self.since,
             until: self.until,
             before_seq: None,
@@ -56,6 +58,7 @@ impl AuditFilter {
             self.case_id.as_deref().unwrap_or(""),
             self.method.as_deref().unwrap_or(""),
             self.outcome.map(|o| o.as_str()).unwrap_or(""),
+            self.min_handling.map(|h| h.as_str()).unwrap_or(""),
             &time(self.since),
             &time(self.until),
         ])

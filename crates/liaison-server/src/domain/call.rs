@@ -14,7 +14,7 @@ use crate::chain::AuditRecord;
 use crate::error::{AppError, AppResult};
 use crate::limits::MAX_ID_CHARS;
 use crate::model::Principal;
-use crate::model::{Case, CaseEvent, CaseId, Outcome, Roles, User};
+use crate::model::{Case, CaseEvent, CaseId, Handling, Outcome, Roles, User};
 use crate::repo::{self, Tx};
 use crate::state::AppState;
 use crate::sync::lock;
@@ -35,6 +35,8 @@ struct Subject {
     target_id: Option<String>,
     case_id: Option<String>,
     case_parties: Option<(String, String)>,
+    /// The strictest handling code in force on what the call read or changed.
+    handling: Option<Handling>,
 }
 
 /// Ids from requests are recorded as given, cut to the longest id a request may carry.
@@ -136,23 +138,41 @@ impl Call {
                 case.originating_agency_id.as_str(),
                 case.receiving_agency_id.as_str(),
             ),
+            case.markings.handling,
         );
+    }
+
+    /// The call read or changed content marked `handling`: its entry records the strictest such
+    /// code, so an auditor can ask who read H2 material.
+    pub fn touches_marked(&self, handling: Handling) {
+        let mut subject = lock(&self.subject);
+        subject.handling = subject.handling.max(Some(handling));
     }
 
     /// The call concerns this case, read but not yet authorized: an attempt on it is its parties'
     /// auditors' to see too.
     pub fn concerns_unchecked_case(&self, case: &Unchecked<Case>) {
-        self.concerns_case_for(case.id(), case.parties());
+        self.concerns_case_for(case.id(), case.parties(), case.handling());
     }
 
     /// The call concerns this case, but only `agency_id`'s auditors may see the entry (an
     /// internal note must not show up in the other agency's audit view either).
     pub fn concerns_case_within(&self, case: &Case, agency_id: &str) {
-        self.concerns_case_for(case.id.as_str(), (agency_id, agency_id));
+        self.concerns_case_for(
+            case.id.as_str(),
+            (agency_id, agency_id),
+            case.markings.handling,
+        );
     }
 
-    fn concerns_case_for(&self, case_id: &str, (originating, receiving): (&str, &str)) {
+    fn concerns_case_for(
+        &self,
+        case_id: &str,
+        (originating, receiving): (&str, &str),
+        handling: Handling,
+    ) {
         let mut subject = lock(&self.subject);
+        subject.handling = subject.handling.max(Some(handling));
         subject.target_type = Some("case");
         subject.target_id = Some(case_id.to_string());
         subject.case_id = Some(case_id.to_string());
@@ -191,6 +211,7 @@ impl Call {
             peer: self.peer.clone(),
             event: lock(&self.event).map(str::to_string),
             refusals: None,
+            handling: subject.handling,
         }
     }
 }
@@ -380,6 +401,7 @@ pub async fn audit_deliveries(
             target_id: Some(case.id.to_string()),
             case_id: Some(case.id.to_string()),
             case_parties: Some(parties),
+            handling: Some(case.markings.handling),
         };
         let mut record = call.record_about(state, Outcome::Allowed, 0, subject);
         record.event = Some(WATCH_DELIVERY.to_string());

@@ -7,12 +7,13 @@ use crate::authz::{
 };
 use crate::domain::call::{Call, Work};
 use crate::domain::lifecycle::{self, Move};
+use crate::domain::markings::{self, MarkingsRequest};
 use crate::domain::paging;
 use crate::error::{AppError, AppResult};
 use crate::model::{
     AgencyId, Case, CaseEvent, CaseId, CaseOrder, CaseStatus, CaseView, Category, ChannelId,
-    ChannelStatus, EventActor, EventId, EventKind, Note, NoteId, NoteVisibility, Priority, Role,
-    Timestamp,
+    ChannelStatus, EventActor, EventId, EventKind, Markings, Note, NoteId, NoteVisibility,
+    Priority, Role, Timestamp,
 };
 use crate::repo::cases::{CaseCursor, CaseQuery, TimelineCursor};
 use crate::repo::{self, Tx};
@@ -26,6 +27,7 @@ pub struct NewReferral {
     pub priority: Priority,
     pub title: String,
     pub summary: String,
+    pub markings: Markings,
 }
 
 /// A new event of `case`, recorded by `actor` now.
@@ -89,7 +91,8 @@ async fn replay(
         && case.category == new.category
         && case.priority == new.priority
         && case.title == new.title
-        && case.summary == new.summary;
+        && case.summary == new.summary
+        && case.markings == new.markings;
     if !same {
         return Err(AppError::invalid(
             "request_id",
@@ -173,6 +176,7 @@ async fn file_once(
         acknowledged_at: None,
         closed_at: None,
         acknowledge_due_at: now + new.priority.acknowledge_within(),
+        markings: new.markings.clone(),
         version: 1,
     };
     call.concerns_case(&case);
@@ -260,6 +264,10 @@ pub async fn list(
     };
     let work = Work::begin(state, call).await?;
     let cases = repo::cases::list(work.tx(), &query).await?;
+    let shown = usize::try_from(listing.page_size).unwrap_or(usize::MAX);
+    for case in cases.iter().take(shown) {
+        call.touches_marked(case.markings.handling);
+    }
     work.commit().await?;
     paging::page(secret, &binding, cases, listing.page_size, |last| {
         CaseCursor::after(last, listing.order)
@@ -337,12 +345,16 @@ pub async fn add_note(
     case_id: &CaseId,
     body: String,
     visibility: NoteVisibility,
+    markings: MarkingsRequest,
 ) -> AppResult<Note> {
     let p = scope.principal();
     let mut work = Work::begin(state, call).await?;
     let tx = work.tx();
     let permit = load(tx, call, scope, case_id, CaseAction::AddNote).await?;
     let case = permit.case();
+    let markings = markings.or(&markings::note_defaults(&case.markings));
+    markings::check_note_under_case(&markings, &case.markings)?;
+    call.touches_marked(markings.handling);
     let now = state.clock.now();
     match visibility {
         // A shared note changes what both sides know of the case: its etag moves.
@@ -357,6 +369,7 @@ pub async fn add_note(
         author_agency_id: p.agency_id.clone(),
         visibility,
         body,
+        markings,
         created_at: now,
     };
     repo::cases::insert_note(tx, &note).await?;
@@ -369,6 +382,96 @@ pub async fn add_note(
     work.commit().await?;
     Ok(note)
 }
+
+/// Changes the markings of the case at the version the caller saw: its provider's move. Relaxing
+/// needs a reason; the change is an event both agencies see.
+pub async fn mark_case(
+    state: &AppState,
+    call: &Call,
+    scope: &CaseScope,
+    id: &CaseId,
+    etag: &str,
+    new: Markings,
+    reason: Option<String>,
+) -> AppResult<Case> {
+    let mut work = Work::begin(state, call).await?;
+    let tx = work.tx();
+    let permit = load(tx, call, scope, id, CaseAction::Mark).await?;
+    let case = permit.case();
+    if case.etag() != etag {
+        return Err(stale());
+    }
+    markings::check_change(&case.markings, &new, reason.as_deref())?;
+    call.touches_marked(new.handling);
+    let now = state.clock.now();
+    let mut next = case.clone();
+    next.markings = new.clone();
+    next.updated_at = now;
+    next.version = case.version + 1;
+    if !repo::cases::update(tx, &next, case.version).await? {
+        return Err(stale());
+    }
+    let mut ev = event(
+        &next,
+        EventKind::MarkingsChanged,
+        scope.principal().as_actor(),
+        now,
+    );
+    ev.from_status = Some(case.status);
+    ev.to_status = Some(case.status);
+    ev.reason = reason;
+    ev.markings = Some(new);
+    work.record_event(ev);
+    work.commit().await?;
+    Ok(next)
+}
+
+/// Changes the markings of a note of the case: its provider's move (its author, or a supervisor
+/// of the author's agency), never laxer than the case. A note the caller may not read is as
+/// NOT_FOUND as one that does not exist. Answers the note with the markings in force.
+pub async fn mark_note(
+    state: &AppState,
+    call: &Call,
+    scope: &CaseScope,
+    case_id: &CaseId,
+    note_id: &NoteId,
+    new: Markings,
+    reason: Option<String>,
+) -> AppResult<Note> {
+    let p = scope.principal();
+    let mut work = Work::begin(state, call).await?;
+    let tx = work.tx();
+    let permit = load(tx, call, scope, case_id, CaseAction::Read).await?;
+    let case = permit.case();
+    let mut note = repo::cases::find_note(tx, &permit, note_id)
+        .await?
+        .ok_or(NOTE_NOT_FOUND)?;
+    if note.visibility == NoteVisibility::Internal {
+        call.concerns_case_within(case, note.author_agency_id.as_str());
+    }
+    call.touches_marked(note.markings.handling);
+    authz::may_mark_note(scope, &note)?;
+    markings::check_change(&note.markings, &new, reason.as_deref())?;
+    markings::check_note_under_case(&new, &case.markings)?;
+    call.touches_marked(new.handling);
+    let now = state.clock.now();
+    repo::cases::update_note_markings(tx, &note.id, &new).await?;
+    let mut ev = event(case, EventKind::MarkingsChanged, p.as_actor(), now);
+    ev.note_id = Some(note.id.clone());
+    ev.reason = reason;
+    ev.markings = Some(new.clone());
+    match note.visibility {
+        // Like adding it: a shared note's change moves the case's etag for both sides.
+        NoteVisibility::Shared => repo::cases::touch(tx, &case.id, now).await?,
+        NoteVisibility::Internal => ev.visible_to_agency_id = Some(note.author_agency_id.clone()),
+    }
+    work.record_event(ev);
+    work.commit().await?;
+    note.markings = new.in_force_under(&case.markings);
+    Ok(note)
+}
+
+const NOTE_NOT_FOUND: AppError = AppError::NotFound("note not found");
 
 /// A page of a case's notes or events: the page size asked for and the token from the last page.
 #[derive(Debug, Clone)]
@@ -424,7 +527,20 @@ pub async fn notes(
 ) -> AppResult<(Vec<Note>, Option<String>)> {
     let notes = Timeline {
         method: "ListNotes",
-        read: repo::cases::notes,
+        // Each note shows the markings in force under its case's, and the call's entry records
+        // the strictest of those it returns (the one extra note read ahead is not returned).
+        read: async |tx: &Tx, permit: &CasePermit, after: Option<&TimelineCursor>, limit: u64| {
+            let mut notes = repo::cases::notes(tx, permit, after, limit).await?;
+            let case = &permit.case().markings;
+            for note in &mut notes {
+                note.markings = note.in_force(case);
+            }
+            let shown = usize::try_from(limit.saturating_sub(1)).unwrap_or(usize::MAX);
+            for note in notes.iter().take(shown) {
+                call.touches_marked(note.markings.handling);
+            }
+            Ok(notes)
+        },
         cursor_of: |n: &Note| TimelineCursor {
             at: n.created_at.timestamp_micros(),
             id: n.id.to_string(),

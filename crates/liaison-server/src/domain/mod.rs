@@ -8,6 +8,7 @@ pub mod cases;
 pub mod channels;
 pub mod directory;
 pub mod lifecycle;
+pub mod markings;
 pub mod paging;
 pub mod users;
 pub mod watch;

@@ -214,6 +214,7 @@ mod tests {
             assignee_id: None,
             resolution: None,
             note_id: None,
+            markings: None,
             visible_to_agency_id: None,
         }
     }

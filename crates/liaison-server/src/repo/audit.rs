@@ -25,7 +25,7 @@ use crate::authz::AuditScope;
 use crate::chain::{AuditEntry, AuditRecord, Checkpoint, RecordView, Refusals, GENESIS_HASH};
 use crate::clock::{from_micros, to_micros};
 use crate::error::{AppError, AppResult};
-use crate::model::{Outcome, Roles, Timestamp};
+use crate::model::{Handling, Outcome, Roles, Timestamp};
 
 /// A record in the intake: its intake number, what it says and the service's MAC over it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +59,7 @@ macro_rules! active_record {
             event: Set(record.event.clone()),
             refusals: Set(record.refusals.map(|r| r.count)),
             first_refused_at: Set(record.refusals.map(|r| to_micros(r.first_at))),
+            handling: Set(record.handling.map(Handling::code)),
             $($extra)*
         }
     }};
@@ -98,6 +99,10 @@ macro_rules! record_of_row {
             peer: $row.peer,
             event: $row.event,
             refusals: refusals($row.refusals, $row.first_refused_at),
+            handling: $row
+                .handling
+                .map(|h| decode(h.into(), Handling::from_code, "handling code"))
+                .transpose()?,
         }
     };
 }
@@ -342,6 +347,8 @@ pub struct AuditQuery {
     pub case_id: Option<String>,
     pub method: Option<String>,
     pub outcome: Option<Outcome>,
+    /// Only entries recording this handling code or a stricter one.
+    pub min_handling: Option<Handling>,
     pub since: Option<Timestamp>,
     pub until: Option<Timestamp>,
     /// Only entries with a lower sequence number (the cursor, newest first).
@@ -449,6 +456,9 @@ pub async fn query(tx: &Tx, q: &AuditQuery) -> AppResult<Vec<AuditEntry>> {
     if let Some(method) = &q.method {
         query = query.filter(audit_entry::Column::Method.eq(method.as_str()));
     }
+    if let Some(handling) = q.min_handling {
+        query = query.filter(audit_entry::Column::Handling.gte(handling.code()));
+    }
     if let Some(outcome) = q.outcome {
         query = query.filter(audit_entry::Column::Outcome.eq(outcome.code()));
     }
@@ -543,7 +553,7 @@ pub struct StoredEntry<'a> {
 }
 
 /// The columns [`scan`] reads, in the order [`stored_entry`] decodes them.
-const SCAN_COLUMNS: [&str; 22] = [
+const SCAN_COLUMNS: [&str; 23] = [
     "seq",
     "at",
     "actor_id",
@@ -566,6 +576,7 @@ const SCAN_COLUMNS: [&str; 22] = [
     "mac",
     "refusals",
     "first_refused_at",
+    "handling",
 ];
 
 /// Rows a [`scan`] asks for at once: it streams them, and stopping early leaves at most this many
@@ -627,6 +638,10 @@ where
                 }
                 _ => None,
             },
+            handling: get::<R, Option<i16>>(row, 22, check_types)?
+                .map(|h| decode(h.into(), Handling::from_code, "handling code"))
+                .transpose()?
+                .map(Handling::code),
         },
         prev_hash: text(17)?,
         hash: text(18)?,

@@ -13,7 +13,8 @@ use crate::clock::{from_micros, to_micros};
 use crate::error::{AppError, AppResult};
 use crate::model::{
     AgencyId, Case, CaseEvent, CaseId, CaseOrder, CaseStatus, CaseView, Category, ChannelId,
-    EventKind, Note, NoteId, NoteVisibility, Priority, Resolution, Timestamp, UserId,
+    EventKind, Handling, InformationAccuracy, Markings, Note, NoteId, NoteVisibility, Priority,
+    Resolution, SourceReliability, Timestamp, UserId,
 };
 
 impl TryFrom<case::Model> for Case {
@@ -42,9 +43,38 @@ impl TryFrom<case::Model> for Case {
             acknowledged_at: row.acknowledged_at.map(from_micros),
             closed_at: row.closed_at.map(from_micros),
             acknowledge_due_at: from_micros(row.acknowledge_due_at),
+            markings: markings(
+                row.handling,
+                row.handling_conditions,
+                row.source_reliability,
+                row.information_accuracy,
+            )?,
             version: row.version,
         })
     }
+}
+
+/// Markings from their stored codes.
+fn markings(
+    handling: i16,
+    handling_conditions: Option<String>,
+    source_reliability: i16,
+    information_accuracy: i16,
+) -> AppResult<Markings> {
+    Ok(Markings {
+        handling: decode(handling.into(), Handling::from_code, "handling code")?,
+        handling_conditions,
+        source_reliability: decode(
+            source_reliability.into(),
+            SourceReliability::from_code,
+            "source reliability",
+        )?,
+        information_accuracy: decode(
+            information_accuracy.into(),
+            InformationAccuracy::from_code,
+            "information accuracy",
+        )?,
+    })
 }
 
 /// The next reference number of a channel in a year: 1, 2, 3, ... with no reuse.
@@ -78,9 +108,12 @@ pub async fn next_reference_number(tx: &Tx, channel_id: &ChannelId, year: i32) -
     Ok(row.try_get::<i64>("", "last_seq")?)
 }
 
-/// Inserts a new case. A second filing by the same user with the same request id is refused with
-/// `AlreadyExists`, which the domain answers with the first case.
-pub async fn insert(tx: &Tx, case: &Case, request_id: &str) -> AppResult<()> {
+/// The row of a case (bulk loads set `escalated_at` for history; a filing has none).
+pub(super) fn case_row(
+    case: &Case,
+    request_id: &str,
+    escalated_at: Option<Timestamp>,
+) -> case::ActiveModel {
     case::ActiveModel {
         id: Set(case.id.to_string()),
         reference: Set(case.reference.clone()),
@@ -102,11 +135,21 @@ pub async fn insert(tx: &Tx, case: &Case, request_id: &str) -> AppResult<()> {
         acknowledge_due_at: Set(to_micros(case.acknowledge_due_at)),
         version: Set(case.version),
         request_id: Set(request_id.to_string()),
-        escalated_at: Set(None),
+        escalated_at: Set(escalated_at.map(to_micros)),
+        handling: Set(case.markings.handling.code()),
+        handling_conditions: Set(case.markings.handling_conditions.clone()),
+        source_reliability: Set(case.markings.source_reliability.code()),
+        information_accuracy: Set(case.markings.information_accuracy.code()),
     }
-    .insert(&tx.txn)
-    .await
-    .on_unique(|| AppError::AlreadyExists("request_id was already used".into()))?;
+}
+
+/// Inserts a new case. A second filing by the same user with the same request id is refused with
+/// `AlreadyExists`, which the domain answers with the first case.
+pub async fn insert(tx: &Tx, case: &Case, request_id: &str) -> AppResult<()> {
+    case_row(case, request_id, None)
+        .insert(&tx.txn)
+        .await
+        .on_unique(|| AppError::AlreadyExists("request_id was already used".into()))?;
     Ok(())
 }
 
@@ -180,6 +223,22 @@ pub async fn update(tx: &Tx, case: &Case, expected_version: i64) -> AppResult<bo
             Expr::value(case.closed_at.map(to_micros)),
         )
         .col_expr(case::Column::Version, Expr::value(case.version))
+        .col_expr(
+            case::Column::Handling,
+            Expr::value(case.markings.handling.code()),
+        )
+        .col_expr(
+            case::Column::HandlingConditions,
+            Expr::value(case.markings.handling_conditions.clone()),
+        )
+        .col_expr(
+            case::Column::SourceReliability,
+            Expr::value(case.markings.source_reliability.code()),
+        )
+        .col_expr(
+            case::Column::InformationAccuracy,
+            Expr::value(case.markings.information_accuracy.code()),
+        )
         .filter(case::Column::Id.eq(case.id.as_str()))
         .filter(case::Column::Version.eq(expected_version))
         .exec(&tx.txn)
@@ -384,12 +443,18 @@ impl TryFrom<case_note::Model> for Note {
             author_id: row.author_id.into(),
             author_agency_id: row.author_agency_id.into(),
             body: row.body,
+            markings: markings(
+                row.handling,
+                row.handling_conditions,
+                row.source_reliability,
+                row.information_accuracy,
+            )?,
             created_at: from_micros(row.created_at),
         })
     }
 }
 
-pub async fn insert_note(tx: &Tx, note: &Note) -> AppResult<()> {
+pub(super) fn note_row(note: &Note) -> case_note::ActiveModel {
     case_note::ActiveModel {
         id: Set(note.id.to_string()),
         case_id: Set(note.case_id.to_string()),
@@ -398,9 +463,54 @@ pub async fn insert_note(tx: &Tx, note: &Note) -> AppResult<()> {
         visibility: Set(note.visibility.code()),
         body: Set(note.body.clone()),
         created_at: Set(to_micros(note.created_at)),
+        handling: Set(note.markings.handling.code()),
+        handling_conditions: Set(note.markings.handling_conditions.clone()),
+        source_reliability: Set(note.markings.source_reliability.code()),
+        information_accuracy: Set(note.markings.information_accuracy.code()),
     }
-    .insert(&tx.txn)
-    .await?;
+}
+
+pub async fn insert_note(tx: &Tx, note: &Note) -> AppResult<()> {
+    note_row(note).insert(&tx.txn).await?;
+    Ok(())
+}
+
+/// A note of the permitted case that its holder may read (shared, or of their agency), with its
+/// own markings.
+pub async fn find_note(tx: &Tx, permit: &CasePermit, id: &NoteId) -> AppResult<Option<Note>> {
+    use case_note::Column;
+    case_note::Entity::find_by_id(id.as_str())
+        .filter(Column::CaseId.eq(permit.case_id()))
+        .filter(
+            Condition::any()
+                .add(Column::Visibility.eq(NoteVisibility::Shared.code()))
+                .add(Column::AuthorAgencyId.eq(permit.reader_agency_id())),
+        )
+        .one(&tx.txn)
+        .await?
+        .map(Note::try_from)
+        .transpose()
+}
+
+pub async fn update_note_markings(tx: &Tx, id: &NoteId, markings: &Markings) -> AppResult<()> {
+    use case_note::Column;
+    case_note::Entity::update_many()
+        .col_expr(Column::Handling, Expr::value(markings.handling.code()))
+        .col_expr(
+            Column::HandlingConditions,
+            Expr::value(markings.handling_conditions.clone()),
+        )
+        .col_expr(
+            Column::SourceReliability,
+            Expr::value(markings.source_reliability.code()),
+        )
+        .col_expr(
+            Column::InformationAccuracy,
+            Expr::value(markings.information_accuracy.code()),
+        )
+        .filter(Column::Id.eq(id.as_str()))
+        .exec(&tx.txn)
+        .await?;
     Ok(())
 }
 
@@ -478,16 +588,30 @@ impl TryFrom<case_event::Model> for CaseEvent {
             reason: row.reason,
             assignee_id: row.assignee_id.map(UserId::from),
             note_id: row.note_id.map(NoteId::from),
+            markings: match (
+                row.handling,
+                row.source_reliability,
+                row.information_accuracy,
+            ) {
+                (Some(handling), Some(reliability), Some(accuracy)) => Some(markings(
+                    handling,
+                    row.handling_conditions,
+                    reliability,
+                    accuracy,
+                )?),
+                _ => None,
+            },
             visible_to_agency_id: row.visible_to_agency_id.map(AgencyId::from),
         })
     }
 }
 
-/// Writes an event recorded by the call whose audit entry is `seq`.
-/// Stores an event recorded by the call whose audit record is intake `audit_intake_id`. It has no
-/// sequence number until the sealer seals that record (see [`super::audit::seal`]), and no
-/// watcher sees it before.
-pub async fn insert_event(tx: &Tx, event: &CaseEvent, audit_intake_id: i64) -> AppResult<()> {
+/// The row of an event, recorded by the call whose audit record is intake `audit_intake_id`
+/// (bulk loads write history with none).
+pub(super) fn event_row(
+    event: &CaseEvent,
+    audit_intake_id: Option<i64>,
+) -> case_event::ActiveModel {
     case_event::ActiveModel {
         id: Set(event.id.to_string()),
         case_id: Set(event.case_id.to_string()),
@@ -503,10 +627,27 @@ pub async fn insert_event(tx: &Tx, event: &CaseEvent, audit_intake_id: i64) -> A
         note_id: Set(event.note_id.clone().map(String::from)),
         visible_to_agency_id: Set(event.visible_to_agency_id.clone().map(String::from)),
         seq: Set(None),
-        audit_intake_id: Set(Some(audit_intake_id)),
+        audit_intake_id: Set(audit_intake_id),
+        handling: Set(event.markings.as_ref().map(|m| m.handling.code())),
+        handling_conditions: Set(event
+            .markings
+            .as_ref()
+            .and_then(|m| m.handling_conditions.clone())),
+        source_reliability: Set(event.markings.as_ref().map(|m| m.source_reliability.code())),
+        information_accuracy: Set(event
+            .markings
+            .as_ref()
+            .map(|m| m.information_accuracy.code())),
     }
-    .insert(&tx.txn)
-    .await?;
+}
+
+/// Stores an event recorded by the call whose audit record is intake `audit_intake_id`. It has no
+/// sequence number until the sealer seals that record (see [`super::audit::seal`]), and no
+/// watcher sees it before.
+pub async fn insert_event(tx: &Tx, event: &CaseEvent, audit_intake_id: i64) -> AppResult<()> {
+    event_row(event, Some(audit_intake_id))
+        .insert(&tx.txn)
+        .await?;
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use std::io::Write as _;
 
 use sea_orm::sea_query::{Alias, Query};
 use sea_orm::sqlx;
-use sea_orm::{ActiveValue, ConnectionTrait, DbBackend, DbErr, EntityTrait, RuntimeErr, Set};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, RuntimeErr, Set};
 
 use super::entities::{
     agency, audit_checkpoint, audit_entry, case, case_event, case_note, channel, user,
@@ -16,9 +16,7 @@ use super::{Db, Tx};
 use crate::chain::{AuditEntry, Checkpoint, GENESIS_HASH};
 use crate::clock::to_micros;
 use crate::error::{AppError, AppResult};
-use crate::model::{
-    Agency, Case, CaseEvent, CaseStatus, Channel, Note, Resolution, Timestamp, User,
-};
+use crate::model::{Agency, Case, CaseEvent, Channel, Note, Timestamp, User};
 
 /// A case as the seed writes it: the case, the request id it was filed with, and when it was
 /// escalated (a FILED case left past its deadline, as the service's timer would have done).
@@ -283,63 +281,16 @@ async fn copy_in(
 }
 
 fn case_model(new: &NewCase) -> case::ActiveModel {
-    let c = &new.case;
-    case::ActiveModel {
-        id: Set(c.id.to_string()),
-        reference: Set(c.reference.clone()),
-        channel_id: Set(c.channel_id.to_string()),
-        category: Set(c.category.code()),
-        priority: Set(c.priority.code()),
-        title: Set(c.title.clone()),
-        summary: Set(c.summary.clone()),
-        originating_agency_id: Set(c.originating_agency_id.to_string()),
-        receiving_agency_id: Set(c.receiving_agency_id.to_string()),
-        filed_by: Set(c.filed_by.to_string()),
-        assignee_id: Set(c.assignee_id.clone().map(String::from)),
-        status: Set(c.status.code()),
-        resolution: Set(c.resolution.map(Resolution::code)),
-        filed_at: Set(to_micros(c.filed_at)),
-        updated_at: Set(to_micros(c.updated_at)),
-        acknowledged_at: Set(c.acknowledged_at.map(to_micros)),
-        closed_at: Set(c.closed_at.map(to_micros)),
-        acknowledge_due_at: Set(to_micros(c.acknowledge_due_at)),
-        version: Set(c.version),
-        request_id: Set(new.request_id.clone()),
-        escalated_at: Set(new.escalated_at.map(to_micros)),
-    }
+    super::cases::case_row(&new.case, &new.request_id, new.escalated_at)
 }
 
 fn event_model(e: &CaseEvent) -> case_event::ActiveModel {
-    case_event::ActiveModel {
-        id: Set(e.id.to_string()),
-        case_id: Set(e.case_id.to_string()),
-        kind: Set(e.kind.code()),
-        actor_id: Set(e.actor_id.clone()),
-        actor_agency_id: Set(e.actor_agency_id.clone()),
-        at: Set(to_micros(e.at)),
-        from_status: Set(e.from_status.map(CaseStatus::code)),
-        to_status: Set(e.to_status.map(CaseStatus::code)),
-        reason: Set(e.reason.clone()),
-        assignee_id: Set(e.assignee_id.clone().map(String::from)),
-        resolution: Set(e.resolution.map(Resolution::code)),
-        note_id: Set(e.note_id.clone().map(String::from)),
-        visible_to_agency_id: Set(e.visible_to_agency_id.clone().map(String::from)),
-        // Only events recorded by a live call carry its audit sequence number.
-        seq: ActiveValue::Set(None),
-        audit_intake_id: ActiveValue::Set(None),
-    }
+    // Only events recorded by a live call carry its audit record.
+    super::cases::event_row(e, None)
 }
 
 fn note_model(n: &Note) -> case_note::ActiveModel {
-    case_note::ActiveModel {
-        id: Set(n.id.to_string()),
-        case_id: Set(n.case_id.to_string()),
-        author_id: Set(n.author_id.to_string()),
-        author_agency_id: Set(n.author_agency_id.to_string()),
-        visibility: Set(n.visibility.code()),
-        body: Set(n.body.clone()),
-        created_at: Set(to_micros(n.created_at)),
-    }
+    super::cases::note_row(n)
 }
 
 fn audit_model(e: &AuditEntry) -> audit_entry::ActiveModel {
@@ -364,6 +315,7 @@ fn audit_model(e: &AuditEntry) -> audit_entry::ActiveModel {
         event: Set(r.event.clone()),
         refusals: Set(r.refusals.map(|c| c.count)),
         first_refused_at: Set(r.refusals.map(|c| to_micros(c.first_at))),
+        handling: Set(r.handling.map(crate::model::Handling::code)),
         prev_hash: Set(e.prev_hash.clone()),
         hash: Set(e.hash.clone()),
         mac: Set(e.mac.clone()),
@@ -392,7 +344,7 @@ const NOTES_COPY: &str = "COPY case_notes (id, case_id, author_id, author_agency
 const AUDIT_COPY: &str = "COPY audit_entries (seq, at, actor_id, actor_username, \
     actor_agency_id, actor_roles, method, target_type, target_id, case_id, \
     case_originating_agency_id, case_receiving_agency_id, outcome, status_code, request_id, peer, \
-    event, refusals, first_refused_at, prev_hash, hash, mac) FROM STDIN";
+    event, refusals, first_refused_at, handling, prev_hash, hash, mac) FROM STDIN";
 const CHECKPOINTS_COPY: &str = "COPY audit_checkpoints (seq, hash, at, kid, signature) FROM STDIN";
 
 /// Rows in `COPY`'s text format: tab-separated, `\N` for NULL, backslash escapes.
@@ -556,6 +508,7 @@ fn encode_audit(entries: &[AuditEntry]) -> Vec<u8> {
             .opt_text(r.event.as_deref())
             .opt_int(r.refusals.map(|c| c.count))
             .opt_int(r.refusals.map(|c| to_micros(c.first_at)))
+            .opt_int(r.handling.map(|h| h.code().into()))
             .text(&e.prev_hash)
             .text(&e.hash)
             .opt_text(e.mac.as_deref())

@@ -148,6 +148,7 @@ fn query(f: &AuditFilters) -> pb::QueryAuditLogRequest {
         until: f.until.map(timestamp),
         page_size: 0,
         page_token: String::new(),
+        min_handling: f.min_handling.map(|h| h.code()).unwrap_or_default(),
     }
 }
 
@@ -156,7 +157,7 @@ fn entries_table(ctl: &Ctl, entries: &[pb::AuditEntry]) -> String {
         return "No entries.".into();
     }
     let mut table = Table::new(&[
-        "SEQ", "TIME", "ACTOR", "METHOD", "OUTCOME", "STATUS", "TARGET", "REQUEST",
+        "SEQ", "TIME", "ACTOR", "METHOD", "OUTCOME", "STATUS", "H", "TARGET", "REQUEST",
     ]);
     for e in entries {
         let outcome = friendly::<pb::AuditOutcome>(e.outcome);
@@ -200,6 +201,9 @@ fn entries_table(ctl: &Ctl, entries: &[pb::AuditEntry]) -> String {
                 .into(),
             Cell::styled(outcome, style),
             code_name(tonic::Code::from_i32(e.status_code)).into(),
+            friendly::<pb::Handling>(e.handling)
+                .to_ascii_uppercase()
+                .into(),
             target.into(),
             e.request_id.as_str().into(),
         ]);
@@ -221,6 +225,7 @@ async fn export(
         outcome: q.outcome,
         since: q.since,
         until: q.until,
+        min_handling: q.min_handling,
     };
     let mut writer: Box<dyn Write> = match &out {
         // The log names who read which case: only its owner should read the copy.

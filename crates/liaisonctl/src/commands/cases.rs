@@ -4,11 +4,11 @@ use liaison_proto as pb;
 use uuid::Uuid;
 
 use super::{agency_codes, fetch_pages, read_text, Page};
-use crate::cli::{CaseCommand, CaseTarget, Paging};
+use crate::cli::{CaseCommand, CaseTarget, MarkingArgs, Paging};
 use crate::connection::Ctl;
 use crate::error::CliError;
 use crate::json::{self, time};
-use crate::names::{friendly, CategoryArg, PriorityArg};
+use crate::names::{friendly, AccuracyArg, CategoryArg, HandlingArg, PriorityArg, SourceArg};
 use crate::views::{self, Viewer};
 
 /// The namespace of the request ids derived from a filing's content.
@@ -24,22 +24,77 @@ pub fn derive_request_id(
     priority: PriorityArg,
     title: &str,
     summary: &str,
+    markings: Option<&pb::Markings>,
 ) -> Uuid {
     let category = category.code().to_string();
     let priority = priority.code().to_string();
+    let mut parts = vec![
+        user_id.to_string(),
+        channel_id.to_string(),
+        category,
+        priority,
+        title.to_string(),
+        summary.to_string(),
+    ];
+    // Markings were added later: a filing without them keeps the id it always had.
+    if let Some(m) = markings {
+        parts.extend([
+            m.handling.to_string(),
+            m.handling_conditions.clone(),
+            m.source_reliability.to_string(),
+            m.information_accuracy.to_string(),
+        ]);
+    }
     let mut name = Vec::new();
-    for part in [
-        user_id,
-        channel_id,
-        category.as_str(),
-        priority.as_str(),
-        title,
-        summary,
-    ] {
+    for part in &parts {
         name.extend_from_slice(&(part.len() as u64).to_be_bytes());
         name.extend_from_slice(part.as_bytes());
     }
     Uuid::new_v5(&FILING_NAMESPACE, &name)
+}
+
+impl MarkingArgs {
+    /// The markings given, each code left out unspecified (the server's default); `None` when
+    /// none was given.
+    fn to_request(&self) -> Option<pb::Markings> {
+        let given = self.handling.is_some()
+            || self.conditions.is_some()
+            || self.source.is_some()
+            || self.accuracy.is_some();
+        given.then(|| pb::Markings {
+            handling: self.handling.map_or(0, HandlingArg::code),
+            handling_conditions: self.conditions.clone().unwrap_or_default(),
+            source_reliability: self.source.map_or(0, SourceArg::code),
+            information_accuracy: self.accuracy.map_or(0, AccuracyArg::code),
+        })
+    }
+
+    /// `current` with the codes given changed: complete markings for a change. A handling code
+    /// other than H3 drops the conditions.
+    fn onto(&self, current: Option<&pb::Markings>) -> Result<pb::Markings, CliError> {
+        if self.to_request().is_none() {
+            return Err(CliError::Usage(
+                "say what to change: --handling, --conditions, --source or --accuracy".into(),
+            ));
+        }
+        let mut m = current.cloned().unwrap_or_default();
+        if let Some(handling) = self.handling {
+            m.handling = handling.code();
+            if handling != HandlingArg::H3 {
+                m.handling_conditions.clear();
+            }
+        }
+        if let Some(conditions) = &self.conditions {
+            m.handling_conditions = conditions.clone();
+        }
+        if let Some(source) = self.source {
+            m.source_reliability = source.code();
+        }
+        if let Some(accuracy) = self.accuracy {
+            m.information_accuracy = accuracy.code();
+        }
+        Ok(m)
+    }
 }
 
 pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
@@ -52,6 +107,7 @@ pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
             summary,
             summary_file,
             request_id,
+            markings,
         } => {
             file(
                 ctl,
@@ -63,9 +119,77 @@ pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
                     summary,
                     summary_file,
                     request_id,
+                    markings: markings.to_request(),
                 },
             )
             .await
+        }
+        CaseCommand::Mark {
+            case,
+            markings,
+            reason,
+        } => {
+            let current = ctl
+                .call(
+                    pb::GetCaseRequest {
+                        id: case.id.clone(),
+                    },
+                    rpc!(cases.get_case),
+                )
+                .await?;
+            let etag = case.etag.unwrap_or(current.etag.clone());
+            let markings = markings.onto(current.markings.as_ref())?;
+            let case = ctl
+                .call(
+                    pb::UpdateCaseMarkingsRequest {
+                        id: case.id,
+                        etag,
+                        markings: Some(markings),
+                        reason: reason.unwrap_or_default(),
+                    },
+                    rpc!(cases.update_case_markings),
+                )
+                .await?;
+            ctl.out.show(
+                || json::case(&case),
+                || {
+                    format!(
+                        "Marked {}: {}.",
+                        case.reference,
+                        views::markings_short(case.markings.as_ref())
+                    )
+                },
+            )
+        }
+        CaseCommand::MarkNote {
+            case,
+            note,
+            markings,
+            reason,
+        } => {
+            let current = find_note(ctl, &case, &note).await?;
+            let markings = markings.onto(current.markings.as_ref())?;
+            let note = ctl
+                .call(
+                    pb::UpdateNoteMarkingsRequest {
+                        case_id: case,
+                        note_id: note,
+                        markings: Some(markings),
+                        reason: reason.unwrap_or_default(),
+                    },
+                    rpc!(cases.update_note_markings),
+                )
+                .await?;
+            ctl.out.show(
+                || json::note(&note),
+                || {
+                    format!(
+                        "Marked note {}: {}.",
+                        note.id,
+                        views::markings_short(note.markings.as_ref())
+                    )
+                },
+            )
         }
         CaseCommand::Show { id } => {
             let case = ctl
@@ -170,6 +294,7 @@ pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
             shared,
             internal: _,
             body,
+            markings,
         } => {
             let text = read_text(body.text, body.file.as_deref(), "note")?;
             let visibility = if shared {
@@ -183,6 +308,7 @@ pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
                         case_id: id,
                         body: text,
                         visibility: visibility as i32,
+                        markings: markings.to_request(),
                     },
                     rpc!(cases.add_note),
                 )
@@ -196,8 +322,10 @@ pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
                         "both agencies"
                     };
                     format!(
-                        "Added note {} to case {}; {who} can read it.",
-                        note.id, note.case_id
+                        "Added note {} to case {}; {who} can read it, marked {}.",
+                        note.id,
+                        note.case_id,
+                        views::markings_short(note.markings.as_ref())
                     )
                 },
             )
@@ -215,6 +343,7 @@ struct Filing {
     summary: Option<String>,
     summary_file: Option<std::path::PathBuf>,
     request_id: Option<String>,
+    markings: Option<pb::Markings>,
 }
 
 async fn file(ctl: &mut Ctl, f: Filing) -> Result<(), CliError> {
@@ -233,6 +362,7 @@ async fn file(ctl: &mut Ctl, f: Filing) -> Result<(), CliError> {
             f.priority,
             &f.title,
             &summary,
+            f.markings.as_ref(),
         )
         .to_string(),
     };
@@ -245,6 +375,7 @@ async fn file(ctl: &mut Ctl, f: Filing) -> Result<(), CliError> {
                 priority: f.priority.code(),
                 title: f.title,
                 summary,
+                markings: f.markings,
             },
             rpc!(cases.file_referral),
         )
@@ -316,6 +447,36 @@ async fn only_active_channel(ctl: &mut Ctl) -> Result<String, CliError> {
                 choices.join("\n")
             )))
         }
+    }
+}
+
+/// A note of the case, as ListNotes shows it to the caller (with the markings in force).
+async fn find_note(ctl: &mut Ctl, case_id: &str, note_id: &str) -> Result<pb::Note, CliError> {
+    let mut page_token = String::new();
+    loop {
+        let page = ctl
+            .call(
+                pb::ListNotesRequest {
+                    case_id: case_id.to_string(),
+                    page_size: 500,
+                    page_token,
+                },
+                rpc!(cases.list_notes),
+            )
+            .await?;
+        if let Some(note) = page.notes.into_iter().find(|n| n.id == note_id) {
+            return Ok(note);
+        }
+        if page.next_page_token.is_empty() {
+            let status = tonic::Status::not_found(format!(
+                "case {case_id} has no note {note_id} that you may read"
+            ));
+            return Err(CliError::Status {
+                status: Box::new(status),
+                hint: Some(format!("`liaisonctl case notes {case_id}` lists them")),
+            });
+        }
+        page_token = page.next_page_token;
     }
 }
 
@@ -430,6 +591,7 @@ mod tests {
                 PriorityArg::Urgent,
                 title,
                 summary,
+                None,
             )
         };
         assert_eq!(id("u1", "t", "s"), id("u1", "t", "s"));
@@ -445,9 +607,24 @@ mod tests {
                 CategoryArg::Drugs,
                 PriorityArg::Routine,
                 "t",
-                "s"
+                "s",
+                None
             ),
             id("u1", "t", "s")
         );
+        let h2 = pb::Markings {
+            handling: pb::Handling::H2 as i32,
+            ..Default::default()
+        };
+        let marked = derive_request_id(
+            "u1",
+            "channel",
+            CategoryArg::Drugs,
+            PriorityArg::Urgent,
+            "t",
+            "s",
+            Some(&h2),
+        );
+        assert_ne!(marked, id("u1", "t", "s"));
     }
 }

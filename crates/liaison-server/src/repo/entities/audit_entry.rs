@@ -24,6 +24,8 @@ pub struct Model {
     /// A refusal summary's count, and its first refusal's time.
     pub refusals: Option<i64>,
     pub first_refused_at: Option<i64>,
+    /// The handling code in force on what the call read or changed.
+    pub handling: Option<i16>,
     pub prev_hash: String,
     pub hash: String,
     pub mac: Option<String>,

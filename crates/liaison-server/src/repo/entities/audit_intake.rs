@@ -25,6 +25,8 @@ pub struct Model {
     /// A refusal summary's count, and its first refusal's time.
     pub refusals: Option<i64>,
     pub first_refused_at: Option<i64>,
+    /// The handling code in force on what the call read or changed.
+    pub handling: Option<i16>,
     /// The service's MAC over the record (see `chain::intake_digest`).
     pub mac: String,
 }

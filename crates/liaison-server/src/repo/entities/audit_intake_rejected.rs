@@ -24,6 +24,8 @@ pub struct Model {
     pub event: Option<String>,
     pub refusals: Option<i64>,
     pub first_refused_at: Option<i64>,
+    /// The handling code in force on what the call read or changed.
+    pub handling: Option<i16>,
     pub mac: String,
     pub reason: String,
     pub rejected_at: i64,

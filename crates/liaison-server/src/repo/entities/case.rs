@@ -25,6 +25,10 @@ pub struct Model {
     pub version: i64,
     pub request_id: String,
     pub escalated_at: Option<i64>,
+    pub handling: i16,
+    pub handling_conditions: Option<String>,
+    pub source_reliability: i16,
+    pub information_accuracy: i16,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,6 +21,11 @@ pub struct Model {
     pub seq: Option<i64>,
     /// The intake record of that call, until the sealer stamps `seq`.
     pub audit_intake_id: Option<i64>,
+    /// For MARKINGS_CHANGED: the markings set.
+    pub handling: Option<i16>,
+    pub handling_conditions: Option<String>,
+    pub source_reliability: Option<i16>,
+    pub information_accuracy: Option<i16>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

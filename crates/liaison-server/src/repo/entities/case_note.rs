@@ -11,6 +11,10 @@ pub struct Model {
     pub visibility: i16,
     pub body: String,
     pub created_at: i64,
+    pub handling: i16,
+    pub handling_conditions: Option<String>,
+    pub source_reliability: i16,
+    pub information_accuracy: i16,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
