@@ -19,6 +19,10 @@ GRANT SELECT ON seaql_migrations TO :"app";
 GRANT SELECT, INSERT ON agencies TO :"app";
 GRANT SELECT, INSERT, UPDATE ON users, channels, cases, case_counters, sessions, refresh_tokens TO :"app";
 GRANT SELECT, INSERT ON case_notes, case_events TO :"app";
+-- A note's provider may change its markings, and nothing else of it.
+GRANT UPDATE (handling, handling_conditions, source_reliability, information_accuracy) ON case_notes TO :"app";
+-- Role changes a second admin must approve: proposed, then decided.
+GRANT SELECT, INSERT, UPDATE ON role_changes TO :"app";
 -- The sealer stamps an event with its audit entry's sequence number once it seals the call's record.
 GRANT UPDATE (seq, audit_intake_id) ON case_events TO :"app";
 GRANT SELECT, INSERT, DELETE ON login_failures TO :"app";

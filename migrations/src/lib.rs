@@ -14,6 +14,7 @@ mod m20261201_000008_add_audit_entry_mac;
 mod m20261201_000009_create_audit_intake;
 mod m20261201_000010_add_audit_refusal_summaries;
 mod m20261201_000011_add_markings;
+mod m20261201_000012_create_role_changes;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_create_audit_intake::Migration),
             Box::new(m20261201_000010_add_audit_refusal_summaries::Migration),
             Box::new(m20261201_000011_add_markings::Migration),
+            Box::new(m20261201_000012_create_role_changes::Migration),
         ]
     }
 }

@@ -12,6 +12,7 @@ on_both_databases!(
     role_changes_and_disabling_take_effect_at_once,
     login_gives_one_answer_for_every_bad_credential,
     channels_need_both_sides_to_agree,
+    an_admin_gains_case_roles_only_with_a_second_admin,
 );
 
 async fn admins_manage_the_users_of_their_own_agency(backend: Backend) {
@@ -489,5 +490,244 @@ async fn channels_need_both_sides_to_agree(backend: Backend) {
             .collect::<Vec<_>>(),
         ["CA-RCMP", "IN-CBI", "IN-NCB", "US-FBI"]
     );
+    w.stop().await;
+}
+
+fn roles(r: &[pb::Role]) -> Vec<i32> {
+    r.iter().map(|r| *r as i32).collect()
+}
+
+async fn an_admin_gains_case_roles_only_with_a_second_admin(backend: Backend) {
+    let w = World::new(backend).await;
+    let set_roles = |who: &crate::common::Client, id: &str, r: &[pb::Role]| {
+        let mut admin = who.admin();
+        let request = pb::UpdateUserRequest {
+            id: id.into(),
+            set_roles: true,
+            roles: roles(r),
+            ..Default::default()
+        };
+        async move { admin.update_user(request).await }
+    };
+    let propose = |who: &crate::common::Client, id: &str, r: &[pb::Role]| {
+        let mut admin = who.admin();
+        let request = pb::ProposeRoleChangeRequest {
+            user_id: id.into(),
+            roles: roles(r),
+            reason: "covers the night desk".into(),
+        };
+        async move { admin.propose_role_change(request).await }
+    };
+    let approve = |who: &crate::common::Client, id: &str| {
+        let mut admin = who.admin();
+        let request = pb::ApproveRoleChangeRequest {
+            id: id.into(),
+            reason: String::new(),
+        };
+        async move { admin.approve_role_change(request).await }
+    };
+    let me = w.admin_in.user_id.clone();
+
+    // Alone, an admin can neither grant itself a case role nor create an admin who reads cases.
+    let refused = set_roles(&w.admin_in, &me, &[pb::Role::Admin, pb::Role::Supervisor])
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(refused.message().contains("second admin"), "{refused:?}");
+    assert_code(
+        w.admin_in
+            .cases()
+            .list_cases(pb::ListCasesRequest::default())
+            .await,
+        Code::PermissionDenied,
+    );
+    assert_code(
+        w.admin_in
+            .admin()
+            .create_user(pb::CreateUserRequest {
+                username: "both.hats".into(),
+                display_name: "Both Hats".into(),
+                roles: roles(&[pb::Role::Admin, pb::Role::Officer]),
+                password: PASSWORD.into(),
+            })
+            .await,
+        Code::FailedPrecondition,
+    );
+    // Granting ADMIN to a supervisor is the same combination.
+    assert_code(
+        set_roles(
+            &w.admin_in,
+            &w.sup_in.user_id,
+            &[pb::Role::Supervisor, pb::Role::Admin],
+        )
+        .await,
+        Code::FailedPrecondition,
+    );
+    // A change that gives no admin case content needs no second admin.
+    set_roles(
+        &w.admin_in,
+        &w.sup_in.user_id,
+        &[pb::Role::Supervisor, pb::Role::Auditor],
+    )
+    .await
+    .unwrap();
+
+    // Proposed, it waits; its proposer cannot approve it, nor can another agency's admin see it.
+    let proposed = propose(&w.admin_in, &me, &[pb::Role::Admin, pb::Role::Supervisor])
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(proposed.status, pb::RoleChangeStatus::Pending as i32);
+    assert_eq!(proposed.roles_before, roles(&[pb::Role::Admin]));
+    assert_code(
+        propose(&w.admin_in, &me, &[pb::Role::Admin, pb::Role::Officer]).await,
+        Code::FailedPrecondition,
+    );
+    let own = approve(&w.admin_in, &proposed.id).await.unwrap_err();
+    assert_eq!(own.code(), Code::PermissionDenied);
+    assert_eq!(
+        own.message(),
+        "the approver cannot be the requester: another admin of the agency must approve"
+    );
+    assert_code(approve(&w.admin_ca, &proposed.id).await, Code::NotFound);
+    assert_code(
+        w.admin_in
+            .cases()
+            .list_cases(pb::ListCasesRequest::default())
+            .await,
+        Code::PermissionDenied,
+    );
+
+    // A second admin of the agency approves it: the role holds from the next call on.
+    let admin2 = w.server.user("IN-NCB", "admin2.in", &[Role::Admin]).await;
+    let waiting = admin2
+        .admin()
+        .list_role_changes(pb::ListRoleChangesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .role_changes;
+    assert_eq!(
+        waiting.iter().map(|c| &c.id).collect::<Vec<_>>(),
+        [&proposed.id]
+    );
+    let approved = approve(&admin2, &proposed.id).await.unwrap().into_inner();
+    assert_eq!(approved.status, pb::RoleChangeStatus::Approved as i32);
+    assert_eq!(approved.decided_by, admin2.user_id);
+    w.admin_in
+        .cases()
+        .list_cases(pb::ListCasesRequest::default())
+        .await
+        .unwrap();
+    assert_code(
+        approve(&admin2, &proposed.id).await,
+        Code::FailedPrecondition,
+    );
+
+    // The user a change is for cannot approve it either; any admin may reject it.
+    let for_admin2 = propose(
+        &w.admin_in,
+        &admin2.user_id,
+        &[pb::Role::Admin, pb::Role::Officer],
+    )
+    .await
+    .unwrap()
+    .into_inner();
+    let subject = approve(&admin2, &for_admin2.id).await.unwrap_err();
+    assert_eq!(subject.code(), Code::PermissionDenied);
+    assert!(subject.message().contains("whose roles change"));
+    let rejected = admin2
+        .admin()
+        .reject_role_change(pb::RejectRoleChangeRequest {
+            id: for_admin2.id.clone(),
+            reason: "not needed".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rejected.status, pb::RoleChangeStatus::Rejected as i32);
+
+    // A change applies only to the roles it was proposed against, and only before it lapses.
+    let officer = w.officer_in.user_id.clone();
+    let stale = propose(&w.admin_in, &officer, &[pb::Role::Officer, pb::Role::Admin])
+        .await
+        .unwrap()
+        .into_inner();
+    set_roles(&admin2, &officer, &[pb::Role::Officer, pb::Role::Auditor])
+        .await
+        .unwrap();
+    let moved = approve(&admin2, &stale.id).await.unwrap_err();
+    assert_eq!(moved.code(), Code::FailedPrecondition);
+    assert!(moved.message().contains("changed since"), "{moved:?}");
+    admin2
+        .admin()
+        .reject_role_change(pb::RejectRoleChangeRequest {
+            id: stale.id,
+            reason: String::new(),
+        })
+        .await
+        .unwrap();
+    let lapsing = propose(
+        &w.admin_in,
+        &w.sup_in.user_id,
+        &[pb::Role::Supervisor, pb::Role::Admin],
+    )
+    .await
+    .unwrap()
+    .into_inner();
+    w.server.clock.advance(chrono::Duration::hours(73));
+    // Access tokens lapse too: sign in again.
+    let admin2 = w.server.fresh(&admin2).await;
+    let auditor_in = w.server.fresh(&w.auditor_in).await;
+    let lapsed = approve(&admin2, &lapsing.id).await.unwrap_err();
+    assert_eq!(lapsed.code(), Code::FailedPrecondition);
+    assert!(lapsed.message().contains("EXPIRED"), "{lapsed:?}");
+    let all = admin2
+        .admin()
+        .list_role_changes(pb::ListRoleChangesRequest {
+            include_decided: true,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .role_changes;
+    let status_of = |id: &str| all.iter().find(|c| c.id == id).map(|c| c.status);
+    assert_eq!(
+        status_of(&lapsing.id),
+        Some(pb::RoleChangeStatus::Expired as i32)
+    );
+    assert_eq!(
+        status_of(&proposed.id),
+        Some(pb::RoleChangeStatus::Approved as i32)
+    );
+    assert!(admin2
+        .admin()
+        .list_role_changes(pb::ListRoleChangesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .role_changes
+        .is_empty());
+
+    // Both steps are in the audit log, about the user whose roles changed.
+    let entries = auditor_in
+        .audit()
+        .query_audit_log(pb::QueryAuditLogRequest {
+            case_id: String::new(),
+            page_size: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    for method in ["ProposeRoleChange", "ApproveRoleChange"] {
+        assert!(
+            entries.iter().any(|e| e.method.ends_with(method)
+                && e.target_id == me
+                && e.outcome == pb::AuditOutcome::Allowed as i32),
+            "no {method} entry"
+        );
+    }
     w.stop().await;
 }

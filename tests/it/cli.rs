@@ -25,6 +25,7 @@ crate::on_both_databases!(
     a_watch_outlives_its_access_token,
     a_watch_reconnects_after_the_connection_drops,
     markings_are_set_shown_and_changed_by_their_provider,
+    an_admin_grants_itself_a_case_role_only_through_a_second_admin,
 );
 
 /// What a run of liaisonctl did.
@@ -613,6 +614,68 @@ async fn markings_are_set_shown_and_changed_by_their_provider(backend: Backend) 
         .iter()
         .all(|e| ["HANDLING_H1", "HANDLING_H2", "HANDLING_H3"]
             .contains(&e["handling"].as_str().unwrap())));
+    w.stop().await;
+}
+
+async fn an_admin_grants_itself_a_case_role_only_through_a_second_admin(backend: Backend) {
+    let w = World::new(backend).await;
+    w.server.user("IN-NCB", "admin2.in", &[Role::Admin]).await;
+    let admin_in = Ctl::signed_in(&w, "admin.in").await;
+    let admin2 = Ctl::signed_in(&w, "admin2.in").await;
+
+    let alone = admin_in
+        .run(&[
+            "admin",
+            "user",
+            "roles",
+            "admin.in",
+            "--role",
+            "admin,supervisor",
+        ])
+        .await
+        .failed(7);
+    assert!(alone.stderr.contains("second admin"), "{}", alone.stderr);
+    assert!(alone.stderr.contains("--propose"), "{}", alone.stderr);
+    let proposed = admin_in
+        .json(&[
+            "admin",
+            "user",
+            "roles",
+            "admin.in",
+            "--role",
+            "admin,supervisor",
+            "--propose",
+            "--reason",
+            "night desk",
+        ])
+        .await;
+    assert_eq!(proposed["status"], "ROLE_CHANGE_STATUS_PENDING");
+    let id = proposed["id"].as_str().unwrap().to_string();
+    admin_in
+        .run(&["admin", "role-change", "approve", &id])
+        .await
+        .failed(4);
+    let waiting = admin2.run(&["admin", "role-change", "list"]).await.ok();
+    assert!(waiting.stdout.contains(&id), "{}", waiting.stdout);
+    assert!(waiting.stdout.contains("night desk"), "{}", waiting.stdout);
+    let approved = admin2
+        .run(&["admin", "role-change", "approve", &id])
+        .await
+        .ok();
+    assert!(
+        approved.stdout.contains("is approved"),
+        "{}",
+        approved.stdout
+    );
+    let users = admin2.json(&["admin", "user", "list"]).await;
+    let roles = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "admin.in")
+        .unwrap()["roles"]
+        .clone();
+    assert_eq!(roles, serde_json::json!(["ROLE_SUPERVISOR", "ROLE_ADMIN"]));
     w.stop().await;
 }
 

@@ -179,6 +179,15 @@ enum Op {
         partner: Id,
         categories: Vec<i32>,
     },
+    ProposeRoles {
+        user: Id,
+        roles: Vec<i32>,
+        reason: String,
+    },
+    DecideRoles {
+        id: Id,
+        approve: bool,
+    },
     Audit {
         actor: Id,
         page_size: i32,
@@ -262,6 +271,14 @@ fn op() -> impl Strategy<Value = Op> {
             }
         }),
         id().prop_map(Op::Notes),
+        (id(), proptest::collection::vec(enum_value(), 0..5), text()).prop_map(
+            |(user, roles, reason)| Op::ProposeRoles {
+                user,
+                roles,
+                reason
+            }
+        ),
+        (id(), any::<bool>()).prop_map(|(id, approve)| Op::DecideRoles { id, approve }),
         id().prop_map(Op::Events),
         (
             text(),
@@ -659,6 +676,42 @@ impl Harness {
                     code(c.audit().query_audit_log(request).await.map(|_| ())),
                     Seen::Nothing,
                 )
+            }
+            Op::ProposeRoles {
+                user,
+                roles,
+                reason,
+            } => {
+                let request = pb::ProposeRoleChangeRequest {
+                    user_id: self.id(user),
+                    roles: roles.clone(),
+                    reason: reason.clone(),
+                };
+                (
+                    code(c.admin().propose_role_change(request).await.map(|_| ())),
+                    Seen::Nothing,
+                )
+            }
+            Op::DecideRoles { id, approve } => {
+                let id = self.id(id);
+                let result = if *approve {
+                    c.admin()
+                        .approve_role_change(pb::ApproveRoleChangeRequest {
+                            id,
+                            reason: String::new(),
+                        })
+                        .await
+                        .map(|_| ())
+                } else {
+                    c.admin()
+                        .reject_role_change(pb::RejectRoleChangeRequest {
+                            id,
+                            reason: String::new(),
+                        })
+                        .await
+                        .map(|_| ())
+                };
+                (code(result), Seen::Nothing)
             }
             Op::Login { username, password } => {
                 let request = pb::LoginRequest {

@@ -35,6 +35,7 @@ async fn the_service_runs_as_a_role_that_cannot_rewrite_history() {
             ("IN-NCB", "admin.in", Role::Admin),
             ("CA-RCMP", "admin.ca", Role::Admin),
             ("IN-NCB", "officer.in", Role::Officer),
+            ("IN-NCB", "admin2.in", Role::Admin),
         ],
     )
     .await;
@@ -142,15 +143,88 @@ async fn the_service_runs_as_a_role_that_cannot_rewrite_history() {
         .await
         .unwrap()
         .into_inner();
-    cases
+    let note = cases
         .add_note(pb::AddNoteRequest {
             markings: None,
-            case_id: case.id,
+            case_id: case.id.clone(),
             body: "More to follow".into(),
             visibility: pb::NoteVisibility::Shared as i32,
         })
         .await
+        .unwrap()
+        .into_inner();
+    // The provider changes markings as the service role: of the case, and of the note.
+    let h2 = pb::Markings {
+        handling: pb::Handling::H2 as i32,
+        source_reliability: pb::SourceReliability::B as i32,
+        information_accuracy: pb::InformationAccuracy::Corroborated as i32,
+        ..Default::default()
+    };
+    let case = cases
+        .get_case(pb::GetCaseRequest { id: case.id })
+        .await
+        .unwrap()
+        .into_inner();
+    cases
+        .update_case_markings(pb::UpdateCaseMarkingsRequest {
+            id: case.id.clone(),
+            etag: case.etag,
+            markings: Some(h2.clone()),
+            reason: String::new(),
+        })
+        .await
         .unwrap();
+    let h3 = pb::Markings {
+        handling: pb::Handling::H3 as i32,
+        handling_conditions: "Not for the visa section".into(),
+        ..h2
+    };
+    cases
+        .update_note_markings(pb::UpdateNoteMarkingsRequest {
+            case_id: case.id,
+            note_id: note.id,
+            markings: Some(h3),
+            reason: String::new(),
+        })
+        .await
+        .unwrap();
+
+    // A role change a second admin approves, as the service role.
+    let admin = |token: &str| {
+        pb::admin_service_client::AdminServiceClient::with_interceptor(
+            channel.clone(),
+            Bearer::token(token),
+        )
+    };
+    let admin_in_id = admin(&admin_in)
+        .list_users(pb::ListUsersRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .users
+        .into_iter()
+        .find(|u| u.username == "admin.in")
+        .unwrap()
+        .id;
+    let proposed = admin(&admin_in)
+        .propose_role_change(pb::ProposeRoleChangeRequest {
+            user_id: admin_in_id,
+            roles: vec![pb::Role::Admin as i32, pb::Role::Supervisor as i32],
+            reason: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let admin2 = login("admin2.in").await;
+    let approved = admin(&admin2)
+        .approve_role_change(pb::ApproveRoleChangeRequest {
+            id: proposed.id,
+            reason: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(approved.status, pb::RoleChangeStatus::Approved as i32);
 
     // As the service role, history cannot be rewritten, nor its guards removed.
     let as_app = Database::connect(&app_url).await.unwrap();
@@ -162,6 +236,7 @@ async fn the_service_runs_as_a_role_that_cannot_rewrite_history() {
         "DROP TRIGGER audit_entries_append_only ON audit_entries",
         "ALTER TABLE audit_entries DISABLE TRIGGER ALL",
         "DELETE FROM case_notes",
+        "UPDATE case_notes SET body = 'x'",
         "UPDATE audit_mac_start SET seq = 1000000000",
         "UPDATE audit_seal_start SET seq = 1000000000",
         "UPDATE audit_head SET seq = 0",

@@ -236,6 +236,62 @@ impl Ord for Handling {
     }
 }
 
+coded_enum!(
+    /// Where a role change that needs a second admin stands. A PENDING one past its expiry reads
+    /// as EXPIRED.
+    RoleChangeStatus {
+        Pending = 1 => "PENDING",
+        Approved = 2 => "APPROVED",
+        Rejected = 3 => "REJECTED",
+        Expired = 4 => "EXPIRED",
+    }
+);
+
+/// A change of a user's roles that one admin proposed and a second must approve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleChange {
+    pub id: String,
+    pub agency_id: AgencyId,
+    pub user_id: UserId,
+    pub roles_before: Roles,
+    pub roles_after: Roles,
+    pub reason: Option<String>,
+    pub requested_by: UserId,
+    pub requested_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// As stored: PENDING, APPROVED or REJECTED (see [`RoleChange::status_at`]).
+    pub status: RoleChangeStatus,
+    pub decided_by: Option<UserId>,
+    pub decided_at: Option<Timestamp>,
+    pub decision_reason: Option<String>,
+}
+
+impl RoleChange {
+    /// The status at `now`: a proposal nobody answered before its expiry has lapsed.
+    pub fn status_at(&self, now: Timestamp) -> RoleChangeStatus {
+        match self.status {
+            RoleChangeStatus::Pending if now >= self.expires_at => RoleChangeStatus::Expired,
+            status => status,
+        }
+    }
+}
+
+impl Roles {
+    /// Whether these roles read case content.
+    pub fn reads_cases(self) -> bool {
+        self.contains(Role::Officer) || self.contains(Role::Supervisor)
+    }
+
+    /// Whether going from `before` to these roles needs a second admin: the result would let an
+    /// ADMIN read case content, and this change is what adds ADMIN or a case role.
+    pub fn need_second_admin_after(self, before: Roles) -> bool {
+        let added = |role: Role| self.contains(role) && !before.contains(role);
+        self.contains(Role::Admin)
+            && self.reads_cases()
+            && (added(Role::Admin) || added(Role::Officer) || added(Role::Supervisor))
+    }
+}
+
 /// Which queue a case listing shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CaseView {
@@ -595,6 +651,31 @@ mod tests {
             back.iter().collect::<Vec<_>>(),
             vec![Role::Officer, Role::Admin]
         );
+    }
+
+    #[test]
+    fn only_a_change_that_lets_an_admin_read_cases_needs_a_second_admin() {
+        let roles = |r: &[Role]| r.iter().copied().collect::<Roles>();
+        use Role::*;
+        let cases = [
+            (&[Admin][..], &[Admin, Supervisor][..], true),
+            (&[Supervisor], &[Supervisor, Admin], true),
+            (&[Officer], &[Officer, Admin], true),
+            (&[], &[Admin, Officer], true),
+            (&[Admin, Officer], &[Admin, Officer, Supervisor], true),
+            // Nothing added that reads cases or administers: no second admin.
+            (&[Admin, Supervisor], &[Admin, Supervisor, Auditor], false),
+            (&[Admin, Supervisor], &[Admin], false),
+            (&[Admin], &[Admin, Auditor], false),
+            (&[Officer], &[Officer, Supervisor], false),
+        ];
+        for (before, after, needed) in cases {
+            assert_eq!(
+                roles(after).need_second_admin_after(roles(before)),
+                needed,
+                "{before:?} -> {after:?}"
+            );
+        }
     }
 
     #[test]

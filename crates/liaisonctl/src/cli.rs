@@ -458,6 +458,36 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: AdminChannelCommand,
     },
+    /// Role changes waiting for a second admin (granting a case role to an admin, or ADMIN to
+    /// an officer or supervisor)
+    RoleChange {
+        #[command(subcommand)]
+        command: RoleChangeCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RoleChangeCommand {
+    /// The changes waiting for a decision
+    List {
+        /// Also those approved, rejected or expired
+        #[arg(long)]
+        all: bool,
+    },
+    /// Approve and apply a change another admin proposed
+    Approve {
+        /// The role change's id (`admin role-change list`)
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Reject a change (or withdraw your own proposal)
+    Reject {
+        /// The role change's id
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -494,6 +524,13 @@ pub enum AdminUserCommand {
         /// Remove every role
         #[arg(long, conflicts_with = "roles")]
         none: bool,
+        /// Propose the change for another admin to approve: needed when it would let an admin
+        /// read case content (ADMIN with OFFICER or SUPERVISOR)
+        #[arg(long)]
+        propose: bool,
+        /// Why (with --propose)
+        #[arg(long, requires = "propose")]
+        reason: Option<String>,
     },
     /// Change a user's display name (the username stays)
     Rename {

@@ -130,6 +130,28 @@ pub fn event(e: &pb::CaseEvent) -> Value {
     })
 }
 
+pub fn role_change(c: &pb::RoleChange) -> Value {
+    let roles = |r: &[i32]| {
+        r.iter()
+            .map(|r| proto_name::<pb::Role>(*r))
+            .collect::<Vec<_>>()
+    };
+    json!({
+        "id": c.id,
+        "user_id": c.user_id,
+        "roles_before": roles(&c.roles_before),
+        "roles_after": roles(&c.roles_after),
+        "reason": c.reason,
+        "requested_by": c.requested_by,
+        "requested_at": ts(c.requested_at.as_ref()),
+        "expires_at": ts(c.expires_at.as_ref()),
+        "status": proto_name::<pb::RoleChangeStatus>(c.status),
+        "decided_by": c.decided_by,
+        "decided_at": ts(c.decided_at.as_ref()),
+        "decision_reason": c.decision_reason,
+    })
+}
+
 pub fn colleague(c: &pb::Colleague) -> Value {
     json!({
         "id": c.id,

@@ -37,6 +37,7 @@ proto_enum! {
     pb::Handling => "HANDLING_",
     pb::SourceReliability => "SOURCE_RELIABILITY_",
     pb::InformationAccuracy => "INFORMATION_ACCURACY_",
+    pb::RoleChangeStatus => "ROLE_CHANGE_STATUS_",
 }
 
 /// The proto name (`CASE_STATUS_FILED`), or the number when this client does not know the value.

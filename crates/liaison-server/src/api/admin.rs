@@ -3,10 +3,10 @@
 use tonic::{Request, Response, Status};
 
 use super::{convert, Api};
-use crate::domain::users::{NewUser, UserChanges};
+use crate::domain::users::{Decision, NewUser, UserChanges};
 use crate::domain::{channels, users};
 use crate::error::AppResult;
-use crate::limits::{MAX_ID_CHARS, MAX_NAME_CHARS};
+use crate::limits::{MAX_ID_CHARS, MAX_NAME_CHARS, MAX_REASON_CHARS};
 use crate::model::{AgencyId, Categories, Category, ChannelId, ChannelStatus, Role, Roles, UserId};
 use crate::pb::{self, admin_service_server::AdminService};
 use crate::validate::{self, Violations};
@@ -75,6 +75,39 @@ impl TryFrom<&pb::UpdateUserRequest> for UserChanges {
     }
 }
 
+/// An optional reason, up to the length of any reason.
+fn optional_reason(v: &mut Violations, value: &str) -> Option<String> {
+    (!value.is_empty()).then(|| v.check("reason", validate::text(value, 1, MAX_REASON_CHARS, true)))
+}
+
+impl Api {
+    /// The shape of approving and rejecting a role change: its id, an optional reason, the decision.
+    async fn decide_role_change<M: Send>(
+        &self,
+        request: Request<M>,
+        method: &str,
+        decision: Decision,
+        id_and_reason: fn(&M) -> (&String, &String),
+    ) -> Result<Response<pb::RoleChange>, Status> {
+        let started = self.begin(request, method).await;
+        let result = async {
+            let admin = &started.admin()?;
+            let (id, reason) = id_and_reason(&started.message);
+            started.call.concerns("role-change", id);
+            let mut v = Violations::new();
+            let id = v.check("id", validate::uuid(id));
+            let reason = optional_reason(&mut v, reason);
+            v.finish()?;
+            let change =
+                users::decide_role_change(&self.state, &started.call, admin, &id, decision, reason)
+                    .await?;
+            Ok(convert::role_change(change, self.state.clock.now()))
+        }
+        .await;
+        self.finish(started, result).await
+    }
+}
+
 #[tonic::async_trait]
 impl AdminService for Api {
     #[tracing::instrument(skip_all)]
@@ -116,6 +149,91 @@ impl AdminService for Api {
         }
         .await;
         self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn propose_role_change(
+        &self,
+        request: Request<pb::ProposeRoleChangeRequest>,
+    ) -> Result<Response<pb::RoleChange>, Status> {
+        let started = self.begin(request, "AdminService/ProposeRoleChange").await;
+        let result = async {
+            let admin = &started.admin()?;
+            let m = &started.message;
+            started.call.concerns("user", &m.user_id);
+            let mut v = Violations::new();
+            let id = v.check("user_id", validate::uuid(&m.user_id));
+            let new_roles = roles(&mut v, "roles", &m.roles);
+            let reason = optional_reason(&mut v, &m.reason);
+            v.finish()?;
+            let change = users::propose_role_change(
+                &self.state,
+                &started.call,
+                admin,
+                &UserId::from(id.as_str()),
+                new_roles,
+                reason,
+            )
+            .await?;
+            Ok(convert::role_change(change, self.state.clock.now()))
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_role_changes(
+        &self,
+        request: Request<pb::ListRoleChangesRequest>,
+    ) -> Result<Response<pb::ListRoleChangesResponse>, Status> {
+        let started = self.begin(request, "AdminService/ListRoleChanges").await;
+        let result = async {
+            let admin = &started.admin()?;
+            let changes = users::role_changes(
+                &self.state,
+                &started.call,
+                admin,
+                started.message.include_decided,
+            )
+            .await?;
+            let now = self.state.clock.now();
+            Ok(pb::ListRoleChangesResponse {
+                role_changes: changes
+                    .into_iter()
+                    .map(|c| convert::role_change(c, now))
+                    .collect(),
+            })
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn approve_role_change(
+        &self,
+        request: Request<pb::ApproveRoleChangeRequest>,
+    ) -> Result<Response<pb::RoleChange>, Status> {
+        self.decide_role_change(
+            request,
+            "AdminService/ApproveRoleChange",
+            Decision::Approve,
+            |m| (&m.id, &m.reason),
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn reject_role_change(
+        &self,
+        request: Request<pb::RejectRoleChangeRequest>,
+    ) -> Result<Response<pb::RoleChange>, Status> {
+        self.decide_role_change(
+            request,
+            "AdminService/RejectRoleChange",
+            Decision::Reject,
+            |m| (&m.id, &m.reason),
+        )
+        .await
     }
 
     #[tracing::instrument(skip_all)]

@@ -5,8 +5,8 @@ use crate::domain::channels::ChannelView;
 use crate::domain::markings::MarkingsRequest;
 use crate::limits::MAX_REASON_CHARS;
 use crate::model::{
-    Agency, Case, CaseEvent, Handling, InformationAccuracy, Markings, Note, Resolution,
-    SourceReliability, Timestamp, User,
+    Agency, Case, CaseEvent, Handling, InformationAccuracy, Markings, Note, Resolution, RoleChange,
+    Roles, SourceReliability, Timestamp, User,
 };
 use crate::pb;
 use crate::validate::{self, Violations};
@@ -90,6 +90,25 @@ pub fn user(u: User) -> pb::User {
         disabled: u.disabled,
         created_at: Some(timestamp(u.created_at)),
         updated_at: Some(timestamp(u.updated_at)),
+    }
+}
+
+/// A role change as it stands at `now` (a proposal nobody answered in time reads EXPIRED).
+pub fn role_change(c: RoleChange, now: Timestamp) -> pb::RoleChange {
+    let roles = |r: Roles| r.iter().map(|r| i32::from(r.code())).collect();
+    pb::RoleChange {
+        status: c.status_at(now).code().into(),
+        id: c.id,
+        user_id: c.user_id.into(),
+        roles_before: roles(c.roles_before),
+        roles_after: roles(c.roles_after),
+        reason: c.reason.unwrap_or_default(),
+        requested_by: c.requested_by.into(),
+        requested_at: Some(timestamp(c.requested_at)),
+        expires_at: Some(timestamp(c.expires_at)),
+        decided_by: c.decided_by.map(String::from).unwrap_or_default(),
+        decided_at: optional_timestamp(c.decided_at),
+        decision_reason: c.decision_reason.unwrap_or_default(),
     }
 }
 
@@ -298,7 +317,7 @@ pub fn audit_entry(e: AuditEntry) -> pb::AuditEntry {
 mod tests {
     use crate::model::{
         CaseStatus, Category, ChannelStatus, EventKind, Handling, InformationAccuracy,
-        NoteVisibility, Outcome, Priority, Resolution, Role, SourceReliability,
+        NoteVisibility, Outcome, Priority, Resolution, Role, RoleChangeStatus, SourceReliability,
     };
     use crate::pb;
 
@@ -354,6 +373,7 @@ mod tests {
         pin!(Outcome, AuditOutcome, "AUDIT_OUTCOME_");
         pin!(EventKind, CaseEventKind, "CASE_EVENT_KIND_");
         pin!(Handling, Handling, "HANDLING_");
+        pin!(RoleChangeStatus, RoleChangeStatus, "ROLE_CHANGE_STATUS_");
         pin!(SourceReliability, SourceReliability, "SOURCE_RELIABILITY_");
         // Shown as its number; named on the wire.
         pinned(

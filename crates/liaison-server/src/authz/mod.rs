@@ -21,7 +21,7 @@
 use crate::error::{AppError, AppResult};
 use crate::model::{
     AgencyId, Case, CaseEvent, CaseView, Channel, ChannelStatus, Handling, Note, Principal, Role,
-    UserId,
+    RoleChange, UserId,
 };
 
 pub const CASE_NOT_FOUND: AppError = AppError::NotFound("case not found");
@@ -397,6 +397,24 @@ impl AgencyAdmin {
         if user_id == self.principal.user_id && (disables || drops_admin) {
             return Err(AppError::FailedPrecondition(
                 "admins cannot disable themselves or drop their own ADMIN role; ask another admin"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses an approval of a role change by the admin who proposed it, or by the user whose
+    /// roles it changes: four eyes means two people, neither of them the one who gains.
+    pub fn may_approve(&self, change: &RoleChange) -> AppResult<()> {
+        if change.requested_by == self.principal.user_id {
+            return Err(AppError::PermissionDenied(
+                "the approver cannot be the requester: another admin of the agency must approve"
+                    .into(),
+            ));
+        }
+        if change.user_id == self.principal.user_id {
+            return Err(AppError::PermissionDenied(
+                "the approver cannot be the user whose roles change: another admin of the agency must approve"
                     .into(),
             ));
         }

@@ -5,7 +5,7 @@ use crate::authz::{AgencyAdmin, Operator};
 use crate::domain::call::{Call, Work};
 use crate::error::{AppError, AppResult};
 
-use crate::model::{AgencyId, Role, Roles, User, UserId};
+use crate::model::{AgencyId, Role, RoleChange, RoleChangeStatus, Roles, User, UserId};
 use crate::repo::{self, Tx};
 use crate::state::AppState;
 
@@ -92,7 +92,31 @@ pub async fn create(
     admin: &AgencyAdmin,
     new: NewUser,
 ) -> AppResult<User> {
+    if new.roles.need_second_admin_after(Roles::empty()) {
+        return Err(AppError::FailedPrecondition(
+            "an account that is an ADMIN and reads case content needs a second admin's approval: \
+             create the user with one of the roles, then propose the other (ProposeRoleChange)"
+                .into(),
+        ));
+    }
     create_in(state, call, AgencyRef::Id(admin.agency_id()), new).await
+}
+
+/// How long a proposed role change waits for a second admin before it lapses.
+pub const ROLE_CHANGE_EXPIRES_AFTER: chrono::Duration = chrono::Duration::hours(72);
+
+/// The refusal of a role change one admin may not make alone.
+fn needs_second_admin(before: Roles, after: Roles) -> AppError {
+    let added: Vec<&str> = after
+        .iter()
+        .filter(|r| !before.contains(*r))
+        .map(Role::as_str)
+        .collect();
+    AppError::FailedPrecondition(format!(
+        "granting {} would let an ADMIN read case content: a second admin of the agency must \
+         approve it; propose it with ProposeRoleChange",
+        added.join(" and ")
+    ))
 }
 
 pub async fn update(
@@ -114,6 +138,9 @@ pub async fn update(
         user.display_name = name;
     }
     if let Some(roles) = changes.roles {
+        if roles.need_second_admin_after(user.roles) {
+            return Err(needs_second_admin(user.roles, roles));
+        }
         user.roles = roles;
     }
     if let Some(disabled) = changes.disabled {
@@ -173,4 +200,128 @@ pub async fn revoke_sessions(
         repo::sessions::revoke_all_of(work.tx(), id, state.clock.now(), "revoked-by-admin").await?;
     work.commit().await?;
     Ok(revoked)
+}
+
+/// Proposes a change of a user's roles that one admin may not make alone; another admin of the
+/// agency approves it (or either rejects it) within [`ROLE_CHANGE_EXPIRES_AFTER`].
+pub async fn propose_role_change(
+    state: &AppState,
+    call: &Call,
+    admin: &AgencyAdmin,
+    id: &UserId,
+    roles: Roles,
+    reason: Option<String>,
+) -> AppResult<RoleChange> {
+    call.concerns("user", id);
+    admin.may_change_self(id, false, !roles.contains(Role::Admin))?;
+    let work = Work::begin(state, call).await?;
+    let user = managed(work.tx(), admin, id).await?;
+    if !roles.need_second_admin_after(user.roles) {
+        return Err(AppError::FailedPrecondition(
+            "this change needs no second admin: make it with UpdateUser".into(),
+        ));
+    }
+    let now = state.clock.now();
+    if let Some(pending) = repo::role_changes::pending_for(work.tx(), &user.id, now).await? {
+        return Err(AppError::FailedPrecondition(format!(
+            "a change of this user's roles is already waiting for approval ({}): approve or \
+             reject it first",
+            pending.id
+        )));
+    }
+    let change = RoleChange {
+        id: uuid::Uuid::now_v7().to_string(),
+        agency_id: user.agency_id.clone(),
+        user_id: user.id.clone(),
+        roles_before: user.roles,
+        roles_after: roles,
+        reason,
+        requested_by: admin.principal().user_id.clone(),
+        requested_at: now,
+        expires_at: now + ROLE_CHANGE_EXPIRES_AFTER,
+        status: RoleChangeStatus::Pending,
+        decided_by: None,
+        decided_at: None,
+        decision_reason: None,
+    };
+    repo::role_changes::insert(work.tx(), &change).await?;
+    work.commit().await?;
+    Ok(change)
+}
+
+/// The agency's role changes waiting for a decision (or all of them, newest first).
+pub async fn role_changes(
+    state: &AppState,
+    call: &Call,
+    admin: &AgencyAdmin,
+    include_decided: bool,
+) -> AppResult<Vec<RoleChange>> {
+    let work = Work::begin(state, call).await?;
+    let now = state.clock.now();
+    let changes =
+        repo::role_changes::list_managed(work.tx(), admin, include_decided, now, 1000).await?;
+    work.commit().await?;
+    Ok(changes)
+}
+
+/// A second admin's decision on a proposed role change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
+/// Approves (and applies) or rejects a role change still waiting. The approver must be another
+/// admin than the one who proposed it and than the user it concerns; anyone of the agency's admins
+/// may reject it, its proposer too. The roles must still be those it was proposed against.
+pub async fn decide_role_change(
+    state: &AppState,
+    call: &Call,
+    admin: &AgencyAdmin,
+    id: &str,
+    decision: Decision,
+    reason: Option<String>,
+) -> AppResult<RoleChange> {
+    let work = Work::begin(state, call).await?;
+    let mut change = repo::role_changes::find_managed(work.tx(), admin, id)
+        .await?
+        .ok_or(AppError::NotFound("role change not found"))?;
+    call.concerns("user", change.user_id.as_str());
+    let now = state.clock.now();
+    match change.status_at(now) {
+        RoleChangeStatus::Pending => {}
+        status => {
+            return Err(AppError::FailedPrecondition(format!(
+                "the role change is {status}; only a PENDING one can be decided"
+            )))
+        }
+    }
+    if decision == Decision::Approve {
+        admin.may_approve(&change)?;
+        let mut user = managed(work.tx(), admin, &change.user_id).await?;
+        if user.roles != change.roles_before {
+            return Err(AppError::FailedPrecondition(
+                "the user's roles changed since the change was proposed; reject it and propose \
+                 it again"
+                    .into(),
+            ));
+        }
+        user.roles = change.roles_after;
+        user.updated_at = now;
+        repo::users::update(work.tx(), &user).await?;
+    }
+    change.status = match decision {
+        Decision::Approve => RoleChangeStatus::Approved,
+        Decision::Reject => RoleChangeStatus::Rejected,
+    };
+    change.decided_by = Some(admin.principal().user_id.clone());
+    change.decided_at = Some(now);
+    change.decision_reason = reason;
+    if !repo::role_changes::decide(work.tx(), &change).await? {
+        return Err(AppError::Aborted(
+            "the role change was decided meanwhile; read it again".into(),
+        ));
+    }
+    work.commit().await?;
+    Ok(change)
 }

@@ -4,7 +4,9 @@ use liaison_proto as pb;
 use serde_json::json;
 
 use super::{is_uuid, not_found, read_new_password};
-use crate::cli::{AdminChannelCommand, AdminCommand, AdminUserCommand, ChannelTarget};
+use crate::cli::{
+    AdminChannelCommand, AdminCommand, AdminUserCommand, ChannelTarget, RoleChangeCommand,
+};
 use crate::commands::directory::{list_channels, show_channel};
 use crate::connection::Ctl;
 use crate::error::CliError;
@@ -16,7 +18,101 @@ pub async fn run(ctl: &mut Ctl, command: AdminCommand) -> Result<(), CliError> {
     match command {
         AdminCommand::User { command } => user(ctl, command).await,
         AdminCommand::Channel { command } => channel(ctl, command).await,
+        AdminCommand::RoleChange { command } => role_change(ctl, command).await,
     }
+}
+
+async fn role_change(ctl: &mut Ctl, command: RoleChangeCommand) -> Result<(), CliError> {
+    let change = match command {
+        RoleChangeCommand::List { all } => {
+            let changes = ctl
+                .call(
+                    pb::ListRoleChangesRequest {
+                        include_decided: all,
+                    },
+                    rpc!(admin.list_role_changes),
+                )
+                .await?
+                .role_changes;
+            return ctl.out.show(
+                || json!({ "role_changes": changes.iter().map(json::role_change).collect::<Vec<_>>() }),
+                || {
+                    if changes.is_empty() {
+                        return "No role changes waiting.".into();
+                    }
+                    let mut table = Table::new(&[
+                        "ID", "USER", "FROM", "TO", "STATUS", "PROPOSED BY", "EXPIRES", "REASON",
+                    ]);
+                    for c in &changes {
+                        table.row(vec![
+                            c.id.as_str().into(),
+                            c.user_id.as_str().into(),
+                            role_names(&c.roles_before).into(),
+                            Cell::styled(role_names(&c.roles_after), Some(Style::Bold)),
+                            friendly::<pb::RoleChangeStatus>(c.status).into(),
+                            c.requested_by.as_str().into(),
+                            ctl.out.relative(time(c.expires_at.as_ref())).into(),
+                            c.reason.as_str().into(),
+                        ]);
+                    }
+                    ctl.out.table(&table)
+                },
+            );
+        }
+        RoleChangeCommand::Approve { id, reason } => {
+            ctl.call(
+                pb::ApproveRoleChangeRequest {
+                    id,
+                    reason: reason.unwrap_or_default(),
+                },
+                rpc!(admin.approve_role_change),
+            )
+            .await?
+        }
+        RoleChangeCommand::Reject { id, reason } => {
+            ctl.call(
+                pb::RejectRoleChangeRequest {
+                    id,
+                    reason: reason.unwrap_or_default(),
+                },
+                rpc!(admin.reject_role_change),
+            )
+            .await?
+        }
+    };
+    show_role_change(ctl, &change)
+}
+
+fn show_role_change(ctl: &Ctl, c: &pb::RoleChange) -> Result<(), CliError> {
+    ctl.out.show(
+        || json::role_change(c),
+        || {
+            let status = friendly::<pb::RoleChangeStatus>(c.status);
+            match pb::RoleChangeStatus::try_from(c.status) {
+                Ok(pb::RoleChangeStatus::Pending) => format!(
+                    "Proposed {}: {} -> {} for user {}; another admin approves it with `liaisonctl admin role-change approve {}` before {}.",
+                    c.id,
+                    role_names(&c.roles_before),
+                    role_names(&c.roles_after),
+                    c.user_id,
+                    c.id,
+                    time(c.expires_at.as_ref())
+                        .map(crate::views::absolute)
+                        .unwrap_or_default()
+                ),
+                _ => format!(
+                    "Role change {} is {status}: user {} holds {}.",
+                    c.id,
+                    c.user_id,
+                    if c.status == pb::RoleChangeStatus::Approved as i32 {
+                        role_names(&c.roles_after)
+                    } else {
+                        role_names(&c.roles_before)
+                    }
+                ),
+            }
+        },
+    )
 }
 
 fn roles(roles: &[RoleArg]) -> Vec<i32> {
@@ -102,18 +198,53 @@ async fn user(ctl: &mut Ctl, command: AdminUserCommand) -> Result<(), CliError> 
             user,
             roles: held,
             none: _,
+            propose: true,
+            reason,
         } => {
             let id = user_id(ctl, &user).await?;
-            update(
-                ctl,
-                pb::UpdateUserRequest {
-                    id,
-                    set_roles: true,
-                    roles: roles(&held),
-                    ..Default::default()
-                },
-            )
-            .await
+            let change = ctl
+                .call(
+                    pb::ProposeRoleChangeRequest {
+                        user_id: id,
+                        roles: roles(&held),
+                        reason: reason.unwrap_or_default(),
+                    },
+                    rpc!(admin.propose_role_change),
+                )
+                .await?;
+            show_role_change(ctl, &change)
+        }
+        AdminUserCommand::Roles {
+            user,
+            roles: held,
+            none: _,
+            propose: false,
+            reason: _,
+        } => {
+            let id = user_id(ctl, &user).await?;
+            let request = pb::UpdateUserRequest {
+                id,
+                set_roles: true,
+                roles: roles(&held),
+                ..Default::default()
+            };
+            match ctl.call(request, rpc!(admin.update_user)).await {
+                Ok(updated) => show_user(ctl, &updated),
+                Err(CliError::Status { status, hint: None })
+                    if status.code() == tonic::Code::FailedPrecondition
+                        && status.message().contains("second admin") =>
+                {
+                    Err(CliError::Status {
+                        status,
+                        hint: Some(
+                            "run it again with --propose, and ask another admin to approve it \
+                             (`liaisonctl admin role-change list`)"
+                                .into(),
+                        ),
+                    })
+                }
+                Err(e) => Err(e),
+            }
         }
         AdminUserCommand::Rename { user, display_name } => {
             let id = user_id(ctl, &user).await?;

@@ -11,5 +11,6 @@ pub mod case_note;
 pub mod channel;
 pub mod login_failure;
 pub mod refresh_token;
+pub mod role_change;
 pub mod session;
 pub mod user;
