@@ -15,6 +15,8 @@ mod m20261201_000009_create_audit_intake;
 mod m20261201_000010_add_audit_refusal_summaries;
 mod m20261201_000011_add_markings;
 mod m20261201_000012_create_role_changes;
+mod m20261201_000013_add_request_kinds;
+mod m20261201_000014_add_preservation_requests;
 
 pub struct Migrator;
 
@@ -34,6 +36,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_add_audit_refusal_summaries::Migration),
             Box::new(m20261201_000011_add_markings::Migration),
             Box::new(m20261201_000012_create_role_changes::Migration),
+            Box::new(m20261201_000013_add_request_kinds::Migration),
+            Box::new(m20261201_000014_add_preservation_requests::Migration),
         ]
     }
 }

@@ -220,6 +220,7 @@ async fn decline_and_withdraw_end_a_case(backend: Backend) {
         .sup_ca
         .cases()
         .decline_case(pb::DeclineCaseRequest {
+            ground: 0,
             id: a.id.clone(),
             etag: a.etag.clone(),
             reason: String::new(),
@@ -230,6 +231,7 @@ async fn decline_and_withdraw_end_a_case(backend: Backend) {
         .sup_ca
         .cases()
         .decline_case(pb::DeclineCaseRequest {
+            ground: 0,
             id: a.id.clone(),
             etag: a.etag.clone(),
             reason: "Outside our jurisdiction".into(),
@@ -790,6 +792,8 @@ async fn bad_input_names_each_bad_field(backend: Backend) {
         .officer_in
         .cases()
         .file_referral(pb::FileReferralRequest {
+            preservation: None,
+            kind: 0,
             markings: None,
             request_id: "not-a-uuid".into(),
             channel_id: w.channel.id.clone(),

@@ -26,6 +26,7 @@ crate::on_both_databases!(
     a_watch_reconnects_after_the_connection_drops,
     markings_are_set_shown_and_changed_by_their_provider,
     an_admin_grants_itself_a_case_role_only_through_a_second_admin,
+    a_preservation_request_from_filing_to_the_formal_request,
 );
 
 /// What a run of liaisonctl did.
@@ -679,6 +680,122 @@ async fn an_admin_grants_itself_a_case_role_only_through_a_second_admin(backend:
     w.stop().await;
 }
 
+async fn a_preservation_request_from_filing_to_the_formal_request(backend: Backend) {
+    let w = World::new(backend).await;
+    let officer_in = Ctl::signed_in(&w, "officer.in").await;
+    let sup_ca = Ctl::signed_in(&w, "sup.ca").await;
+    let officer_ca = Ctl::signed_in(&w, "officer.ca").await;
+    let file = |extra: &'static [&'static str]| {
+        let mut args = vec![
+            "case",
+            "file",
+            "--channel",
+            w.channel.id.as_str(),
+            "--category",
+            "drugs",
+            "--priority",
+            "urgent",
+            "--title",
+            "Preserve the phone records",
+            "--summary",
+            "The number ordered the precursor shipment.",
+            "--kind",
+            "preservation",
+            "--preserve-data",
+            "Subscriber and traffic data of +1 604 555 0100, November 2026",
+            "--preserve-offence",
+            "Import of fentanyl precursors",
+            "--preserve-necessity",
+            "Traffic data is kept for 90 days only",
+            "--preserve-formal-request",
+            "An MLAT request follows within 30 days",
+        ];
+        args.extend_from_slice(extra);
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let args = file(&[]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let missing = officer_in.run(&refs).await.failed(6);
+    assert!(
+        missing.stderr.contains("preservation.custodian"),
+        "{}",
+        missing.stderr
+    );
+    let args = file(&["--preserve-custodian", "Telus Communications, Vancouver"]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let filed = officer_in.run(&refs).await.ok();
+    let id = filed.field("ID");
+    assert_eq!(filed.field("Kind"), "preservation");
+    assert_eq!(filed.field("Preservation"), "requested, not yet confirmed");
+    assert_eq!(filed.field("Held by"), "Telus Communications, Vancouver");
+
+    sup_ca.run(&["case", "ack", &id]).await.ok();
+    sup_ca
+        .run(&["case", "assign", &id, "--to", "officer.ca"])
+        .await
+        .ok();
+    officer_ca
+        .run(&["case", "preserve", &id, "--until", "30d"])
+        .await
+        .failed(6);
+    let kept = officer_ca
+        .run(&["case", "preserve", &id, "--until", "90d"])
+        .await
+        .ok();
+    assert!(kept.stdout.contains("preserved until"), "{}", kept.stdout);
+    officer_ca
+        .run(&[
+            "case",
+            "extend-preservation",
+            &id,
+            "--until",
+            "120d",
+            "--reason",
+            "the formal request is delayed",
+        ])
+        .await
+        .ok();
+    officer_ca
+        .run(&[
+            "case",
+            "supersede",
+            &id,
+            "--formal-request",
+            "MLAT IN-CA/2026/17",
+        ])
+        .await
+        .failed(4);
+    officer_in
+        .run(&[
+            "case",
+            "supersede",
+            &id,
+            "--formal-request",
+            "MLAT IN-CA/2026/17",
+        ])
+        .await
+        .ok();
+    let shown = officer_ca.run(&["case", "show", &id]).await.ok();
+    assert_eq!(
+        shown.field("Preservation"),
+        "superseded by MLAT IN-CA/2026/17"
+    );
+    let timeline = officer_in.run(&["case", "timeline", &id]).await.ok();
+    for event in [
+        "preservation-confirmed",
+        "preservation-extended",
+        "preservation-superseded",
+    ] {
+        assert!(timeline.stdout.contains(event), "{}", timeline.stdout);
+    }
+    assert!(
+        timeline.stdout.contains("the formal request is delayed"),
+        "{}",
+        timeline.stdout
+    );
+    w.stop().await;
+}
+
 async fn a_whole_case_in_json(backend: Backend) {
     let w = World::new(backend).await;
     let officer_in = Ctl::signed_in(&w, "officer.in").await;
@@ -791,9 +908,61 @@ async fn a_whole_case_in_json(backend: Backend) {
         .file(&w.officer_in, "Second referral", pb::Priority::Routine)
         .await;
     let declined = sup_ca
-        .json(&["case", "decline", &second.id, "--reason", "Not our remit"])
+        .json(&[
+            "case",
+            "decline",
+            &second.id,
+            "--ground",
+            "not-available",
+            "--reason",
+            "No record of that consignment",
+        ])
         .await;
     assert_eq!(declined["status"], "CASE_STATUS_DECLINED");
+    assert_eq!(declined["decline_ground"], "REFUSAL_GROUND_NOT_AVAILABLE");
+    // Information given spontaneously is acknowledged, never declined; the queues filter by kind.
+    let told = officer_in
+        .json(&[
+            "case",
+            "file",
+            "--channel",
+            &w.channel.id,
+            "--category",
+            "drugs",
+            "--priority",
+            "routine",
+            "--title",
+            "For your information",
+            "--summary",
+            "A vessel of interest docks on Friday.",
+            "--kind",
+            "spontaneous",
+        ])
+        .await;
+    assert_eq!(told["kind"], "REQUEST_KIND_SPONTANEOUS");
+    let told_id = told["id"].as_str().unwrap();
+    sup_ca
+        .run(&[
+            "case",
+            "decline",
+            told_id,
+            "--ground",
+            "minor-offence",
+            "--reason",
+            "x",
+        ])
+        .await
+        .failed(7);
+    let spontaneous = sup_ca
+        .json(&["queue", "incoming", "--kind", "spontaneous"])
+        .await;
+    let listed: Vec<&str> = spontaneous["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [told_id]);
     let third = w
         .file(&w.officer_in, "Third referral", pb::Priority::Routine)
         .await;

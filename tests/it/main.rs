@@ -18,6 +18,7 @@ mod outage;
 mod properties;
 mod readme;
 mod replicas;
+mod requests;
 mod roles;
 mod seed;
 mod service;

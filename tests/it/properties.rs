@@ -115,6 +115,7 @@ enum Op {
         summary: String,
         request: Option<String>,
         markings: Option<pb::Markings>,
+        kind: i32,
     },
     Get(Id),
     List {
@@ -131,6 +132,7 @@ enum Op {
     Decline {
         case: Id,
         reason: String,
+        ground: i32,
     },
     Assign {
         case: Id,
@@ -179,6 +181,12 @@ enum Op {
         partner: Id,
         categories: Vec<i32>,
     },
+    Preservation {
+        case: Id,
+        step: u8,
+        days: i64,
+        text: String,
+    },
     ProposeRoles {
         user: Id,
         roles: Vec<i32>,
@@ -209,17 +217,21 @@ fn op() -> impl Strategy<Value = Op> {
             text(),
             text(),
             proptest::option::of("[0-9a-f-]{36}"),
-            markings()
+            markings(),
+            enum_value()
         )
             .prop_map(
-                |(channel, category, priority, title, summary, request, markings)| Op::File {
-                    channel,
-                    category,
-                    priority,
-                    title,
-                    summary,
-                    request,
-                    markings
+                |(channel, category, priority, title, summary, request, markings, kind)| {
+                    Op::File {
+                        channel,
+                        category,
+                        priority,
+                        title,
+                        summary,
+                        request,
+                        markings,
+                        kind,
+                    }
                 }
             ),
         (id(), any::<bool>(), markings(), text()).prop_map(|(case, stale, markings, reason)| {
@@ -258,7 +270,11 @@ fn op() -> impl Strategy<Value = Op> {
                 token
             }),
         (id(), any::<bool>()).prop_map(|(case, stale)| Op::Acknowledge { case, stale }),
-        (id(), text()).prop_map(|(case, reason)| Op::Decline { case, reason }),
+        (id(), text(), enum_value()).prop_map(|(case, reason, ground)| Op::Decline {
+            case,
+            reason,
+            ground
+        }),
         (id(), id()).prop_map(|(case, assignee)| Op::Assign { case, assignee }),
         (id(), enum_value()).prop_map(|(case, resolution)| Op::Close { case, resolution }),
         (id(), text()).prop_map(|(case, reason)| Op::Withdraw { case, reason }),
@@ -279,6 +295,14 @@ fn op() -> impl Strategy<Value = Op> {
             }
         ),
         (id(), any::<bool>()).prop_map(|(id, approve)| Op::DecideRoles { id, approve }),
+        (id(), 0..3u8, prop_oneof![Just(-1i64), 0..200i64], text()).prop_map(
+            |(case, step, days, text)| Op::Preservation {
+                case,
+                step,
+                days,
+                text
+            }
+        ),
         id().prop_map(Op::Events),
         (
             text(),
@@ -423,8 +447,19 @@ impl Harness {
                 summary,
                 request,
                 markings,
+                kind,
             } => {
                 let request = pb::FileReferralRequest {
+                    preservation: (*kind == pb::RequestKind::Preservation as i32).then(|| {
+                        pb::PreservationOrder {
+                            data: title.clone(),
+                            custodian: summary.clone(),
+                            offence: "offence".into(),
+                            necessity: "necessity".into(),
+                            formal_request: "formal request".into(),
+                        }
+                    }),
+                    kind: *kind,
                     markings: markings.clone(),
                     request_id: request
                         .clone()
@@ -481,10 +516,15 @@ impl Harness {
                     Seen::Nothing,
                 )
             }
-            Op::Decline { case, reason } => {
+            Op::Decline {
+                case,
+                reason,
+                ground,
+            } => {
                 let id = self.id(case);
                 let etag = self.etag(&id, false).await;
                 let request = pb::DeclineCaseRequest {
+                    ground: *ground,
                     id,
                     etag,
                     reason: reason.clone(),
@@ -677,6 +717,48 @@ impl Harness {
                     Seen::Nothing,
                 )
             }
+            Op::Preservation {
+                case,
+                step,
+                days,
+                text,
+            } => {
+                let id = self.id(case);
+                let etag = self.etag(&id, false).await;
+                let until = Some(prost_types::Timestamp {
+                    seconds: chrono::Utc::now().timestamp() + days * 86_400,
+                    nanos: 0,
+                });
+                let mut cases = c.cases();
+                let result = match step {
+                    0 => cases
+                        .confirm_preservation(pb::ConfirmPreservationRequest {
+                            id,
+                            etag,
+                            preserved_until: until,
+                        })
+                        .await
+                        .map(|_| ()),
+                    1 => cases
+                        .extend_preservation(pb::ExtendPreservationRequest {
+                            id,
+                            etag,
+                            preserved_until: until,
+                            reason: text.clone(),
+                        })
+                        .await
+                        .map(|_| ()),
+                    _ => cases
+                        .supersede_preservation(pb::SupersedePreservationRequest {
+                            id,
+                            etag,
+                            formal_request: text.clone(),
+                        })
+                        .await
+                        .map(|_| ()),
+                };
+                (code(result), Seen::Nothing)
+            }
             Op::ProposeRoles {
                 user,
                 roles,
@@ -836,7 +918,7 @@ fn run_properties(backend: Backend, cases: u32) {
             if !skipped {
                 // Reads that fetch the current etag first add their own entries.
                 let helper_reads = match &op {
-                    Op::Acknowledge { stale: false, .. } | Op::MarkCase { stale: false, .. } | Op::Decline { .. } | Op::Assign { .. } | Op::Close { .. } | Op::Withdraw { .. } => 1,
+                    Op::Acknowledge { stale: false, .. } | Op::MarkCase { stale: false, .. } | Op::Preservation { .. } | Op::Decline { .. } | Op::Assign { .. } | Op::Close { .. } | Op::Withdraw { .. } => 1,
                     _ => 0,
                 };
                 prop_assert_eq!(calls_recorded, 1 + helper_reads, "{:?} {:?}: one entry per call, or one count in a summary", who, op);

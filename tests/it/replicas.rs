@@ -218,6 +218,8 @@ async fn three_replicas_keep_one_gap_free_chain() {
                 {
                     0 => {
                         let request = pb::FileReferralRequest {
+                            preservation: None,
+                            kind: 0,
                             markings: None,
                             request_id: uuid::Uuid::new_v4().to_string(),
                             channel_id: channel_id.clone(),
@@ -379,6 +381,8 @@ async fn a_killed_sealer_loses_nothing_acknowledged() {
                 round += 1;
                 let replica = &channels[(worker + round) % channels.len()];
                 let request = pb::FileReferralRequest {
+                    preservation: None,
+                    kind: 0,
                     markings: None,
                     request_id: uuid::Uuid::new_v4().to_string(),
                     channel_id: channel_id.clone(),

@@ -132,6 +132,8 @@ async fn the_service_runs_as_a_role_that_cannot_rewrite_history() {
     );
     let case = cases
         .file_referral(pb::FileReferralRequest {
+            preservation: None,
+            kind: 0,
             markings: None,
             request_id: uuid::Uuid::new_v4().to_string(),
             channel_id: approved.id,

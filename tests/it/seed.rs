@@ -317,6 +317,8 @@ async fn a_seeded_world_verifies_and_can_be_worked_in(backend: Backend) {
     let filed = officer
         .cases()
         .file_referral(pb::FileReferralRequest {
+            preservation: None,
+            kind: 0,
             markings: None,
             request_id: uuid::Uuid::new_v4().to_string(),
             channel_id: channel_id.to_string(),

@@ -122,6 +122,24 @@ impl CaseService for Echo {
             ..Default::default()
         }))
     }
+    async fn confirm_preservation(
+        &self,
+        r: Request<pb::ConfirmPreservationRequest>,
+    ) -> Answer<pb::Case> {
+        Ok(Response::new(stored(&r.into_inner().id)))
+    }
+    async fn extend_preservation(
+        &self,
+        r: Request<pb::ExtendPreservationRequest>,
+    ) -> Answer<pb::Case> {
+        Ok(Response::new(stored(&r.into_inner().id)))
+    }
+    async fn supersede_preservation(
+        &self,
+        r: Request<pb::SupersedePreservationRequest>,
+    ) -> Answer<pb::Case> {
+        Ok(Response::new(stored(&r.into_inner().id)))
+    }
     async fn update_case_markings(
         &self,
         r: Request<pb::UpdateCaseMarkingsRequest>,

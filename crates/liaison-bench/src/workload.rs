@@ -293,6 +293,8 @@ impl Person {
                 ][self.random(3)] as i32,
                 title: format!("Courier consignment, lead {}", self.filed),
                 markings: None,
+                kind: pb::RequestKind::Request as i32,
+                preservation: None,
                 summary: "Parcel routed through a freight forwarder with a declared value far \
                           below its weight; the consignee's address matches earlier seizures. \
                           Requesting checks on the forwarder and the consignee's accounts."

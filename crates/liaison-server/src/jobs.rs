@@ -122,7 +122,8 @@ pub async fn prune_login_failures(state: AppState) {
     }
 }
 
-/// Once a minute, escalates the cases not acknowledged in time.
+/// Once a minute, escalates the cases not acknowledged in time and marks lapsed the preservations
+/// kept past their date.
 pub async fn escalate_overdue_cases(state: AppState) {
     let mut timer = every(MINUTE);
     loop {
@@ -131,6 +132,11 @@ pub async fn escalate_overdue_cases(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!(cases = n, "escalated cases not acknowledged in time"),
             Err(e) => tracing::warn!(error = %e, "could not escalate overdue cases"),
+        }
+        match domain::cases::lapse_preservations(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(cases = n, "preservations lapsed"),
+            Err(e) => tracing::warn!(error = %e, "could not mark lapsed preservations"),
         }
     }
 }

@@ -102,7 +102,77 @@ coded_enum!(EventKind {
     NoteAdded = 10 => "NOTE_ADDED",
     Escalated = 11 => "ESCALATED",
     MarkingsChanged = 12 => "MARKINGS_CHANGED",
+    PreservationConfirmed = 13 => "PRESERVATION_CONFIRMED",
+    PreservationExtended = 14 => "PRESERVATION_EXTENDED",
+    PreservationSuperseded = 15 => "PRESERVATION_SUPERSEDED",
+    PreservationLapsed = 16 => "PRESERVATION_LAPSED",
 });
+
+coded_enum!(
+    /// What a referral is: a request, which is owed an answer, or information the provider gives
+    /// on its own initiative, which is owed only an acknowledgement (EU Directive 2023/977), or an
+    /// expedited preservation request: keep stored data while the formal request is prepared
+    /// (Budapest Convention Art. 29).
+    RequestKind {
+        Request = 1 => "REQUEST",
+        Spontaneous = 2 => "SPONTANEOUS",
+        Preservation = 3 => "PRESERVATION",
+    }
+);
+
+coded_enum!(
+    /// Where an expedited preservation stands.
+    PreservationStatus {
+        Requested = 1 => "REQUESTED",
+        Preserved = 2 => "PRESERVED",
+        Extended = 3 => "EXTENDED",
+        Superseded = 4 => "SUPERSEDED",
+        Lapsed = 5 => "LAPSED",
+    }
+);
+
+/// What an expedited preservation request asks to keep, and why (Budapest Convention Art. 29(2)).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PreservationOrder {
+    /// The stored data to be preserved.
+    pub data: String,
+    /// Who holds it, or where it is.
+    pub custodian: String,
+    /// The offence under investigation, and a brief summary of the facts.
+    pub offence: String,
+    /// Why preservation is necessary.
+    pub necessity: String,
+    /// The formal request for search, seizure or disclosure that will follow.
+    pub formal_request: String,
+}
+
+/// A preservation request and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preservation {
+    pub order: PreservationOrder,
+    pub status: PreservationStatus,
+    /// While PRESERVED or EXTENDED (and after): until when the receiving side keeps the data.
+    pub preserved_until: Option<Timestamp>,
+    /// Once SUPERSEDED: the formal request, as the requesting side names it.
+    pub superseded_by: Option<String>,
+}
+
+/// The shortest preservation the receiving side may confirm (Budapest Convention Art. 29(7)).
+pub const MIN_PRESERVATION: chrono::Duration = chrono::Duration::days(60);
+
+coded_enum!(
+    /// The only grounds on which a request may be declined (EU Directive 2023/977 Art. 6).
+    RefusalGround {
+        NotAvailable = 1 => "NOT_AVAILABLE",
+        IncompleteOrUnclear = 2 => "INCOMPLETE_OR_UNCLEAR",
+        JudicialAuthorisationRefused = 3 => "JUDICIAL_AUTHORISATION_REFUSED",
+        NationalSecurity = 4 => "NATIONAL_SECURITY",
+        JeopardisesInvestigation = 5 => "JEOPARDISES_INVESTIGATION",
+        EndangersPerson = 6 => "ENDANGERS_PERSON",
+        MinorOffence = 7 => "MINOR_OFFENCE",
+        ConsentWithheld = 8 => "CONSENT_WITHHELD",
+    }
+);
 
 coded_enum!(
     /// How the receiver may use what the provider gave, as SIENA marks it. Each code carries the
@@ -479,6 +549,11 @@ pub struct Case {
     pub closed_at: Option<Timestamp>,
     pub acknowledge_due_at: Timestamp,
     pub markings: Markings,
+    pub kind: RequestKind,
+    /// Set when the case was declined on a stated ground.
+    pub decline_ground: Option<RefusalGround>,
+    /// Exactly for cases of kind PRESERVATION.
+    pub preservation: Option<Preservation>,
     pub version: i64,
 }
 
@@ -535,6 +610,10 @@ pub struct CaseEvent {
     pub note_id: Option<NoteId>,
     /// For MARKINGS_CHANGED: the markings after the change (of the note, when `note_id` is set).
     pub markings: Option<Markings>,
+    /// For DECLINED: the ground stated.
+    pub ground: Option<RefusalGround>,
+    /// For PRESERVATION_CONFIRMED and PRESERVATION_EXTENDED: until when the data is kept.
+    pub preserved_until: Option<Timestamp>,
     /// Set for events about an INTERNAL note: only this agency sees the event.
     pub visible_to_agency_id: Option<AgencyId>,
 }
@@ -576,6 +655,8 @@ impl CaseEvent {
             resolution: None,
             note_id: None,
             markings: None,
+            ground: None,
+            preserved_until: None,
             visible_to_agency_id: None,
         }
     }
@@ -631,6 +712,9 @@ pub mod fixtures {
             closed_at: None,
             acknowledge_due_at: t,
             markings: Markings::default(),
+            kind: RequestKind::Request,
+            decline_ground: None,
+            preservation: None,
             version: 1,
         }
     }

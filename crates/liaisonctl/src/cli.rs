@@ -6,8 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 
 use crate::names::{
-    AccuracyArg, CategoryArg, ChannelStatusArg, HandlingArg, OrderArg, OutcomeArg, PriorityArg,
-    ResolutionArg, RoleArg, SourceArg, StatusArg, ViewArg,
+    AccuracyArg, CategoryArg, ChannelStatusArg, GroundArg, HandlingArg, KindArg, OrderArg,
+    OutcomeArg, PriorityArg, ResolutionArg, RoleArg, SourceArg, StatusArg, ViewArg,
 };
 use crate::output::Format;
 
@@ -168,6 +168,26 @@ pub struct TextInput {
     pub file: Option<PathBuf>,
 }
 
+/// What an expedited preservation request asks to keep, and why (Budapest Convention Art. 29).
+#[derive(Args, Clone, Debug, Default)]
+pub struct PreservationArgs {
+    /// The stored data to preserve (with --kind preservation)
+    #[arg(long, value_name = "TEXT")]
+    pub preserve_data: Option<String>,
+    /// Who holds the data, or where it is
+    #[arg(long, value_name = "TEXT")]
+    pub preserve_custodian: Option<String>,
+    /// The offence under investigation, and the facts in brief
+    #[arg(long, value_name = "TEXT")]
+    pub preserve_offence: Option<String>,
+    /// Why preservation is necessary
+    #[arg(long, value_name = "TEXT")]
+    pub preserve_necessity: Option<String>,
+    /// The formal request that will follow
+    #[arg(long, value_name = "TEXT")]
+    pub preserve_formal_request: Option<String>,
+}
+
 /// The markings you set as the provider of a case or note.
 #[derive(Args, Clone, Debug, Default)]
 pub struct MarkingArgs {
@@ -220,6 +240,12 @@ pub enum CaseCommand {
         /// Use this request id (a UUID) instead of the one derived from the content
         #[arg(long, value_name = "UUID")]
         request_id: Option<String>,
+        /// What it is: a request (an answer is owed), spontaneous information, or an expedited
+        /// preservation request (then give the --preserve-* details)
+        #[arg(long, value_enum, default_value = "request")]
+        kind: KindArg,
+        #[command(flatten)]
+        preservation: PreservationArgs,
         /// Without markings, the case is H0, graded X4
         #[command(flatten)]
         markings: MarkingArgs,
@@ -231,11 +257,14 @@ pub enum CaseCommand {
     },
     /// Acknowledge a filed case (receiving supervisor): FILED -> ACKNOWLEDGED
     Ack(CaseTarget),
-    /// Decline a filed case (receiving supervisor): FILED -> DECLINED
+    /// Decline a filed request (receiving supervisor): FILED -> DECLINED
     Decline {
         #[command(flatten)]
         case: CaseTarget,
-        /// Why (required)
+        /// The ground, from the closed list (EU Directive 2023/977 Art. 6)
+        #[arg(long, value_enum)]
+        ground: GroundArg,
+        /// Why, in words both sides read (required)
         #[arg(long)]
         reason: String,
     },
@@ -307,6 +336,33 @@ pub enum CaseCommand {
         #[command(flatten)]
         markings: MarkingArgs,
     },
+    /// Confirm a preservation request (receiving side): the data is kept until --until, at least
+    /// 60 days after the request was filed
+    Preserve {
+        #[command(flatten)]
+        case: CaseTarget,
+        /// RFC 3339, a date, or a span from now (90d)
+        #[arg(long, value_parser = parse_future_time, value_name = "TIME")]
+        until: DateTime<Utc>,
+    },
+    /// Keep preserved data longer (receiving side)
+    ExtendPreservation {
+        #[command(flatten)]
+        case: CaseTarget,
+        /// Later than the current date: RFC 3339, a date, or a span from now
+        #[arg(long, value_parser = parse_future_time, value_name = "TIME")]
+        until: DateTime<Utc>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// The formal request now covers the preserved data (requesting side)
+    Supersede {
+        #[command(flatten)]
+        case: CaseTarget,
+        /// The formal request, such as its MLAT reference
+        #[arg(long)]
+        formal_request: String,
+    },
     /// Change a case's markings (its provider: the filer or an originating supervisor). What you
     /// leave out stays as it is; relaxing the handling needs --reason
     Mark {
@@ -357,6 +413,9 @@ pub struct QueueFilters {
     pub status: Vec<StatusArg>,
     #[arg(long, value_enum)]
     pub category: Option<CategoryArg>,
+    /// Only cases of this kind; repeat, or separate with commas, for several
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub kind: Vec<KindArg>,
     #[arg(long, value_enum)]
     pub priority: Option<PriorityArg>,
     /// Only cases on this channel (id)
@@ -664,26 +723,48 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 fn parse_time_at(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    absolute_time(text)
+        .or_else(|| duration(text).and_then(|age| now.checked_sub_signed(age)))
+        .ok_or_else(|| {
+            format!("{text:?} is not a time: use RFC 3339 (2026-03-01T09:00:00Z), a date (2026-03-01) or an age (30m, 12h, 7d)")
+        })
+}
+
+/// A time to come: RFC 3339, a date (UTC midnight), or a span from now (`90d`, `12w`).
+pub fn parse_future_time(text: &str) -> Result<DateTime<Utc>, String> {
+    parse_future_time_at(text, Utc::now())
+}
+
+fn parse_future_time_at(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    absolute_time(text)
+        .or_else(|| duration(text).and_then(|span| now.checked_add_signed(span)))
+        .ok_or_else(|| {
+            format!("{text:?} is not a time: use RFC 3339 (2027-03-01T09:00:00Z), a date (2027-03-01) or a span from now (90d, 12w)")
+        })
+}
+
+fn absolute_time(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
+        return Some(t.with_timezone(&Utc));
     }
-    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
-    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .map(|date| date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+}
+
+/// `30m`, `12h`, `7d`, `2w`: a number and a unit.
+fn duration(text: &str) -> Option<chrono::Duration> {
     let split = text.len().saturating_sub(1);
     let (number, unit) = (text.get(..split), text.get(split..));
     let amount: Option<i64> = number.and_then(|n| n.parse().ok()).filter(|n| *n >= 0);
-    let age = match (amount, unit) {
+    match (amount, unit) {
         (Some(n), Some("s")) => chrono::Duration::try_seconds(n),
         (Some(n), Some("m")) => chrono::Duration::try_minutes(n),
         (Some(n), Some("h")) => chrono::Duration::try_hours(n),
         (Some(n), Some("d")) => chrono::Duration::try_days(n),
         (Some(n), Some("w")) => chrono::Duration::try_weeks(n),
         _ => None,
-    };
-    age.and_then(|age| now.checked_sub_signed(age)).ok_or_else(|| {
-        format!("{text:?} is not a time: use RFC 3339 (2026-03-01T09:00:00Z), a date (2026-03-01) or an age (30m, 12h, 7d)")
-    })
+    }
 }
 
 #[cfg(test)]
@@ -697,6 +778,22 @@ mod tests {
         let help = Cli::command().render_long_help().to_string();
         assert!(help.contains("Exit codes:"), "{help}");
         assert!(help.contains("LIAISON_CONFIG_DIR"), "{help}");
+    }
+
+    #[test]
+    fn times_to_come() {
+        let now = Utc::now();
+        assert_eq!(
+            parse_future_time_at("90d", now).unwrap(),
+            now + chrono::Duration::days(90)
+        );
+        assert_eq!(
+            parse_future_time_at("2027-03-01", now)
+                .unwrap()
+                .to_rfc3339(),
+            "2027-03-01T00:00:00+00:00"
+        );
+        assert!(parse_future_time_at("soon", now).is_err());
     }
 
     #[test]

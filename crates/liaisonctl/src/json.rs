@@ -84,6 +84,20 @@ pub fn case(c: &pb::Case) -> Value {
         "etag": c.etag,
         "overdue": c.overdue,
         "markings": markings(c.markings.as_ref()),
+        "kind": proto_name::<pb::RequestKind>(c.kind),
+        "decline_ground": proto_name::<pb::RefusalGround>(c.decline_ground),
+        "preservation": c.preservation.as_ref().map(|p| json!({
+            "status": proto_name::<pb::PreservationStatus>(p.status),
+            "preserved_until": ts(p.preserved_until.as_ref()),
+            "superseded_by": p.superseded_by,
+            "order": p.order.as_ref().map(|o| json!({
+                "data": o.data,
+                "custodian": o.custodian,
+                "offence": o.offence,
+                "necessity": o.necessity,
+                "formal_request": o.formal_request,
+            })),
+        })),
     })
 }
 
@@ -127,6 +141,8 @@ pub fn event(e: &pb::CaseEvent) -> Value {
         "resolution": proto_name::<pb::Resolution>(e.resolution),
         "note_id": e.note_id,
         "markings": markings(e.markings.as_ref()),
+        "ground": proto_name::<pb::RefusalGround>(e.ground),
+        "preserved_until": ts(e.preserved_until.as_ref()),
     })
 }
 

@@ -38,6 +38,9 @@ proto_enum! {
     pb::SourceReliability => "SOURCE_RELIABILITY_",
     pb::InformationAccuracy => "INFORMATION_ACCURACY_",
     pb::RoleChangeStatus => "ROLE_CHANGE_STATUS_",
+    pb::RequestKind => "REQUEST_KIND_",
+    pb::RefusalGround => "REFUSAL_GROUND_",
+    pb::PreservationStatus => "PRESERVATION_STATUS_",
 }
 
 /// The proto name (`CASE_STATUS_FILED`), or the number when this client does not know the value.
@@ -103,6 +106,40 @@ friendly_enum! {
         Fraud => Fraud,
         /// Cybercrime, breaches, digital fraud
         Cyber => Cyber,
+    }
+}
+
+friendly_enum! {
+    /// What a referral is.
+    KindArg => pb::RequestKind {
+        /// You ask for something: an answer is owed, or a refusal on a listed ground
+        Request => Request,
+        /// Information you give on your own initiative: acknowledged, never declined
+        Spontaneous => Spontaneous,
+        /// Keep stored data while the formal request is prepared (Budapest Convention Art. 29)
+        Preservation => Preservation,
+    }
+}
+
+friendly_enum! {
+    /// The grounds a request may be declined on (EU Directive 2023/977 Art. 6).
+    GroundArg => pb::RefusalGround {
+        /// The information is not available
+        NotAvailable => NotAvailable,
+        /// The request is incomplete or unclear
+        IncompleteOrUnclear => IncompleteOrUnclear,
+        /// A judicial authorisation it needs was refused
+        JudicialAuthorisationRefused => JudicialAuthorisationRefused,
+        /// It would harm national security
+        NationalSecurity => NationalSecurity,
+        /// It would jeopardise an ongoing investigation
+        JeopardisesInvestigation => JeopardisesInvestigation,
+        /// It would endanger a person's safety
+        EndangersPerson => EndangersPerson,
+        /// It concerns a minor offence
+        MinorOffence => MinorOffence,
+        /// A third party's consent was withheld
+        ConsentWithheld => ConsentWithheld,
     }
 }
 

@@ -144,6 +144,26 @@ pub fn markings_banner(out: &Output, m: Option<&pb::Markings>) -> String {
     out.paint(&text, handling_style(m.handling).unwrap_or(Style::Bold))
 }
 
+/// Where a preservation stands, in a line: "preserved until 2027-02-01 00:00 UTC (in 62 d)".
+pub fn preservation_line(out: &Output, p: Option<&pb::Preservation>) -> String {
+    let Some(p) = p else {
+        return String::new();
+    };
+    let until = time(p.preserved_until.as_ref())
+        .map(|t| format!("{} ({})", absolute(t), out.relative(Some(t))))
+        .unwrap_or_default();
+    match pb::PreservationStatus::try_from(p.status) {
+        Ok(pb::PreservationStatus::Requested) => "requested, not yet confirmed".into(),
+        Ok(pb::PreservationStatus::Preserved) => format!("preserved until {until}"),
+        Ok(pb::PreservationStatus::Extended) => format!("extended, preserved until {until}"),
+        Ok(pb::PreservationStatus::Superseded) => {
+            format!("superseded by {}", clean(&p.superseded_by))
+        }
+        Ok(pb::PreservationStatus::Lapsed) => format!("lapsed: was preserved until {until}"),
+        _ => friendly::<pb::PreservationStatus>(p.status),
+    }
+}
+
 pub fn case_table(out: &Output, cases: &[pb::Case]) -> String {
     if cases.is_empty() {
         return "No cases.".into();
@@ -194,6 +214,7 @@ pub fn case_fields(out: &Output, viewer: &Viewer<'_>, c: &pb::Case) -> String {
         ("Reference", c.reference.clone()),
         ("Title", clean(&c.title)),
         ("Status", status),
+        ("Kind", friendly::<pb::RequestKind>(c.kind)),
         ("Priority", friendly::<pb::Priority>(c.priority)),
         ("Category", friendly::<pb::Category>(c.category)),
         (
@@ -228,6 +249,29 @@ pub fn case_fields(out: &Output, viewer: &Viewer<'_>, c: &pb::Case) -> String {
             viewer.person(&c.assignee_id)
         },
     ));
+    if let Some(p) = &c.preservation {
+        let style = match pb::PreservationStatus::try_from(p.status) {
+            Ok(pb::PreservationStatus::Requested | pb::PreservationStatus::Lapsed) => Style::Red,
+            _ => Style::Bold,
+        };
+        fields.push((
+            "Preservation",
+            out.paint(&preservation_line(out, Some(p)), style),
+        ));
+        if let Some(order) = &p.order {
+            fields.push(("Data", clean(&order.data)));
+            fields.push(("Held by", clean(&order.custodian)));
+            fields.push(("Offence", clean(&order.offence)));
+            fields.push(("Why", clean(&order.necessity)));
+            fields.push(("Formal request", clean(&order.formal_request)));
+        }
+    }
+    if c.decline_ground != 0 {
+        fields.push((
+            "Declined on",
+            friendly::<pb::RefusalGround>(c.decline_ground),
+        ));
+    }
     if let Some(at) = time(c.closed_at.as_ref()) {
         fields.push((
             "Closed",
@@ -276,6 +320,23 @@ fn detail(viewer: &Viewer<'_>, e: &pb::CaseEvent) -> String {
         Ok(pb::CaseEventKind::Assigned) => format!("to {}", viewer.person(&e.assignee_id)),
         Ok(pb::CaseEventKind::Closed) => friendly::<pb::Resolution>(e.resolution),
         Ok(pb::CaseEventKind::NoteAdded) => format!("note {}", e.note_id),
+        Ok(
+            pb::CaseEventKind::PreservationConfirmed
+            | pb::CaseEventKind::PreservationExtended
+            | pb::CaseEventKind::PreservationLapsed,
+        ) => {
+            let until = time(e.preserved_until.as_ref())
+                .map(absolute)
+                .unwrap_or_default();
+            if e.reason.is_empty() {
+                format!("until {until}")
+            } else {
+                format!("until {until}: {}", e.reason)
+            }
+        }
+        Ok(pb::CaseEventKind::Declined) if e.ground != 0 => {
+            format!("{}: {}", friendly::<pb::RefusalGround>(e.ground), e.reason)
+        }
         Ok(pb::CaseEventKind::MarkingsChanged) => {
             let what = if e.note_id.is_empty() {
                 String::new()

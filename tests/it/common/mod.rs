@@ -428,6 +428,8 @@ impl World {
 
     pub fn referral(&self, title: &str, priority: pb::Priority) -> pb::FileReferralRequest {
         pb::FileReferralRequest {
+            preservation: None,
+            kind: 0,
             markings: None,
             request_id: uuid::Uuid::new_v4().to_string(),
             channel_id: self.channel.id.clone(),

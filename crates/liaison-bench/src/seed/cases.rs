@@ -15,7 +15,7 @@ use super::world::{World, FILED_FROM_INDIA};
 use liaison_server::clock::{from_micros, to_micros};
 use liaison_server::model::{
     Case, CaseEvent, CaseStatus, Category, EventActor, EventKind, Markings, Note, NoteVisibility,
-    Priority, Resolution, Timestamp,
+    Priority, RequestKind, Resolution, Timestamp,
 };
 use liaison_server::repo::seed::{CaseBatch, NewCase};
 
@@ -580,6 +580,9 @@ pub fn generate(
         closed_at: closed_at.map(from_micros),
         acknowledge_due_at: from_micros(due),
         markings: Markings::default(),
+        kind: RequestKind::Request,
+        decline_ground: None,
+        preservation: None,
         version: t.version,
     };
     let request_id = t.rng.uuid_v4().to_string();

@@ -6,12 +6,13 @@ use super::{convert, watch, Api};
 use crate::domain::cases::{self, CaseFilter, CaseListing, NewReferral, TimelinePage};
 use crate::domain::lifecycle::Move;
 use crate::domain::paging;
+use crate::domain::preservation::PreservationMove;
 use crate::domain::watch as watch_domain;
 use crate::error::AppResult;
 use crate::limits::{MAX_ID_CHARS, MAX_NAME_CHARS, MAX_REASON_CHARS, MAX_TEXT_CHARS};
 use crate::model::{
     CaseId, CaseOrder, CaseStatus, CaseView, Category, Markings, NoteId, NoteVisibility, Priority,
-    Resolution,
+    RefusalGround, RequestKind, Resolution,
 };
 use crate::pb::{self, case_service_server::CaseService};
 use crate::validate::{self, checked, Violations};
@@ -31,6 +32,26 @@ impl TryFrom<&pb::FileReferralRequest> for NewReferral {
             validate::text(&m.summary, 1, MAX_TEXT_CHARS, true),
         );
         let markings = convert::markings_request(&mut v, "markings", m.markings.as_ref());
+        let kind = convert::optional_enum(&mut v, "kind", m.kind, RequestKind::from_code)
+            .unwrap_or(RequestKind::Request);
+        let preservation = match (&m.preservation, kind) {
+            (Some(order), RequestKind::Preservation) => {
+                Some(convert::preservation_order(&mut v, "preservation", order))
+            }
+            (None, RequestKind::Preservation) => {
+                v.add(
+                    "preservation",
+                    "is required for a PRESERVATION request: what data, held by whom, for which \
+                     offence, why, and the formal request to follow",
+                );
+                None
+            }
+            (Some(_), _) => {
+                v.add("preservation", "is only for kind PRESERVATION");
+                None
+            }
+            (None, _) => None,
+        };
         v.finish()?;
         Ok(NewReferral {
             request_id,
@@ -40,6 +61,8 @@ impl TryFrom<&pb::FileReferralRequest> for NewReferral {
             title,
             summary,
             markings: markings.or(&Markings::default()),
+            kind,
+            preservation,
         })
     }
 }
@@ -78,10 +101,22 @@ impl TryFrom<&pb::ListCasesRequest> for CaseListing {
             .collect();
         statuses.sort_by_key(|s| s.code());
         statuses.dedup();
+        if m.kinds.len() > RequestKind::ALL.len() {
+            v.add("kinds", "names more kinds than there are");
+        }
+        let mut kinds: Vec<RequestKind> = m
+            .kinds
+            .iter()
+            .take(RequestKind::ALL.len())
+            .filter_map(|k| convert::required_enum(&mut v, "kinds", *k, RequestKind::from_code))
+            .collect();
+        kinds.sort_by_key(|k| k.code());
+        kinds.dedup();
         let listing = CaseListing {
             filter: CaseFilter {
                 view,
                 statuses,
+                kinds,
                 category: convert::optional_enum(
                     &mut v,
                     "category",
@@ -111,6 +146,14 @@ impl TryFrom<&pb::ListCasesRequest> for CaseListing {
         v.finish()?;
         Ok(listing)
     }
+}
+
+/// A required date a preservation keeps the data until.
+fn until(v: &mut Violations, t: Option<prost_types::Timestamp>) -> Option<crate::model::Timestamp> {
+    if t.is_none() {
+        v.add("preserved_until", "must be set");
+    }
+    convert::from_timestamp(v, "preserved_until", t)
 }
 
 /// Required free text that goes into the timeline (reasons, questions, answers).
@@ -152,6 +195,39 @@ impl Api {
         self.finish(started, result).await
     }
 
+    /// The shape of the preservation calls: a case id, the etag seen, and the move.
+    async fn preservation_move<M: Send>(
+        &self,
+        request: Request<M>,
+        method: &str,
+        id_and_etag: fn(&M) -> (&str, &str),
+        parse_move: fn(&M, &mut Violations) -> Option<PreservationMove>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let started = self.begin(request, method).await;
+        let result = async {
+            let scope = &started.case_worker()?;
+            let (id, etag) = id_and_etag(&started.message);
+            started.call.concerns("case", id);
+            let mut v = Violations::new();
+            let id = v.check("id", validate::case_key(id));
+            let etag = v.check("etag", validate::text(etag, 1, MAX_ID_CHARS, false));
+            let mv = parse_move(&started.message, &mut v);
+            v.finish()?;
+            let case = cases::preserve(
+                &self.state,
+                &started.call,
+                scope,
+                &CaseId::from(id.as_str()),
+                &etag,
+                checked(mv)?,
+            )
+            .await?;
+            Ok(convert::case(case, self.state.clock.now()))
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
     /// The shape of the reads of one case's parts.
     fn case_id(
         &self,
@@ -177,6 +253,7 @@ impl TryFrom<&pb::WatchCasesRequest> for CaseFilter {
             channel_id: m.channel_id.clone(),
             assignee_id: m.assignee_id.clone(),
             overdue_only: m.overdue_only,
+            kinds: m.kinds.clone(),
             ..Default::default()
         };
         Ok(CaseListing::try_from(&as_listing)?.filter)
@@ -306,6 +383,7 @@ impl CaseService for Api {
             |m, v| {
                 Some(Move::Decline {
                     reason: reason(v, "reason", &m.reason),
+                    ground: convert::optional_enum(v, "ground", m.ground, RefusalGround::from_code),
                 })
             },
         )
@@ -455,6 +533,55 @@ impl CaseService for Api {
         }
         .await;
         self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn confirm_preservation(
+        &self,
+        request: Request<pb::ConfirmPreservationRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        self.preservation_move(
+            request,
+            "CaseService/ConfirmPreservation",
+            |m| (&m.id, &m.etag),
+            |m, v| until(v, m.preserved_until).map(|until| PreservationMove::Confirm { until }),
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn extend_preservation(
+        &self,
+        request: Request<pb::ExtendPreservationRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        self.preservation_move(
+            request,
+            "CaseService/ExtendPreservation",
+            |m| (&m.id, &m.etag),
+            |m, v| {
+                let reason = (!m.reason.is_empty()).then(|| reason(v, "reason", &m.reason));
+                until(v, m.preserved_until).map(|until| PreservationMove::Extend { until, reason })
+            },
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn supersede_preservation(
+        &self,
+        request: Request<pb::SupersedePreservationRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        self.preservation_move(
+            request,
+            "CaseService/SupersedePreservation",
+            |m| (&m.id, &m.etag),
+            |m, v| {
+                Some(PreservationMove::Supersede {
+                    formal_request: reason(v, "formal_request", &m.formal_request),
+                })
+            },
+        )
+        .await
     }
 
     #[tracing::instrument(skip_all)]

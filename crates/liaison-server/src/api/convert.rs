@@ -5,8 +5,8 @@ use crate::domain::channels::ChannelView;
 use crate::domain::markings::MarkingsRequest;
 use crate::limits::MAX_REASON_CHARS;
 use crate::model::{
-    Agency, Case, CaseEvent, Handling, InformationAccuracy, Markings, Note, Resolution, RoleChange,
-    Roles, SourceReliability, Timestamp, User,
+    Agency, Case, CaseEvent, Handling, InformationAccuracy, Markings, Note, PreservationOrder,
+    RefusalGround, Resolution, RoleChange, Roles, SourceReliability, Timestamp, User,
 };
 use crate::pb;
 use crate::validate::{self, Violations};
@@ -166,6 +166,41 @@ pub fn case(c: Case, now: Timestamp) -> pb::Case {
         closed_at: optional_timestamp(c.closed_at),
         acknowledge_due_at: Some(timestamp(c.acknowledge_due_at)),
         markings: Some(markings(c.markings)),
+        kind: c.kind.code().into(),
+        decline_ground: c.decline_ground.map_or(0, RefusalGround::code).into(),
+        preservation: c.preservation.map(|p| pb::Preservation {
+            order: Some(pb::PreservationOrder {
+                data: p.order.data,
+                custodian: p.order.custodian,
+                offence: p.order.offence,
+                necessity: p.order.necessity,
+                formal_request: p.order.formal_request,
+            }),
+            status: p.status.code().into(),
+            preserved_until: optional_timestamp(p.preserved_until),
+            superseded_by: p.superseded_by.unwrap_or_default(),
+        }),
+    }
+}
+
+/// A preservation order from a request: every field required, each at most a reason's length.
+pub fn preservation_order(
+    v: &mut Violations,
+    field: &str,
+    m: &pb::PreservationOrder,
+) -> PreservationOrder {
+    let mut text = |name: &str, value: &str| {
+        v.check(
+            &format!("{field}.{name}"),
+            validate::text(value, 1, MAX_REASON_CHARS, true),
+        )
+    };
+    PreservationOrder {
+        data: text("data", &m.data),
+        custodian: text("custodian", &m.custodian),
+        offence: text("offence", &m.offence),
+        necessity: text("necessity", &m.necessity),
+        formal_request: text("formal_request", &m.formal_request),
     }
 }
 
@@ -284,6 +319,8 @@ pub fn event(e: CaseEvent) -> pb::CaseEvent {
         resolution: e.resolution.map(Resolution::code).unwrap_or(0).into(),
         note_id: e.note_id.map(String::from).unwrap_or_default(),
         markings: e.markings.map(markings),
+        ground: e.ground.map_or(0, RefusalGround::code).into(),
+        preserved_until: optional_timestamp(e.preserved_until),
     }
 }
 
@@ -317,7 +354,8 @@ pub fn audit_entry(e: AuditEntry) -> pb::AuditEntry {
 mod tests {
     use crate::model::{
         CaseStatus, Category, ChannelStatus, EventKind, Handling, InformationAccuracy,
-        NoteVisibility, Outcome, Priority, Resolution, Role, RoleChangeStatus, SourceReliability,
+        NoteVisibility, Outcome, PreservationStatus, Priority, RefusalGround, RequestKind,
+        Resolution, Role, RoleChangeStatus, SourceReliability,
     };
     use crate::pb;
 
@@ -373,6 +411,13 @@ mod tests {
         pin!(Outcome, AuditOutcome, "AUDIT_OUTCOME_");
         pin!(EventKind, CaseEventKind, "CASE_EVENT_KIND_");
         pin!(Handling, Handling, "HANDLING_");
+        pin!(RequestKind, RequestKind, "REQUEST_KIND_");
+        pin!(RefusalGround, RefusalGround, "REFUSAL_GROUND_");
+        pin!(
+            PreservationStatus,
+            PreservationStatus,
+            "PRESERVATION_STATUS_"
+        );
         pin!(RoleChangeStatus, RoleChangeStatus, "ROLE_CHANGE_STATUS_");
         pin!(SourceReliability, SourceReliability, "SOURCE_RELIABILITY_");
         // Shown as its number; named on the wire.

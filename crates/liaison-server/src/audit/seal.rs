@@ -52,12 +52,16 @@ pub struct Batch {
     pub lags: Vec<Duration>,
     /// The head this server remembered, when the stored head was found below it.
     pub witnessed_truncation: Option<i64>,
+    /// The head this server sealed, when the checkpoint over it was found gone.
+    pub missing_checkpoint: Option<i64>,
 }
 
 /// Seals for this server: the newest head it has seen and a wake-up for new records.
 #[derive(Debug, Default)]
 pub struct Sealer {
     seen: std::sync::Mutex<Option<(i64, String)>>,
+    /// The head whose missing checkpoint was last reported, so the log says it once.
+    reported_missing: std::sync::atomic::AtomicI64,
     wake: tokio::sync::Notify,
 }
 
@@ -101,7 +105,7 @@ impl Sealer {
         let latest = repo::audit::latest_checkpoint(&tx).await?;
         let remembered = lock(&self.seen).clone();
         let mut batch = Batch::default();
-        if let Some((seen_seq, seen_hash)) = remembered {
+        if let Some((seen_seq, seen_hash)) = remembered.clone() {
             if seen_seq > seq {
                 tracing::error!(
                     stored_head = seq,
@@ -156,9 +160,28 @@ impl Sealer {
             repo::cases::announce_events(&tx, seq).await?;
         }
         let covered = latest.as_ref().is_some_and(|c| c.seq >= seq);
+        // A head this server sealed last, with nothing new, had its checkpoint: if none covers it
+        // now, it was deleted with database access. Signing it again would hide that; verification
+        // reports the head as unsigned instead. (A head this server never saw, left by a bulk load
+        // or an older version, is signed.)
+        let signed_before = entries.is_empty() && remembered.as_ref() == Some(&(seq, hash.clone()));
         if seq > 0 && !covered {
-            let checkpoint = Checkpoint::sign(keys, seq, &hash, sealed_at);
-            repo::audit::insert_checkpoint(&tx, &checkpoint).await?;
+            if signed_before {
+                let reported = self
+                    .reported_missing
+                    .swap(seq, std::sync::atomic::Ordering::SeqCst);
+                if reported != seq {
+                    tracing::error!(
+                        head = seq,
+                        "the checkpoint over the chain's head is gone: deleted with database \
+                         access; it is not signed again, so verification reports it"
+                    );
+                }
+                batch.missing_checkpoint = Some(seq);
+            } else {
+                let checkpoint = Checkpoint::sign(keys, seq, &hash, sealed_at);
+                repo::audit::insert_checkpoint(&tx, &checkpoint).await?;
+            }
         }
         tx.commit().await?;
         batch.entries = entries.len();

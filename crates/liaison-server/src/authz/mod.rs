@@ -190,6 +190,10 @@ pub enum CaseAction {
     Withdraw,
     /// Changes the case's markings: the providing (originating) side's.
     Mark,
+    /// Confirms or extends a preservation: the receiving side's.
+    Preserve,
+    /// Supersedes a preservation with the formal request: the requesting side's.
+    Supersede,
 }
 
 /// Who may do each action to a case they can see, as the service explains a refusal.
@@ -213,6 +217,12 @@ fn who_may(action: CaseAction) -> &'static str {
         CaseAction::Mark => {
             "only the providing agency may change a case's markings: its filer or an originating supervisor"
         }
+        CaseAction::Preserve => {
+            "only the assignee or a receiving supervisor may confirm or extend a preservation"
+        }
+        CaseAction::Supersede => {
+            "only the filer or an originating supervisor may supersede a preservation"
+        }
     }
 }
 
@@ -227,10 +237,13 @@ fn allows(p: &Principal, case: &Case, action: CaseAction) -> bool {
         CaseAction::Acknowledge | CaseAction::Decline | CaseAction::Assign | CaseAction::Reopen => {
             receiving_supervisor
         }
-        CaseAction::RequestInformation | CaseAction::Close => assignee || receiving_supervisor,
-        CaseAction::ProvideInformation | CaseAction::Withdraw | CaseAction::Mark => {
-            filer || originating_supervisor
+        CaseAction::RequestInformation | CaseAction::Close | CaseAction::Preserve => {
+            assignee || receiving_supervisor
         }
+        CaseAction::ProvideInformation
+        | CaseAction::Withdraw
+        | CaseAction::Mark
+        | CaseAction::Supersede => filer || originating_supervisor,
     }
 }
 

@@ -9,11 +9,12 @@ use crate::domain::call::{Call, Work};
 use crate::domain::lifecycle::{self, Move};
 use crate::domain::markings::{self, MarkingsRequest};
 use crate::domain::paging;
+use crate::domain::preservation::{self, PreservationMove};
 use crate::error::{AppError, AppResult};
 use crate::model::{
     AgencyId, Case, CaseEvent, CaseId, CaseOrder, CaseStatus, CaseView, Category, ChannelId,
     ChannelStatus, EventActor, EventId, EventKind, Markings, Note, NoteId, NoteVisibility,
-    Priority, Role, Timestamp,
+    Preservation, PreservationOrder, PreservationStatus, Priority, RequestKind, Role, Timestamp,
 };
 use crate::repo::cases::{CaseCursor, CaseQuery, TimelineCursor};
 use crate::repo::{self, Tx};
@@ -28,6 +29,9 @@ pub struct NewReferral {
     pub title: String,
     pub summary: String,
     pub markings: Markings,
+    pub kind: RequestKind,
+    /// Exactly when `kind` is PRESERVATION.
+    pub preservation: Option<PreservationOrder>,
 }
 
 /// A new event of `case`, recorded by `actor` now.
@@ -92,7 +96,9 @@ async fn replay(
         && case.priority == new.priority
         && case.title == new.title
         && case.summary == new.summary
-        && case.markings == new.markings;
+        && case.markings == new.markings
+        && case.kind == new.kind
+        && case.preservation.as_ref().map(|p| &p.order) == new.preservation.as_ref();
     if !same {
         return Err(AppError::invalid(
             "request_id",
@@ -177,6 +183,14 @@ async fn file_once(
         closed_at: None,
         acknowledge_due_at: now + new.priority.acknowledge_within(),
         markings: new.markings.clone(),
+        kind: new.kind,
+        decline_ground: None,
+        preservation: new.preservation.clone().map(|order| Preservation {
+            order,
+            status: PreservationStatus::Requested,
+            preserved_until: None,
+            superseded_by: None,
+        }),
         version: 1,
     };
     call.concerns_case(&case);
@@ -201,6 +215,8 @@ pub struct CaseFilter {
     pub view: CaseView,
     pub statuses: Vec<CaseStatus>,
     pub category: Option<Category>,
+    /// Each left out matches every kind.
+    pub kinds: Vec<RequestKind>,
     pub priority: Option<Priority>,
     pub channel_id: Option<String>,
     pub assignee_id: Option<String>,
@@ -219,12 +235,14 @@ impl CaseListing {
     fn binding(&self, scope: &CaseScope) -> String {
         let f = &self.filter;
         let statuses: Vec<&str> = f.statuses.iter().map(|s| s.as_str()).collect();
+        let kinds: Vec<&str> = f.kinds.iter().map(|k| k.as_str()).collect();
         paging::binding(&[
             "ListCases",
             scope.user_id(),
             &format!("{:?}", f.view),
             &statuses.join(","),
             f.category.map(|c| c.as_str()).unwrap_or(""),
+            &kinds.join(","),
             f.priority.map(|c| c.as_str()).unwrap_or(""),
             f.channel_id.as_deref().unwrap_or(""),
             f.assignee_id.as_deref().unwrap_or(""),
@@ -254,6 +272,7 @@ pub async fn list(
         view: filter.view,
         statuses: filter.statuses,
         category: filter.category,
+        kinds: filter.kinds,
         priority: filter.priority,
         channel_id: filter.channel_id,
         assignee_id: filter.assignee_id,
@@ -329,9 +348,116 @@ pub async fn transition(
         _ => None,
     };
     ev.resolution = next.resolution.filter(|_| kind == EventKind::Closed);
+    ev.ground = next.decline_ground.filter(|_| kind == EventKind::Declined);
     work.record_event(ev);
     work.commit().await?;
     Ok(next)
+}
+
+/// Makes a preservation move on the case at the version the caller saw.
+pub async fn preserve(
+    state: &AppState,
+    call: &Call,
+    scope: &CaseScope,
+    id: &CaseId,
+    etag: &str,
+    mv: PreservationMove,
+) -> AppResult<Case> {
+    let mut work = Work::begin(state, call).await?;
+    let tx = work.tx();
+    let permit = load(tx, call, scope, id, mv.action()).await?;
+    let case = permit.case();
+    if case.etag() != etag {
+        return Err(stale());
+    }
+    let now = state.clock.now();
+    let (next, kind) = preservation::apply(&permit, &mv, now)?;
+    if !repo::cases::update(tx, &next, case.version).await? {
+        return Err(stale());
+    }
+    let mut ev = event(&next, kind, scope.principal().as_actor(), now);
+    ev.from_status = Some(case.status);
+    ev.to_status = Some(next.status);
+    ev.reason = mv.reason();
+    ev.preserved_until = mv.until();
+    work.record_event(ev);
+    work.commit().await?;
+    Ok(next)
+}
+
+/// Marks LAPSED every preservation kept past its date and neither extended nor superseded, once
+/// per case however many servers run this (the conditional update lets one win), each audited as
+/// the service's own `liaisond/lapse-preservation`.
+pub async fn lapse_preservations(state: &AppState) -> AppResult<usize> {
+    let now = state.clock.now();
+    let due = due_cases(state, now, async |tx: &Tx, now| {
+        repo::cases::due_to_lapse(tx, &authz::service(), now, TIMER_BATCH).await
+    })
+    .await?;
+    service_pass(
+        state,
+        "liaisond/lapse-preservation",
+        due,
+        now,
+        async |tx: &Tx, case: &Case, now| repo::cases::mark_lapsed(tx, case, now).await,
+        |case, now| {
+            let mut ev = event(
+                case,
+                EventKind::PreservationLapsed,
+                EventActor::Service,
+                now,
+            );
+            ev.from_status = Some(case.status);
+            ev.to_status = Some(case.status);
+            ev.preserved_until = case.preservation.as_ref().and_then(|p| p.preserved_until);
+            ev.reason = Some("kept until its date and neither extended nor superseded".into());
+            ev
+        },
+    )
+    .await
+}
+
+/// The cases one of the service's timers is due to act on, read in a transaction of their own.
+async fn due_cases(
+    state: &AppState,
+    now: Timestamp,
+    read: impl AsyncFnOnce(&Tx, Timestamp) -> AppResult<Vec<Case>>,
+) -> AppResult<Vec<Case>> {
+    let tx = state.db.begin().await?;
+    let due = read(&tx, now).await?;
+    tx.commit().await?;
+    Ok(due)
+}
+
+/// One pass of one of the service's own timers: each case `due` gets a transaction and an audit
+/// entry of its own (`method`, made by the service), in which `claim` marks it (false when another
+/// server did first, or the case moved on meanwhile) and `record` makes its event. Answers how
+/// many it acted on.
+async fn service_pass(
+    state: &AppState,
+    method: &'static str,
+    due: Vec<Case>,
+    now: Timestamp,
+    claim: impl AsyncFn(&Tx, &Case, Timestamp) -> AppResult<bool>,
+    record: impl Fn(&Case, Timestamp) -> CaseEvent,
+) -> AppResult<usize> {
+    let mut done = 0;
+    for case in due {
+        let call = Call::new(
+            method,
+            uuid::Uuid::now_v7().to_string(),
+            Some("local".into()),
+        );
+        call.concerns_case(&case);
+        let mut work = Work::begin(state, &call).await?;
+        if !claim(work.tx(), &case, now).await? {
+            continue;
+        }
+        work.record_event(record(&case, now));
+        work.commit().await?;
+        done += 1;
+    }
+    Ok(done)
 }
 
 fn stale() -> AppError {
@@ -567,46 +693,37 @@ pub async fn events(
     events.page(state, call, scope, case_id, page).await
 }
 
-/// How many overdue cases one escalation pass takes on; the next pass takes the rest.
-const ESCALATION_BATCH: u64 = 200;
+/// How many cases one pass of a timer (escalation, lapse) takes on; the next pass takes the rest.
+const TIMER_BATCH: u64 = 200;
 
 /// Records an ESCALATED event on every case still FILED past its acknowledge deadline, once per
 /// case however many servers run this at once (the conditional update lets one of them win). Each
 /// escalation is its own transaction with its own audit entry, made by the service itself.
 pub async fn escalate_overdue(state: &AppState) -> AppResult<usize> {
     let now = state.clock.now();
-    let due = {
-        let tx = state.db.begin().await?;
-        let service = authz::service();
-        let due = repo::cases::due_for_escalation(&tx, &service, now, ESCALATION_BATCH).await?;
-        tx.commit().await?;
-        due
-    };
-    let mut escalated = 0;
-    for case in due {
-        let call = Call::new(
-            "liaisond/escalate",
-            uuid::Uuid::now_v7().to_string(),
-            Some("local".into()),
-        );
-        call.concerns_case(&case);
-        let mut work = Work::begin(state, &call).await?;
-        if !repo::cases::mark_escalated(work.tx(), &case.id, now).await? {
-            // Another server escalated it first, or it was acknowledged meanwhile.
-            continue;
-        }
-        let overdue_by = now - case.acknowledge_due_at;
-        let mut escalation = event(&case, EventKind::Escalated, EventActor::Service, now);
-        escalation.from_status = Some(CaseStatus::Filed);
-        escalation.to_status = Some(CaseStatus::Filed);
-        escalation.reason = Some(format!(
-            "not acknowledged within {} hours of filing (overdue by {} minutes)",
-            case.priority.acknowledge_within().num_hours(),
-            overdue_by.num_minutes()
-        ));
-        work.record_event(escalation);
-        work.commit().await?;
-        escalated += 1;
-    }
-    Ok(escalated)
+    let due = due_cases(state, now, async |tx: &Tx, now| {
+        repo::cases::due_for_escalation(tx, &authz::service(), now, TIMER_BATCH).await
+    })
+    .await?;
+    service_pass(
+        state,
+        "liaisond/escalate",
+        due,
+        // False when another server escalated it first, or it was acknowledged meanwhile.
+        now,
+        async |tx: &Tx, case: &Case, now| repo::cases::mark_escalated(tx, &case.id, now).await,
+        |case, now| {
+            let overdue_by = now - case.acknowledge_due_at;
+            let mut escalation = event(case, EventKind::Escalated, EventActor::Service, now);
+            escalation.from_status = Some(CaseStatus::Filed);
+            escalation.to_status = Some(CaseStatus::Filed);
+            escalation.reason = Some(format!(
+                "not acknowledged within {} hours of filing (overdue by {} minutes)",
+                case.priority.acknowledge_within().num_hours(),
+                overdue_by.num_minutes()
+            ));
+            escalation
+        },
+    )
+    .await
 }

@@ -8,18 +8,36 @@
 
 use crate::authz::{CaseAction, CasePermit};
 use crate::error::{AppError, AppResult};
-use crate::model::{Case, CaseStatus, EventKind, Resolution, Timestamp, UserId};
+use crate::model::{
+    Case, CaseStatus, EventKind, RefusalGround, RequestKind, Resolution, Timestamp, UserId,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Move {
     Acknowledge,
-    Decline { reason: String },
-    Assign { assignee_id: UserId },
-    RequestInformation { question: String },
-    ProvideInformation { answer: String },
-    Close { resolution: Resolution },
-    Reopen { reason: String },
-    Withdraw { reason: Option<String> },
+    Decline {
+        reason: String,
+        /// The Art. 6 ground, when stated.
+        ground: Option<RefusalGround>,
+    },
+    Assign {
+        assignee_id: UserId,
+    },
+    RequestInformation {
+        question: String,
+    },
+    ProvideInformation {
+        answer: String,
+    },
+    Close {
+        resolution: Resolution,
+    },
+    Reopen {
+        reason: String,
+    },
+    Withdraw {
+        reason: Option<String>,
+    },
 }
 
 impl Move {
@@ -52,7 +70,7 @@ impl Move {
     /// The reason, question or answer that goes into the timeline.
     pub fn reason(&self) -> Option<String> {
         match self {
-            Move::Decline { reason } | Move::Reopen { reason } => Some(reason.clone()),
+            Move::Decline { reason, .. } | Move::Reopen { reason } => Some(reason.clone()),
             Move::RequestInformation { question } => Some(question.clone()),
             Move::ProvideInformation { answer } => Some(answer.clone()),
             Move::Withdraw { reason } => reason.clone(),
@@ -76,9 +94,17 @@ pub fn apply(permit: &CasePermit, mv: &Move, now: Timestamp) -> AppResult<(Case,
             next.acknowledged_at = Some(now);
             EventKind::Acknowledged
         }
-        (Move::Decline { .. }, Filed) => {
+        (Move::Decline { .. }, Filed) if case.kind == RequestKind::Spontaneous => {
+            return Err(AppError::FailedPrecondition(
+                "information given on the provider's own initiative asks for nothing, so there is \
+                 nothing to decline: acknowledge it, then close it"
+                    .into(),
+            ))
+        }
+        (Move::Decline { ground, .. }, Filed) => {
             next.status = Declined;
             next.closed_at = Some(now);
+            next.decline_ground = *ground;
             EventKind::Declined
         }
         (Move::Assign { assignee_id }, Acknowledged | InProgress | AwaitingInfo) => {
@@ -166,7 +192,10 @@ mod tests {
         use CaseStatus::*;
         let moves = [
             Move::Acknowledge,
-            Move::Decline { reason: "r".into() },
+            Move::Decline {
+                reason: "r".into(),
+                ground: Some(RefusalGround::NotAvailable),
+            },
             Move::Assign {
                 assignee_id: "someone".into(),
             },
@@ -213,6 +242,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn spontaneous_information_cannot_be_declined_and_a_decline_keeps_its_ground() {
+        let p = principal("rs", "CA", &[Role::Supervisor]);
+        let scope = case_scope(&p).unwrap_or_else(|e| panic!("{e}"));
+        let mv = Move::Decline {
+            reason: "no such subscriber".into(),
+            ground: Some(RefusalGround::NotAvailable),
+        };
+        let spontaneous = Case {
+            kind: RequestKind::Spontaneous,
+            ..case(CaseStatus::Filed)
+        };
+        let permit = authorize(&scope, Unchecked::new(spontaneous), mv.action())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            apply(&permit, &mv, crate::clock::from_micros(5)),
+            Err(AppError::FailedPrecondition(_))
+        ));
+        let permit = authorize(&scope, Unchecked::new(case(CaseStatus::Filed)), mv.action())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (declined, _) =
+            apply(&permit, &mv, crate::clock::from_micros(5)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(declined.decline_ground, Some(RefusalGround::NotAvailable));
     }
 
     #[test]

@@ -10,5 +10,6 @@ pub mod directory;
 pub mod lifecycle;
 pub mod markings;
 pub mod paging;
+pub mod preservation;
 pub mod users;
 pub mod watch;

@@ -168,6 +168,7 @@ fn matches(f: &CaseFilter, p: &Principal, case: &Case, event: &CaseEvent, now: T
     view && statuses
         && overdue
         && f.category.is_none_or(|c| c == case.category)
+        && (f.kinds.is_empty() || f.kinds.contains(&case.kind))
         && f.priority.is_none_or(|pr| pr == case.priority)
         && f.channel_id
             .as_deref()
@@ -202,6 +203,8 @@ mod tests {
         at: Timestamp,
     ) -> CaseEvent {
         CaseEvent {
+            preserved_until: None,
+            ground: None,
             id: "e".into(),
             case_id: "c".into(),
             kind,
@@ -221,6 +224,7 @@ mod tests {
 
     fn filter(view: CaseView) -> CaseFilter {
         CaseFilter {
+            kinds: vec![],
             view,
             statuses: vec![],
             category: None,

@@ -13,8 +13,9 @@ use crate::clock::{from_micros, to_micros};
 use crate::error::{AppError, AppResult};
 use crate::model::{
     AgencyId, Case, CaseEvent, CaseId, CaseOrder, CaseStatus, CaseView, Category, ChannelId,
-    EventKind, Handling, InformationAccuracy, Markings, Note, NoteId, NoteVisibility, Priority,
-    Resolution, SourceReliability, Timestamp, UserId,
+    EventKind, Handling, InformationAccuracy, Markings, Note, NoteId, NoteVisibility, Preservation,
+    PreservationOrder, PreservationStatus, Priority, RefusalGround, RequestKind, Resolution,
+    SourceReliability, Timestamp, UserId,
 };
 
 impl TryFrom<case::Model> for Case {
@@ -49,9 +50,35 @@ impl TryFrom<case::Model> for Case {
                 row.source_reliability,
                 row.information_accuracy,
             )?,
+            kind: decode(row.kind.into(), RequestKind::from_code, "request kind")?,
+            decline_ground: ground(row.decline_ground)?,
+            preservation: match row.preservation_status {
+                None => None,
+                Some(status) => Some(Preservation {
+                    order: PreservationOrder {
+                        data: row.preservation_data.unwrap_or_default(),
+                        custodian: row.preservation_custodian.unwrap_or_default(),
+                        offence: row.preservation_offence.unwrap_or_default(),
+                        necessity: row.preservation_necessity.unwrap_or_default(),
+                        formal_request: row.preservation_formal_request.unwrap_or_default(),
+                    },
+                    status: decode(
+                        status.into(),
+                        PreservationStatus::from_code,
+                        "preservation status",
+                    )?,
+                    preserved_until: row.preserved_until.map(from_micros),
+                    superseded_by: row.preservation_superseded_by,
+                }),
+            },
             version: row.version,
         })
     }
+}
+
+fn ground(code: Option<i16>) -> AppResult<Option<RefusalGround>> {
+    code.map(|g| decode(g.into(), RefusalGround::from_code, "refusal ground"))
+        .transpose()
 }
 
 /// Markings from their stored codes.
@@ -114,6 +141,8 @@ pub(super) fn case_row(
     request_id: &str,
     escalated_at: Option<Timestamp>,
 ) -> case::ActiveModel {
+    let preservation = case.preservation.as_ref();
+    let order = preservation.map(|p| &p.order);
     case::ActiveModel {
         id: Set(case.id.to_string()),
         reference: Set(case.reference.clone()),
@@ -140,6 +169,16 @@ pub(super) fn case_row(
         handling_conditions: Set(case.markings.handling_conditions.clone()),
         source_reliability: Set(case.markings.source_reliability.code()),
         information_accuracy: Set(case.markings.information_accuracy.code()),
+        kind: Set(case.kind.code()),
+        decline_ground: Set(case.decline_ground.map(RefusalGround::code)),
+        preservation_data: Set(order.map(|o| o.data.clone())),
+        preservation_custodian: Set(order.map(|o| o.custodian.clone())),
+        preservation_offence: Set(order.map(|o| o.offence.clone())),
+        preservation_necessity: Set(order.map(|o| o.necessity.clone())),
+        preservation_formal_request: Set(order.map(|o| o.formal_request.clone())),
+        preservation_status: Set(preservation.map(|p| p.status.code())),
+        preserved_until: Set(preservation.and_then(|p| p.preserved_until).map(to_micros)),
+        preservation_superseded_by: Set(preservation.and_then(|p| p.superseded_by.clone())),
     }
 }
 
@@ -239,6 +278,31 @@ pub async fn update(tx: &Tx, case: &Case, expected_version: i64) -> AppResult<bo
             case::Column::InformationAccuracy,
             Expr::value(case.markings.information_accuracy.code()),
         )
+        .col_expr(
+            case::Column::DeclineGround,
+            Expr::value(case.decline_ground.map(RefusalGround::code)),
+        )
+        .col_expr(
+            case::Column::PreservationStatus,
+            Expr::value(case.preservation.as_ref().map(|p| p.status.code())),
+        )
+        .col_expr(
+            case::Column::PreservedUntil,
+            Expr::value(
+                case.preservation
+                    .as_ref()
+                    .and_then(|p| p.preserved_until)
+                    .map(to_micros),
+            ),
+        )
+        .col_expr(
+            case::Column::PreservationSupersededBy,
+            Expr::value(
+                case.preservation
+                    .as_ref()
+                    .and_then(|p| p.superseded_by.clone()),
+            ),
+        )
         .filter(case::Column::Id.eq(case.id.as_str()))
         .filter(case::Column::Version.eq(expected_version))
         .exec(&tx.txn)
@@ -274,6 +338,59 @@ pub async fn mark_escalated(tx: &Tx, id: &CaseId, now: Timestamp) -> AppResult<b
         .filter(case::Column::Id.eq(id.as_str()))
         .filter(case::Column::EscalatedAt.is_null())
         .filter(case::Column::Status.eq(CaseStatus::Filed.code()))
+        .exec(&tx.txn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Preservations still PRESERVED or EXTENDED past their date at `now`, earliest first, at most
+/// `limit`: for the service's own timer that marks them LAPSED.
+pub async fn due_to_lapse(
+    tx: &Tx,
+    _service: &Service,
+    now: Timestamp,
+    limit: u64,
+) -> AppResult<Vec<Case>> {
+    let kept = [
+        PreservationStatus::Preserved.code(),
+        PreservationStatus::Extended.code(),
+    ];
+    case::Entity::find()
+        .filter(case::Column::PreservationStatus.is_in(kept))
+        .filter(case::Column::PreservedUntil.lt(to_micros(now)))
+        .order_by_asc(case::Column::PreservedUntil)
+        .limit(limit)
+        .all(&tx.txn)
+        .await?
+        .into_iter()
+        .map(Case::try_from)
+        .collect()
+}
+
+/// Marks a preservation LAPSED unless it was superseded, extended or lapsed meanwhile; whether
+/// this call did.
+pub async fn mark_lapsed(tx: &Tx, case: &Case, now: Timestamp) -> AppResult<bool> {
+    let Some(until) = case.preservation.as_ref().and_then(|p| p.preserved_until) else {
+        return Ok(false);
+    };
+    let kept = [
+        PreservationStatus::Preserved.code(),
+        PreservationStatus::Extended.code(),
+    ];
+    let result = case::Entity::update_many()
+        .col_expr(
+            case::Column::PreservationStatus,
+            Expr::value(PreservationStatus::Lapsed.code()),
+        )
+        .col_expr(
+            case::Column::Version,
+            Expr::col(case::Column::Version).add(1),
+        )
+        .col_expr(case::Column::UpdatedAt, Expr::value(to_micros(now)))
+        .filter(case::Column::Id.eq(case.id.as_str()))
+        .filter(case::Column::PreservationStatus.is_in(kept))
+        .filter(case::Column::PreservedUntil.eq(to_micros(until)))
+        .filter(case::Column::PreservedUntil.lt(to_micros(now)))
         .exec(&tx.txn)
         .await?;
     Ok(result.rows_affected == 1)
@@ -320,6 +437,7 @@ pub struct CaseQuery {
     pub view: CaseView,
     pub statuses: Vec<CaseStatus>,
     pub category: Option<Category>,
+    pub kinds: Vec<RequestKind>,
     pub priority: Option<Priority>,
     pub channel_id: Option<String>,
     pub assignee_id: Option<String>,
@@ -372,6 +490,9 @@ pub async fn list(tx: &Tx, q: &CaseQuery) -> AppResult<Vec<Case>> {
         }
         if let Some(category) = q.category {
             query = query.filter(case::Column::Category.eq(category.code()));
+        }
+        if !q.kinds.is_empty() {
+            query = query.filter(case::Column::Kind.is_in(q.kinds.iter().map(|k| k.code())));
         }
         if let Some(priority) = q.priority {
             query = query.filter(case::Column::Priority.eq(priority.code()));
@@ -601,6 +722,8 @@ impl TryFrom<case_event::Model> for CaseEvent {
                 )?),
                 _ => None,
             },
+            ground: ground(row.refusal_ground)?,
+            preserved_until: row.preserved_until.map(from_micros),
             visible_to_agency_id: row.visible_to_agency_id.map(AgencyId::from),
         })
     }
@@ -638,6 +761,8 @@ pub(super) fn event_row(
             .markings
             .as_ref()
             .map(|m| m.information_accuracy.code())),
+        refusal_ground: Set(event.ground.map(RefusalGround::code)),
+        preserved_until: Set(event.preserved_until.map(to_micros)),
     }
 }
 

@@ -4,40 +4,45 @@ use liaison_proto as pb;
 use uuid::Uuid;
 
 use super::{agency_codes, fetch_pages, read_text, Page};
-use crate::cli::{CaseCommand, CaseTarget, MarkingArgs, Paging};
+use crate::cli::{CaseCommand, CaseTarget, MarkingArgs, Paging, PreservationArgs};
 use crate::connection::Ctl;
 use crate::error::CliError;
-use crate::json::{self, time};
-use crate::names::{friendly, AccuracyArg, CategoryArg, HandlingArg, PriorityArg, SourceArg};
+use crate::json::{self, time, timestamp};
+use crate::names::{
+    friendly, AccuracyArg, CategoryArg, HandlingArg, KindArg, PriorityArg, SourceArg,
+};
 use crate::views::{self, Viewer};
 
 /// The namespace of the request ids derived from a filing's content.
 const FILING_NAMESPACE: Uuid = Uuid::from_u128(0x6c69_6169_736f_6e63_746c_2d66_696c_6531);
 
-/// The request id of a filing: a UUIDv5 of who files what where, each part length-prefixed so no
-/// two different filings share a name. The same command run again gets the same id, and the server
-/// answers it with the case the first run filed.
-pub fn derive_request_id(
-    user_id: &str,
-    channel_id: &str,
-    category: CategoryArg,
-    priority: PriorityArg,
-    title: &str,
-    summary: &str,
-    markings: Option<&pb::Markings>,
-) -> Uuid {
-    let category = category.code().to_string();
-    let priority = priority.code().to_string();
+/// The request id of a filing: a UUIDv5 of who files what where (the request's content, its own
+/// `request_id` aside), each part length-prefixed so no two different filings share a name. The
+/// same command run again gets the same id, and the server answers it with the case the first run
+/// filed.
+pub fn derive_request_id(user_id: &str, filing: &pb::FileReferralRequest) -> Uuid {
     let mut parts = vec![
         user_id.to_string(),
-        channel_id.to_string(),
-        category,
-        priority,
-        title.to_string(),
-        summary.to_string(),
+        filing.channel_id.clone(),
+        filing.category.to_string(),
+        filing.priority.to_string(),
+        filing.title.clone(),
+        filing.summary.clone(),
     ];
-    // Markings were added later: a filing without them keeps the id it always had.
-    if let Some(m) = markings {
+    // Kinds and markings were added later: a plain request keeps the id it always had.
+    if filing.kind != pb::RequestKind::Request as i32 && filing.kind != 0 {
+        parts.push(format!("kind {}", filing.kind));
+    }
+    if let Some(p) = &filing.preservation {
+        parts.extend([
+            p.data.clone(),
+            p.custodian.clone(),
+            p.offence.clone(),
+            p.necessity.clone(),
+            p.formal_request.clone(),
+        ]);
+    }
+    if let Some(m) = &filing.markings {
         parts.extend([
             m.handling.to_string(),
             m.handling_conditions.clone(),
@@ -51,6 +56,37 @@ pub fn derive_request_id(
         name.extend_from_slice(part.as_bytes());
     }
     Uuid::new_v5(&FILING_NAMESPACE, &name)
+}
+
+impl PreservationArgs {
+    /// The order, for a filing of kind PRESERVATION; none for the other kinds (and any detail
+    /// given for them is a usage error).
+    fn to_request(&self, kind: KindArg) -> Result<Option<pb::PreservationOrder>, CliError> {
+        let given = [
+            &self.preserve_data,
+            &self.preserve_custodian,
+            &self.preserve_offence,
+            &self.preserve_necessity,
+            &self.preserve_formal_request,
+        ];
+        if kind != KindArg::Preservation {
+            if given.iter().any(|g| g.is_some()) {
+                return Err(CliError::Usage(
+                    "the --preserve-* details are for --kind preservation".into(),
+                ));
+            }
+            return Ok(None);
+        }
+        // Left out, a detail is sent empty and the server names each one missing.
+        let text = |t: &Option<String>| t.clone().unwrap_or_default();
+        Ok(Some(pb::PreservationOrder {
+            data: text(&self.preserve_data),
+            custodian: text(&self.preserve_custodian),
+            offence: text(&self.preserve_offence),
+            necessity: text(&self.preserve_necessity),
+            formal_request: text(&self.preserve_formal_request),
+        }))
+    }
 }
 
 impl MarkingArgs {
@@ -107,6 +143,8 @@ pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
             summary,
             summary_file,
             request_id,
+            kind,
+            preservation,
             markings,
         } => {
             file(
@@ -119,10 +157,62 @@ pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
                     summary,
                     summary_file,
                     request_id,
+                    kind,
+                    preservation: preservation.to_request(kind)?,
                     markings: markings.to_request(),
                 },
             )
             .await
+        }
+        CaseCommand::Preserve { case, until } => {
+            let (id, etag) = etag(ctl, case).await?;
+            let case = ctl
+                .call(
+                    pb::ConfirmPreservationRequest {
+                        id,
+                        etag,
+                        preserved_until: Some(timestamp(until)),
+                    },
+                    rpc!(cases.confirm_preservation),
+                )
+                .await?;
+            preserved(ctl, "Preserving the data of", &case)
+        }
+        CaseCommand::ExtendPreservation {
+            case,
+            until,
+            reason,
+        } => {
+            let (id, etag) = etag(ctl, case).await?;
+            let case = ctl
+                .call(
+                    pb::ExtendPreservationRequest {
+                        id,
+                        etag,
+                        preserved_until: Some(timestamp(until)),
+                        reason: reason.unwrap_or_default(),
+                    },
+                    rpc!(cases.extend_preservation),
+                )
+                .await?;
+            preserved(ctl, "Extended the preservation of", &case)
+        }
+        CaseCommand::Supersede {
+            case,
+            formal_request,
+        } => {
+            let (id, etag) = etag(ctl, case).await?;
+            let case = ctl
+                .call(
+                    pb::SupersedePreservationRequest {
+                        id,
+                        etag,
+                        formal_request,
+                    },
+                    rpc!(cases.supersede_preservation),
+                )
+                .await?;
+            preserved(ctl, "Superseded the preservation of", &case)
         }
         CaseCommand::Mark {
             case,
@@ -207,11 +297,20 @@ pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
                 .await?;
             moved(ctl, "Acknowledged", &case)
         }
-        CaseCommand::Decline { case, reason } => {
+        CaseCommand::Decline {
+            case,
+            ground,
+            reason,
+        } => {
             let (id, etag) = etag(ctl, case).await?;
             let case = ctl
                 .call(
-                    pb::DeclineCaseRequest { id, etag, reason },
+                    pb::DeclineCaseRequest {
+                        id,
+                        etag,
+                        reason,
+                        ground: ground.code(),
+                    },
                     rpc!(cases.decline_case),
                 )
                 .await?;
@@ -343,6 +442,8 @@ struct Filing {
     summary: Option<String>,
     summary_file: Option<std::path::PathBuf>,
     request_id: Option<String>,
+    kind: KindArg,
+    preservation: Option<pb::PreservationOrder>,
     markings: Option<pb::Markings>,
 }
 
@@ -353,33 +454,22 @@ async fn file(ctl: &mut Ctl, f: Filing) -> Result<(), CliError> {
         None => only_active_channel(ctl).await?,
     };
     let user_id = my_user_id(ctl).await?;
-    let request_id = match f.request_id {
-        Some(id) => id,
-        None => derive_request_id(
-            &user_id,
-            &channel_id,
-            f.category,
-            f.priority,
-            &f.title,
-            &summary,
-            f.markings.as_ref(),
-        )
-        .to_string(),
+    let mut filing = pb::FileReferralRequest {
+        request_id: String::new(),
+        channel_id,
+        category: f.category.code(),
+        priority: f.priority.code(),
+        title: f.title,
+        summary,
+        markings: f.markings,
+        kind: f.kind.code(),
+        preservation: f.preservation,
     };
-    let case = ctl
-        .call(
-            pb::FileReferralRequest {
-                request_id,
-                channel_id,
-                category: f.category.code(),
-                priority: f.priority.code(),
-                title: f.title,
-                summary,
-                markings: f.markings,
-            },
-            rpc!(cases.file_referral),
-        )
-        .await?;
+    filing.request_id = match f.request_id {
+        Some(id) => id,
+        None => derive_request_id(&user_id, &filing).to_string(),
+    };
+    let case = ctl.call(filing, rpc!(cases.file_referral)).await?;
     // A filing older than this command is an earlier run's, answered again.
     let earlier = time(case.filed_at.as_ref())
         .is_some_and(|at| at < ctl.out.now - chrono::Duration::seconds(60));
@@ -496,6 +586,19 @@ async fn etag(ctl: &mut Ctl, target: CaseTarget) -> Result<(String, String), Cli
     Ok((target.id, case.etag))
 }
 
+fn preserved(ctl: &Ctl, verb: &str, case: &pb::Case) -> Result<(), CliError> {
+    ctl.out.show(
+        || json::case(case),
+        || {
+            format!(
+                "{verb} {}: {}.",
+                case.reference,
+                views::preservation_line(&ctl.out, case.preservation.as_ref())
+            )
+        },
+    )
+}
+
 fn moved(ctl: &Ctl, verb: &str, case: &pb::Case) -> Result<(), CliError> {
     ctl.out.show(
         || json::case(case),
@@ -583,16 +686,16 @@ mod tests {
 
     #[test]
     fn the_same_filing_gets_the_same_request_id() {
+        let filing = |title: &str, summary: &str| pb::FileReferralRequest {
+            channel_id: "channel".into(),
+            category: CategoryArg::Drugs.code(),
+            priority: PriorityArg::Urgent.code(),
+            title: title.into(),
+            summary: summary.into(),
+            ..Default::default()
+        };
         let id = |user: &str, title: &str, summary: &str| {
-            derive_request_id(
-                user,
-                "channel",
-                CategoryArg::Drugs,
-                PriorityArg::Urgent,
-                title,
-                summary,
-                None,
-            )
+            derive_request_id(user, &filing(title, summary))
         };
         assert_eq!(id("u1", "t", "s"), id("u1", "t", "s"));
         assert_eq!(id("u1", "t", "s").get_version_num(), 5);
@@ -600,31 +703,29 @@ mod tests {
         assert_ne!(id("u1", "t", "s"), id("u1", "t", "s2"));
         // Length prefixes: moving text between fields changes the id.
         assert_ne!(id("u1", "ab", "c"), id("u1", "a", "bc"));
-        assert_ne!(
-            derive_request_id(
-                "u1",
-                "channel",
-                CategoryArg::Drugs,
-                PriorityArg::Routine,
-                "t",
-                "s",
-                None
-            ),
-            id("u1", "t", "s")
-        );
-        let h2 = pb::Markings {
-            handling: pb::Handling::H2 as i32,
-            ..Default::default()
+        let routine = pb::FileReferralRequest {
+            priority: PriorityArg::Routine.code(),
+            ..filing("t", "s")
         };
-        let marked = derive_request_id(
-            "u1",
-            "channel",
-            CategoryArg::Drugs,
-            PriorityArg::Urgent,
-            "t",
-            "s",
-            Some(&h2),
-        );
-        assert_ne!(marked, id("u1", "t", "s"));
+        assert_ne!(derive_request_id("u1", &routine), id("u1", "t", "s"));
+        // A plain request keeps the id it had before kinds and markings: stated REQUEST or not.
+        let stated = pb::FileReferralRequest {
+            kind: KindArg::Request.code(),
+            ..filing("t", "s")
+        };
+        assert_eq!(derive_request_id("u1", &stated), id("u1", "t", "s"));
+        let spontaneous = pb::FileReferralRequest {
+            kind: KindArg::Spontaneous.code(),
+            ..filing("t", "s")
+        };
+        assert_ne!(derive_request_id("u1", &spontaneous), id("u1", "t", "s"));
+        let marked = pb::FileReferralRequest {
+            markings: Some(pb::Markings {
+                handling: pb::Handling::H2 as i32,
+                ..Default::default()
+            }),
+            ..filing("t", "s")
+        };
+        assert_ne!(derive_request_id("u1", &marked), id("u1", "t", "s"));
     }
 }

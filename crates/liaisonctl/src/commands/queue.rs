@@ -32,6 +32,7 @@ pub fn request(view: pb::CaseView, filters: &QueueFilters) -> pb::ListCasesReque
         channel_id: filters.channel.clone().unwrap_or_default(),
         assignee_id: filters.assignee.clone().unwrap_or_default(),
         overdue_only: filters.overdue,
+        kinds: filters.kind.iter().map(|k| k.code()).collect(),
         ..Default::default()
     }
 }

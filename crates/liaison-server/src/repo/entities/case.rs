@@ -29,6 +29,16 @@ pub struct Model {
     pub handling_conditions: Option<String>,
     pub source_reliability: i16,
     pub information_accuracy: i16,
+    pub kind: i16,
+    pub decline_ground: Option<i16>,
+    pub preservation_data: Option<String>,
+    pub preservation_custodian: Option<String>,
+    pub preservation_offence: Option<String>,
+    pub preservation_necessity: Option<String>,
+    pub preservation_formal_request: Option<String>,
+    pub preservation_status: Option<i16>,
+    pub preserved_until: Option<i64>,
+    pub preservation_superseded_by: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -26,6 +26,10 @@ pub struct Model {
     pub handling_conditions: Option<String>,
     pub source_reliability: Option<i16>,
     pub information_accuracy: Option<i16>,
+    /// For DECLINED: the ground stated.
+    pub refusal_ground: Option<i16>,
+    /// For PRESERVATION_CONFIRMED and PRESERVATION_EXTENDED.
+    pub preserved_until: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

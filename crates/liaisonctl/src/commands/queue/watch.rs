@@ -66,6 +66,7 @@ fn request(view: ViewArg, args: &WatchArgs) -> pb::WatchCasesRequest {
         channel_id: list.channel_id,
         assignee_id: list.assignee_id,
         overdue_only: list.overdue_only,
+        kinds: list.kinds,
         resume_token: String::new(),
     }
 }
