@@ -39,6 +39,13 @@ pub enum UserCommand {
         #[arg(long = "role", value_enum, required = true)]
         roles: Vec<RoleArg>,
     },
+    /// Set a temporary password (from LIAISON_PASSWORD or standard input): its owner must change
+    /// it at the next sign-in, and their sessions end. For admins, whose passwords another admin
+    /// may not reset.
+    ResetPassword {
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -81,12 +88,28 @@ pub async fn agency(config: &Config, command: AgencyCommand) -> Result<(), Strin
 }
 
 pub async fn user(config: &Config, command: UserCommand) -> Result<(), String> {
-    let UserCommand::Add {
-        agency,
-        username,
-        display_name,
-        roles,
-    } = command;
+    let (agency, username, display_name, roles) = match command {
+        UserCommand::Add {
+            agency,
+            username,
+            display_name,
+            roles,
+        } => (agency, username, display_name, roles),
+        UserCommand::ResetPassword { username } => {
+            let password = ops::read_password()?;
+            let state = liaison_server::open(config, Arc::new(SystemClock))
+                .await
+                .map_err(|e| e.to_string())?;
+            let user = ops::reset_password(&state, &username, &password)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}\t{}\tmust change the password at the next sign-in",
+                user.id, user.username
+            );
+            return Ok(());
+        }
+    };
     let password = ops::read_password()?;
     let state = liaison_server::open(config, Arc::new(SystemClock))
         .await

@@ -563,6 +563,29 @@ async fn an_admin_gains_case_roles_only_with_a_second_admin(backend: Backend) {
         .await,
         Code::FailedPrecondition,
     );
+    // Nor may one admin make another admin alone, or reset another admin's password: either would
+    // give one person two admin accounts, and with them both halves of every approval.
+    assert_code(
+        w.admin_in
+            .admin()
+            .create_user(pb::CreateUserRequest {
+                username: "puppet.in".into(),
+                display_name: "Puppet".into(),
+                roles: roles(&[pb::Role::Admin]),
+                password: PASSWORD.into(),
+            })
+            .await,
+        Code::FailedPrecondition,
+    );
+    assert_code(
+        set_roles(
+            &w.admin_in,
+            &w.auditor_in.user_id,
+            &[pb::Role::Auditor, pb::Role::Admin],
+        )
+        .await,
+        Code::FailedPrecondition,
+    );
     // A change that gives no admin case content needs no second admin.
     set_roles(
         &w.admin_in,
@@ -600,6 +623,17 @@ async fn an_admin_gains_case_roles_only_with_a_second_admin(backend: Backend) {
 
     // A second admin of the agency approves it: the role holds from the next call on.
     let admin2 = w.server.user("IN-NCB", "admin2.in", &[Role::Admin]).await;
+    let reset = w
+        .admin_in
+        .admin()
+        .reset_password(pb::ResetPasswordRequest {
+            id: admin2.user_id.clone(),
+            new_password: "a temporary password 1".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reset.code(), Code::FailedPrecondition);
+    assert!(reset.message().contains("operator"), "{reset:?}");
     let waiting = admin2
         .admin()
         .list_role_changes(pb::ListRoleChangesRequest::default())
@@ -729,5 +763,18 @@ async fn an_admin_gains_case_roles_only_with_a_second_admin(backend: Backend) {
             "no {method} entry"
         );
     }
+
+    // The operator resets an admin's password: the temporary one must be changed, and the
+    // admin's sessions end.
+    liaison_server::ops::reset_password(&w.server.state, "admin2.in", "an operator's temporary 1")
+        .await
+        .unwrap();
+    assert_code(
+        admin2
+            .admin()
+            .list_role_changes(pb::ListRoleChangesRequest::default())
+            .await,
+        Code::Unauthenticated,
+    );
     w.stop().await;
 }

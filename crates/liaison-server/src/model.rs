@@ -352,13 +352,13 @@ impl Roles {
         self.contains(Role::Officer) || self.contains(Role::Supervisor)
     }
 
-    /// Whether going from `before` to these roles needs a second admin: the result would let an
-    /// ADMIN read case content, and this change is what adds ADMIN or a case role.
+    /// Whether going from `before` to these roles needs a second admin: it makes someone an
+    /// ADMIN (else one admin could make a second admin to approve their own changes), or it gives
+    /// an ADMIN a role that reads case content.
     pub fn need_second_admin_after(self, before: Roles) -> bool {
         let added = |role: Role| self.contains(role) && !before.contains(role);
-        self.contains(Role::Admin)
-            && self.reads_cases()
-            && (added(Role::Admin) || added(Role::Officer) || added(Role::Supervisor))
+        added(Role::Admin)
+            || (self.contains(Role::Admin) && (added(Role::Officer) || added(Role::Supervisor)))
     }
 }
 
@@ -747,6 +747,9 @@ mod tests {
             (&[Officer], &[Officer, Admin], true),
             (&[], &[Admin, Officer], true),
             (&[Admin, Officer], &[Admin, Officer, Supervisor], true),
+            // Making anyone an admin needs a second admin too.
+            (&[], &[Admin], true),
+            (&[Auditor], &[Auditor, Admin], true),
             // Nothing added that reads cases or administers: no second admin.
             (&[Admin, Supervisor], &[Admin, Supervisor, Auditor], false),
             (&[Admin, Supervisor], &[Admin], false),

@@ -77,6 +77,22 @@ pub async fn add_user(
     audited(state, &call, result).await
 }
 
+/// Sets a temporary password for the user named `username` and ends their sessions: the operator's
+/// way to reset an admin's password, which no other admin may.
+pub async fn reset_password(state: &AppState, username: &str, password: &str) -> AppResult<User> {
+    let call = operator_call("user reset-password");
+    let result = async {
+        let mut v = Violations::new();
+        let username = v.check("username", validate::username(username));
+        let password = v.check("password", validate::password(password));
+        v.finish()?;
+        users::reset_password_by_operator(state, &call, &authz::operator(), &username, password)
+            .await
+    }
+    .await;
+    audited(state, &call, result).await
+}
+
 /// The password an operator command sets: `LIAISON_PASSWORD`, else a prompt on a terminal, else
 /// standard input (its line ending dropped).
 pub fn read_password() -> Result<String, String> {

@@ -6,7 +6,7 @@ use super::{convert, Api};
 use crate::domain::users::{Decision, NewUser, UserChanges};
 use crate::domain::{channels, users};
 use crate::error::AppResult;
-use crate::limits::{MAX_ID_CHARS, MAX_NAME_CHARS, MAX_REASON_CHARS};
+use crate::limits::{MAX_ID_CHARS, MAX_NAME_CHARS};
 use crate::model::{AgencyId, Categories, Category, ChannelId, ChannelStatus, Role, Roles, UserId};
 use crate::pb::{self, admin_service_server::AdminService};
 use crate::validate::{self, Violations};
@@ -75,11 +75,6 @@ impl TryFrom<&pb::UpdateUserRequest> for UserChanges {
     }
 }
 
-/// An optional reason, up to the length of any reason.
-fn optional_reason(v: &mut Violations, value: &str) -> Option<String> {
-    (!value.is_empty()).then(|| v.check("reason", validate::text(value, 1, MAX_REASON_CHARS, true)))
-}
-
 impl Api {
     /// The shape of approving and rejecting a role change: its id, an optional reason, the decision.
     async fn decide_role_change<M: Send>(
@@ -96,7 +91,7 @@ impl Api {
             started.call.concerns("role-change", id);
             let mut v = Violations::new();
             let id = v.check("id", validate::uuid(id));
-            let reason = optional_reason(&mut v, reason);
+            let reason = convert::optional_reason(&mut v, "reason", reason);
             v.finish()?;
             let change =
                 users::decide_role_change(&self.state, &started.call, admin, &id, decision, reason)
@@ -164,7 +159,7 @@ impl AdminService for Api {
             let mut v = Violations::new();
             let id = v.check("user_id", validate::uuid(&m.user_id));
             let new_roles = roles(&mut v, "roles", &m.roles);
-            let reason = optional_reason(&mut v, &m.reason);
+            let reason = convert::optional_reason(&mut v, "reason", &m.reason);
             v.finish()?;
             let change = users::propose_role_change(
                 &self.state,

@@ -3,18 +3,21 @@
 use tonic::{Request, Response, Status};
 
 use super::{convert, watch, Api};
+use crate::authz::CaseScope;
+use crate::domain::call::Call;
 use crate::domain::cases::{self, CaseFilter, CaseListing, NewReferral, TimelinePage};
 use crate::domain::lifecycle::Move;
 use crate::domain::paging;
 use crate::domain::preservation::PreservationMove;
 use crate::domain::watch as watch_domain;
 use crate::error::AppResult;
-use crate::limits::{MAX_ID_CHARS, MAX_NAME_CHARS, MAX_REASON_CHARS, MAX_TEXT_CHARS};
+use crate::limits::{MAX_ID_CHARS, MAX_NAME_CHARS, MAX_TEXT_CHARS};
 use crate::model::{
-    CaseId, CaseOrder, CaseStatus, CaseView, Category, Markings, NoteId, NoteVisibility, Priority,
-    RefusalGround, RequestKind, Resolution,
+    Case, CaseId, CaseOrder, CaseStatus, CaseView, Category, Markings, NoteId, NoteVisibility,
+    Priority, RefusalGround, RequestKind, Resolution,
 };
 use crate::pb::{self, case_service_server::CaseService};
+use crate::state::AppState;
 use crate::validate::{self, checked, Violations};
 
 impl TryFrom<&pb::FileReferralRequest> for NewReferral {
@@ -156,19 +159,53 @@ fn until(v: &mut Violations, t: Option<prost_types::Timestamp>) -> Option<crate:
     convert::from_timestamp(v, "preserved_until", t)
 }
 
-/// Required free text that goes into the timeline (reasons, questions, answers).
-fn reason(v: &mut Violations, field: &str, value: &str) -> String {
-    v.check(field, validate::text(value, 1, MAX_REASON_CHARS, true))
+/// A move on one case at the version the caller saw: of its lifecycle, or of its preservation.
+trait CaseChange: Send + Sized {
+    fn make<'a>(
+        self,
+        state: &'a AppState,
+        call: &'a Call,
+        scope: &'a CaseScope,
+        id: &'a CaseId,
+        etag: &'a str,
+    ) -> impl std::future::Future<Output = AppResult<Case>> + Send + 'a;
+}
+
+impl CaseChange for Move {
+    fn make<'a>(
+        self,
+        state: &'a AppState,
+        call: &'a Call,
+        scope: &'a CaseScope,
+        id: &'a CaseId,
+        etag: &'a str,
+    ) -> impl std::future::Future<Output = AppResult<Case>> + Send + 'a {
+        cases::transition(state, call, scope, id, etag, self)
+    }
+}
+
+impl CaseChange for PreservationMove {
+    fn make<'a>(
+        self,
+        state: &'a AppState,
+        call: &'a Call,
+        scope: &'a CaseScope,
+        id: &'a CaseId,
+        etag: &'a str,
+    ) -> impl std::future::Future<Output = AppResult<Case>> + Send + 'a {
+        cases::preserve(state, call, scope, id, etag, self)
+    }
 }
 
 impl Api {
-    /// The shape every lifecycle call shares: a case id, the etag seen, and the move.
-    async fn change<M: Send>(
+    /// The shape every call that moves a case shares: a case id, the etag seen, and the move (of
+    /// the lifecycle, or of a preservation).
+    async fn change<M: Send, V: CaseChange>(
         &self,
         request: Request<M>,
         method: &str,
         id_and_etag: fn(&M) -> (&str, &str),
-        parse_move: fn(&M, &mut Violations) -> Option<Move>,
+        parse_move: fn(&M, &mut Violations) -> Option<V>,
     ) -> Result<Response<pb::Case>, Status> {
         let started = self.begin(request, method).await;
         let result = async {
@@ -180,48 +217,10 @@ impl Api {
             let etag = v.check("etag", validate::text(etag, 1, MAX_ID_CHARS, false));
             let mv = parse_move(&started.message, &mut v);
             v.finish()?;
-            let case = cases::transition(
-                &self.state,
-                &started.call,
-                scope,
-                &CaseId::from(id.as_str()),
-                &etag,
-                checked(mv)?,
-            )
-            .await?;
-            Ok(convert::case(case, self.state.clock.now()))
-        }
-        .await;
-        self.finish(started, result).await
-    }
-
-    /// The shape of the preservation calls: a case id, the etag seen, and the move.
-    async fn preservation_move<M: Send>(
-        &self,
-        request: Request<M>,
-        method: &str,
-        id_and_etag: fn(&M) -> (&str, &str),
-        parse_move: fn(&M, &mut Violations) -> Option<PreservationMove>,
-    ) -> Result<Response<pb::Case>, Status> {
-        let started = self.begin(request, method).await;
-        let result = async {
-            let scope = &started.case_worker()?;
-            let (id, etag) = id_and_etag(&started.message);
-            started.call.concerns("case", id);
-            let mut v = Violations::new();
-            let id = v.check("id", validate::case_key(id));
-            let etag = v.check("etag", validate::text(etag, 1, MAX_ID_CHARS, false));
-            let mv = parse_move(&started.message, &mut v);
-            v.finish()?;
-            let case = cases::preserve(
-                &self.state,
-                &started.call,
-                scope,
-                &CaseId::from(id.as_str()),
-                &etag,
-                checked(mv)?,
-            )
-            .await?;
+            let id = CaseId::from(id.as_str());
+            let case = checked(mv)?
+                .make(&self.state, &started.call, scope, &id, &etag)
+                .await?;
             Ok(convert::case(case, self.state.clock.now()))
         }
         .await;
@@ -382,7 +381,7 @@ impl CaseService for Api {
             |m| (&m.id, &m.etag),
             |m, v| {
                 Some(Move::Decline {
-                    reason: reason(v, "reason", &m.reason),
+                    reason: convert::reason(v, "reason", &m.reason),
                     ground: convert::optional_enum(v, "ground", m.ground, RefusalGround::from_code),
                 })
             },
@@ -421,7 +420,7 @@ impl CaseService for Api {
             |m| (&m.id, &m.etag),
             |m, v| {
                 Some(Move::RequestInformation {
-                    question: reason(v, "question", &m.question),
+                    question: convert::reason(v, "question", &m.question),
                 })
             },
         )
@@ -439,7 +438,7 @@ impl CaseService for Api {
             |m| (&m.id, &m.etag),
             |m, v| {
                 Some(Move::ProvideInformation {
-                    answer: reason(v, "answer", &m.answer),
+                    answer: convert::reason(v, "answer", &m.answer),
                 })
             },
         )
@@ -474,7 +473,7 @@ impl CaseService for Api {
             |m| (&m.id, &m.etag),
             |m, v| {
                 Some(Move::Reopen {
-                    reason: reason(v, "reason", &m.reason),
+                    reason: convert::reason(v, "reason", &m.reason),
                 })
             },
         )
@@ -491,7 +490,7 @@ impl CaseService for Api {
             "CaseService/WithdrawCase",
             |m| (&m.id, &m.etag),
             |m, v| {
-                let reason = (!m.reason.is_empty()).then(|| reason(v, "reason", &m.reason));
+                let reason = convert::optional_reason(v, "reason", &m.reason);
                 Some(Move::Withdraw { reason })
             },
         )
@@ -540,7 +539,7 @@ impl CaseService for Api {
         &self,
         request: Request<pb::ConfirmPreservationRequest>,
     ) -> Result<Response<pb::Case>, Status> {
-        self.preservation_move(
+        self.change(
             request,
             "CaseService/ConfirmPreservation",
             |m| (&m.id, &m.etag),
@@ -554,12 +553,12 @@ impl CaseService for Api {
         &self,
         request: Request<pb::ExtendPreservationRequest>,
     ) -> Result<Response<pb::Case>, Status> {
-        self.preservation_move(
+        self.change(
             request,
             "CaseService/ExtendPreservation",
             |m| (&m.id, &m.etag),
             |m, v| {
-                let reason = (!m.reason.is_empty()).then(|| reason(v, "reason", &m.reason));
+                let reason = convert::optional_reason(v, "reason", &m.reason);
                 until(v, m.preserved_until).map(|until| PreservationMove::Extend { until, reason })
             },
         )
@@ -571,13 +570,13 @@ impl CaseService for Api {
         &self,
         request: Request<pb::SupersedePreservationRequest>,
     ) -> Result<Response<pb::Case>, Status> {
-        self.preservation_move(
+        self.change(
             request,
             "CaseService/SupersedePreservation",
             |m| (&m.id, &m.etag),
             |m, v| {
                 Some(PreservationMove::Supersede {
-                    formal_request: reason(v, "formal_request", &m.formal_request),
+                    formal_request: convert::reason(v, "formal_request", &m.formal_request),
                 })
             },
         )
@@ -598,7 +597,7 @@ impl CaseService for Api {
             let id = v.check("id", validate::case_key(&m.id));
             let etag = v.check("etag", validate::text(&m.etag, 1, MAX_ID_CHARS, false));
             let markings = convert::markings_change(&mut v, "markings", m.markings.as_ref());
-            let why = (!m.reason.is_empty()).then(|| reason(&mut v, "reason", &m.reason));
+            let why = convert::optional_reason(&mut v, "reason", &m.reason);
             v.finish()?;
             let case = cases::mark_case(
                 &self.state,
@@ -630,7 +629,7 @@ impl CaseService for Api {
             let case_id = v.check("case_id", validate::case_key(&m.case_id));
             let note_id = v.check("note_id", validate::uuid(&m.note_id));
             let markings = convert::markings_change(&mut v, "markings", m.markings.as_ref());
-            let why = (!m.reason.is_empty()).then(|| reason(&mut v, "reason", &m.reason));
+            let why = convert::optional_reason(&mut v, "reason", &m.reason);
             v.finish()?;
             let note = cases::mark_note(
                 &self.state,

@@ -39,6 +39,16 @@ pub fn from_timestamp(
     parsed
 }
 
+/// Required free text that goes into the timeline or a decision (reasons, questions, answers).
+pub fn reason(v: &mut Violations, field: &str, value: &str) -> String {
+    v.check(field, validate::text(value, 1, MAX_REASON_CHARS, true))
+}
+
+/// The same, optional: empty means none.
+pub fn optional_reason(v: &mut Violations, field: &str, value: &str) -> Option<String> {
+    (!value.is_empty()).then(|| reason(v, field, value))
+}
+
 /// A required enum field: must be set and known.
 pub fn required_enum<T>(
     v: &mut Violations,

@@ -20,8 +20,8 @@
 
 use crate::error::{AppError, AppResult};
 use crate::model::{
-    AgencyId, Case, CaseEvent, CaseView, Channel, ChannelStatus, Handling, Note, Principal, Role,
-    RoleChange, UserId,
+    AgencyId, Case, CaseEvent, CaseView, Channel, ChannelStatus, Note, Principal, Role, RoleChange,
+    UserId,
 };
 
 pub const CASE_NOT_FOUND: AppError = AppError::NotFound("case not found");
@@ -278,11 +278,6 @@ impl<T> Unchecked<T> {
 impl Unchecked<Case> {
     pub fn id(&self) -> &str {
         self.0.id.as_str()
-    }
-
-    /// The case's handling code: an attempt on the case records it, as a read would.
-    pub fn handling(&self) -> Handling {
-        self.0.markings.handling
     }
 
     /// The case's originating and receiving agencies.

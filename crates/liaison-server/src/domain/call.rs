@@ -138,7 +138,7 @@ impl Call {
                 case.originating_agency_id.as_str(),
                 case.receiving_agency_id.as_str(),
             ),
-            case.markings.handling,
+            Some(case.markings.handling),
         );
     }
 
@@ -150,9 +150,11 @@ impl Call {
     }
 
     /// The call concerns this case, read but not yet authorized: an attempt on it is its parties'
-    /// auditors' to see too.
+    /// auditors' to see too. Its handling code is recorded only once the call may see the case
+    /// (see [`Call::touches_marked`]): the caller's own agency's auditors see the entry, and a code
+    /// is something about the case.
     pub fn concerns_unchecked_case(&self, case: &Unchecked<Case>) {
-        self.concerns_case_for(case.id(), case.parties(), case.handling());
+        self.concerns_case_for(case.id(), case.parties(), None);
     }
 
     /// The call concerns this case, but only `agency_id`'s auditors may see the entry (an
@@ -161,7 +163,7 @@ impl Call {
         self.concerns_case_for(
             case.id.as_str(),
             (agency_id, agency_id),
-            case.markings.handling,
+            Some(case.markings.handling),
         );
     }
 
@@ -169,10 +171,10 @@ impl Call {
         &self,
         case_id: &str,
         (originating, receiving): (&str, &str),
-        handling: Handling,
+        handling: Option<Handling>,
     ) {
         let mut subject = lock(&self.subject);
-        subject.handling = subject.handling.max(Some(handling));
+        subject.handling = subject.handling.max(handling);
         subject.target_type = Some("case");
         subject.target_id = Some(case_id.to_string());
         subject.case_id = Some(case_id.to_string());

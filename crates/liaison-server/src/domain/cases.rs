@@ -1,5 +1,7 @@
 //! Referral cases: filing, reading, the queues, lifecycle moves, notes and the timeline.
 
+use std::ops::Not;
+
 use chrono::Datelike;
 
 use crate::authz::{
@@ -56,7 +58,9 @@ async fn load(
     };
     let case = found.ok_or(CASE_NOT_FOUND)?;
     call.concerns_unchecked_case(&case);
-    authz::authorize(scope, case, action)
+    let permit = authz::authorize(scope, case, action)?;
+    call.touches_marked(permit.case().markings.handling);
+    Ok(permit)
 }
 
 /// Files a referral to the other agency of an ACTIVE channel. Filing again with a request id the
@@ -91,12 +95,19 @@ async fn replay(
 ) -> AppResult<Case> {
     call.concerns_unchecked_case(&case);
     let case = authz::authorize(scope, case, CaseAction::Read)?.into_case();
+    call.touches_marked(case.markings.handling);
+    // The markings as filed, unless the provider changed them since: then a retry is compared
+    // on the rest.
+    let markings_as_filed = repo::cases::markings_changed(work.tx(), &case.id)
+        .await?
+        .not()
+        .then_some(&case.markings);
     let same = case.channel_id == new.channel_id
         && case.category == new.category
         && case.priority == new.priority
         && case.title == new.title
         && case.summary == new.summary
-        && case.markings == new.markings
+        && markings_as_filed.is_none_or(|m| *m == new.markings)
         && case.kind == new.kind
         && case.preservation.as_ref().map(|p| &p.order) == new.preservation.as_ref();
     if !same {
@@ -581,7 +592,11 @@ pub async fn mark_note(
     markings::check_note_under_case(&new, &case.markings)?;
     call.touches_marked(new.handling);
     let now = state.clock.now();
-    repo::cases::update_note_markings(tx, &note.id, &new).await?;
+    if !repo::cases::update_note_markings(tx, &note.id, &note.markings, &new).await? {
+        return Err(AppError::Aborted(
+            "the note's markings changed since they were read; read them again".into(),
+        ));
+    }
     let mut ev = event(case, EventKind::MarkingsChanged, p.as_actor(), now);
     ev.note_id = Some(note.id.clone());
     ev.reason = reason;
@@ -661,9 +676,13 @@ pub async fn notes(
             for note in &mut notes {
                 note.markings = note.in_force(case);
             }
+            // Only shared notes count: the entry is both agencies' auditors' to see, and an
+            // internal note's code is its agency's alone.
             let shown = usize::try_from(limit.saturating_sub(1)).unwrap_or(usize::MAX);
             for note in notes.iter().take(shown) {
-                call.touches_marked(note.markings.handling);
+                if note.visibility == NoteVisibility::Shared {
+                    call.touches_marked(note.markings.handling);
+                }
             }
             Ok(notes)
         },

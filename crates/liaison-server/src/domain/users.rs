@@ -94,8 +94,8 @@ pub async fn create(
 ) -> AppResult<User> {
     if new.roles.need_second_admin_after(Roles::empty()) {
         return Err(AppError::FailedPrecondition(
-            "an account that is an ADMIN and reads case content needs a second admin's approval: \
-             create the user with one of the roles, then propose the other (ProposeRoleChange)"
+            "making someone an ADMIN needs a second admin's approval: create the user without \
+             ADMIN, then propose it (ProposeRoleChange) for another admin to approve"
                 .into(),
         ));
     }
@@ -112,9 +112,14 @@ fn needs_second_admin(before: Roles, after: Roles) -> AppError {
         .filter(|r| !before.contains(*r))
         .map(Role::as_str)
         .collect();
+    let why = if after.contains(Role::Admin) && !before.contains(Role::Admin) {
+        "makes someone an ADMIN"
+    } else {
+        "would let an ADMIN read case content"
+    };
     AppError::FailedPrecondition(format!(
-        "granting {} would let an ADMIN read case content: a second admin of the agency must \
-         approve it; propose it with ProposeRoleChange",
+        "granting {} {why}: a second admin of the agency must approve it; propose it with \
+         ProposeRoleChange",
         added.join(" and ")
     ))
 }
@@ -178,12 +183,43 @@ pub async fn reset_password(
     call.concerns("user", id);
     let hash = state.passwords.hash(new_password).await?;
     let work = Work::begin(state, call).await?;
-    managed(work.tx(), admin, id).await?;
+    let user = managed(work.tx(), admin, id).await?;
+    if user.roles.contains(Role::Admin) {
+        // One admin who knew another's temporary password could sign in as both, and approve their
+        // own role changes.
+        return Err(AppError::FailedPrecondition(
+            "an admin's password is reset by the operator (liaisond user reset-password), not by \
+             another admin"
+                .into(),
+        ));
+    }
     let now = state.clock.now();
     // A temporary password: until its owner changes it, only ChangePassword works.
     repo::users::set_password_hash(work.tx(), id, &hash, true, now).await?;
     repo::sessions::revoke_all_of(work.tx(), id, now, "password-reset").await?;
     work.commit().await
+}
+
+/// Sets a temporary password for the user named `username`, of any agency, and ends their
+/// sessions: the operator's command.
+pub async fn reset_password_by_operator(
+    state: &AppState,
+    call: &Call,
+    _operator: &Operator,
+    username: &str,
+    new_password: String,
+) -> AppResult<User> {
+    let hash = state.passwords.hash(new_password).await?;
+    let work = Work::begin(state, call).await?;
+    let user = repo::users::find_by_username(work.tx(), username)
+        .await?
+        .ok_or_else(|| AppError::invalid("username", format!("no user is named {username}")))?;
+    call.concerns("user", user.id.as_str());
+    let now = state.clock.now();
+    repo::users::set_password_hash(work.tx(), &user.id, &hash, true, now).await?;
+    repo::sessions::revoke_all_of(work.tx(), &user.id, now, "password-reset").await?;
+    work.commit().await?;
+    Ok(user)
 }
 
 /// Ends every session of a user of the admin's agency; how many were live.
@@ -298,17 +334,23 @@ pub async fn decide_role_change(
     }
     if decision == Decision::Approve {
         admin.may_approve(&change)?;
-        let mut user = managed(work.tx(), admin, &change.user_id).await?;
-        if user.roles != change.roles_before {
+        managed(work.tx(), admin, &change.user_id).await?;
+        // Only onto the roles it was proposed against, checked in the write itself.
+        let applied = repo::users::set_roles_if(
+            work.tx(),
+            &change.user_id,
+            change.roles_before,
+            change.roles_after,
+            now,
+        )
+        .await?;
+        if !applied {
             return Err(AppError::FailedPrecondition(
                 "the user's roles changed since the change was proposed; reject it and propose \
                  it again"
                     .into(),
             ));
         }
-        user.roles = change.roles_after;
-        user.updated_at = now;
-        repo::users::update(work.tx(), &user).await?;
     }
     change.status = match decision {
         Decision::Approve => RoleChangeStatus::Approved,

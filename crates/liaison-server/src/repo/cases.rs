@@ -613,9 +613,19 @@ pub async fn find_note(tx: &Tx, permit: &CasePermit, id: &NoteId) -> AppResult<O
         .transpose()
 }
 
-pub async fn update_note_markings(tx: &Tx, id: &NoteId, markings: &Markings) -> AppResult<()> {
+/// Writes a note's new markings if they are still `old`; false when they changed meanwhile.
+pub async fn update_note_markings(
+    tx: &Tx,
+    id: &NoteId,
+    old: &Markings,
+    markings: &Markings,
+) -> AppResult<bool> {
     use case_note::Column;
-    case_note::Entity::update_many()
+    let conditions_were = match &old.handling_conditions {
+        Some(text) => Column::HandlingConditions.eq(text.as_str()),
+        None => Column::HandlingConditions.is_null(),
+    };
+    let result = case_note::Entity::update_many()
         .col_expr(Column::Handling, Expr::value(markings.handling.code()))
         .col_expr(
             Column::HandlingConditions,
@@ -630,9 +640,26 @@ pub async fn update_note_markings(tx: &Tx, id: &NoteId, markings: &Markings) -> 
             Expr::value(markings.information_accuracy.code()),
         )
         .filter(Column::Id.eq(id.as_str()))
+        .filter(Column::Handling.eq(old.handling.code()))
+        .filter(conditions_were)
+        .filter(Column::SourceReliability.eq(old.source_reliability.code()))
+        .filter(Column::InformationAccuracy.eq(old.information_accuracy.code()))
         .exec(&tx.txn)
         .await?;
-    Ok(())
+    Ok(result.rows_affected == 1)
+}
+
+/// Whether the provider ever changed the case's own markings (a MARKINGS_CHANGED event that is not
+/// a note's).
+pub async fn markings_changed(tx: &Tx, case_id: &CaseId) -> AppResult<bool> {
+    use case_event::Column;
+    Ok(case_event::Entity::find()
+        .filter(Column::CaseId.eq(case_id.as_str()))
+        .filter(Column::Kind.eq(EventKind::MarkingsChanged.code()))
+        .filter(Column::NoteId.is_null())
+        .one(&tx.txn)
+        .await?
+        .is_some())
 }
 
 /// Where a page of a case's notes or events starts: after the item with this time and id.

@@ -335,12 +335,17 @@ fn checkpoint_model(c: &Checkpoint) -> audit_checkpoint::ActiveModel {
 const CASES_COPY: &str = "COPY cases (id, reference, channel_id, category, priority, title, \
     summary, originating_agency_id, receiving_agency_id, filed_by, assignee_id, status, \
     resolution, filed_at, updated_at, acknowledged_at, closed_at, acknowledge_due_at, version, \
-    request_id, escalated_at) FROM STDIN";
+    request_id, escalated_at, handling, handling_conditions, source_reliability, \
+    information_accuracy, kind, decline_ground, preservation_data, preservation_custodian, \
+    preservation_offence, preservation_necessity, preservation_formal_request, \
+    preservation_status, preserved_until, preservation_superseded_by) FROM STDIN";
 const EVENTS_COPY: &str = "COPY case_events (id, case_id, kind, actor_id, actor_agency_id, at, \
-    from_status, to_status, reason, assignee_id, resolution, note_id, visible_to_agency_id) \
-    FROM STDIN";
+    from_status, to_status, reason, assignee_id, resolution, note_id, visible_to_agency_id, \
+    handling, handling_conditions, source_reliability, information_accuracy, refusal_ground, \
+    preserved_until) FROM STDIN";
 const NOTES_COPY: &str = "COPY case_notes (id, case_id, author_id, author_agency_id, visibility, \
-    body, created_at) FROM STDIN";
+    body, created_at, handling, handling_conditions, source_reliability, information_accuracy) \
+    FROM STDIN";
 const AUDIT_COPY: &str = "COPY audit_entries (seq, at, actor_id, actor_username, \
     actor_agency_id, actor_roles, method, target_type, target_id, case_id, \
     case_originating_agency_id, case_receiving_agency_id, outcome, status_code, request_id, peer, \
@@ -402,6 +407,14 @@ impl CopyRows {
         self
     }
 
+    /// A case's or note's four marking columns.
+    fn markings(&mut self, m: &crate::model::Markings) -> &mut Self {
+        self.int(m.handling.code().into())
+            .opt_text(m.handling_conditions.as_deref())
+            .int(m.source_reliability.code().into())
+            .int(m.information_accuracy.code().into())
+    }
+
     fn opt_int(&mut self, value: Option<i64>) -> &mut Self {
         match value {
             Some(v) => self.int(v),
@@ -443,7 +456,20 @@ fn encode_cases(cases: &[NewCase]) -> Vec<u8> {
             .int(to_micros(c.acknowledge_due_at))
             .int(c.version)
             .text(&new.request_id)
-            .opt_int(new.escalated_at.map(to_micros))
+            .opt_int(new.escalated_at.map(to_micros));
+        rows.markings(&c.markings)
+            .int(c.kind.code().into())
+            .opt_int(c.decline_ground.map(|g| g.code().into()));
+        let p = c.preservation.as_ref();
+        let order = p.map(|p| &p.order);
+        rows.opt_text(order.map(|o| o.data.as_str()))
+            .opt_text(order.map(|o| o.custodian.as_str()))
+            .opt_text(order.map(|o| o.offence.as_str()))
+            .opt_text(order.map(|o| o.necessity.as_str()))
+            .opt_text(order.map(|o| o.formal_request.as_str()))
+            .opt_int(p.map(|p| p.status.code().into()))
+            .opt_int(p.and_then(|p| p.preserved_until).map(to_micros))
+            .opt_text(p.and_then(|p| p.superseded_by.as_deref()))
             .end_row();
     }
     rows.finish()
@@ -464,7 +490,14 @@ fn encode_events(events: &[CaseEvent]) -> Vec<u8> {
             .opt_text(e.assignee_id.as_deref())
             .opt_int(e.resolution.map(|r| r.code().into()))
             .opt_text(e.note_id.as_deref())
-            .opt_text(e.visible_to_agency_id.as_deref())
+            .opt_text(e.visible_to_agency_id.as_deref());
+        let m = e.markings.as_ref();
+        rows.opt_int(m.map(|m| m.handling.code().into()))
+            .opt_text(m.and_then(|m| m.handling_conditions.as_deref()))
+            .opt_int(m.map(|m| m.source_reliability.code().into()))
+            .opt_int(m.map(|m| m.information_accuracy.code().into()))
+            .opt_int(e.ground.map(|g| g.code().into()))
+            .opt_int(e.preserved_until.map(to_micros))
             .end_row();
     }
     rows.finish()
@@ -480,6 +513,7 @@ fn encode_notes(notes: &[Note]) -> Vec<u8> {
             .int(n.visibility.code().into())
             .text(&n.body)
             .int(to_micros(n.created_at))
+            .markings(&n.markings)
             .end_row();
     }
     rows.finish()

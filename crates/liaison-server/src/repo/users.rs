@@ -144,6 +144,24 @@ pub async fn update(tx: &Tx, user: &User) -> AppResult<()> {
     Ok(())
 }
 
+/// Sets the user's roles if they are still `before`; false when they changed meanwhile.
+pub async fn set_roles_if(
+    tx: &Tx,
+    id: &UserId,
+    before: Roles,
+    after: Roles,
+    now: Timestamp,
+) -> AppResult<bool> {
+    let result = user::Entity::update_many()
+        .col_expr(user::Column::Roles, Expr::value(after.bits()))
+        .col_expr(user::Column::UpdatedAt, Expr::value(to_micros(now)))
+        .filter(user::Column::Id.eq(id.as_str()))
+        .filter(user::Column::Roles.eq(before.bits()))
+        .exec(&tx.txn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
 /// Replaces the password hash only if it is still `old_hash`; false when it changed meanwhile.
 pub async fn replace_password_hash(
     tx: &Tx,
