@@ -437,6 +437,11 @@ async fn every_seal_signs_its_batch(backend: Backend) {
     // The running server checks the head every second; it does not sign the head it sealed
     // again, which would hide the deletion.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let metrics = state.metrics.render(&state.db);
+    assert!(
+        metrics.contains("audit_head_checkpoint_missing 1"),
+        "{metrics}"
+    );
     let (ok, report) = verify_offline(&w, &[]);
     assert!(!ok);
     assert!(

@@ -20,6 +20,7 @@ pub struct Metrics {
     sealed: IntCounter,
     rejected: IntCounter,
     truncations: IntCounter,
+    lost_checkpoint: IntGauge,
     refusals: IntCounterVec,
     pool: IntGaugeVec,
     watch_streams: IntGauge,
@@ -110,6 +111,14 @@ impl Metrics {
                     "Seals that found the chain shorter than this server saw it",
                 ),
             )?,
+            lost_checkpoint: registered(
+                &registry,
+                IntGauge::new(
+                    "audit_head_checkpoint_missing",
+                    "1 while the checkpoint over the head this server sealed is gone (deleted with \
+                     database access); 0 once a seal signs a newer head",
+                ),
+            )?,
             pool: registered(
                 &registry,
                 IntGaugeVec::new(
@@ -174,6 +183,8 @@ impl Metrics {
         if batch.witnessed_truncation.is_some() {
             self.truncations.inc();
         }
+        self.lost_checkpoint
+            .set(i64::from(batch.missing_checkpoint.is_some()));
     }
 
     /// Counts a watch stream as open until the returned guard is dropped.
