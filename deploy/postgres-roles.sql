@@ -23,6 +23,8 @@ GRANT SELECT, INSERT ON case_notes, case_events TO :"app";
 GRANT UPDATE (handling, handling_conditions, source_reliability, information_accuracy) ON case_notes TO :"app";
 -- Role changes a second admin must approve: proposed, then decided.
 GRANT SELECT, INSERT, UPDATE ON role_changes TO :"app";
+-- The terms a channel's agencies agree (legal bases): proposed, then decided, then perhaps retired.
+GRANT SELECT, INSERT, UPDATE ON channel_terms TO :"app";
 -- The sealer stamps an event with its audit entry's sequence number once it seals the call's record.
 GRANT UPDATE (seq, audit_intake_id) ON case_events TO :"app";
 GRANT SELECT, INSERT, DELETE ON login_failures TO :"app";

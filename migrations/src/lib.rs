@@ -17,6 +17,7 @@ mod m20261201_000011_add_markings;
 mod m20261201_000012_create_role_changes;
 mod m20261201_000013_add_request_kinds;
 mod m20261201_000014_add_preservation_requests;
+mod m20261201_000015_create_channel_terms;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_create_role_changes::Migration),
             Box::new(m20261201_000013_add_request_kinds::Migration),
             Box::new(m20261201_000014_add_preservation_requests::Migration),
+            Box::new(m20261201_000015_create_channel_terms::Migration),
         ]
     }
 }

@@ -792,6 +792,7 @@ async fn bad_input_names_each_bad_field(backend: Backend) {
         .officer_in
         .cases()
         .file_referral(pb::FileReferralRequest {
+            legal_basis_id: String::new(),
             preservation: None,
             kind: 0,
             markings: None,

@@ -27,6 +27,7 @@ crate::on_both_databases!(
     markings_are_set_shown_and_changed_by_their_provider,
     an_admin_grants_itself_a_case_role_only_through_a_second_admin,
     a_preservation_request_from_filing_to_the_formal_request,
+    a_legal_basis_is_agreed_then_cited,
 );
 
 /// What a run of liaisonctl did.
@@ -2084,4 +2085,134 @@ async fn a_watch_reconnects_after_the_connection_drops(backend: Backend) {
     assert_eq!(notice["reconnecting"]["attempt"], 2, "{notice}");
     w.stop().await;
     proxy.accept.abort();
+}
+
+async fn a_legal_basis_is_agreed_then_cited(backend: Backend) {
+    let w = World::new(backend).await;
+    let admin_in = Ctl::signed_in(&w, "admin.in").await;
+    let admin_ca = Ctl::signed_in(&w, "admin.ca").await;
+    let officer_in = Ctl::signed_in(&w, "officer.in").await;
+    let channel = w.channel.id.as_str();
+    let proposed = admin_in
+        .run(&[
+            "admin",
+            "channel",
+            "term",
+            "propose",
+            channel,
+            "--code",
+            "CA-IN-MLAT",
+            "--title",
+            "Canada-India Mutual Legal Assistance Treaty",
+            "--reference",
+            "CTS 1998/13",
+        ])
+        .await
+        .ok();
+    assert_eq!(proposed.field("Status"), "proposed");
+    assert!(
+        proposed.field("Next").contains("term approve"),
+        "{}",
+        proposed.stdout
+    );
+    let id = proposed.field("ID");
+    // The proposing side cannot agree its own proposal.
+    admin_in
+        .run(&["admin", "channel", "term", "approve", &id])
+        .await
+        .failed(4);
+    let agreed = admin_ca
+        .run(&[
+            "admin",
+            "channel",
+            "term",
+            "approve",
+            &id,
+            "--reason",
+            "As signed",
+        ])
+        .await
+        .ok();
+    assert_eq!(agreed.field("Status"), "agreed");
+    let listed = officer_in.run(&["directory", "terms", channel]).await.ok();
+    assert!(listed.stdout.contains("CA-IN-MLAT"), "{}", listed.stdout);
+    assert!(listed.stdout.contains("agreed"), "{}", listed.stdout);
+
+    let file = |basis: Option<&'static str>| {
+        let mut args = vec![
+            "case",
+            "file",
+            "--channel",
+            channel,
+            "--category",
+            "drugs",
+            "--priority",
+            "routine",
+            "--title",
+            "Subscriber of +1 604 555 0100",
+            "--summary",
+            "The number ordered the precursor shipment.",
+        ];
+        if let Some(basis) = basis {
+            args.extend(["--basis", basis]);
+        }
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let run = |args: Vec<String>| {
+        let officer_in = &officer_in;
+        async move {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            officer_in.run(&refs).await
+        }
+    };
+    let refused = run(file(None)).await.failed(6);
+    assert!(
+        refused.stderr.contains("legal_basis_id"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("CA-IN-MLAT"), "{}", refused.stderr);
+    let unknown = run(file(Some("POLICE-MOU"))).await.failed(5);
+    assert!(
+        unknown.stderr.contains("agreed: CA-IN-MLAT"),
+        "{}",
+        unknown.stderr
+    );
+    let filed = run(file(Some("ca-in-mlat"))).await.ok();
+    assert_eq!(
+        filed.field("Legal basis"),
+        "CA-IN-MLAT — Canada-India Mutual Legal Assistance Treaty"
+    );
+
+    // Retired, it is listed only with --all, and the case still names it.
+    let retired = admin_in
+        .run(&[
+            "admin",
+            "channel",
+            "term",
+            "retire",
+            &id,
+            "--reason",
+            "Superseded",
+        ])
+        .await
+        .ok();
+    assert_eq!(retired.field("Status"), "retired");
+    let listed = officer_in.run(&["directory", "terms", channel]).await.ok();
+    assert!(!listed.stdout.contains("CA-IN-MLAT"), "{}", listed.stdout);
+    let all = officer_in
+        .json(&["directory", "terms", channel, "--all"])
+        .await;
+    assert_eq!(all["terms"][0]["status"], "TERM_STATUS_RETIRED");
+    assert_eq!(all["terms"][0]["retirement_reason"], "Superseded");
+    let shown = officer_in
+        .run(&["case", "show", &filed.field("Reference")])
+        .await
+        .ok();
+    assert!(
+        shown.field("Legal basis").starts_with("CA-IN-MLAT"),
+        "{}",
+        shown.stdout
+    );
+    w.stop().await;
 }

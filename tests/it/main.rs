@@ -24,5 +24,6 @@ mod seed;
 mod service;
 mod sessions;
 mod telemetry;
+mod terms;
 mod transport;
 mod watch;

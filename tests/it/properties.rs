@@ -60,6 +60,8 @@ fn text() -> impl Strategy<Value = String> {
 enum Id {
     ExistingCase(usize),
     Channel,
+    /// A legal basis India's admin proposed.
+    Term,
     User(Who),
     Random,
     Raw(String),
@@ -69,6 +71,7 @@ fn id() -> impl Strategy<Value = Id> {
     prop_oneof![
         (0usize..4).prop_map(Id::ExistingCase),
         Just(Id::Channel),
+        Just(Id::Term),
         who().prop_map(Id::User),
         Just(Id::Random),
         prop_oneof![
@@ -196,6 +199,23 @@ enum Op {
         id: Id,
         approve: bool,
     },
+    ProposeTerm {
+        channel: Id,
+        kind: i32,
+        code: String,
+        title: String,
+    },
+    /// 0 approves, 1 rejects, 2 retires.
+    DecideTerm {
+        id: Id,
+        step: u8,
+        reason: String,
+    },
+    ListTerms {
+        channel: Id,
+        kind: i32,
+        all: bool,
+    },
     Audit {
         actor: Id,
         page_size: i32,
@@ -295,6 +315,24 @@ fn op() -> impl Strategy<Value = Op> {
             }
         ),
         (id(), any::<bool>()).prop_map(|(id, approve)| Op::DecideRoles { id, approve }),
+        (
+            id(),
+            enum_value(),
+            prop_oneof![text(), "[A-Z0-9][A-Z0-9_-]{0,33}"],
+            text()
+        )
+            .prop_map(|(channel, kind, code, title)| Op::ProposeTerm {
+                channel,
+                kind,
+                code,
+                title
+            }),
+        (id(), 0..3u8, text()).prop_map(|(id, step, reason)| Op::DecideTerm { id, step, reason }),
+        (id(), enum_value(), any::<bool>()).prop_map(|(channel, kind, all)| Op::ListTerms {
+            channel,
+            kind,
+            all
+        }),
         (id(), 0..3u8, prop_oneof![Just(-1i64), 0..200i64], text()).prop_map(
             |(case, step, days, text)| Op::Preservation {
                 case,
@@ -358,6 +396,7 @@ enum Seen {
 struct Harness {
     world: World,
     cases: Vec<pb::Case>,
+    term: pb::ChannelTerm,
     raw: DatabaseConnection,
 }
 
@@ -381,6 +420,7 @@ impl Harness {
         match id {
             Id::ExistingCase(i) => self.cases[i % self.cases.len()].id.clone(),
             Id::Channel => self.world.channel.id.clone(),
+            Id::Term => self.term.id.clone(),
             Id::User(who) => self.client(*who).user_id,
             Id::Random => uuid::Uuid::new_v4().to_string(),
             Id::Raw(raw) => raw.clone(),
@@ -429,6 +469,8 @@ impl Harness {
             "SELECT CAST(COALESCE(SUM(roles), 0) AS BIGINT) AS n FROM users",
             "SELECT COUNT(*) AS n FROM users WHERE disabled",
             "SELECT COUNT(*) AS n FROM channels",
+            "SELECT COUNT(*) AS n FROM channel_terms",
+            "SELECT CAST(COALESCE(SUM(status), 0) AS BIGINT) AS n FROM channel_terms",
         ] {
             digest.push(self.scalar(sql).await);
         }
@@ -450,6 +492,7 @@ impl Harness {
                 kind,
             } => {
                 let request = pb::FileReferralRequest {
+                    legal_basis_id: String::new(),
                     preservation: (*kind == pb::RequestKind::Preservation as i32).then(|| {
                         pb::PreservationOrder {
                             data: title.clone(),
@@ -795,6 +838,56 @@ impl Harness {
                 };
                 (code(result), Seen::Nothing)
             }
+            Op::ProposeTerm {
+                channel,
+                kind,
+                code: term_code,
+                title,
+            } => {
+                let request = pb::ProposeChannelTermRequest {
+                    channel_id: self.id(channel),
+                    kind: *kind,
+                    code: term_code.clone(),
+                    title: title.clone(),
+                    reference: String::new(),
+                    notes: String::new(),
+                };
+                (
+                    code(c.admin().propose_channel_term(request).await.map(|_| ())),
+                    Seen::Nothing,
+                )
+            }
+            Op::DecideTerm { id, step, reason } => {
+                let id = self.id(id);
+                let reason = reason.clone();
+                let mut admin = c.admin();
+                let result = match step {
+                    0 => admin
+                        .approve_channel_term(pb::ApproveChannelTermRequest { id, reason })
+                        .await
+                        .map(|_| ()),
+                    1 => admin
+                        .reject_channel_term(pb::RejectChannelTermRequest { id, reason })
+                        .await
+                        .map(|_| ()),
+                    _ => admin
+                        .retire_channel_term(pb::RetireChannelTermRequest { id, reason })
+                        .await
+                        .map(|_| ()),
+                };
+                (code(result), Seen::Nothing)
+            }
+            Op::ListTerms { channel, kind, all } => {
+                let request = pb::ListChannelTermsRequest {
+                    channel_id: self.id(channel),
+                    kind: *kind,
+                    include_inactive: *all,
+                };
+                (
+                    code(c.directory().list_channel_terms(request).await.map(|_| ())),
+                    Seen::Nothing,
+                )
+            }
             Op::Login { username, password } => {
                 let request = pb::LoginRequest {
                     username: username.clone(),
@@ -891,8 +984,27 @@ fn run_properties(backend: Backend, cases: u32) {
                 .file(&world.sup_ca, "Property case D", pb::Priority::Routine)
                 .await,
         );
+        let term = world
+            .admin_in
+            .admin()
+            .propose_channel_term(pb::ProposeChannelTermRequest {
+                channel_id: world.channel.id.clone(),
+                kind: pb::TermKind::LegalBasis as i32,
+                code: "CA-IN-MLAT".into(),
+                title: "Canada-India Mutual Legal Assistance Treaty".into(),
+                reference: String::new(),
+                notes: String::new(),
+            })
+            .await
+            .expect("propose a term")
+            .into_inner();
         let raw = world.server.raw_db().await;
-        Harness { world, cases, raw }
+        Harness {
+            world,
+            cases,
+            term,
+            raw,
+        }
     });
     let mut runner = TestRunner::new(ProptestConfig {
         cases,

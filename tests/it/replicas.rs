@@ -218,6 +218,7 @@ async fn three_replicas_keep_one_gap_free_chain() {
                 {
                     0 => {
                         let request = pb::FileReferralRequest {
+                            legal_basis_id: String::new(),
                             preservation: None,
                             kind: 0,
                             markings: None,
@@ -381,6 +382,7 @@ async fn a_killed_sealer_loses_nothing_acknowledged() {
                 round += 1;
                 let replica = &channels[(worker + round) % channels.len()];
                 let request = pb::FileReferralRequest {
+                    legal_basis_id: String::new(),
                     preservation: None,
                     kind: 0,
                     markings: None,

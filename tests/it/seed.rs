@@ -317,6 +317,7 @@ async fn a_seeded_world_verifies_and_can_be_worked_in(backend: Backend) {
     let filed = officer
         .cases()
         .file_referral(pb::FileReferralRequest {
+            legal_basis_id: String::new(),
             preservation: None,
             kind: 0,
             markings: None,

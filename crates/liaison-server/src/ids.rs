@@ -114,6 +114,10 @@ id_type!(
     ChannelId
 );
 id_type!(
+    /// A term of a channel's register (a legal basis).
+    TermId
+);
+id_type!(
     /// A referral case.
     CaseId
 );

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-pub use crate::ids::{AgencyId, CaseId, ChannelId, EventId, NoteId, SessionId, UserId};
+pub use crate::ids::{AgencyId, CaseId, ChannelId, EventId, NoteId, SessionId, TermId, UserId};
 
 /// Defines a closed enum with stable integer codes and names.
 macro_rules! coded_enum {
@@ -317,6 +317,60 @@ coded_enum!(
     }
 );
 
+coded_enum!(
+    /// What a term of a channel's register is.
+    TermKind {
+        LegalBasis = 1 => "LEGAL_BASIS",
+    }
+);
+
+coded_enum!(
+    /// Where a term of a channel's register stands. A code is live while PROPOSED or AGREED.
+    TermStatus {
+        Proposed = 1 => "PROPOSED",
+        Agreed = 2 => "AGREED",
+        Rejected = 3 => "REJECTED",
+        Withdrawn = 4 => "WITHDRAWN",
+        Retired = 5 => "RETIRED",
+    }
+);
+
+/// One entry of the register a channel's agencies agree: proposed by one agency's admin, agreed
+/// (or rejected) by the other's, withdrawn by its proposer, retired by either.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelTerm {
+    pub id: TermId,
+    pub channel_id: ChannelId,
+    pub kind: TermKind,
+    pub code: String,
+    pub title: String,
+    pub reference: Option<String>,
+    pub notes: Option<String>,
+    pub status: TermStatus,
+    pub proposing_agency_id: AgencyId,
+    pub proposed_by: UserId,
+    pub proposed_at: Timestamp,
+    /// Who agreed, rejected or withdrew it.
+    pub decision: Option<Decided>,
+    /// Who retired it.
+    pub retirement: Option<Decided>,
+}
+
+/// Who made a decision, when, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided {
+    pub by: UserId,
+    pub at: Timestamp,
+    pub reason: Option<String>,
+}
+
+impl ChannelTerm {
+    /// Whether it binds: agreed, and not retired.
+    pub fn in_force(&self) -> bool {
+        self.status == TermStatus::Agreed
+    }
+}
+
 /// A change of a user's roles that one admin proposed and a second must approve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleChange {
@@ -554,6 +608,8 @@ pub struct Case {
     pub decline_ground: Option<RefusalGround>,
     /// Exactly for cases of kind PRESERVATION.
     pub preservation: Option<Preservation>,
+    /// The agreed legal basis the referral cites, if it cites one.
+    pub legal_basis_id: Option<TermId>,
     pub version: i64,
 }
 
@@ -715,6 +771,7 @@ pub mod fixtures {
             kind: RequestKind::Request,
             decline_ground: None,
             preservation: None,
+            legal_basis_id: None,
             version: 1,
         }
     }

@@ -179,6 +179,25 @@ pub fn agency_code(value: &str) -> Result<String, String> {
     Ok(value.to_string())
 }
 
+/// The code of a term of a channel's register: what people cite (CA-IN-MLAT, BUDAPEST_29).
+pub fn term_code(value: &str) -> Result<String, String> {
+    let ok_chars = value
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || matches!(c, '_' | '-'));
+    let first_ok = value
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    if !(2..=32).contains(&value.len()) || !ok_chars || !first_ok {
+        return Err(
+            "must be 2 to 32 characters of A-Z, 0-9, '_' and '-', beginning with a letter or a \
+             digit (like CA-IN-MLAT)"
+                .into(),
+        );
+    }
+    Ok(value.to_string())
+}
+
 pub fn country(value: &str) -> Result<String, String> {
     if value.len() == 2 && value.chars().all(|c| c.is_ascii_uppercase()) {
         Ok(value.to_string())
@@ -235,6 +254,12 @@ mod tests {
         assert!(agency_code("IN-NCB").is_ok());
         assert!(agency_code("in-ncb").is_err());
         assert!(agency_code("-IN").is_err());
+        assert!(term_code("CA-IN-MLAT").is_ok());
+        assert!(term_code("BUDAPEST_29").is_ok());
+        assert!(term_code("mlat").is_err());
+        assert!(term_code("-MLAT").is_err());
+        assert!(term_code("M").is_err());
+        assert!(term_code(&"M".repeat(33)).is_err());
         assert!(country("CA").is_ok());
         assert!(country("CAN").is_err());
         assert_eq!(

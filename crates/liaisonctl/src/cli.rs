@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::names::{
     AccuracyArg, CategoryArg, ChannelStatusArg, GroundArg, HandlingArg, KindArg, OrderArg,
-    OutcomeArg, PriorityArg, ResolutionArg, RoleArg, SourceArg, StatusArg, ViewArg,
+    OutcomeArg, PriorityArg, ResolutionArg, RoleArg, SourceArg, StatusArg, TermKindArg, ViewArg,
 };
 use crate::output::Format;
 
@@ -249,6 +249,10 @@ pub enum CaseCommand {
         /// Without markings, the case is H0, graded X4
         #[command(flatten)]
         markings: MarkingArgs,
+        /// The legal basis cited: the code or id of one agreed on the channel (`liaisonctl
+        /// directory terms CHANNEL` lists them); required of a request once the channel agreed any
+        #[arg(long, value_name = "CODE")]
+        basis: Option<String>,
     },
     /// Show a case
     Show {
@@ -487,6 +491,15 @@ pub enum DirectoryCommand {
         /// The channel's id
         id: String,
     },
+    /// A channel's register: the legal bases agreed on it (requests cite one with `case file
+    /// --basis CODE`)
+    Terms {
+        /// The channel's id
+        channel: String,
+        /// Also proposed, rejected, withdrawn and retired terms
+        #[arg(long)]
+        all: bool,
+    },
     /// The people of your agency who work cases (officers and supervisors): whom a case can be
     /// assigned to
     Colleagues {
@@ -643,6 +656,56 @@ pub enum AdminChannelCommand {
     Suspend(ChannelTarget),
     /// Resume a channel your agency suspended: it becomes ACTIVE again
     Resume(ChannelTarget),
+    /// The channel's register of legal bases, which both agencies agree as they agree the channel
+    Term {
+        #[command(subcommand)]
+        command: TermCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TermCommand {
+    /// Propose a term; it binds once the other agency's admin approves it
+    Propose {
+        /// The channel's id
+        channel: String,
+        #[arg(long, value_enum, default_value = "legal-basis")]
+        kind: TermKindArg,
+        /// What people cite: 2 to 32 of A-Z, 0-9, '_' and '-' (such as CA-IN-MLAT)
+        #[arg(long)]
+        code: String,
+        /// Its full name
+        #[arg(long)]
+        title: String,
+        /// Where it is published or registered
+        #[arg(long)]
+        reference: Option<String>,
+        /// What the agencies agreed about its use
+        #[arg(long)]
+        notes: Option<String>,
+    },
+    /// Agree a term the other agency proposed
+    Approve {
+        /// The term's id
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Refuse a term the other agency proposed, or withdraw one your agency proposed
+    Reject {
+        /// The term's id
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Retire an agreed term: new referrals can no longer cite it
+    Retire {
+        /// The term's id
+        id: String,
+        /// Why, for the other agency (required)
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Args, Clone, Debug)]

@@ -98,6 +98,7 @@ pub fn case(c: &pb::Case) -> Value {
                 "formal_request": o.formal_request,
             })),
         })),
+        "legal_basis_id": c.legal_basis_id,
     })
 }
 
@@ -143,6 +144,28 @@ pub fn event(e: &pb::CaseEvent) -> Value {
         "markings": markings(e.markings.as_ref()),
         "ground": proto_name::<pb::RefusalGround>(e.ground),
         "preserved_until": ts(e.preserved_until.as_ref()),
+    })
+}
+
+pub fn channel_term(t: &pb::ChannelTerm) -> Value {
+    json!({
+        "id": t.id,
+        "channel_id": t.channel_id,
+        "kind": proto_name::<pb::TermKind>(t.kind),
+        "code": t.code,
+        "title": t.title,
+        "reference": t.reference,
+        "notes": t.notes,
+        "status": proto_name::<pb::TermStatus>(t.status),
+        "proposing_agency_id": t.proposing_agency_id,
+        "proposed_by": t.proposed_by,
+        "proposed_at": ts(t.proposed_at.as_ref()),
+        "decided_by": t.decided_by,
+        "decided_at": ts(t.decided_at.as_ref()),
+        "decision_reason": t.decision_reason,
+        "retired_by": t.retired_by,
+        "retired_at": ts(t.retired_at.as_ref()),
+        "retirement_reason": t.retirement_reason,
     })
 }
 

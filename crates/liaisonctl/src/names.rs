@@ -41,6 +41,8 @@ proto_enum! {
     pb::RequestKind => "REQUEST_KIND_",
     pb::RefusalGround => "REFUSAL_GROUND_",
     pb::PreservationStatus => "PRESERVATION_STATUS_",
+    pb::TermKind => "TERM_KIND_",
+    pb::TermStatus => "TERM_STATUS_",
 }
 
 /// The proto name (`CASE_STATUS_FILED`), or the number when this client does not know the value.
@@ -106,6 +108,14 @@ friendly_enum! {
         Fraud => Fraud,
         /// Cybercrime, breaches, digital fraud
         Cyber => Cyber,
+    }
+}
+
+friendly_enum! {
+    /// What a term of a channel's register is.
+    TermKindArg => pb::TermKind {
+        /// A legal basis requests on the channel cite: a treaty, an arrangement, a statute
+        LegalBasis => LegalBasis,
     }
 }
 

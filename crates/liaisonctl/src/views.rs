@@ -204,7 +204,8 @@ pub fn case_table(out: &Output, cases: &[pb::Case]) -> String {
     out.table(&table)
 }
 
-pub fn case_fields(out: &Output, viewer: &Viewer<'_>, c: &pb::Case) -> String {
+/// `basis` names the legal basis the case cites (its code and title), when it cites one.
+pub fn case_fields(out: &Output, viewer: &Viewer<'_>, c: &pb::Case, basis: Option<&str>) -> String {
     let mut status = out.paint(&friendly::<pb::CaseStatus>(c.status), Style::Bold);
     if c.overdue {
         status.push_str(&format!(" {}", out.paint("(overdue)", Style::Red)));
@@ -217,6 +218,11 @@ pub fn case_fields(out: &Output, viewer: &Viewer<'_>, c: &pb::Case) -> String {
         ("Kind", friendly::<pb::RequestKind>(c.kind)),
         ("Priority", friendly::<pb::Priority>(c.priority)),
         ("Category", friendly::<pb::Category>(c.category)),
+    ];
+    if let Some(basis) = basis {
+        fields.push(("Legal basis", clean(basis)));
+    }
+    fields.extend([
         (
             "From → to",
             format!(
@@ -233,7 +239,7 @@ pub fn case_fields(out: &Output, viewer: &Viewer<'_>, c: &pb::Case) -> String {
                 viewer.person(&c.filed_by)
             ),
         ),
-    ];
+    ]);
     let (due, _) = due(out, c);
     if let (false, Some(at)) = (due.is_empty(), time(c.acknowledge_due_at.as_ref())) {
         fields.push(("Ack due", format!("{} ({due})", absolute(at))));

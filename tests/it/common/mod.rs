@@ -428,6 +428,7 @@ impl World {
 
     pub fn referral(&self, title: &str, priority: pb::Priority) -> pb::FileReferralRequest {
         pb::FileReferralRequest {
+            legal_basis_id: String::new(),
             preservation: None,
             kind: 0,
             markings: None,

@@ -583,6 +583,7 @@ pub fn generate(
         kind: RequestKind::Request,
         decline_ground: None,
         preservation: None,
+        legal_basis_id: None,
         version: t.version,
     };
     let request_id = t.rng.uuid_v4().to_string();

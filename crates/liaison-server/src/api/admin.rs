@@ -3,11 +3,15 @@
 use tonic::{Request, Response, Status};
 
 use super::{convert, Api};
+use crate::authz::TermMove;
+use crate::domain::terms::{self, NewTerm};
 use crate::domain::users::{Decision, NewUser, UserChanges};
 use crate::domain::{channels, users};
 use crate::error::AppResult;
 use crate::limits::{MAX_ID_CHARS, MAX_NAME_CHARS};
-use crate::model::{AgencyId, Categories, Category, ChannelId, ChannelStatus, Role, Roles, UserId};
+use crate::model::{
+    AgencyId, Categories, Category, ChannelId, ChannelStatus, Role, Roles, TermId, TermKind, UserId,
+};
 use crate::pb::{self, admin_service_server::AdminService};
 use crate::validate::{self, Violations};
 
@@ -360,6 +364,128 @@ impl AdminService for Api {
             |m| (&m.id, &m.etag),
         )
         .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn propose_channel_term(
+        &self,
+        request: Request<pb::ProposeChannelTermRequest>,
+    ) -> Result<Response<pb::ChannelTerm>, Status> {
+        let started = self.begin(request, "AdminService/ProposeChannelTerm").await;
+        let result = async {
+            let admin = &started.admin()?;
+            let m = &started.message;
+            started.call.concerns("channel", &m.channel_id);
+            let mut v = Violations::new();
+            let channel_id = v.check("channel_id", validate::uuid(&m.channel_id));
+            let kind = convert::required_enum(&mut v, "kind", m.kind, TermKind::from_code);
+            let new = NewTerm {
+                kind: kind.unwrap_or(TermKind::LegalBasis),
+                code: v.check("code", validate::term_code(&m.code)),
+                title: v.check("title", validate::text(&m.title, 1, MAX_NAME_CHARS, false)),
+                reference: (!m.reference.is_empty()).then(|| {
+                    v.check(
+                        "reference",
+                        validate::text(&m.reference, 1, MAX_NAME_CHARS, false),
+                    )
+                }),
+                notes: convert::optional_reason(&mut v, "notes", &m.notes),
+            };
+            v.finish()?;
+            let term = terms::propose(
+                &self.state,
+                &started.call,
+                admin,
+                &ChannelId::from(channel_id.as_str()),
+                new,
+            )
+            .await?;
+            Ok(convert::channel_term(term))
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn approve_channel_term(
+        &self,
+        request: Request<pb::ApproveChannelTermRequest>,
+    ) -> Result<Response<pb::ChannelTerm>, Status> {
+        self.decide_term(
+            request,
+            "AdminService/ApproveChannelTerm",
+            TermMove::Approve,
+            |m| (&m.id, &m.reason),
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn reject_channel_term(
+        &self,
+        request: Request<pb::RejectChannelTermRequest>,
+    ) -> Result<Response<pb::ChannelTerm>, Status> {
+        self.decide_term(
+            request,
+            "AdminService/RejectChannelTerm",
+            TermMove::Reject,
+            |m| (&m.id, &m.reason),
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn retire_channel_term(
+        &self,
+        request: Request<pb::RetireChannelTermRequest>,
+    ) -> Result<Response<pb::ChannelTerm>, Status> {
+        self.decide_term(
+            request,
+            "AdminService/RetireChannelTerm",
+            TermMove::Retire,
+            |m| (&m.id, &m.reason),
+        )
+        .await
+    }
+}
+
+impl Api {
+    /// The shape of the decisions on a term: its id, a reason (required to retire), the move.
+    async fn decide_term<M: Send>(
+        &self,
+        request: Request<M>,
+        method: &str,
+        mv: TermMove,
+        id_and_reason: fn(&M) -> (&String, &String),
+    ) -> Result<Response<pb::ChannelTerm>, Status> {
+        let started = self.begin(request, method).await;
+        let result = async {
+            let admin = &started.admin()?;
+            let (id, reason) = id_and_reason(&started.message);
+            started.call.concerns("channel-term", id);
+            let mut v = Violations::new();
+            let id = v.check("id", validate::uuid(id));
+            let reason = match mv {
+                // The other agency reads why a term it relies on stopped binding.
+                TermMove::Retire => Some(convert::reason(&mut v, "reason", reason)),
+                TermMove::Approve | TermMove::Reject => {
+                    convert::optional_reason(&mut v, "reason", reason)
+                }
+            };
+            v.finish()?;
+            let term = terms::decide(
+                &self.state,
+                &started.call,
+                admin,
+                &TermId::from(id.as_str()),
+                mv,
+                reason,
+            )
+            .await?;
+            Ok(convert::channel_term(term))
+        }
+        .await;
+        self.finish(started, result).await
     }
 }
 

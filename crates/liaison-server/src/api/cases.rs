@@ -14,7 +14,7 @@ use crate::error::AppResult;
 use crate::limits::{MAX_ID_CHARS, MAX_NAME_CHARS, MAX_TEXT_CHARS};
 use crate::model::{
     Case, CaseId, CaseOrder, CaseStatus, CaseView, Category, Markings, NoteId, NoteVisibility,
-    Priority, RefusalGround, RequestKind, Resolution,
+    Priority, RefusalGround, RequestKind, Resolution, TermId,
 };
 use crate::pb::{self, case_service_server::CaseService};
 use crate::state::AppState;
@@ -55,6 +55,7 @@ impl TryFrom<&pb::FileReferralRequest> for NewReferral {
             }
             (None, _) => None,
         };
+        let legal_basis_id = v.check("legal_basis_id", validate::optional_uuid(&m.legal_basis_id));
         v.finish()?;
         Ok(NewReferral {
             request_id,
@@ -66,6 +67,7 @@ impl TryFrom<&pb::FileReferralRequest> for NewReferral {
             markings: markings.or(&Markings::default()),
             kind,
             preservation,
+            legal_basis_id: legal_basis_id.map(TermId::from),
         })
     }
 }

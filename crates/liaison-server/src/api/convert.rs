@@ -5,8 +5,9 @@ use crate::domain::channels::ChannelView;
 use crate::domain::markings::MarkingsRequest;
 use crate::limits::MAX_REASON_CHARS;
 use crate::model::{
-    Agency, Case, CaseEvent, Handling, InformationAccuracy, Markings, Note, PreservationOrder,
-    RefusalGround, Resolution, RoleChange, Roles, SourceReliability, Timestamp, User,
+    Agency, Case, CaseEvent, ChannelTerm, Decided, Handling, InformationAccuracy, Markings, Note,
+    PreservationOrder, RefusalGround, Resolution, RoleChange, Roles, SourceReliability, Timestamp,
+    User,
 };
 use crate::pb;
 use crate::validate::{self, Violations};
@@ -190,6 +191,43 @@ pub fn case(c: Case, now: Timestamp) -> pb::Case {
             preserved_until: optional_timestamp(p.preserved_until),
             superseded_by: p.superseded_by.unwrap_or_default(),
         }),
+        legal_basis_id: c.legal_basis_id.map(String::from).unwrap_or_default(),
+    }
+}
+
+pub fn channel_term(t: ChannelTerm) -> pb::ChannelTerm {
+    let (decided_by, decided_at, decision_reason) = decided(t.decision);
+    let (retired_by, retired_at, retirement_reason) = decided(t.retirement);
+    pb::ChannelTerm {
+        id: t.id.into(),
+        channel_id: t.channel_id.into(),
+        kind: t.kind.code().into(),
+        code: t.code,
+        title: t.title,
+        reference: t.reference.unwrap_or_default(),
+        notes: t.notes.unwrap_or_default(),
+        status: t.status.code().into(),
+        proposing_agency_id: t.proposing_agency_id.into(),
+        proposed_by: t.proposed_by.into(),
+        proposed_at: Some(timestamp(t.proposed_at)),
+        decided_by,
+        decided_at,
+        decision_reason,
+        retired_by,
+        retired_at,
+        retirement_reason,
+    }
+}
+
+/// A decision as a message's fields carry it: who, when, why; empty when nobody decided.
+fn decided(d: Option<Decided>) -> (String, Option<prost_types::Timestamp>, String) {
+    match d {
+        Some(d) => (
+            d.by.into(),
+            Some(timestamp(d.at)),
+            d.reason.unwrap_or_default(),
+        ),
+        None => Default::default(),
     }
 }
 

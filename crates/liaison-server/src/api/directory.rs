@@ -3,9 +3,9 @@
 use tonic::{Request, Response, Status};
 
 use super::{convert, Api};
-use crate::domain::{channels, directory};
+use crate::domain::{channels, directory, terms};
 use crate::error::AppError;
-use crate::model::{ChannelId, ChannelStatus, Role};
+use crate::model::{ChannelId, ChannelStatus, Role, TermKind};
 use crate::pb::{self, directory_service_server::DirectoryService};
 use crate::validate::{self, Violations};
 
@@ -93,6 +93,39 @@ impl DirectoryService for Api {
             let view =
                 channels::get(&self.state, &started.call, p, &ChannelId::from(id.as_str())).await?;
             Ok(convert::channel(view))
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_channel_terms(
+        &self,
+        request: Request<pb::ListChannelTermsRequest>,
+    ) -> Result<Response<pb::ListChannelTermsResponse>, Status> {
+        let started = self
+            .begin(request, "DirectoryService/ListChannelTerms")
+            .await;
+        let result = async {
+            let p = started.caller()?;
+            let m = &started.message;
+            started.call.concerns("channel", &m.channel_id);
+            let mut v = Violations::new();
+            let channel_id = v.check("channel_id", validate::uuid(&m.channel_id));
+            let kind = convert::optional_enum(&mut v, "kind", m.kind, TermKind::from_code);
+            v.finish()?;
+            let terms = terms::list(
+                &self.state,
+                &started.call,
+                p,
+                &ChannelId::from(channel_id.as_str()),
+                kind,
+                m.include_inactive,
+            )
+            .await?;
+            Ok(pb::ListChannelTermsResponse {
+                terms: terms.into_iter().map(convert::channel_term).collect(),
+            })
         }
         .await;
         self.finish(started, result).await

@@ -10,6 +10,7 @@
 //! | [`CasePermit`]    | [`authorize`]        | whoever the scope admits, per [`CaseAction`] | one case's content, notes and timeline; a lifecycle move |
 //! | [`AgencyAdmin`]   | [`agency_admin`]     | ADMIN                                        | the admin's own agency's users; channel proposals |
 //! | [`ChannelPermit`] | [`channel_move`]     | an ADMIN of a party, per move                | one channel status change |
+//! | [`TermPermit`]    | [`term_move`]        | an ADMIN of a party, per move                | one decision on a term of a channel's register |
 //! | [`AuditScope`]    | [`auditor`]          | AUDITOR: their agency's entries              | audit log reads |
 //! | [`Operator`]      | [`operator`]         | the operator at the database                 | first agencies and users; the whole audit log |
 //! | [`Service`]       | [`service`]          | the service's own timers                     | escalating overdue cases |
@@ -20,12 +21,13 @@
 
 use crate::error::{AppError, AppResult};
 use crate::model::{
-    AgencyId, Case, CaseEvent, CaseView, Channel, ChannelStatus, Note, Principal, Role, RoleChange,
-    UserId,
+    AgencyId, Case, CaseEvent, CaseView, Channel, ChannelStatus, ChannelTerm, Note, Principal,
+    Role, RoleChange, TermStatus, UserId,
 };
 
 pub const CASE_NOT_FOUND: AppError = AppError::NotFound("case not found");
 pub const CHANNEL_NOT_FOUND: AppError = AppError::NotFound("channel not found");
+pub const TERM_NOT_FOUND: AppError = AppError::NotFound("channel term not found");
 
 /// Refuses a caller whose password an admin reset, until they change it (only ChangePassword is
 /// open to them).
@@ -475,6 +477,55 @@ pub fn channel_move(
         }
         _ => Ok(ChannelPermit { to }),
     }
+}
+
+/// What an admin may do to a term of a channel's register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TermMove {
+    Approve,
+    Reject,
+    Retire,
+}
+
+/// Proof that an admin may make one decision on a term: the status it moves the term to.
+#[derive(Debug)]
+pub struct TermPermit {
+    to: TermStatus,
+}
+
+impl TermPermit {
+    pub fn to(&self) -> TermStatus {
+        self.to
+    }
+}
+
+/// Who may decide a term of a channel both agencies are party to, as for the channel itself: the
+/// other agency agrees or rejects a proposal, the proposing agency may only withdraw its own, and
+/// either retires an agreed term. A term of a channel the admin's agency is no party to does not
+/// exist for them. Whether the term is still in the status the move starts from is the domain's.
+pub fn term_move(
+    admin: &AgencyAdmin,
+    channel: &Channel,
+    term: &ChannelTerm,
+    mv: TermMove,
+) -> AppResult<TermPermit> {
+    let ours = admin.agency_id();
+    if !channel_visible(channel, ours) || term.channel_id != channel.id {
+        return Err(TERM_NOT_FOUND);
+    }
+    let proposed_by_us = term.proposing_agency_id == *ours;
+    let to = match mv {
+        TermMove::Approve if proposed_by_us => {
+            return Err(AppError::PermissionDenied(
+                "only an admin of the other agency may agree a term your agency proposed".into(),
+            ))
+        }
+        TermMove::Approve => TermStatus::Agreed,
+        TermMove::Reject if proposed_by_us => TermStatus::Withdrawn,
+        TermMove::Reject => TermStatus::Rejected,
+        TermMove::Retire => TermStatus::Retired,
+    };
+    Ok(TermPermit { to })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,11 +12,13 @@ use crate::domain::lifecycle::{self, Move};
 use crate::domain::markings::{self, MarkingsRequest};
 use crate::domain::paging;
 use crate::domain::preservation::{self, PreservationMove};
+use crate::domain::terms;
 use crate::error::{AppError, AppResult};
 use crate::model::{
     AgencyId, Case, CaseEvent, CaseId, CaseOrder, CaseStatus, CaseView, Category, ChannelId,
     ChannelStatus, EventActor, EventId, EventKind, Markings, Note, NoteId, NoteVisibility,
-    Preservation, PreservationOrder, PreservationStatus, Priority, RequestKind, Role, Timestamp,
+    Preservation, PreservationOrder, PreservationStatus, Priority, RequestKind, Role, TermId,
+    Timestamp,
 };
 use crate::repo::cases::{CaseCursor, CaseQuery, TimelineCursor};
 use crate::repo::{self, Tx};
@@ -34,6 +36,8 @@ pub struct NewReferral {
     pub kind: RequestKind,
     /// Exactly when `kind` is PRESERVATION.
     pub preservation: Option<PreservationOrder>,
+    /// The agreed legal basis cited (see [`terms::cited_basis`]).
+    pub legal_basis_id: Option<TermId>,
 }
 
 /// A new event of `case`, recorded by `actor` now.
@@ -109,7 +113,8 @@ async fn replay(
         && case.summary == new.summary
         && markings_as_filed.is_none_or(|m| *m == new.markings)
         && case.kind == new.kind
-        && case.preservation.as_ref().map(|p| &p.order) == new.preservation.as_ref();
+        && case.preservation.as_ref().map(|p| &p.order) == new.preservation.as_ref()
+        && case.legal_basis_id == new.legal_basis_id;
     if !same {
         return Err(AppError::invalid(
             "request_id",
@@ -157,6 +162,8 @@ async fn file_once(
                 .join(", ")
         )));
     }
+    let legal_basis_id =
+        terms::cited_basis(tx, &channel.id, new.kind, new.legal_basis_id.as_ref()).await?;
     let receiving_id = channel
         .other_party(p.agency_id.as_str())
         .ok_or(CHANNEL_NOT_FOUND)?
@@ -202,6 +209,7 @@ async fn file_once(
             preserved_until: None,
             superseded_by: None,
         }),
+        legal_basis_id,
         version: 1,
     };
     call.concerns_case(&case);

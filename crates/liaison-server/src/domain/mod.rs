@@ -11,5 +11,6 @@ pub mod lifecycle;
 pub mod markings;
 pub mod paging;
 pub mod preservation;
+pub mod terms;
 pub mod users;
 pub mod watch;

@@ -15,7 +15,7 @@ use crate::model::{
     AgencyId, Case, CaseEvent, CaseId, CaseOrder, CaseStatus, CaseView, Category, ChannelId,
     EventKind, Handling, InformationAccuracy, Markings, Note, NoteId, NoteVisibility, Preservation,
     PreservationOrder, PreservationStatus, Priority, RefusalGround, RequestKind, Resolution,
-    SourceReliability, Timestamp, UserId,
+    SourceReliability, TermId, Timestamp, UserId,
 };
 
 impl TryFrom<case::Model> for Case {
@@ -71,6 +71,7 @@ impl TryFrom<case::Model> for Case {
                     superseded_by: row.preservation_superseded_by,
                 }),
             },
+            legal_basis_id: row.legal_basis_id.map(TermId::from),
             version: row.version,
         })
     }
@@ -179,6 +180,7 @@ pub(super) fn case_row(
         preservation_status: Set(preservation.map(|p| p.status.code())),
         preserved_until: Set(preservation.and_then(|p| p.preserved_until).map(to_micros)),
         preservation_superseded_by: Set(preservation.and_then(|p| p.superseded_by.clone())),
+        legal_basis_id: Set(case.legal_basis_id.clone().map(String::from)),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod role_changes;
 #[cfg(feature = "seed")]
 pub mod seed;
 pub mod sessions;
+pub mod terms;
 pub mod users;
 
 use std::str::FromStr;

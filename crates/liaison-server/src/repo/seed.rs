@@ -338,7 +338,7 @@ const CASES_COPY: &str = "COPY cases (id, reference, channel_id, category, prior
     request_id, escalated_at, handling, handling_conditions, source_reliability, \
     information_accuracy, kind, decline_ground, preservation_data, preservation_custodian, \
     preservation_offence, preservation_necessity, preservation_formal_request, \
-    preservation_status, preserved_until, preservation_superseded_by) FROM STDIN";
+    preservation_status, preserved_until, preservation_superseded_by, legal_basis_id) FROM STDIN";
 const EVENTS_COPY: &str = "COPY case_events (id, case_id, kind, actor_id, actor_agency_id, at, \
     from_status, to_status, reason, assignee_id, resolution, note_id, visible_to_agency_id, \
     handling, handling_conditions, source_reliability, information_accuracy, refusal_ground, \
@@ -470,6 +470,7 @@ fn encode_cases(cases: &[NewCase]) -> Vec<u8> {
             .opt_int(p.map(|p| p.status.code().into()))
             .opt_int(p.and_then(|p| p.preserved_until).map(to_micros))
             .opt_text(p.and_then(|p| p.superseded_by.as_deref()))
+            .opt_text(c.legal_basis_id.as_deref())
             .end_row();
     }
     rows.finish()

@@ -6,8 +6,9 @@ use serde_json::json;
 use super::{is_uuid, not_found, read_new_password};
 use crate::cli::{
     AdminChannelCommand, AdminCommand, AdminUserCommand, ChannelTarget, RoleChangeCommand,
+    TermCommand,
 };
-use crate::commands::directory::{list_channels, show_channel};
+use crate::commands::directory::{list_channels, show_channel, show_term};
 use crate::connection::Ctl;
 use crate::error::CliError;
 use crate::json::{self, time};
@@ -378,6 +379,7 @@ async fn channel(ctl: &mut Ctl, command: AdminChannelCommand) -> Result<(), CliE
                 .await?;
             show_channel(ctl, &channel)
         }
+        AdminChannelCommand::Term { command } => term(ctl, command).await,
         AdminChannelCommand::Suspend(target) => {
             let (id, etag) = channel_etag(ctl, target).await?;
             let channel = ctl
@@ -389,6 +391,60 @@ async fn channel(ctl: &mut Ctl, command: AdminChannelCommand) -> Result<(), CliE
             show_channel(ctl, &channel)
         }
     }
+}
+
+async fn term(ctl: &mut Ctl, command: TermCommand) -> Result<(), CliError> {
+    let term = match command {
+        TermCommand::Propose {
+            channel,
+            kind,
+            code,
+            title,
+            reference,
+            notes,
+        } => {
+            ctl.call(
+                pb::ProposeChannelTermRequest {
+                    channel_id: channel,
+                    kind: kind.code(),
+                    code,
+                    title,
+                    reference: reference.unwrap_or_default(),
+                    notes: notes.unwrap_or_default(),
+                },
+                rpc!(admin.propose_channel_term),
+            )
+            .await?
+        }
+        TermCommand::Approve { id, reason } => {
+            ctl.call(
+                pb::ApproveChannelTermRequest {
+                    id,
+                    reason: reason.unwrap_or_default(),
+                },
+                rpc!(admin.approve_channel_term),
+            )
+            .await?
+        }
+        TermCommand::Reject { id, reason } => {
+            ctl.call(
+                pb::RejectChannelTermRequest {
+                    id,
+                    reason: reason.unwrap_or_default(),
+                },
+                rpc!(admin.reject_channel_term),
+            )
+            .await?
+        }
+        TermCommand::Retire { id, reason } => {
+            ctl.call(
+                pb::RetireChannelTermRequest { id, reason },
+                rpc!(admin.retire_channel_term),
+            )
+            .await?
+        }
+    };
+    show_term(ctl, &term)
 }
 
 /// An agency's id from its code (such as CA-RCMP) or id.

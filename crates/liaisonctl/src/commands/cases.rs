@@ -3,7 +3,7 @@
 use liaison_proto as pb;
 use uuid::Uuid;
 
-use super::{agency_codes, fetch_pages, read_text, Page};
+use super::{agency_codes, fetch_pages, is_uuid, not_found, read_text, Page};
 use crate::cli::{CaseCommand, CaseTarget, MarkingArgs, Paging, PreservationArgs};
 use crate::connection::Ctl;
 use crate::error::CliError;
@@ -41,6 +41,9 @@ pub fn derive_request_id(user_id: &str, filing: &pb::FileReferralRequest) -> Uui
             p.necessity.clone(),
             p.formal_request.clone(),
         ]);
+    }
+    if !filing.legal_basis_id.is_empty() {
+        parts.push(format!("basis {}", filing.legal_basis_id));
     }
     if let Some(m) = &filing.markings {
         parts.extend([
@@ -146,10 +149,12 @@ pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
             kind,
             preservation,
             markings,
+            basis,
         } => {
             file(
                 ctl,
                 Filing {
+                    basis,
                     channel,
                     category,
                     priority,
@@ -445,6 +450,7 @@ struct Filing {
     kind: KindArg,
     preservation: Option<pb::PreservationOrder>,
     markings: Option<pb::Markings>,
+    basis: Option<String>,
 }
 
 async fn file(ctl: &mut Ctl, f: Filing) -> Result<(), CliError> {
@@ -453,8 +459,13 @@ async fn file(ctl: &mut Ctl, f: Filing) -> Result<(), CliError> {
         Some(channel) => channel,
         None => only_active_channel(ctl).await?,
     };
+    let legal_basis_id = match f.basis {
+        Some(basis) => legal_basis_id(ctl, &channel_id, &basis).await?,
+        None => String::new(),
+    };
     let user_id = my_user_id(ctl).await?;
     let mut filing = pb::FileReferralRequest {
+        legal_basis_id,
         request_id: String::new(),
         channel_id,
         category: f.category.code(),
@@ -489,6 +500,36 @@ async fn file(ctl: &mut Ctl, f: Filing) -> Result<(), CliError> {
         ctl.out.paint(&case.reference, crate::output::Style::Bold)
     ))?;
     show_case(ctl, &case).await
+}
+
+/// A legal basis agreed on the channel, named by its code (CA-IN-MLAT) or id.
+async fn legal_basis_id(ctl: &mut Ctl, channel_id: &str, basis: &str) -> Result<String, CliError> {
+    if is_uuid(basis) {
+        return Ok(basis.to_string());
+    }
+    let agreed = ctl
+        .call(
+            pb::ListChannelTermsRequest {
+                channel_id: channel_id.to_string(),
+                kind: pb::TermKind::LegalBasis as i32,
+                include_inactive: false,
+            },
+            rpc!(directory.list_channel_terms),
+        )
+        .await?
+        .terms;
+    if let Some(term) = agreed.iter().find(|t| t.code.eq_ignore_ascii_case(basis)) {
+        return Ok(term.id.clone());
+    }
+    let codes: Vec<&str> = agreed.iter().map(|t| t.code.as_str()).collect();
+    Err(not_found(if codes.is_empty() {
+        format!("the channel has agreed no legal basis, so none is called {basis}")
+    } else {
+        format!(
+            "the channel has agreed no legal basis called {basis}; agreed: {}",
+            codes.join(", ")
+        )
+    }))
 }
 
 /// The signed-in user's id, asked of the server when the session does not have it yet.
@@ -625,7 +666,41 @@ async fn show_case(ctl: &mut Ctl, case: &pb::Case) -> Result<(), CliError> {
         user_id: &user_id,
         agencies: &agencies,
     };
-    ctl.out.print(&views::case_fields(&ctl.out, &viewer, case))
+    let basis = legal_basis_label(ctl, case).await;
+    ctl.out.print(&views::case_fields(
+        &ctl.out,
+        &viewer,
+        case,
+        basis.as_deref(),
+    ))
+}
+
+/// "CODE — title" of the legal basis a case cites, retired or not; its id when the register
+/// cannot be read.
+async fn legal_basis_label(ctl: &mut Ctl, case: &pb::Case) -> Option<String> {
+    if case.legal_basis_id.is_empty() {
+        return None;
+    }
+    let terms = ctl
+        .call(
+            pb::ListChannelTermsRequest {
+                channel_id: case.channel_id.clone(),
+                kind: pb::TermKind::LegalBasis as i32,
+                include_inactive: true,
+            },
+            rpc!(directory.list_channel_terms),
+        )
+        .await
+        .map(|r| r.terms)
+        .unwrap_or_default();
+    Some(
+        terms
+            .iter()
+            .find(|t| t.id == case.legal_basis_id)
+            .map_or(case.legal_basis_id.clone(), |t| {
+                format!("{} — {}", t.code, t.title)
+            }),
+    )
 }
 
 async fn notes(ctl: &mut Ctl, case_id: String, paging: &Paging) -> Result<(), CliError> {

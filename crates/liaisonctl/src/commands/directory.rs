@@ -69,6 +69,47 @@ pub async fn run(ctl: &mut Ctl, command: DirectoryCommand) -> Result<(), CliErro
                 },
             )
         }
+        DirectoryCommand::Terms { channel, all } => {
+            let terms = ctl
+                .call(
+                    pb::ListChannelTermsRequest {
+                        channel_id: channel,
+                        kind: 0,
+                        include_inactive: all,
+                    },
+                    rpc!(directory.list_channel_terms),
+                )
+                .await?
+                .terms;
+            ctl.out.show(
+                || json!({ "terms": terms.iter().map(json::channel_term).collect::<Vec<_>>() }),
+                || {
+                    if terms.is_empty() {
+                        return if all {
+                            "The channel's register is empty.".into()
+                        } else {
+                            "The channel has agreed no terms.".into()
+                        };
+                    }
+                    let mut table =
+                        Table::new(&["CODE", "KIND", "STATUS", "TITLE", "REFERENCE", "ID"]);
+                    for t in &terms {
+                        table.row(vec![
+                            Cell::styled(t.code.clone(), Some(Style::Bold)),
+                            friendly::<pb::TermKind>(t.kind).into(),
+                            Cell::styled(
+                                friendly::<pb::TermStatus>(t.status),
+                                term_style(t.status),
+                            ),
+                            t.title.as_str().into(),
+                            t.reference.as_str().into(),
+                            t.id.as_str().into(),
+                        ]);
+                    }
+                    ctl.out.table(&table)
+                },
+            )
+        }
         DirectoryCommand::Channels { status } => list_channels(ctl, status).await,
         DirectoryCommand::Channel { id } => {
             let channel = ctl
@@ -171,6 +212,65 @@ fn channel_style(status: i32) -> Option<Style> {
         Ok(pb::ChannelStatus::Suspended) => Some(Style::Red),
         _ => None,
     }
+}
+
+fn term_style(status: i32) -> Option<Style> {
+    match pb::TermStatus::try_from(status) {
+        Ok(pb::TermStatus::Agreed) => Some(Style::Green),
+        Ok(pb::TermStatus::Proposed) => Some(Style::Yellow),
+        Ok(pb::TermStatus::Rejected | pb::TermStatus::Withdrawn | pb::TermStatus::Retired) => {
+            Some(Style::Dim)
+        }
+        _ => None,
+    }
+}
+
+/// One term, after a decision on it: what it is and where it stands now.
+pub fn show_term(ctl: &Ctl, t: &pb::ChannelTerm) -> Result<(), CliError> {
+    ctl.out.show(
+        || json::channel_term(t),
+        || {
+            let mut fields = vec![
+                ("Code", ctl.out.paint(&t.code, Style::Bold)),
+                ("Kind", friendly::<pb::TermKind>(t.kind)),
+                (
+                    "Status",
+                    ctl.out.paint(
+                        &friendly::<pb::TermStatus>(t.status),
+                        term_style(t.status).unwrap_or(Style::Bold),
+                    ),
+                ),
+                ("Title", t.title.clone()),
+            ];
+            for (label, value) in [("Reference", &t.reference), ("Notes", &t.notes)] {
+                if !value.is_empty() {
+                    fields.push((label, value.clone()));
+                }
+            }
+            fields.push(("Proposed", when(&ctl.out, time(t.proposed_at.as_ref()))));
+            if !t.decided_by.is_empty() {
+                fields.push(("Decided", when(&ctl.out, time(t.decided_at.as_ref()))));
+            }
+            if !t.decision_reason.is_empty() {
+                fields.push(("Decision reason", t.decision_reason.clone()));
+            }
+            if !t.retired_by.is_empty() {
+                fields.push(("Retired", when(&ctl.out, time(t.retired_at.as_ref()))));
+                fields.push(("Retired because", t.retirement_reason.clone()));
+            }
+            if t.status == pb::TermStatus::Proposed as i32 {
+                fields.push((
+                    "Next",
+                    format!(
+                        "the other agency's admin approves it with `liaisonctl admin channel term approve {}`",
+                        t.id
+                    ),
+                ));
+            }
+            fields.push(("ID", t.id.clone()));
+            ctl.out.fields(&fields)
+        },
+    )
 }
 
 pub fn show_channel(ctl: &Ctl, c: &pb::Channel) -> Result<(), CliError> {

@@ -39,6 +39,7 @@ pub struct Model {
     pub preservation_status: Option<i16>,
     pub preserved_until: Option<i64>,
     pub preservation_superseded_by: Option<String>,
+    pub legal_basis_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,6 +9,7 @@ pub mod case;
 pub mod case_event;
 pub mod case_note;
 pub mod channel;
+pub mod channel_term;
 pub mod login_failure;
 pub mod refresh_token;
 pub mod role_change;

@@ -1,0 +1,173 @@
+//! The register each channel's agencies agree, as they agree the channel: one agency's admin
+//! proposes a term (a legal basis), the other's agrees or rejects it, the proposer may withdraw
+//! it, and either retires an agreed one. Filing reads it: a request cites an agreed basis.
+
+use crate::authz::{self, AgencyAdmin, TermMove, CHANNEL_NOT_FOUND, TERM_NOT_FOUND};
+use crate::domain::call::{Call, Work};
+use crate::error::{AppError, AppResult};
+use crate::model::{
+    Channel, ChannelId, ChannelTerm, Decided, Principal, RequestKind, TermId, TermKind, TermStatus,
+};
+use crate::repo::{self, Tx};
+use crate::state::AppState;
+
+/// A term as an admin proposes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTerm {
+    pub kind: TermKind,
+    pub code: String,
+    pub title: String,
+    pub reference: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// The channel, if `p`'s agency is a party to it.
+async fn channel(tx: &Tx, p: &Principal, id: &ChannelId) -> AppResult<Channel> {
+    repo::channels::find(tx, id)
+        .await?
+        .filter(|c| authz::channel_visible(c, p.agency_id.as_str()))
+        .ok_or(CHANNEL_NOT_FOUND)
+}
+
+pub async fn propose(
+    state: &AppState,
+    call: &Call,
+    admin: &AgencyAdmin,
+    channel_id: &ChannelId,
+    new: NewTerm,
+) -> AppResult<ChannelTerm> {
+    let work = Work::begin(state, call).await?;
+    call.concerns("channel", channel_id);
+    let channel = channel(work.tx(), admin.principal(), channel_id).await?;
+    let term = ChannelTerm {
+        id: TermId::generate(),
+        channel_id: channel.id,
+        kind: new.kind,
+        code: new.code,
+        title: new.title,
+        reference: new.reference,
+        notes: new.notes,
+        status: TermStatus::Proposed,
+        proposing_agency_id: admin.agency_id().clone(),
+        proposed_by: admin.principal().user_id.clone(),
+        proposed_at: state.clock.now(),
+        decision: None,
+        retirement: None,
+    };
+    call.concerns("channel-term", term.id.as_str());
+    repo::terms::insert(work.tx(), &term).await?;
+    work.commit().await?;
+    Ok(term)
+}
+
+/// Agrees, rejects (or withdraws), or retires a term; `reason` goes on the record. Each move
+/// starts from one status and is written only if the term is still in it.
+pub async fn decide(
+    state: &AppState,
+    call: &Call,
+    admin: &AgencyAdmin,
+    id: &TermId,
+    mv: TermMove,
+    reason: Option<String>,
+) -> AppResult<ChannelTerm> {
+    let work = Work::begin(state, call).await?;
+    let tx = work.tx();
+    call.concerns("channel-term", id);
+    let term = repo::terms::find(tx, id).await?.ok_or(TERM_NOT_FOUND)?;
+    let channel = repo::channels::find(tx, &term.channel_id)
+        .await?
+        .ok_or(TERM_NOT_FOUND)?;
+    let permit = authz::term_move(admin, &channel, &term, mv)?;
+    let from = match mv {
+        TermMove::Approve | TermMove::Reject => TermStatus::Proposed,
+        TermMove::Retire => TermStatus::Agreed,
+    };
+    if term.status != from {
+        return Err(AppError::FailedPrecondition(format!(
+            "the term is {}; only a {from} term can be {}",
+            term.status,
+            match mv {
+                TermMove::Approve => "agreed",
+                TermMove::Reject => "rejected or withdrawn",
+                TermMove::Retire => "retired",
+            }
+        )));
+    }
+    let mut next = term.clone();
+    next.status = permit.to();
+    let decided = Decided {
+        by: admin.principal().user_id.clone(),
+        at: state.clock.now(),
+        reason,
+    };
+    match mv {
+        TermMove::Approve | TermMove::Reject => next.decision = Some(decided),
+        TermMove::Retire => next.retirement = Some(decided),
+    }
+    if !repo::terms::update_status(tx, &next, from).await? {
+        return Err(AppError::Aborted(
+            "the term was decided meanwhile; read it again".into(),
+        ));
+    }
+    work.commit().await?;
+    Ok(next)
+}
+
+/// A channel's register, as every user of either agency may read it: the terms in force, or all.
+pub async fn list(
+    state: &AppState,
+    call: &Call,
+    p: &Principal,
+    channel_id: &ChannelId,
+    kind: Option<TermKind>,
+    include_inactive: bool,
+) -> AppResult<Vec<ChannelTerm>> {
+    let work = Work::begin(state, call).await?;
+    call.concerns("channel", channel_id);
+    let channel = channel(work.tx(), p, channel_id).await?;
+    let terms = repo::terms::list(work.tx(), &channel.id, kind, !include_inactive).await?;
+    work.commit().await?;
+    Ok(terms)
+}
+
+/// The legal basis a filing of `kind` on `channel` cites, checked against the channel's register:
+/// one of its agreed bases when it names one, and one is required of a REQUEST or PRESERVATION
+/// once the channel agreed any (a channel that agreed none yet, as every channel from before the
+/// register, takes requests without). Refusals name the bases that would do.
+pub async fn cited_basis(
+    tx: &Tx,
+    channel: &ChannelId,
+    kind: RequestKind,
+    cited: Option<&TermId>,
+) -> AppResult<Option<TermId>> {
+    let agreed = repo::terms::list(tx, channel, Some(TermKind::LegalBasis), true).await?;
+    let listed = || {
+        agreed
+            .iter()
+            .map(|t| format!("{} ({})", t.code, t.id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match cited {
+        Some(id) if agreed.iter().any(|t| t.id == *id) => Ok(Some(id.clone())),
+        Some(_) if agreed.is_empty() => Err(AppError::invalid(
+            "legal_basis_id",
+            "names no legal basis agreed on this channel: the channel has agreed none",
+        )),
+        Some(_) => Err(AppError::invalid(
+            "legal_basis_id",
+            format!(
+                "names no legal basis in force on this channel; in force: {}",
+                listed()
+            ),
+        )),
+        None if kind == RequestKind::Spontaneous || agreed.is_empty() => Ok(None),
+        None => Err(AppError::invalid(
+            "legal_basis_id",
+            format!(
+                "is required of a {kind}: cite one of the legal bases agreed on this channel: {}",
+                listed()
+            ),
+        )),
+    }
+}

@@ -1,0 +1,430 @@
+//! The register a channel's agencies agree: legal bases proposed by one side, agreed by the other,
+//! cited by requests, and retired by either.
+
+use liaison_server::pb;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use crate::common::{assert_code, Backend, World};
+use crate::on_both_databases;
+
+on_both_databases!(
+    a_legal_basis_binds_once_the_other_agency_agrees_it,
+    a_request_cites_a_basis_its_channel_agreed,
+);
+
+fn basis(w: &World, code: &str) -> pb::ProposeChannelTermRequest {
+    pb::ProposeChannelTermRequest {
+        channel_id: w.channel.id.clone(),
+        kind: pb::TermKind::LegalBasis as i32,
+        code: code.into(),
+        title: "Treaty between Canada and India on Mutual Legal Assistance in Criminal Matters"
+            .into(),
+        reference: "Canada Treaty Series 1998/13".into(),
+        notes: String::new(),
+    }
+}
+
+/// The field a refusal names, from its google.rpc.BadRequest.
+fn bad_field(status: &tonic::Status) -> String {
+    status
+        .get_details_bad_request()
+        .and_then(|b| b.field_violations.into_iter().next())
+        .map(|v| v.field)
+        .unwrap_or_default()
+}
+
+/// `code`, proposed by India's admin and agreed by Canada's.
+async fn agreed(w: &World, code: &str) -> pb::ChannelTerm {
+    let proposed = w
+        .admin_in
+        .admin()
+        .propose_channel_term(basis(w, code))
+        .await
+        .expect("propose")
+        .into_inner();
+    w.admin_ca
+        .admin()
+        .approve_channel_term(pb::ApproveChannelTermRequest {
+            id: proposed.id,
+            reason: String::new(),
+        })
+        .await
+        .expect("approve")
+        .into_inner()
+}
+
+async fn a_legal_basis_binds_once_the_other_agency_agrees_it(backend: Backend) {
+    let w = World::new(backend).await;
+    let proposed = w
+        .admin_in
+        .admin()
+        .propose_channel_term(basis(&w, "CA-IN-MLAT"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(proposed.status, pb::TermStatus::Proposed as i32);
+    assert_eq!(proposed.proposing_agency_id, w.in_ncb.id);
+    assert_eq!(proposed.proposed_by, w.admin_in.user_id);
+
+    // Only a live code is unique: a second proposal of it is refused.
+    assert_code(
+        w.admin_ca
+            .admin()
+            .propose_channel_term(basis(&w, "CA-IN-MLAT"))
+            .await,
+        Code::AlreadyExists,
+    );
+    // Bad input names its field.
+    let mut bad = basis(&w, "ca-in mlat");
+    bad.title = String::new();
+    let refused = w
+        .admin_in
+        .admin()
+        .propose_channel_term(bad)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    let fields: Vec<String> = refused
+        .get_details_bad_request()
+        .unwrap()
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    assert_eq!(fields, ["code", "title"]);
+    let mut unknown = basis(&w, "X1");
+    unknown.kind = 0;
+    let refused = w
+        .admin_in
+        .admin()
+        .propose_channel_term(unknown)
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&refused), "kind");
+
+    // Who decides: never the proposing agency, never a case worker, never an outsider.
+    let approve = |id: &str| pb::ApproveChannelTermRequest {
+        id: id.into(),
+        reason: String::new(),
+    };
+    assert_code(
+        w.admin_in
+            .admin()
+            .approve_channel_term(approve(&proposed.id))
+            .await,
+        Code::PermissionDenied,
+    );
+    assert_code(
+        w.sup_ca
+            .admin()
+            .approve_channel_term(approve(&proposed.id))
+            .await,
+        Code::PermissionDenied,
+    );
+    let outsider = w
+        .server
+        .user("US-FBI", "admin.us", &[liaison_server::model::Role::Admin])
+        .await;
+    assert_code(
+        outsider
+            .admin()
+            .approve_channel_term(approve(&proposed.id))
+            .await,
+        Code::NotFound,
+    );
+    assert_code(
+        outsider
+            .directory()
+            .list_channel_terms(pb::ListChannelTermsRequest {
+                channel_id: w.channel.id.clone(),
+                ..Default::default()
+            })
+            .await,
+        Code::NotFound,
+    );
+
+    // Nothing is in force until the other side agrees; everybody of both agencies reads it then.
+    let in_force = |client: &crate::common::Client| {
+        let mut directory = client.directory();
+        let channel_id = w.channel.id.clone();
+        async move {
+            directory
+                .list_channel_terms(pb::ListChannelTermsRequest {
+                    channel_id,
+                    kind: pb::TermKind::LegalBasis as i32,
+                    include_inactive: false,
+                })
+                .await
+                .expect("list terms")
+                .into_inner()
+                .terms
+        }
+    };
+    assert!(in_force(&w.officer_in).await.is_empty());
+    let agreed = w
+        .admin_ca
+        .admin()
+        .approve_channel_term(pb::ApproveChannelTermRequest {
+            id: proposed.id.clone(),
+            reason: "As signed in 1994.".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(agreed.status, pb::TermStatus::Agreed as i32);
+    assert_eq!(agreed.decided_by, w.admin_ca.user_id);
+    assert_eq!(agreed.decision_reason, "As signed in 1994.");
+    for client in [&w.officer_in, &w.officer_ca, &w.admin_in] {
+        let terms = in_force(client).await;
+        assert_eq!(terms.len(), 1);
+        assert_eq!(terms[0].code, "CA-IN-MLAT");
+    }
+    // A decided term cannot be decided again.
+    assert_code(
+        w.admin_ca
+            .admin()
+            .reject_channel_term(pb::RejectChannelTermRequest {
+                id: proposed.id.clone(),
+                reason: String::new(),
+            })
+            .await,
+        Code::FailedPrecondition,
+    );
+
+    // The proposer withdraws a proposal of its own; the other side's refusal is a rejection.
+    let withdrawn = w
+        .admin_in
+        .admin()
+        .propose_channel_term(basis(&w, "POLICE-MOU"))
+        .await
+        .unwrap()
+        .into_inner();
+    let withdrawn = w
+        .admin_in
+        .admin()
+        .reject_channel_term(pb::RejectChannelTermRequest {
+            id: withdrawn.id,
+            reason: "Wrong title.".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(withdrawn.status, pb::TermStatus::Withdrawn as i32);
+    let rejected = w
+        .admin_ca
+        .admin()
+        .propose_channel_term(basis(&w, "POLICE-MOU"))
+        .await
+        .expect("a withdrawn code may be proposed again")
+        .into_inner();
+    let rejected = w
+        .admin_in
+        .admin()
+        .reject_channel_term(pb::RejectChannelTermRequest {
+            id: rejected.id,
+            reason: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rejected.status, pb::TermStatus::Rejected as i32);
+
+    // Either side retires an agreed term, with a reason the other side reads.
+    let retire = |reason: &str| pb::RetireChannelTermRequest {
+        id: proposed.id.clone(),
+        reason: reason.into(),
+    };
+    let refused = w
+        .admin_in
+        .admin()
+        .retire_channel_term(retire(""))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&refused), "reason");
+    let retired = w
+        .admin_in
+        .admin()
+        .retire_channel_term(retire("Superseded by the 2026 protocol."))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(retired.status, pb::TermStatus::Retired as i32);
+    assert_eq!(retired.retired_by, w.admin_in.user_id);
+    assert_eq!(
+        retired.retirement_reason,
+        "Superseded by the 2026 protocol."
+    );
+    assert!(in_force(&w.officer_ca).await.is_empty());
+    let all = w
+        .officer_ca
+        .directory()
+        .list_channel_terms(pb::ListChannelTermsRequest {
+            channel_id: w.channel.id.clone(),
+            kind: 0,
+            include_inactive: true,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .terms;
+    let statuses: Vec<i32> = all.iter().map(|t| t.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            pb::TermStatus::Retired as i32,
+            pb::TermStatus::Withdrawn as i32,
+            pb::TermStatus::Rejected as i32
+        ]
+    );
+
+    // Every decision is in the audit log, refusals too, each in its own agency's view.
+    for (auditor, method, outcome) in [
+        (
+            &w.auditor_in,
+            "ProposeChannelTerm",
+            pb::AuditOutcome::Failed,
+        ),
+        (
+            &w.auditor_in,
+            "ApproveChannelTerm",
+            pb::AuditOutcome::Denied,
+        ),
+        (
+            &w.auditor_in,
+            "RejectChannelTerm",
+            pb::AuditOutcome::Allowed,
+        ),
+        (
+            &w.auditor_in,
+            "RetireChannelTerm",
+            pb::AuditOutcome::Allowed,
+        ),
+        (
+            &w.auditor_ca,
+            "ApproveChannelTerm",
+            pb::AuditOutcome::Allowed,
+        ),
+        (
+            &w.auditor_ca,
+            "ApproveChannelTerm",
+            pb::AuditOutcome::Denied,
+        ),
+    ] {
+        let entries = auditor
+            .audit()
+            .query_audit_log(pb::QueryAuditLogRequest {
+                method: format!("liaison.v1.AdminService/{method}"),
+                page_size: 500,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .entries;
+        assert!(
+            entries.iter().any(|e| e.outcome == outcome as i32),
+            "no {method} entry {outcome:?}"
+        );
+    }
+    w.stop().await;
+}
+
+async fn a_request_cites_a_basis_its_channel_agreed(backend: Backend) {
+    let w = World::new(backend).await;
+    // A channel that agreed no basis yet takes requests as before.
+    let before = w
+        .file(
+            &w.officer_in,
+            "Filed before any basis",
+            pb::Priority::Routine,
+        )
+        .await;
+    assert_eq!(before.legal_basis_id, "");
+
+    let mlat = agreed(&w, "CA-IN-MLAT").await;
+    let proposed = w
+        .admin_ca
+        .admin()
+        .propose_channel_term(basis(&w, "POLICE-MOU"))
+        .await
+        .unwrap()
+        .into_inner();
+
+    let file = |basis: &str, kind: pb::RequestKind| {
+        let mut request = w.referral("Subscriber of +1 604 555 0100", pb::Priority::Routine);
+        request.legal_basis_id = basis.into();
+        request.kind = kind as i32;
+        if kind == pb::RequestKind::Preservation {
+            request.preservation = Some(pb::PreservationOrder {
+                data: "Subscriber and traffic data".into(),
+                custodian: "Telus".into(),
+                offence: "Importation of fentanyl precursors".into(),
+                necessity: "The records are kept 90 days".into(),
+                formal_request: "An MLAT request follows".into(),
+            });
+        }
+        let mut cases = w.officer_in.cases();
+        async move { cases.file_referral(request).await }
+    };
+    // Once one is agreed, a request without one is refused, naming the bases that would do.
+    for kind in [pb::RequestKind::Request, pb::RequestKind::Preservation] {
+        let refused = file("", kind).await.unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert_eq!(bad_field(&refused), "legal_basis_id");
+        assert!(refused.message().contains("CA-IN-MLAT"), "{refused:?}");
+    }
+    // So is a basis only proposed, and an id that is no basis at all.
+    for id in [proposed.id.as_str(), w.channel.id.as_str()] {
+        let refused = file(id, pb::RequestKind::Request).await.unwrap_err();
+        assert_eq!(bad_field(&refused), "legal_basis_id", "{refused:?}");
+    }
+    assert_eq!(
+        bad_field(&file("MLAT", pb::RequestKind::Request).await.unwrap_err()),
+        "legal_basis_id"
+    );
+    // Information given on one's own initiative needs none.
+    let told = file("", pb::RequestKind::Spontaneous)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(told.legal_basis_id, "");
+
+    let cited = file(&mlat.id, pb::RequestKind::Request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(cited.legal_basis_id, mlat.id);
+    let read = w
+        .sup_ca
+        .cases()
+        .get_case(pb::GetCaseRequest {
+            id: cited.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read.legal_basis_id, mlat.id);
+
+    // A retired basis can no longer be cited; the cases that cited it keep it.
+    w.admin_ca
+        .admin()
+        .retire_channel_term(pb::RetireChannelTermRequest {
+            id: mlat.id.clone(),
+            reason: "Replaced by the new treaty.".into(),
+        })
+        .await
+        .unwrap();
+    let refused = file(&mlat.id, pb::RequestKind::Request).await.unwrap_err();
+    assert_eq!(bad_field(&refused), "legal_basis_id");
+    assert!(refused.message().contains("agreed none"), "{refused:?}");
+    let read = w
+        .sup_ca
+        .cases()
+        .get_case(pb::GetCaseRequest { id: cited.id })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read.legal_basis_id, mlat.id);
+    w.stop().await;
+}
