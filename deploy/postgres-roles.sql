@@ -25,6 +25,8 @@ GRANT UPDATE (handling, handling_conditions, source_reliability, information_acc
 GRANT SELECT, INSERT, UPDATE ON role_changes TO :"app";
 -- The terms a channel's agencies agree (legal bases): proposed, then decided, then perhaps retired.
 GRANT SELECT, INSERT, UPDATE ON channel_terms TO :"app";
+-- Moves under four eyes: proposed, then decided by a second supervisor.
+GRANT SELECT, INSERT, UPDATE ON case_moves TO :"app";
 -- The sealer stamps an event with its audit entry's sequence number once it seals the call's record.
 GRANT UPDATE (seq, audit_intake_id) ON case_events TO :"app";
 GRANT SELECT, INSERT, DELETE ON login_failures TO :"app";

@@ -18,6 +18,7 @@ mod m20261201_000012_create_role_changes;
 mod m20261201_000013_add_request_kinds;
 mod m20261201_000014_add_preservation_requests;
 mod m20261201_000015_create_channel_terms;
+mod m20261201_000016_create_case_moves;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_add_request_kinds::Migration),
             Box::new(m20261201_000014_add_preservation_requests::Migration),
             Box::new(m20261201_000015_create_channel_terms::Migration),
+            Box::new(m20261201_000016_create_case_moves::Migration),
         ]
     }
 }

@@ -28,6 +28,7 @@ crate::on_both_databases!(
     an_admin_grants_itself_a_case_role_only_through_a_second_admin,
     a_preservation_request_from_filing_to_the_formal_request,
     a_legal_basis_is_agreed_then_cited,
+    a_four_eyes_release_and_decline,
 );
 
 /// What a run of liaisonctl did.
@@ -2213,6 +2214,158 @@ async fn a_legal_basis_is_agreed_then_cited(backend: Backend) {
         shown.field("Legal basis").starts_with("CA-IN-MLAT"),
         "{}",
         shown.stdout
+    );
+    w.stop().await;
+}
+
+async fn a_four_eyes_release_and_decline(backend: Backend) {
+    let w = World::new(backend).await;
+    w.server
+        .user(
+            "IN-NCB",
+            "sup.in2",
+            &[liaison_server::model::Role::Supervisor],
+        )
+        .await;
+    w.server
+        .user(
+            "CA-RCMP",
+            "sup.ca2",
+            &[liaison_server::model::Role::Supervisor],
+        )
+        .await;
+    let admin_in = Ctl::signed_in(&w, "admin.in").await;
+    let admin_ca = Ctl::signed_in(&w, "admin.ca").await;
+    let officer_in = Ctl::signed_in(&w, "officer.in").await;
+    let sup_in = Ctl::signed_in(&w, "sup.in").await;
+    let sup_ca = Ctl::signed_in(&w, "sup.ca").await;
+    let sup_ca2 = Ctl::signed_in(&w, "sup.ca2").await;
+    let channel = w.channel.id.as_str();
+    for rule in ["FOUR_EYES_RELEASE", "FOUR_EYES_DECLINE"] {
+        let proposed = admin_in
+            .run(&[
+                "admin", "channel", "term", "propose", channel, "--kind", "rule", "--code", rule,
+            ])
+            .await
+            .ok();
+        admin_ca
+            .run(&["admin", "channel", "term", "approve", &proposed.field("ID")])
+            .await
+            .ok();
+    }
+    let rules = officer_in.run(&["directory", "terms", channel]).await.ok();
+    assert!(
+        rules.stdout.contains("FOUR_EYES_DECLINE"),
+        "{}",
+        rules.stdout
+    );
+
+    let filed = officer_in
+        .run(&[
+            "case",
+            "file",
+            "--channel",
+            channel,
+            "--category",
+            "drugs",
+            "--priority",
+            "urgent",
+            "--title",
+            "Held for release",
+            "--summary",
+            "Courier consignment of precursors.",
+        ])
+        .await
+        .ok();
+    assert!(
+        filed.field("Status").starts_with("pending-release"),
+        "{}",
+        filed.stdout
+    );
+    let reference = filed.field("Reference");
+    sup_ca.run(&["case", "show", &reference]).await.failed(5);
+    let waiting = sup_in.run(&["queue", "approvals"]).await.ok();
+    assert!(waiting.stdout.contains(&reference), "{}", waiting.stdout);
+    assert!(waiting.stdout.contains("release"), "{}", waiting.stdout);
+    // The filer cannot release it; a second supervisor does.
+    let refused = officer_in
+        .run(&["case", "release", &reference])
+        .await
+        .failed(4);
+    assert!(
+        refused
+            .stderr
+            .contains("the approver cannot be the requester"),
+        "{}",
+        refused.stderr
+    );
+    let released = sup_in.run(&["case", "release", &reference]).await.ok();
+    assert!(
+        released.stdout.contains("Approved the release"),
+        "{}",
+        released.stdout
+    );
+    let seen = sup_ca.run(&["case", "show", &reference]).await.ok();
+    assert_eq!(seen.field("Status"), "filed");
+
+    // A decline is proposed for a second supervisor, who approves it from the queue.
+    let proposed = sup_ca
+        .run(&[
+            "case",
+            "decline",
+            &reference,
+            "--ground",
+            "not-available",
+            "--reason",
+            "No record of the consignee.",
+        ])
+        .await
+        .ok();
+    assert!(
+        proposed.stdout.contains("FOUR_EYES_DECLINE"),
+        "{}",
+        proposed.stdout
+    );
+    assert!(
+        proposed.stdout.contains("case approve"),
+        "{}",
+        proposed.stdout
+    );
+    assert_eq!(
+        sup_ca
+            .run(&["case", "show", &reference])
+            .await
+            .ok()
+            .field("Status"),
+        "filed"
+    );
+    let queue = sup_ca2.json(&["queue", "approvals"]).await;
+    let moves = queue["moves"].as_array().unwrap();
+    assert_eq!(moves.len(), 1);
+    assert_eq!(moves[0]["action"], "MOVE_ACTION_DECLINE");
+    assert_eq!(moves[0]["ground"], "REFUSAL_GROUND_NOT_AVAILABLE");
+    let id = moves[0]["id"].as_str().unwrap().to_string();
+    sup_ca.run(&["case", "approve", &id]).await.failed(4);
+    sup_ca2.run(&["case", "approve", &id]).await.ok();
+    let declined = officer_in.run(&["case", "show", &reference]).await.ok();
+    assert_eq!(declined.field("Status"), "declined");
+    let history = officer_in.json(&["case", "timeline", &reference]).await;
+    let kinds: Vec<&str> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "CASE_EVENT_KIND_FILED",
+            "CASE_EVENT_KIND_MOVE_PROPOSED",
+            "CASE_EVENT_KIND_MOVE_APPROVED",
+            "CASE_EVENT_KIND_RELEASED",
+            "CASE_EVENT_KIND_DECLINED",
+        ],
+        "India sees its own four eyes, and Canada's decline but not Canada's deliberation"
     );
     w.stop().await;
 }

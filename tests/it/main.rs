@@ -14,6 +14,7 @@ mod chain;
 mod cli;
 mod deploy;
 mod markings;
+mod moves;
 mod outage;
 mod properties;
 mod readme;

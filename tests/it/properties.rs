@@ -62,6 +62,8 @@ enum Id {
     Channel,
     /// A legal basis India's admin proposed.
     Term,
+    /// A close with NO_ACTION proposed on the first case, under the channel's rule.
+    Move,
     User(Who),
     Random,
     Raw(String),
@@ -72,6 +74,7 @@ fn id() -> impl Strategy<Value = Id> {
         (0usize..4).prop_map(Id::ExistingCase),
         Just(Id::Channel),
         Just(Id::Term),
+        Just(Id::Move),
         who().prop_map(Id::User),
         Just(Id::Random),
         prop_oneof![
@@ -216,6 +219,25 @@ enum Op {
         kind: i32,
         all: bool,
     },
+    ProposeMove {
+        case: Id,
+        stale: bool,
+        action: i32,
+        reason: String,
+        ground: i32,
+        markings: Option<pb::Markings>,
+    },
+    /// Approves or rejects the move of `id`.
+    DecideMove {
+        id: Id,
+        approve: bool,
+        reason: String,
+    },
+    ListMoves {
+        view: i32,
+        case: Option<Id>,
+        decided: bool,
+    },
     Audit {
         actor: Id,
         page_size: i32,
@@ -328,6 +350,36 @@ fn op() -> impl Strategy<Value = Op> {
                 title
             }),
         (id(), 0..3u8, text()).prop_map(|(id, step, reason)| Op::DecideTerm { id, step, reason }),
+        (
+            id(),
+            any::<bool>(),
+            enum_value(),
+            text(),
+            enum_value(),
+            markings()
+        )
+            .prop_map(
+                |(case, stale, action, reason, ground, markings)| Op::ProposeMove {
+                    case,
+                    stale,
+                    action,
+                    reason,
+                    ground,
+                    markings
+                }
+            ),
+        (id(), any::<bool>(), text()).prop_map(|(id, approve, reason)| Op::DecideMove {
+            id,
+            approve,
+            reason
+        }),
+        (enum_value(), proptest::option::of(id()), any::<bool>()).prop_map(
+            |(view, case, decided)| Op::ListMoves {
+                view,
+                case,
+                decided
+            }
+        ),
         (id(), enum_value(), any::<bool>()).prop_map(|(channel, kind, all)| Op::ListTerms {
             channel,
             kind,
@@ -397,6 +449,7 @@ struct Harness {
     world: World,
     cases: Vec<pb::Case>,
     term: pb::ChannelTerm,
+    case_move: pb::CaseMove,
     raw: DatabaseConnection,
 }
 
@@ -421,6 +474,7 @@ impl Harness {
             Id::ExistingCase(i) => self.cases[i % self.cases.len()].id.clone(),
             Id::Channel => self.world.channel.id.clone(),
             Id::Term => self.term.id.clone(),
+            Id::Move => self.case_move.id.clone(),
             Id::User(who) => self.client(*who).user_id,
             Id::Random => uuid::Uuid::new_v4().to_string(),
             Id::Raw(raw) => raw.clone(),
@@ -471,6 +525,8 @@ impl Harness {
             "SELECT COUNT(*) AS n FROM channels",
             "SELECT COUNT(*) AS n FROM channel_terms",
             "SELECT CAST(COALESCE(SUM(status), 0) AS BIGINT) AS n FROM channel_terms",
+            "SELECT COUNT(*) AS n FROM case_moves",
+            "SELECT CAST(COALESCE(SUM(status), 0) AS BIGINT) AS n FROM case_moves",
         ] {
             digest.push(self.scalar(sql).await);
         }
@@ -888,6 +944,65 @@ impl Harness {
                     Seen::Nothing,
                 )
             }
+            Op::ProposeMove {
+                case,
+                stale,
+                action,
+                reason,
+                ground,
+                markings,
+            } => {
+                let case_id = self.id(case);
+                let etag = self.etag(&case_id, *stale).await;
+                let request = pb::ProposeCaseMoveRequest {
+                    case_id,
+                    etag,
+                    action: *action,
+                    reason: reason.clone(),
+                    ground: *ground,
+                    markings: markings.clone(),
+                };
+                (
+                    code(c.cases().propose_case_move(request).await.map(|_| ())),
+                    Seen::Nothing,
+                )
+            }
+            Op::DecideMove {
+                id,
+                approve,
+                reason,
+            } => {
+                let id = self.id(id);
+                let reason = reason.clone();
+                let mut cases = c.cases();
+                let result = if *approve {
+                    cases
+                        .approve_case_move(pb::ApproveCaseMoveRequest { id, reason })
+                        .await
+                        .map(|_| ())
+                } else {
+                    cases
+                        .reject_case_move(pb::RejectCaseMoveRequest { id, reason })
+                        .await
+                        .map(|_| ())
+                };
+                (code(result), Seen::Nothing)
+            }
+            Op::ListMoves {
+                view,
+                case,
+                decided,
+            } => {
+                let request = pb::ListCaseMovesRequest {
+                    view: *view,
+                    case_id: case.as_ref().map(|c| self.id(c)).unwrap_or_default(),
+                    include_decided: *decided,
+                };
+                (
+                    code(c.cases().list_case_moves(request).await.map(|_| ())),
+                    Seen::Nothing,
+                )
+            }
             Op::Login { username, password } => {
                 let request = pb::LoginRequest {
                     username: username.clone(),
@@ -998,11 +1113,46 @@ fn run_properties(backend: Backend, cases: u32) {
             .await
             .expect("propose a term")
             .into_inner();
+        // A rule in force, and a move it put under four eyes.
+        let rule = world
+            .admin_in
+            .admin()
+            .propose_channel_term(pb::ProposeChannelTermRequest {
+                channel_id: world.channel.id.clone(),
+                kind: pb::TermKind::Rule as i32,
+                code: "FOUR_EYES_CLOSE_NO_ACTION".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("propose a rule")
+            .into_inner();
+        world
+            .admin_ca
+            .admin()
+            .approve_channel_term(pb::ApproveChannelTermRequest {
+                id: rule.id,
+                reason: String::new(),
+            })
+            .await
+            .expect("agree the rule");
+        let case_move = world
+            .officer_ca
+            .cases()
+            .propose_case_move(pb::ProposeCaseMoveRequest {
+                case_id: cases[0].id.clone(),
+                etag: cases[0].etag.clone(),
+                action: pb::MoveAction::CloseNoAction as i32,
+                ..Default::default()
+            })
+            .await
+            .expect("propose a move")
+            .into_inner();
         let raw = world.server.raw_db().await;
         Harness {
             world,
             cases,
             term,
+            case_move,
             raw,
         }
     });
@@ -1030,7 +1180,7 @@ fn run_properties(backend: Backend, cases: u32) {
             if !skipped {
                 // Reads that fetch the current etag first add their own entries.
                 let helper_reads = match &op {
-                    Op::Acknowledge { stale: false, .. } | Op::MarkCase { stale: false, .. } | Op::Preservation { .. } | Op::Decline { .. } | Op::Assign { .. } | Op::Close { .. } | Op::Withdraw { .. } => 1,
+                    Op::Acknowledge { stale: false, .. } | Op::MarkCase { stale: false, .. } | Op::ProposeMove { stale: false, .. } | Op::Preservation { .. } | Op::Decline { .. } | Op::Assign { .. } | Op::Close { .. } | Op::Withdraw { .. } => 1,
                     _ => 0,
                 };
                 prop_assert_eq!(calls_recorded, 1 + helper_reads, "{:?} {:?}: one entry per call, or one count in a summary", who, op);

@@ -140,6 +140,46 @@ impl CaseService for Echo {
     ) -> Answer<pb::Case> {
         Ok(Response::new(stored(&r.into_inner().id)))
     }
+    async fn propose_case_move(
+        &self,
+        r: Request<pb::ProposeCaseMoveRequest>,
+    ) -> Answer<pb::CaseMove> {
+        let m = r.into_inner();
+        Ok(Response::new(pb::CaseMove {
+            id: new_id(),
+            case_id: m.case_id,
+            action: m.action,
+            reason: m.reason,
+            status: pb::MoveStatus::Pending as i32,
+            ..Default::default()
+        }))
+    }
+    async fn list_case_moves(
+        &self,
+        _r: Request<pb::ListCaseMovesRequest>,
+    ) -> Answer<pb::ListCaseMovesResponse> {
+        Ok(Response::new(pb::ListCaseMovesResponse::default()))
+    }
+    async fn approve_case_move(
+        &self,
+        r: Request<pb::ApproveCaseMoveRequest>,
+    ) -> Answer<pb::CaseMove> {
+        Ok(Response::new(pb::CaseMove {
+            id: r.into_inner().id,
+            status: pb::MoveStatus::Approved as i32,
+            ..Default::default()
+        }))
+    }
+    async fn reject_case_move(
+        &self,
+        r: Request<pb::RejectCaseMoveRequest>,
+    ) -> Answer<pb::CaseMove> {
+        Ok(Response::new(pb::CaseMove {
+            id: r.into_inner().id,
+            status: pb::MoveStatus::Rejected as i32,
+            ..Default::default()
+        }))
+    }
     async fn update_case_markings(
         &self,
         r: Request<pb::UpdateCaseMarkingsRequest>,

@@ -40,6 +40,10 @@ pub enum AppError {
     /// `FAILED_PRECONDITION`: a move the lifecycle or the channel forbids.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// `FAILED_PRECONDITION`, with a `google.rpc.PreconditionFailure` of type `FOUR_EYES` whose
+    /// subject is the channel's rule: the move needs a second supervisor, so it must be proposed.
+    #[error("{message}")]
+    FourEyes { rule: &'static str, message: String },
     /// `ABORTED`: the record changed since the caller read it (stale etag).
     #[error("{0}")]
     Aborted(String),
@@ -90,7 +94,7 @@ impl AppError {
             AppError::PermissionDenied(_) => Code::PermissionDenied,
             AppError::NotFound(_) => Code::NotFound,
             AppError::InvalidArgument(_) => Code::InvalidArgument,
-            AppError::FailedPrecondition(_) => Code::FailedPrecondition,
+            AppError::FailedPrecondition(_) | AppError::FourEyes { .. } => Code::FailedPrecondition,
             AppError::Aborted(_) => Code::Aborted,
             AppError::AlreadyExists(_) => Code::AlreadyExists,
             AppError::Cancelled => Code::Cancelled,
@@ -139,6 +143,13 @@ impl From<AppError> for Status {
                     retry_after_secs,
                 ))),
             ),
+            AppError::FourEyes { rule, .. } => Status::with_error_details(
+                code,
+                message.clone(),
+                ErrorDetails::with_precondition_failure(vec![
+                    tonic_types::PreconditionViolation::new("FOUR_EYES", rule, message),
+                ]),
+            ),
             _ => Status::new(code, message),
         }
     }
@@ -165,6 +176,19 @@ mod tests {
             .unwrap_or_default();
         let fields: Vec<_> = bad.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(fields, ["title", "priority"]);
+    }
+
+    #[test]
+    fn a_move_under_four_eyes_names_its_rule() {
+        let status: Status = AppError::FourEyes {
+            rule: "FOUR_EYES_DECLINE",
+            message: "propose it".into(),
+        }
+        .into();
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        let failure = status.get_details_precondition_failure().unwrap();
+        assert_eq!(failure.violations[0].r#type, "FOUR_EYES");
+        assert_eq!(failure.violations[0].subject, "FOUR_EYES_DECLINE");
     }
 
     #[test]

@@ -122,6 +122,10 @@ id_type!(
     CaseId
 );
 id_type!(
+    /// A case move proposed for a second supervisor's approval.
+    MoveId
+);
+id_type!(
     /// A note on a case.
     NoteId
 );

@@ -3,7 +3,9 @@
 
 use std::fmt;
 
-pub use crate::ids::{AgencyId, CaseId, ChannelId, EventId, NoteId, SessionId, TermId, UserId};
+pub use crate::ids::{
+    AgencyId, CaseId, ChannelId, EventId, MoveId, NoteId, SessionId, TermId, UserId,
+};
 
 /// Defines a closed enum with stable integer codes and names.
 macro_rules! coded_enum {
@@ -63,6 +65,9 @@ coded_enum!(CaseStatus {
     AwaitingInfo = 5 => "AWAITING_INFO",
     Closed = 6 => "CLOSED",
     Withdrawn = 7 => "WITHDRAWN",
+    // Filed on a channel whose rules make a second supervisor release each outgoing referral:
+    // only the originating agency sees it until then.
+    PendingRelease = 8 => "PENDING_RELEASE",
 });
 
 coded_enum!(Resolution {
@@ -106,6 +111,14 @@ coded_enum!(EventKind {
     PreservationExtended = 14 => "PRESERVATION_EXTENDED",
     PreservationSuperseded = 15 => "PRESERVATION_SUPERSEDED",
     PreservationLapsed = 16 => "PRESERVATION_LAPSED",
+    // A second supervisor released a PENDING_RELEASE referral: it is FILED.
+    Released = 17 => "RELEASED",
+    // A move that needs a second supervisor was proposed (only the proposing agency sees it).
+    MoveProposed = 18 => "MOVE_PROPOSED",
+    // A second supervisor approved it; the move's own event follows.
+    MoveApproved = 19 => "MOVE_APPROVED",
+    // It was rejected, or withdrawn by its proposer.
+    MoveRejected = 20 => "MOVE_REJECTED",
 });
 
 coded_enum!(
@@ -321,8 +334,123 @@ coded_enum!(
     /// What a term of a channel's register is.
     TermKind {
         LegalBasis = 1 => "LEGAL_BASIS",
+        Rule = 2 => "RULE",
     }
 );
+
+coded_enum!(
+    /// A rule a channel's agencies may agree (a term of kind RULE, whose code is the rule's name):
+    /// each binds the moves of both sides on the channel while it is in force.
+    Rule {
+        FourEyesRelease = 1 => "FOUR_EYES_RELEASE",
+        FourEyesDecline = 2 => "FOUR_EYES_DECLINE",
+        FourEyesCloseNoAction = 3 => "FOUR_EYES_CLOSE_NO_ACTION",
+        FourEyesRelaxMarking = 4 => "FOUR_EYES_RELAX_MARKING",
+        DeclineNeedsGround = 5 => "DECLINE_NEEDS_GROUND",
+    }
+);
+
+impl Rule {
+    pub fn from_name(name: &str) -> Option<Rule> {
+        Rule::ALL.iter().copied().find(|r| r.as_str() == name)
+    }
+
+    /// What the rule asks, in words.
+    pub fn description(self) -> &'static str {
+        match self {
+            Rule::FourEyesRelease => {
+                "a second supervisor of the originating agency releases each outgoing referral"
+            }
+            Rule::FourEyesDecline => "a second supervisor of the receiving agency approves each decline",
+            Rule::FourEyesCloseNoAction => {
+                "a second supervisor of the receiving agency approves each close with NO_ACTION"
+            }
+            Rule::FourEyesRelaxMarking => {
+                "a second supervisor of the providing agency approves each relaxation of a case's markings"
+            }
+            Rule::DeclineNeedsGround => "every decline states a ground from the closed list",
+        }
+    }
+
+    /// The move it puts under four eyes, if it does.
+    pub fn four_eyes(self) -> Option<MoveAction> {
+        match self {
+            Rule::FourEyesRelease => Some(MoveAction::Release),
+            Rule::FourEyesDecline => Some(MoveAction::Decline),
+            Rule::FourEyesCloseNoAction => Some(MoveAction::CloseNoAction),
+            Rule::FourEyesRelaxMarking => Some(MoveAction::RelaxMarking),
+            Rule::DeclineNeedsGround => None,
+        }
+    }
+}
+
+/// The rules in force on a channel.
+pub type Rules = Set<Rule>;
+
+coded_enum!(
+    /// A move with diplomatic weight, which a channel's rule may put under four eyes.
+    MoveAction {
+        Release = 1 => "RELEASE",
+        Decline = 2 => "DECLINE",
+        CloseNoAction = 3 => "CLOSE_NO_ACTION",
+        RelaxMarking = 4 => "RELAX_MARKING",
+    }
+);
+
+impl MoveAction {
+    /// The rule that puts it under four eyes.
+    pub fn rule(self) -> Rule {
+        match self {
+            MoveAction::Release => Rule::FourEyesRelease,
+            MoveAction::Decline => Rule::FourEyesDecline,
+            MoveAction::CloseNoAction => Rule::FourEyesCloseNoAction,
+            MoveAction::RelaxMarking => Rule::FourEyesRelaxMarking,
+        }
+    }
+}
+
+coded_enum!(
+    /// Where a proposed move stands. A PENDING one past its expiry reads as EXPIRED.
+    MoveStatus {
+        Pending = 1 => "PENDING",
+        Approved = 2 => "APPROVED",
+        Rejected = 3 => "REJECTED",
+        Expired = 4 => "EXPIRED",
+    }
+);
+
+/// A move proposed by one person and made only when a second supervisor of the same agency
+/// approves it, with what the move needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseMove {
+    pub id: MoveId,
+    pub case_id: CaseId,
+    pub action: MoveAction,
+    /// Whose supervisors approve it: the agency that makes the move.
+    pub agency_id: AgencyId,
+    pub requested_by: UserId,
+    pub requested_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// As stored: PENDING, APPROVED or REJECTED (see [`CaseMove::status_at`]).
+    pub status: MoveStatus,
+    /// The reason the move states (a decline's, a relaxation's).
+    pub reason: Option<String>,
+    /// For DECLINE: the ground.
+    pub ground: Option<RefusalGround>,
+    /// For RELAX_MARKING: the markings to set.
+    pub markings: Option<Markings>,
+    pub decision: Option<Decided>,
+}
+
+impl CaseMove {
+    /// The status at `now`: a proposal nobody decided before its expiry has lapsed.
+    pub fn status_at(&self, now: Timestamp) -> MoveStatus {
+        match self.status {
+            MoveStatus::Pending if now >= self.expires_at => MoveStatus::Expired,
+            status => status,
+        }
+    }
+}
 
 coded_enum!(
     /// Where a term of a channel's register stands. A code is live while PROPOSED or AGREED.
@@ -465,7 +593,7 @@ macro_rules! coded {
         }
     )+};
 }
-coded!(Role, Category);
+coded!(Role, Category, Rule);
 
 impl<T: Coded> Set<T> {
     pub fn empty() -> Self {
@@ -672,6 +800,9 @@ pub struct CaseEvent {
     pub preserved_until: Option<Timestamp>,
     /// Set for events about an INTERNAL note: only this agency sees the event.
     pub visible_to_agency_id: Option<AgencyId>,
+    /// For MOVE_PROPOSED, MOVE_APPROVED and MOVE_REJECTED, and the move an approval made: the
+    /// proposed move.
+    pub move_id: Option<MoveId>,
 }
 
 /// Who recorded a case event.
@@ -714,6 +845,7 @@ impl CaseEvent {
             ground: None,
             preserved_until: None,
             visible_to_agency_id: None,
+            move_id: None,
         }
     }
 }

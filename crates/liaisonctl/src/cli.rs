@@ -254,6 +254,27 @@ pub enum CaseCommand {
         #[arg(long, value_name = "CODE")]
         basis: Option<String>,
     },
+    /// Release a referral waiting for release (PENDING_RELEASE -> FILED): a second supervisor
+    /// of your agency approves its RELEASE; its filer asks again after a proposal lapsed
+    Release {
+        /// The case: its reference or id
+        id: String,
+    },
+    /// Approve a move that awaits your approval (`liaisonctl queue approvals` lists them): it is
+    /// made at once
+    Approve {
+        /// The move's id
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Reject a move awaiting approval, or withdraw one you proposed
+    Reject {
+        /// The move's id
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Show a case
     Show {
         /// The case: its reference (IN-CA-DRUGS-2026-000042) or its id
@@ -450,6 +471,22 @@ pub enum QueueCommand {
     Mine(QueueArgs),
     /// Every case you may see
     All(QueueArgs),
+    /// Moves under four eyes: those awaiting your approval (the default), yours, or all of your
+    /// agency's
+    Approvals {
+        /// Those you proposed
+        #[arg(long, conflicts_with = "all")]
+        mine: bool,
+        /// All of your agency's, on the cases you may see
+        #[arg(long)]
+        all: bool,
+        /// Only this case's (reference or id)
+        #[arg(long = "case", value_name = "CASE")]
+        case_id: Option<String>,
+        /// Also approved, rejected and expired ones
+        #[arg(long)]
+        decided: bool,
+    },
     /// Follow a queue live: each event as it happens, until Ctrl-C
     ///
     /// One line per event: a table row, or with --output json one JSON object (the event, the
@@ -674,9 +711,9 @@ pub enum TermCommand {
         /// What people cite: 2 to 32 of A-Z, 0-9, '_' and '-' (such as CA-IN-MLAT)
         #[arg(long)]
         code: String,
-        /// Its full name
+        /// Its full name (for a rule, what it asks, when left out)
         #[arg(long)]
-        title: String,
+        title: Option<String>,
         /// Where it is published or registered
         #[arg(long)]
         reference: Option<String>,

@@ -169,6 +169,26 @@ pub fn channel_term(t: &pb::ChannelTerm) -> Value {
     })
 }
 
+pub fn case_move(m: &pb::CaseMove) -> Value {
+    json!({
+        "id": m.id,
+        "case_id": m.case_id,
+        "case_reference": m.case_reference,
+        "action": proto_name::<pb::MoveAction>(m.action),
+        "agency_id": m.agency_id,
+        "requested_by": m.requested_by,
+        "requested_at": ts(m.requested_at.as_ref()),
+        "expires_at": ts(m.expires_at.as_ref()),
+        "status": proto_name::<pb::MoveStatus>(m.status),
+        "reason": m.reason,
+        "ground": proto_name::<pb::RefusalGround>(m.ground),
+        "markings": m.markings.as_ref().map(|k| markings(Some(k))),
+        "decided_by": m.decided_by,
+        "decided_at": ts(m.decided_at.as_ref()),
+        "decision_reason": m.decision_reason,
+    })
+}
+
 pub fn role_change(c: &pb::RoleChange) -> Value {
     let roles = |r: &[i32]| {
         r.iter()

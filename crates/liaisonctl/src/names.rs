@@ -42,6 +42,8 @@ proto_enum! {
     pb::RefusalGround => "REFUSAL_GROUND_",
     pb::PreservationStatus => "PRESERVATION_STATUS_",
     pb::TermKind => "TERM_KIND_",
+    pb::MoveAction => "MOVE_ACTION_",
+    pb::MoveStatus => "MOVE_STATUS_",
     pb::TermStatus => "TERM_STATUS_",
 }
 
@@ -116,6 +118,9 @@ friendly_enum! {
     TermKindArg => pb::TermKind {
         /// A legal basis requests on the channel cite: a treaty, an arrangement, a statute
         LegalBasis => LegalBasis,
+        /// A rule both sides follow: four-eyes-release, four-eyes-decline,
+        /// four-eyes-close-no-action, four-eyes-relax-marking or decline-needs-ground (the code)
+        Rule => Rule,
     }
 }
 
@@ -229,6 +234,8 @@ friendly_enum! {
         AwaitingInfo => AwaitingInfo,
         Closed => Closed,
         Withdrawn => Withdrawn,
+        /// Filed, waiting for a second supervisor to release it
+        PendingRelease => PendingRelease,
     }
 }
 

@@ -160,7 +160,7 @@ pub fn plan(world: &World, seed: u64, now: Timestamp, count: u64) -> Plan {
             .weighted(statuses_for_age((now - filed_at) / DAY))
             .unwrap_or(CaseStatus::Closed);
         let reached = match status {
-            CaseStatus::Filed | CaseStatus::Declined => Reached::Filed,
+            CaseStatus::Filed | CaseStatus::Declined | CaseStatus::PendingRelease => Reached::Filed,
             CaseStatus::Acknowledged => Reached::Acknowledged,
             CaseStatus::Withdrawn => rng
                 .weighted(&[

@@ -10,7 +10,8 @@ use crate::domain::{channels, users};
 use crate::error::AppResult;
 use crate::limits::{MAX_ID_CHARS, MAX_NAME_CHARS};
 use crate::model::{
-    AgencyId, Categories, Category, ChannelId, ChannelStatus, Role, Roles, TermId, TermKind, UserId,
+    AgencyId, Categories, Category, ChannelId, ChannelStatus, Role, Roles, Rule, TermId, TermKind,
+    UserId,
 };
 use crate::pb::{self, admin_service_server::AdminService};
 use crate::validate::{self, Violations};
@@ -382,7 +383,13 @@ impl AdminService for Api {
             let new = NewTerm {
                 kind: kind.unwrap_or(TermKind::LegalBasis),
                 code: v.check("code", validate::term_code(&m.code)),
-                title: v.check("title", validate::text(&m.title, 1, MAX_NAME_CHARS, false)),
+                // A rule's title may be left to the service: what the rule asks, in words.
+                title: match Rule::from_name(&m.code) {
+                    Some(rule) if kind == Some(TermKind::Rule) && m.title.is_empty() => {
+                        rule.description().to_string()
+                    }
+                    _ => v.check("title", validate::text(&m.title, 1, MAX_NAME_CHARS, false)),
+                },
                 reference: (!m.reference.is_empty()).then(|| {
                     v.check(
                         "reference",

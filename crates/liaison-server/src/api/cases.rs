@@ -7,14 +7,15 @@ use crate::authz::CaseScope;
 use crate::domain::call::Call;
 use crate::domain::cases::{self, CaseFilter, CaseListing, NewReferral, TimelinePage};
 use crate::domain::lifecycle::Move;
+use crate::domain::moves::{self, Decision as MoveDecision, MoveListing, Proposal};
 use crate::domain::paging;
 use crate::domain::preservation::PreservationMove;
 use crate::domain::watch as watch_domain;
 use crate::error::AppResult;
 use crate::limits::{MAX_ID_CHARS, MAX_NAME_CHARS, MAX_TEXT_CHARS};
 use crate::model::{
-    Case, CaseId, CaseOrder, CaseStatus, CaseView, Category, Markings, NoteId, NoteVisibility,
-    Priority, RefusalGround, RequestKind, Resolution, TermId,
+    Case, CaseId, CaseOrder, CaseStatus, CaseView, Category, Markings, MoveAction, MoveId, NoteId,
+    NoteVisibility, Priority, RefusalGround, RequestKind, Resolution, TermId,
 };
 use crate::pb::{self, case_service_server::CaseService};
 use crate::state::AppState;
@@ -618,6 +619,146 @@ impl CaseService for Api {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn propose_case_move(
+        &self,
+        request: Request<pb::ProposeCaseMoveRequest>,
+    ) -> Result<Response<pb::CaseMove>, Status> {
+        let started = self.begin(request, "CaseService/ProposeCaseMove").await;
+        let result = async {
+            let scope = &started.case_worker()?;
+            let m = &started.message;
+            started.call.concerns("case", &m.case_id);
+            let mut v = Violations::new();
+            let case_id = v.check("case_id", validate::case_key(&m.case_id));
+            let etag = v.check("etag", validate::text(&m.etag, 1, MAX_ID_CHARS, false));
+            let action = convert::required_enum(&mut v, "action", m.action, MoveAction::from_code);
+            let mut proposal = Proposal {
+                action: action.unwrap_or(MoveAction::Release),
+                reason: None,
+                ground: None,
+                markings: None,
+            };
+            // Each action takes exactly what its move needs.
+            let refuse = |v: &mut Violations, field: &str, given: bool| {
+                if given {
+                    v.add(field, format!("is not taken by {}", proposal.action));
+                }
+            };
+            match action {
+                Some(MoveAction::Decline) => {
+                    proposal.reason = Some(convert::reason(&mut v, "reason", &m.reason));
+                    proposal.ground = convert::optional_enum(
+                        &mut v,
+                        "ground",
+                        m.ground,
+                        RefusalGround::from_code,
+                    );
+                    refuse(&mut v, "markings", m.markings.is_some());
+                }
+                Some(MoveAction::RelaxMarking) => {
+                    proposal.reason = Some(convert::reason(&mut v, "reason", &m.reason));
+                    proposal.markings =
+                        convert::markings_change(&mut v, "markings", m.markings.as_ref());
+                    refuse(&mut v, "ground", m.ground != 0);
+                }
+                Some(MoveAction::Release | MoveAction::CloseNoAction) => {
+                    refuse(&mut v, "reason", !m.reason.is_empty());
+                    refuse(&mut v, "ground", m.ground != 0);
+                    refuse(&mut v, "markings", m.markings.is_some());
+                }
+                None => {}
+            }
+            v.finish()?;
+            let view = moves::propose(
+                &self.state,
+                &started.call,
+                scope,
+                &CaseId::from(case_id.as_str()),
+                &etag,
+                proposal,
+            )
+            .await?;
+            Ok(convert::case_move(view, self.state.clock.now()))
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_case_moves(
+        &self,
+        request: Request<pb::ListCaseMovesRequest>,
+    ) -> Result<Response<pb::ListCaseMovesResponse>, Status> {
+        let started = self.begin(request, "CaseService/ListCaseMoves").await;
+        let result = async {
+            let scope = &started.case_worker()?;
+            let m = &started.message;
+            let mut v = Violations::new();
+            let listing = match pb::CaseMoveView::try_from(m.view) {
+                Ok(pb::CaseMoveView::Unspecified | pb::CaseMoveView::AwaitingMyApproval) => {
+                    MoveListing::AwaitingMe
+                }
+                Ok(pb::CaseMoveView::ProposedByMe) => MoveListing::ProposedByMe,
+                Ok(pb::CaseMoveView::All) => MoveListing::All,
+                Err(_) => {
+                    v.add("view", "is not a known view");
+                    MoveListing::AwaitingMe
+                }
+            };
+            let case_id = (!m.case_id.is_empty())
+                .then(|| v.check("case_id", validate::case_key(&m.case_id)))
+                .map(|id| CaseId::from(id.as_str()));
+            v.finish()?;
+            let found = moves::list(
+                &self.state,
+                &started.call,
+                scope,
+                listing,
+                case_id.as_ref(),
+                m.include_decided,
+            )
+            .await?;
+            let now = self.state.clock.now();
+            Ok(pb::ListCaseMovesResponse {
+                moves: found
+                    .into_iter()
+                    .map(|view| convert::case_move(view, now))
+                    .collect(),
+            })
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn approve_case_move(
+        &self,
+        request: Request<pb::ApproveCaseMoveRequest>,
+    ) -> Result<Response<pb::CaseMove>, Status> {
+        self.decide_move(
+            request,
+            "CaseService/ApproveCaseMove",
+            MoveDecision::Approve,
+            |m| (&m.id, &m.reason),
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn reject_case_move(
+        &self,
+        request: Request<pb::RejectCaseMoveRequest>,
+    ) -> Result<Response<pb::CaseMove>, Status> {
+        self.decide_move(
+            request,
+            "CaseService/RejectCaseMove",
+            MoveDecision::Reject,
+            |m| (&m.id, &m.reason),
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn update_note_markings(
         &self,
         request: Request<pb::UpdateNoteMarkingsRequest>,
@@ -706,6 +847,40 @@ impl CaseService for Api {
                 events: events.into_iter().map(convert::event).collect(),
                 next_page_token: next.unwrap_or_default(),
             })
+        }
+        .await;
+        self.finish(started, result).await
+    }
+}
+
+impl Api {
+    /// The shape of both decisions on a proposed move: its id, an optional reason, the decision.
+    async fn decide_move<M: Send>(
+        &self,
+        request: Request<M>,
+        method: &str,
+        decision: MoveDecision,
+        id_and_reason: fn(&M) -> (&String, &String),
+    ) -> Result<Response<pb::CaseMove>, Status> {
+        let started = self.begin(request, method).await;
+        let result = async {
+            let scope = &started.case_worker()?;
+            let (id, reason) = id_and_reason(&started.message);
+            started.call.concerns("case-move", id);
+            let mut v = Violations::new();
+            let id = v.check("id", validate::uuid(id));
+            let reason = convert::optional_reason(&mut v, "reason", reason);
+            v.finish()?;
+            let view = moves::decide(
+                &self.state,
+                &started.call,
+                scope,
+                &MoveId::from(id.as_str()),
+                decision,
+                reason,
+            )
+            .await?;
+            Ok(convert::case_move(view, self.state.clock.now()))
         }
         .await;
         self.finish(started, result).await

@@ -3,6 +3,7 @@
 use crate::chain::AuditEntry;
 use crate::domain::channels::ChannelView;
 use crate::domain::markings::MarkingsRequest;
+use crate::domain::moves::MoveView;
 use crate::limits::MAX_REASON_CHARS;
 use crate::model::{
     Agency, Case, CaseEvent, ChannelTerm, Decided, Handling, InformationAccuracy, Markings, Note,
@@ -369,6 +370,29 @@ pub fn event(e: CaseEvent) -> pb::CaseEvent {
         markings: e.markings.map(markings),
         ground: e.ground.map_or(0, RefusalGround::code).into(),
         preserved_until: optional_timestamp(e.preserved_until),
+        move_id: e.move_id.map(String::from).unwrap_or_default(),
+    }
+}
+
+pub fn case_move(view: MoveView, now: Timestamp) -> pb::CaseMove {
+    let m = view.case_move;
+    let (decided_by, decided_at, decision_reason) = decided(m.decision.clone());
+    pb::CaseMove {
+        status: m.status_at(now).code().into(),
+        id: m.id.into(),
+        case_id: m.case_id.into(),
+        case_reference: view.case_reference,
+        action: m.action.code().into(),
+        agency_id: m.agency_id.into(),
+        requested_by: m.requested_by.into(),
+        requested_at: Some(timestamp(m.requested_at)),
+        expires_at: Some(timestamp(m.expires_at)),
+        reason: m.reason.unwrap_or_default(),
+        ground: m.ground.map_or(0, RefusalGround::code).into(),
+        markings: m.markings.map(markings),
+        decided_by,
+        decided_at,
+        decision_reason,
     }
 }
 

@@ -21,8 +21,8 @@
 
 use crate::error::{AppError, AppResult};
 use crate::model::{
-    AgencyId, Case, CaseEvent, CaseView, Channel, ChannelStatus, ChannelTerm, Note, Principal,
-    Role, RoleChange, TermStatus, UserId,
+    AgencyId, Case, CaseEvent, CaseMove, CaseStatus, CaseView, Channel, ChannelStatus, ChannelTerm,
+    Note, Principal, Role, RoleChange, TermStatus, UserId,
 };
 
 pub const CASE_NOT_FOUND: AppError = AppError::NotFound("case not found");
@@ -73,7 +73,9 @@ impl CaseParty {
     }
 }
 
-/// One part of a scope: cases whose every listed party is the given agency or user.
+/// One part of a scope: cases whose every listed party is the given agency or user. A part that
+/// reaches a case through its receiving side (its receiving agency, or its assignee) admits it
+/// only once it is released: a PENDING_RELEASE referral is its originating agency's alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopePart(Vec<(CaseParty, String)>);
 
@@ -87,10 +89,19 @@ impl ScopePart {
         &self.0
     }
 
-    pub fn admits(&self, case: &Case) -> bool {
+    /// Whether the part admits only released cases (any status but PENDING_RELEASE).
+    pub fn released_only(&self) -> bool {
         self.0
             .iter()
-            .all(|(party, value)| party.of(case) == Some(value.as_str()))
+            .any(|(party, _)| matches!(party, CaseParty::ReceivingAgency | CaseParty::Assignee))
+    }
+
+    pub fn admits(&self, case: &Case) -> bool {
+        (!self.released_only() || case.status != CaseStatus::PendingRelease)
+            && self
+                .0
+                .iter()
+                .all(|(party, value)| party.of(case) == Some(value.as_str()))
     }
 }
 
@@ -196,6 +207,8 @@ pub enum CaseAction {
     Preserve,
     /// Supersedes a preservation with the formal request: the requesting side's.
     Supersede,
+    /// Asks for a PENDING_RELEASE referral's release: the originating side's.
+    Release,
 }
 
 /// Who may do each action to a case they can see, as the service explains a refusal.
@@ -225,6 +238,9 @@ fn who_may(action: CaseAction) -> &'static str {
         CaseAction::Supersede => {
             "only the filer or an originating supervisor may supersede a preservation"
         }
+        CaseAction::Release => {
+            "only the filer or an originating supervisor may ask for a referral's release"
+        }
     }
 }
 
@@ -245,7 +261,40 @@ fn allows(p: &Principal, case: &Case, action: CaseAction) -> bool {
         CaseAction::ProvideInformation
         | CaseAction::Withdraw
         | CaseAction::Mark
-        | CaseAction::Supersede => filer || originating_supervisor,
+        | CaseAction::Supersede
+        | CaseAction::Release => filer || originating_supervisor,
+    }
+}
+
+/// Whether the scope's principal may approve a proposed move: a supervisor of the agency that
+/// makes it, and not the person who proposed it.
+pub fn may_approve_move(scope: &CaseScope, m: &CaseMove) -> AppResult<()> {
+    let p = scope.principal();
+    if p.user_id == m.requested_by {
+        return Err(AppError::PermissionDenied(
+            "the approver cannot be the requester: another supervisor must approve the move".into(),
+        ));
+    }
+    if !(p.has(Role::Supervisor) && p.agency_id == m.agency_id) {
+        return Err(AppError::PermissionDenied(
+            "only a supervisor of the agency that makes the move may approve it".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the scope's principal may reject a proposed move: a supervisor of its agency, or its
+/// proposer (who withdraws it).
+pub fn may_reject_move(scope: &CaseScope, m: &CaseMove) -> AppResult<()> {
+    let p = scope.principal();
+    let supervisor = p.has(Role::Supervisor) && p.agency_id == m.agency_id;
+    if supervisor || p.user_id == m.requested_by {
+        Ok(())
+    } else {
+        Err(AppError::PermissionDenied(
+            "only a supervisor of the agency that makes the move, or its proposer, may reject it"
+                .into(),
+        ))
     }
 }
 

@@ -14,7 +14,7 @@ use crate::chain::AuditRecord;
 use crate::error::{AppError, AppResult};
 use crate::limits::MAX_ID_CHARS;
 use crate::model::Principal;
-use crate::model::{Case, CaseEvent, CaseId, Handling, Outcome, Roles, User};
+use crate::model::{Case, CaseEvent, CaseId, Handling, Outcome, Roles, Timestamp, User};
 use crate::repo::{self, Tx};
 use crate::state::AppState;
 use crate::sync::lock;
@@ -242,6 +242,11 @@ impl<'a> Work<'a> {
         &self.tx
     }
 
+    /// The service's clock now.
+    pub fn now(&self) -> Timestamp {
+        self.state.clock.now()
+    }
+
     /// Adds an event to the case's timeline when the work commits. Once the sealer seals the call's
     /// audit record, the event carries that entry's sequence number: dense and in one order across
     /// every server, which is what lets a watcher resume after the last event it saw and miss
@@ -301,6 +306,7 @@ pub fn outcome_of(err: &AppError) -> Outcome {
         | AppError::Busy
         | AppError::Exhausted(_)
         | AppError::FailedPrecondition(_)
+        | AppError::FourEyes { .. }
         | AppError::Aborted(_)
         | AppError::AlreadyExists(_)
         | AppError::Unavailable(_)

@@ -12,13 +12,13 @@ use crate::domain::lifecycle::{self, Move};
 use crate::domain::markings::{self, MarkingsRequest};
 use crate::domain::paging;
 use crate::domain::preservation::{self, PreservationMove};
-use crate::domain::terms;
+use crate::domain::{moves, terms};
 use crate::error::{AppError, AppResult};
 use crate::model::{
     AgencyId, Case, CaseEvent, CaseId, CaseOrder, CaseStatus, CaseView, Category, ChannelId,
-    ChannelStatus, EventActor, EventId, EventKind, Markings, Note, NoteId, NoteVisibility,
-    Preservation, PreservationOrder, PreservationStatus, Priority, RequestKind, Role, TermId,
-    Timestamp,
+    ChannelStatus, EventActor, EventId, EventKind, Markings, MoveAction, MoveId, Note, NoteId,
+    NoteVisibility, Preservation, PreservationOrder, PreservationStatus, Priority, RequestKind,
+    Resolution, Role, Rule, Rules, TermId, Timestamp,
 };
 use crate::repo::cases::{CaseCursor, CaseQuery, TimelineCursor};
 use crate::repo::{self, Tx};
@@ -41,14 +41,19 @@ pub struct NewReferral {
 }
 
 /// A new event of `case`, recorded by `actor` now.
-fn event(case: &Case, kind: EventKind, actor: EventActor<'_>, at: Timestamp) -> CaseEvent {
+pub(crate) fn event(
+    case: &Case,
+    kind: EventKind,
+    actor: EventActor<'_>,
+    at: Timestamp,
+) -> CaseEvent {
     CaseEvent::new(EventId::generate(), case.id.clone(), kind, actor, at)
 }
 
 /// Loads a case, named by its id or its reference (see [`crate::validate::case_key`]), and checks
 /// the caller may do `action` to it: the permit holds the case. A reference the caller may not
 /// see is as NOT_FOUND as an id.
-async fn load(
+pub(crate) async fn load(
     tx: &Tx,
     call: &Call,
     scope: &CaseScope,
@@ -64,7 +69,15 @@ async fn load(
     call.concerns_unchecked_case(&case);
     let permit = authz::authorize(scope, case, action)?;
     call.touches_marked(permit.case().markings.handling);
+    hide_unreleased(call, permit.case());
     Ok(permit)
+}
+
+/// A referral waiting for release is its originating agency's alone, in the audit log too.
+fn hide_unreleased(call: &Call, case: &Case) {
+    if case.status == CaseStatus::PendingRelease {
+        call.concerns_case_within(case, case.originating_agency_id.as_str());
+    }
 }
 
 /// Files a referral to the other agency of an ACTIVE channel. Filing again with a request id the
@@ -164,6 +177,9 @@ async fn file_once(
     }
     let legal_basis_id =
         terms::cited_basis(tx, &channel.id, new.kind, new.legal_basis_id.as_ref()).await?;
+    let held = terms::rules_in_force(tx, &channel.id)
+        .await?
+        .contains(Rule::FourEyesRelease);
     let receiving_id = channel
         .other_party(p.agency_id.as_str())
         .ok_or(CHANNEL_NOT_FOUND)?
@@ -193,7 +209,11 @@ async fn file_once(
         receiving_agency_id: receiving.id,
         filed_by: p.user_id.clone(),
         assignee_id: None,
-        status: CaseStatus::Filed,
+        status: if held {
+            CaseStatus::PendingRelease
+        } else {
+            CaseStatus::Filed
+        },
         resolution: None,
         filed_at: now,
         updated_at: now,
@@ -213,10 +233,18 @@ async fn file_once(
         version: 1,
     };
     call.concerns_case(&case);
+    hide_unreleased(call, &case);
     repo::cases::insert(tx, &case, &new.request_id).await?;
     let mut filed = event(&case, EventKind::Filed, p.as_actor(), now);
-    filed.to_status = Some(CaseStatus::Filed);
-    work.record_event(filed);
+    filed.to_status = Some(case.status);
+    if held {
+        // The receiving side's timeline begins with the release.
+        filed.visible_to_agency_id = Some(case.originating_agency_id.clone());
+        work.record_event(filed);
+        moves::propose_release(&mut work, &case, p, now).await?;
+    } else {
+        work.record_event(filed);
+    }
     work.commit().await?;
     Ok(case)
 }
@@ -353,23 +381,111 @@ pub async fn transition(
         }
         other => other,
     };
-    let now = state.clock.now();
-    let (next, kind) = lifecycle::apply(&permit, &mv, now)?;
-    if !repo::cases::update(tx, &next, case.version).await? {
+    check_rules(tx, case, &mv).await?;
+    let next = make_move(&mut work, &permit, scope.principal().as_actor(), &mv, None).await?;
+    work.commit().await?;
+    Ok(next)
+}
+
+/// Refuses a move the case's channel puts under four eyes (it must be proposed, see
+/// [`crate::domain::moves`]), and a decline without a ground where a rule asks for one.
+async fn check_rules(tx: &Tx, case: &Case, mv: &Move) -> AppResult<()> {
+    let action = match mv {
+        Move::Decline { .. } => MoveAction::Decline,
+        Move::Close {
+            resolution: Resolution::NoAction,
+        } => MoveAction::CloseNoAction,
+        _ => return Ok(()),
+    };
+    let rules = terms::rules_in_force(tx, &case.channel_id).await?;
+    check_ground(&rules, mv)?;
+    if rules.contains(action.rule()) {
+        return Err(four_eyes(action.rule()));
+    }
+    Ok(())
+}
+
+/// A decline states a ground where the channel's rule DECLINE_NEEDS_GROUND is in force.
+pub(crate) fn check_ground(rules: &Rules, mv: &Move) -> AppResult<()> {
+    if matches!(mv, Move::Decline { ground: None, .. }) && rules.contains(Rule::DeclineNeedsGround)
+    {
+        return Err(AppError::invalid(
+            "ground",
+            "is required on this channel (its rule DECLINE_NEEDS_GROUND): name one from the \
+             closed list of EU Directive 2023/977 Art. 6",
+        ));
+    }
+    Ok(())
+}
+
+/// The refusal of a move that `rule` puts under four eyes.
+pub(crate) fn four_eyes(rule: Rule) -> AppError {
+    AppError::FourEyes {
+        rule: rule.as_str(),
+        message: format!(
+            "the channel's rule {rule} asks that {}: propose the move with ProposeCaseMove, \
+             and another supervisor approves it",
+            rule.description()
+        ),
+    }
+}
+
+/// Makes a lifecycle move on the permitted case as `actor`, if the case is still at the version
+/// the permit holds, and records its event; `move_id` names the approved proposal it carries out.
+pub(crate) async fn make_move(
+    work: &mut Work<'_>,
+    permit: &CasePermit,
+    actor: EventActor<'_>,
+    mv: &Move,
+    move_id: Option<&MoveId>,
+) -> AppResult<Case> {
+    let case = permit.case();
+    let now = work.now();
+    let (next, kind) = lifecycle::apply(permit, mv, now)?;
+    if !repo::cases::update(work.tx(), &next, case.version).await? {
         return Err(stale());
     }
-    let mut ev = event(&next, kind, scope.principal().as_actor(), now);
+    let mut ev = event(&next, kind, actor, now);
     ev.from_status = Some(case.status);
     ev.to_status = Some(next.status);
     ev.reason = mv.reason();
-    ev.assignee_id = match &mv {
+    ev.assignee_id = match mv {
         Move::Assign { assignee_id } => Some(assignee_id.clone()),
         _ => None,
     };
     ev.resolution = next.resolution.filter(|_| kind == EventKind::Closed);
     ev.ground = next.decline_ground.filter(|_| kind == EventKind::Declined);
+    ev.move_id = move_id.cloned();
     work.record_event(ev);
-    work.commit().await?;
+    Ok(next)
+}
+
+/// Sets the permitted case's markings as `actor`, if the case is still at the version the permit
+/// holds, and records the MARKINGS_CHANGED event both agencies see.
+pub(crate) async fn set_markings(
+    work: &mut Work<'_>,
+    permit: &CasePermit,
+    actor: EventActor<'_>,
+    new: Markings,
+    reason: Option<String>,
+    move_id: Option<&MoveId>,
+) -> AppResult<Case> {
+    let case = permit.case();
+    let now = work.now();
+    let mut next = case.clone();
+    next.markings = new.clone();
+    next.updated_at = now;
+    next.version = case.version + 1;
+    if !repo::cases::update(work.tx(), &next, case.version).await? {
+        return Err(stale());
+    }
+    let mut ev = event(&next, EventKind::MarkingsChanged, actor, now);
+    ev.from_status = Some(case.status);
+    ev.to_status = Some(case.status);
+    ev.reason = reason;
+    ev.markings = Some(new);
+    ev.move_id = move_id.cloned();
+    work.record_event(ev);
     Ok(next)
 }
 
@@ -546,27 +662,24 @@ pub async fn mark_case(
     if case.etag() != etag {
         return Err(stale());
     }
-    markings::check_change(&case.markings, &new, reason.as_deref())?;
+    let relaxes = markings::check_change(&case.markings, &new, reason.as_deref())?;
     call.touches_marked(new.handling);
-    let now = state.clock.now();
-    let mut next = case.clone();
-    next.markings = new.clone();
-    next.updated_at = now;
-    next.version = case.version + 1;
-    if !repo::cases::update(tx, &next, case.version).await? {
-        return Err(stale());
+    if relaxes
+        && terms::rules_in_force(tx, &case.channel_id)
+            .await?
+            .contains(Rule::FourEyesRelaxMarking)
+    {
+        return Err(four_eyes(Rule::FourEyesRelaxMarking));
     }
-    let mut ev = event(
-        &next,
-        EventKind::MarkingsChanged,
+    let next = set_markings(
+        &mut work,
+        &permit,
         scope.principal().as_actor(),
-        now,
-    );
-    ev.from_status = Some(case.status);
-    ev.to_status = Some(case.status);
-    ev.reason = reason;
-    ev.markings = Some(new);
-    work.record_event(ev);
+        new,
+        reason,
+        None,
+    )
+    .await?;
     work.commit().await?;
     Ok(next)
 }

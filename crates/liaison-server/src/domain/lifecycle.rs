@@ -4,7 +4,8 @@
 //!
 //! FILED -> ACKNOWLEDGED | DECLINED; ACKNOWLEDGED -> IN_PROGRESS (assigned);
 //! IN_PROGRESS <-> AWAITING_INFO; IN_PROGRESS | AWAITING_INFO -> CLOSED; CLOSED -> IN_PROGRESS
-//! (reopen); anything not CLOSED, DECLINED or WITHDRAWN -> WITHDRAWN.
+//! (reopen); anything not CLOSED, DECLINED or WITHDRAWN -> WITHDRAWN. PENDING_RELEASE -> FILED when
+//! a second supervisor releases a referral filed under the channel's FOUR_EYES_RELEASE rule.
 
 use crate::authz::{CaseAction, CasePermit};
 use crate::error::{AppError, AppResult};
@@ -38,6 +39,8 @@ pub enum Move {
     Withdraw {
         reason: Option<String>,
     },
+    /// A second supervisor releases a PENDING_RELEASE referral: the acknowledgement clock starts.
+    Release,
 }
 
 impl Move {
@@ -51,6 +54,7 @@ impl Move {
             Move::Close { .. } => CaseAction::Close,
             Move::Reopen { .. } => CaseAction::Reopen,
             Move::Withdraw { .. } => CaseAction::Withdraw,
+            Move::Release => CaseAction::Release,
         }
     }
 
@@ -64,6 +68,7 @@ impl Move {
             Move::Close { .. } => "close",
             Move::Reopen { .. } => "reopen",
             Move::Withdraw { .. } => "withdraw",
+            Move::Release => "release",
         }
     }
 
@@ -74,7 +79,7 @@ impl Move {
             Move::RequestInformation { question } => Some(question.clone()),
             Move::ProvideInformation { answer } => Some(answer.clone()),
             Move::Withdraw { reason } => reason.clone(),
-            Move::Acknowledge | Move::Assign { .. } | Move::Close { .. } => None,
+            Move::Acknowledge | Move::Assign { .. } | Move::Close { .. } | Move::Release => None,
         }
     }
 }
@@ -139,7 +144,16 @@ pub fn apply(permit: &CasePermit, mv: &Move, now: Timestamp) -> AppResult<(Case,
             next.closed_at = None;
             EventKind::Reopened
         }
-        (Move::Withdraw { .. }, Filed | Acknowledged | InProgress | AwaitingInfo) => {
+        (Move::Release, PendingRelease) => {
+            next.status = Filed;
+            // The receiver's clock runs from when it can first see the referral.
+            next.acknowledge_due_at = now + case.priority.acknowledge_within();
+            EventKind::Released
+        }
+        (
+            Move::Withdraw { .. },
+            PendingRelease | Filed | Acknowledged | InProgress | AwaitingInfo,
+        ) => {
             next.status = Withdrawn;
             next.closed_at = Some(now);
             EventKind::Withdrawn
@@ -179,7 +193,9 @@ mod tests {
     fn try_move(status: CaseStatus, mv: Move) -> AppResult<Case> {
         let c = case(status);
         let (user, agency) = match mv.action() {
-            CaseAction::ProvideInformation | CaseAction::Withdraw => ("os", "IN"),
+            CaseAction::ProvideInformation | CaseAction::Withdraw | CaseAction::Release => {
+                ("os", "IN")
+            }
             _ => ("rs", "CA"),
         };
         let p = principal(user, agency, &[Role::Supervisor]);
@@ -208,8 +224,10 @@ mod tests {
             },
             Move::Reopen { reason: "r".into() },
             Move::Withdraw { reason: None },
+            Move::Release,
         ];
         let allowed: &[(CaseStatus, &[usize], &[CaseStatus])] = &[
+            (PendingRelease, &[7, 8], &[Withdrawn, Filed]),
             (Filed, &[0, 1, 7], &[Acknowledged, Declined, Withdrawn]),
             (Acknowledged, &[2, 7], &[InProgress, Withdrawn]),
             (
@@ -235,8 +253,11 @@ mod tests {
                         assert_eq!(next.status, to[pos], "{from} {mv:?}");
                         assert_eq!(next.version, 4);
                     }
+                    // The receiving side does not see an unreleased referral at all.
                     None => assert!(
-                        matches!(result, Err(AppError::FailedPrecondition(_))),
+                        matches!(result, Err(AppError::FailedPrecondition(_)))
+                            || (*from == PendingRelease
+                                && matches!(result, Err(AppError::NotFound(_)))),
                         "{from} {mv:?} should be refused"
                     ),
                 }

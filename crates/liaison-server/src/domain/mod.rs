@@ -9,6 +9,7 @@ pub mod channels;
 pub mod directory;
 pub mod lifecycle;
 pub mod markings;
+pub mod moves;
 pub mod paging;
 pub mod preservation;
 pub mod terms;

@@ -6,7 +6,8 @@ use crate::authz::{self, AgencyAdmin, TermMove, CHANNEL_NOT_FOUND, TERM_NOT_FOUN
 use crate::domain::call::{Call, Work};
 use crate::error::{AppError, AppResult};
 use crate::model::{
-    Channel, ChannelId, ChannelTerm, Decided, Principal, RequestKind, TermId, TermKind, TermStatus,
+    Channel, ChannelId, ChannelTerm, Decided, Principal, RequestKind, Rule, Rules, TermId,
+    TermKind, TermStatus,
 };
 use crate::repo::{self, Tx};
 use crate::state::AppState;
@@ -39,6 +40,7 @@ pub async fn propose(
     let work = Work::begin(state, call).await?;
     call.concerns("channel", channel_id);
     let channel = channel(work.tx(), admin.principal(), channel_id).await?;
+    check_new(&new)?;
     let term = ChannelTerm {
         id: TermId::generate(),
         channel_id: channel.id,
@@ -170,4 +172,31 @@ pub async fn cited_basis(
             ),
         )),
     }
+}
+
+/// The rules in force on a channel.
+pub async fn rules_in_force(tx: &Tx, channel: &ChannelId) -> AppResult<Rules> {
+    Ok(repo::terms::list(tx, channel, Some(TermKind::Rule), true)
+        .await?
+        .iter()
+        .filter_map(|t| Rule::from_name(&t.code))
+        .collect())
+}
+
+/// Checks what a term of its kind must be: a rule is one of the rules the service knows.
+pub fn check_new(new: &NewTerm) -> AppResult<()> {
+    if new.kind == TermKind::Rule && Rule::from_name(&new.code).is_none() {
+        return Err(AppError::invalid(
+            "code",
+            format!(
+                "a RULE is one of {}",
+                Rule::ALL
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -219,6 +219,7 @@ mod tests {
             note_id: None,
             markings: None,
             visible_to_agency_id: None,
+            move_id: None,
         }
     }
 

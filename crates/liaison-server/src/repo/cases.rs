@@ -13,9 +13,9 @@ use crate::clock::{from_micros, to_micros};
 use crate::error::{AppError, AppResult};
 use crate::model::{
     AgencyId, Case, CaseEvent, CaseId, CaseOrder, CaseStatus, CaseView, Category, ChannelId,
-    EventKind, Handling, InformationAccuracy, Markings, Note, NoteId, NoteVisibility, Preservation,
-    PreservationOrder, PreservationStatus, Priority, RefusalGround, RequestKind, Resolution,
-    SourceReliability, TermId, Timestamp, UserId,
+    EventKind, Handling, InformationAccuracy, Markings, MoveId, Note, NoteId, NoteVisibility,
+    Preservation, PreservationOrder, PreservationStatus, Priority, RefusalGround, RequestKind,
+    Resolution, SourceReliability, TermId, Timestamp, UserId,
 };
 
 impl TryFrom<case::Model> for Case {
@@ -77,13 +77,13 @@ impl TryFrom<case::Model> for Case {
     }
 }
 
-fn ground(code: Option<i16>) -> AppResult<Option<RefusalGround>> {
+pub(super) fn ground(code: Option<i16>) -> AppResult<Option<RefusalGround>> {
     code.map(|g| decode(g.into(), RefusalGround::from_code, "refusal ground"))
         .transpose()
 }
 
 /// Markings from their stored codes.
-fn markings(
+pub(super) fn markings(
     handling: i16,
     handling_conditions: Option<String>,
     source_reliability: i16,
@@ -262,6 +262,11 @@ pub async fn update(tx: &Tx, case: &Case, expected_version: i64) -> AppResult<bo
         .col_expr(
             case::Column::ClosedAt,
             Expr::value(case.closed_at.map(to_micros)),
+        )
+        // Moved by a release: the clock runs from when the receiver can see the referral.
+        .col_expr(
+            case::Column::AcknowledgeDueAt,
+            Expr::value(to_micros(case.acknowledge_due_at)),
         )
         .col_expr(case::Column::Version, Expr::value(case.version))
         .col_expr(
@@ -459,17 +464,20 @@ fn scope_parts(q: &CaseQuery) -> Vec<Condition> {
         .parts(q.view)
         .iter()
         .map(|part| {
-            part.tests()
-                .iter()
-                .fold(Condition::all(), |all, (party, value)| {
-                    let column = match party {
-                        CaseParty::OriginatingAgency => case::Column::OriginatingAgencyId,
-                        CaseParty::ReceivingAgency => case::Column::ReceivingAgencyId,
-                        CaseParty::FiledBy => case::Column::FiledBy,
-                        CaseParty::Assignee => case::Column::AssigneeId,
-                    };
-                    all.add(column.eq(value.as_str()))
-                })
+            let all = if part.released_only() {
+                Condition::all().add(case::Column::Status.ne(CaseStatus::PendingRelease.code()))
+            } else {
+                Condition::all()
+            };
+            part.tests().iter().fold(all, |all, (party, value)| {
+                let column = match party {
+                    CaseParty::OriginatingAgency => case::Column::OriginatingAgencyId,
+                    CaseParty::ReceivingAgency => case::Column::ReceivingAgencyId,
+                    CaseParty::FiledBy => case::Column::FiledBy,
+                    CaseParty::Assignee => case::Column::AssigneeId,
+                };
+                all.add(column.eq(value.as_str()))
+            })
         })
         .collect()
 }
@@ -754,6 +762,7 @@ impl TryFrom<case_event::Model> for CaseEvent {
             ground: ground(row.refusal_ground)?,
             preserved_until: row.preserved_until.map(from_micros),
             visible_to_agency_id: row.visible_to_agency_id.map(AgencyId::from),
+            move_id: row.move_id.map(MoveId::from),
         })
     }
 }
@@ -792,6 +801,7 @@ pub(super) fn event_row(
             .map(|m| m.information_accuracy.code())),
         refusal_ground: Set(event.ground.map(RefusalGround::code)),
         preserved_until: Set(event.preserved_until.map(to_micros)),
+        move_id: Set(event.move_id.clone().map(String::from)),
     }
 }
 

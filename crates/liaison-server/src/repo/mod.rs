@@ -6,6 +6,7 @@ pub mod audit;
 pub mod cases;
 pub mod channels;
 mod entities;
+pub mod moves;
 pub mod role_changes;
 #[cfg(feature = "seed")]
 pub mod seed;

@@ -342,7 +342,7 @@ const CASES_COPY: &str = "COPY cases (id, reference, channel_id, category, prior
 const EVENTS_COPY: &str = "COPY case_events (id, case_id, kind, actor_id, actor_agency_id, at, \
     from_status, to_status, reason, assignee_id, resolution, note_id, visible_to_agency_id, \
     handling, handling_conditions, source_reliability, information_accuracy, refusal_ground, \
-    preserved_until) FROM STDIN";
+    preserved_until, move_id) FROM STDIN";
 const NOTES_COPY: &str = "COPY case_notes (id, case_id, author_id, author_agency_id, visibility, \
     body, created_at, handling, handling_conditions, source_reliability, information_accuracy) \
     FROM STDIN";
@@ -499,6 +499,7 @@ fn encode_events(events: &[CaseEvent]) -> Vec<u8> {
             .opt_int(m.map(|m| m.information_accuracy.code().into()))
             .opt_int(e.ground.map(|g| g.code().into()))
             .opt_int(e.preserved_until.map(to_micros))
+            .opt_text(e.move_id.as_deref())
             .end_row();
     }
     rows.finish()

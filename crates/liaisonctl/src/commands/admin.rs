@@ -408,7 +408,7 @@ async fn term(ctl: &mut Ctl, command: TermCommand) -> Result<(), CliError> {
                     channel_id: channel,
                     kind: kind.code(),
                     code,
-                    title,
+                    title: title.unwrap_or_default(),
                     reference: reference.unwrap_or_default(),
                     notes: notes.unwrap_or_default(),
                 },

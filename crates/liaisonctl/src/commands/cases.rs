@@ -3,7 +3,7 @@
 use liaison_proto as pb;
 use uuid::Uuid;
 
-use super::{agency_codes, fetch_pages, is_uuid, not_found, read_text, Page};
+use super::{agency_codes, fetch_pages, is_uuid, moves, not_found, read_text, Page};
 use crate::cli::{CaseCommand, CaseTarget, MarkingArgs, Paging, PreservationArgs};
 use crate::connection::Ctl;
 use crate::error::CliError;
@@ -234,17 +234,31 @@ pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
                 .await?;
             let etag = case.etag.unwrap_or(current.etag.clone());
             let markings = markings.onto(current.markings.as_ref())?;
-            let case = ctl
-                .call(
-                    pb::UpdateCaseMarkingsRequest {
-                        id: case.id,
-                        etag,
-                        markings: Some(markings),
-                        reason: reason.unwrap_or_default(),
-                    },
-                    rpc!(cases.update_case_markings),
-                )
-                .await?;
+            let request = pb::UpdateCaseMarkingsRequest {
+                id: case.id.clone(),
+                etag: etag.clone(),
+                markings: Some(markings.clone()),
+                reason: reason.clone().unwrap_or_default(),
+            };
+            let case = match ctl.call(request, rpc!(cases.update_case_markings)).await {
+                Ok(case) => case,
+                Err(err) => {
+                    return match moves::four_eyes_rule(&err) {
+                        Some(rule) => {
+                            let proposal = pb::ProposeCaseMoveRequest {
+                                case_id: case.id,
+                                etag,
+                                action: pb::MoveAction::RelaxMarking as i32,
+                                reason: reason.unwrap_or_default(),
+                                ground: 0,
+                                markings: Some(markings),
+                            };
+                            moves::propose(ctl, &rule, proposal).await
+                        }
+                        None => Err(err),
+                    }
+                }
+            };
             ctl.out.show(
                 || json::case(&case),
                 || {
@@ -308,18 +322,29 @@ pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
             reason,
         } => {
             let (id, etag) = etag(ctl, case).await?;
-            let case = ctl
-                .call(
-                    pb::DeclineCaseRequest {
-                        id,
-                        etag,
-                        reason,
-                        ground: ground.code(),
-                    },
-                    rpc!(cases.decline_case),
-                )
-                .await?;
-            moved(ctl, "Declined", &case)
+            let request = pb::DeclineCaseRequest {
+                id: id.clone(),
+                etag: etag.clone(),
+                reason: reason.clone(),
+                ground: ground.code(),
+            };
+            match ctl.call(request, rpc!(cases.decline_case)).await {
+                Ok(case) => moved(ctl, "Declined", &case),
+                Err(err) => match moves::four_eyes_rule(&err) {
+                    Some(rule) => {
+                        let proposal = pb::ProposeCaseMoveRequest {
+                            case_id: id,
+                            etag,
+                            action: pb::MoveAction::Decline as i32,
+                            reason,
+                            ground: ground.code(),
+                            markings: None,
+                        };
+                        moves::propose(ctl, &rule, proposal).await
+                    }
+                    None => Err(err),
+                },
+            }
         }
         CaseCommand::Assign { case, to } => {
             let (id, etag) = etag(ctl, case).await?;
@@ -357,17 +382,26 @@ pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
         }
         CaseCommand::Close { case, resolution } => {
             let (id, etag) = etag(ctl, case).await?;
-            let case = ctl
-                .call(
-                    pb::CloseCaseRequest {
-                        id,
-                        resolution: resolution.code(),
-                        etag,
-                    },
-                    rpc!(cases.close_case),
-                )
-                .await?;
-            moved(ctl, "Closed", &case)
+            let request = pb::CloseCaseRequest {
+                id: id.clone(),
+                resolution: resolution.code(),
+                etag: etag.clone(),
+            };
+            match ctl.call(request, rpc!(cases.close_case)).await {
+                Ok(case) => moved(ctl, "Closed", &case),
+                Err(err) => match moves::four_eyes_rule(&err) {
+                    Some(rule) => {
+                        let proposal = pb::ProposeCaseMoveRequest {
+                            case_id: id,
+                            etag,
+                            action: pb::MoveAction::CloseNoAction as i32,
+                            ..Default::default()
+                        };
+                        moves::propose(ctl, &rule, proposal).await
+                    }
+                    None => Err(err),
+                },
+            }
         }
         CaseCommand::Reopen { case, reason } => {
             let (id, etag) = etag(ctl, case).await?;
@@ -435,6 +469,9 @@ pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
             )
         }
         CaseCommand::Notes { id, paging } => notes(ctl, id, &paging).await,
+        CaseCommand::Release { id } => moves::release(ctl, id).await,
+        CaseCommand::Approve { id, reason } => moves::decide(ctl, id, true, reason).await,
+        CaseCommand::Reject { id, reason } => moves::decide(ctl, id, false, reason).await,
         CaseCommand::Timeline { id, paging } => timeline(ctl, id, &paging).await,
     }
 }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod cases;
 pub mod directory;
+pub mod moves;
 pub mod queue;
 
 use std::collections::HashMap;

@@ -18,6 +18,21 @@ pub async fn run(ctl: &mut Ctl, command: QueueCommand) -> Result<(), CliError> {
         QueueCommand::Mine(args) => (pb::CaseView::AssignedToMe, args),
         QueueCommand::All(args) => (pb::CaseView::All, args),
         QueueCommand::Watch(args) => return watch::watch(ctl, args).await,
+        QueueCommand::Approvals {
+            mine,
+            all,
+            case_id,
+            decided,
+        } => {
+            let view = if mine {
+                pb::CaseMoveView::ProposedByMe
+            } else if all {
+                pb::CaseMoveView::All
+            } else {
+                pb::CaseMoveView::AwaitingMyApproval
+            };
+            return super::moves::list(ctl, view, case_id, decided).await;
+        }
     };
     list(ctl, view, args).await
 }

@@ -30,6 +30,8 @@ pub struct Model {
     pub refusal_ground: Option<i16>,
     /// For PRESERVATION_CONFIRMED and PRESERVATION_EXTENDED.
     pub preserved_until: Option<i64>,
+    /// For the events of a move under four eyes.
+    pub move_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

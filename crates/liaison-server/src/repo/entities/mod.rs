@@ -7,6 +7,7 @@ pub mod audit_intake;
 pub mod audit_intake_rejected;
 pub mod case;
 pub mod case_event;
+pub mod case_move;
 pub mod case_note;
 pub mod channel;
 pub mod channel_term;
