@@ -19,6 +19,7 @@ mod m20261201_000013_add_request_kinds;
 mod m20261201_000014_add_preservation_requests;
 mod m20261201_000015_create_channel_terms;
 mod m20261201_000016_create_case_moves;
+mod m20261201_000017_add_request_items_and_releases;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000014_add_preservation_requests::Migration),
             Box::new(m20261201_000015_create_channel_terms::Migration),
             Box::new(m20261201_000016_create_case_moves::Migration),
+            Box::new(m20261201_000017_add_request_items_and_releases::Migration),
         ]
     }
 }

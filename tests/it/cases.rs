@@ -793,6 +793,7 @@ async fn bad_input_names_each_bad_field(backend: Backend) {
         .cases()
         .file_referral(pb::FileReferralRequest {
             legal_basis_id: String::new(),
+            items: Vec::new(),
             preservation: None,
             kind: 0,
             markings: None,

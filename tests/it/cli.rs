@@ -29,6 +29,7 @@ crate::on_both_databases!(
     a_preservation_request_from_filing_to_the_formal_request,
     a_legal_basis_is_agreed_then_cited,
     a_four_eyes_release_and_decline,
+    a_request_is_answered_item_by_item,
 );
 
 /// What a run of liaisonctl did.
@@ -2366,6 +2367,114 @@ async fn a_four_eyes_release_and_decline(backend: Backend) {
             "CASE_EVENT_KIND_DECLINED",
         ],
         "India sees its own four eyes, and Canada's decline but not Canada's deliberation"
+    );
+    w.stop().await;
+}
+
+async fn a_request_is_answered_item_by_item(backend: Backend) {
+    let w = World::new(backend).await;
+    let officer_in = Ctl::signed_in(&w, "officer.in").await;
+    let sup_ca = Ctl::signed_in(&w, "sup.ca").await;
+    let officer_ca = Ctl::signed_in(&w, "officer.ca").await;
+    let filed = officer_in
+        .run(&[
+            "case",
+            "file",
+            "--channel",
+            &w.channel.id,
+            "--category",
+            "drugs",
+            "--priority",
+            "priority",
+            "--title",
+            "Two things",
+            "--summary",
+            "The shipment of 12 November.",
+            "--item",
+            "Subscriber of +1 604 555 0100",
+            "--item",
+            "The consignee of waybill 1234",
+        ])
+        .await
+        .ok();
+    let items = filed.stdout.clone();
+    assert!(
+        items.contains("1. Subscriber of +1 604 555 0100 — unanswered"),
+        "{items}"
+    );
+    assert!(
+        items.contains("2. The consignee of waybill 1234 — unanswered"),
+        "{items}"
+    );
+    let reference = filed.field("Reference");
+    sup_ca.run(&["case", "ack", &reference]).await.ok();
+    sup_ca
+        .run(&["case", "assign", &reference, "--to", "officer.ca"])
+        .await
+        .ok();
+    let early = officer_ca
+        .run(&["case", "close", &reference, "--resolution", "actioned"])
+        .await
+        .failed(7);
+    assert!(early.stderr.contains("items 1, 2"), "{}", early.stderr);
+    let first = officer_ca
+        .run(&[
+            "case",
+            "answer",
+            &reference,
+            "--item",
+            "1",
+            "--outcome",
+            "answered",
+            "--text",
+            "A prepaid SIM bought in Surrey, BC.",
+        ])
+        .await
+        .ok();
+    assert!(
+        first.stdout.contains("Still to answer: 2."),
+        "{}",
+        first.stdout
+    );
+    let second = officer_ca
+        .run(&[
+            "case",
+            "answer",
+            &reference,
+            "--item",
+            "2",
+            "--outcome",
+            "refused",
+            "--ground",
+            "not-available",
+            "--text",
+            "The waybill is not in the carrier's records.",
+        ])
+        .await
+        .ok();
+    assert!(second.stdout.contains("may close"), "{}", second.stdout);
+    officer_ca
+        .run(&["case", "close", &reference, "--resolution", "actioned"])
+        .await
+        .ok();
+    let shown = officer_in.run(&["case", "show", &reference]).await.ok();
+    assert!(
+        shown
+            .stdout
+            .contains("2. The consignee of waybill 1234 — refused (not-available): The waybill"),
+        "{}",
+        shown.stdout
+    );
+    let timeline = officer_in.run(&["case", "timeline", &reference]).await.ok();
+    assert!(
+        timeline.stdout.contains("item 2: refused (not-available)"),
+        "{}",
+        timeline.stdout
+    );
+    assert!(
+        timeline.stdout.contains("1 answered, 2 refused"),
+        "{}",
+        timeline.stdout
     );
     w.stop().await;
 }

@@ -284,6 +284,46 @@ async fn a_referral_waits_for_a_second_supervisor_to_release_it(backend: Backend
         .unwrap()
         .into_inner();
     assert_eq!(withdrawn.status, pb::CaseStatus::Withdrawn as i32);
+    // Withdrawn before its release, it is never Canada's.
+    let sup_ca = w.server.fresh(&w.sup_ca).await;
+    assert_code(
+        sup_ca
+            .cases()
+            .get_case(pb::GetCaseRequest {
+                id: withdrawn.id.clone(),
+            })
+            .await,
+        Code::NotFound,
+    );
+    assert!(withdrawn.released_at.is_none());
+
+    // An approval is of the case as proposed: a change since (a shared note) needs a new one.
+    let noted = w
+        .file(&sup_in, "Changed after the proposal", pb::Priority::Routine)
+        .await;
+    sup_in
+        .cases()
+        .add_note(pb::AddNoteRequest {
+            case_id: noted.id.clone(),
+            body: "The consignment number is 88-1234.".into(),
+            visibility: pb::NoteVisibility::Shared as i32,
+            markings: None,
+        })
+        .await
+        .unwrap();
+    let proposal = &moves(&sup_in, pb::CaseMoveView::ProposedByMe, &noted.id).await[0];
+    let stale = approve(&sup_in2, &proposal.id).await.unwrap_err();
+    assert_eq!(stale.code(), Code::FailedPrecondition, "{stale:?}");
+    // Rejecting someone else's proposal says why.
+    let refused = sup_in2
+        .cases()
+        .reject_case_move(pb::RejectCaseMoveRequest {
+            id: proposal.id.clone(),
+            reason: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
     w.stop().await;
 }
 
@@ -440,7 +480,10 @@ async fn declines_closes_and_relaxed_markings_take_a_second_supervisor(backend: 
         "the approver makes the move"
     );
     assert_eq!(last.reason, "No subscriber record for that number.");
-    assert_eq!(last.move_id, proposed.id);
+    assert_eq!(
+        last.move_id, "",
+        "the other side learns nothing of the deliberation"
+    );
     assert!(moves(&sup_ca2, pb::CaseMoveView::AwaitingMyApproval, "")
         .await
         .is_empty());
@@ -546,7 +589,42 @@ async fn declines_closes_and_relaxed_markings_take_a_second_supervisor(backend: 
         .await
         .expect("stricter needs no second supervisor")
         .into_inner();
-    assert_eq!(stricter.markings.unwrap().handling, pb::Handling::H3 as i32);
+    assert_eq!(
+        stricter.markings.as_ref().unwrap().handling,
+        pb::Handling::H3 as i32
+    );
+    // The relaxation was proposed on the H2 case: it is not approved onto the H3 one.
+    assert_eq!(
+        approve(&w.sup_in, &proposed.id).await.unwrap_err().code(),
+        Code::FailedPrecondition
+    );
+    w.sup_in
+        .cases()
+        .reject_case_move(pb::RejectCaseMoveRequest {
+            id: proposed.id.clone(),
+            reason: "The markings changed since; propose it again.".into(),
+        })
+        .await
+        .unwrap();
+    let proposed = w
+        .officer_in
+        .cases()
+        .propose_case_move(pb::ProposeCaseMoveRequest {
+            case_id: marked.id.clone(),
+            etag: stricter.etag.clone(),
+            action: pb::MoveAction::RelaxMarking as i32,
+            reason: "The prosecutor may use it.".into(),
+            ground: 0,
+            markings: Some(pb::Markings {
+                handling: pb::Handling::H1 as i32,
+                handling_conditions: String::new(),
+                source_reliability: pb::SourceReliability::X as i32,
+                information_accuracy: pb::InformationAccuracy::CannotBeJudged as i32,
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     approve(&w.sup_in, &proposed.id).await.unwrap();
     let now = get(&w.sup_ca, &marked.id).await.unwrap();
     assert_eq!(now.markings.unwrap().handling, pb::Handling::H1 as i32);

@@ -227,6 +227,14 @@ enum Op {
         ground: i32,
         markings: Option<pb::Markings>,
     },
+    AnswerItem {
+        case: Id,
+        stale: bool,
+        number: i32,
+        outcome: i32,
+        text: String,
+        ground: i32,
+    },
     /// Approves or rejects the move of `id`.
     DecideMove {
         id: Id,
@@ -366,6 +374,24 @@ fn op() -> impl Strategy<Value = Op> {
                     reason,
                     ground,
                     markings
+                }
+            ),
+        (
+            id(),
+            any::<bool>(),
+            prop_oneof![Just(0), Just(1), Just(2), any::<i32>()],
+            enum_value(),
+            text(),
+            enum_value()
+        )
+            .prop_map(
+                |(case, stale, number, outcome, text, ground)| Op::AnswerItem {
+                    case,
+                    stale,
+                    number,
+                    outcome,
+                    text,
+                    ground
                 }
             ),
         (id(), any::<bool>(), text()).prop_map(|(id, approve, reason)| Op::DecideMove {
@@ -549,6 +575,7 @@ impl Harness {
             } => {
                 let request = pb::FileReferralRequest {
                     legal_basis_id: String::new(),
+                    items: Vec::new(),
                     preservation: (*kind == pb::RequestKind::Preservation as i32).then(|| {
                         pb::PreservationOrder {
                             data: title.clone(),
@@ -967,6 +994,29 @@ impl Harness {
                     Seen::Nothing,
                 )
             }
+            Op::AnswerItem {
+                case,
+                stale,
+                number,
+                outcome,
+                text,
+                ground,
+            } => {
+                let case_id = self.id(case);
+                let etag = self.etag(&case_id, *stale).await;
+                let request = pb::AnswerRequestItemRequest {
+                    case_id,
+                    etag,
+                    number: *number,
+                    outcome: *outcome,
+                    answer: text.clone(),
+                    ground: *ground,
+                };
+                (
+                    code(c.cases().answer_request_item(request).await.map(|_| ())),
+                    Seen::Nothing,
+                )
+            }
             Op::DecideMove {
                 id,
                 approve,
@@ -1088,7 +1138,42 @@ fn run_properties(backend: Backend, cases: u32) {
         let world = World::new(backend).await;
         let mut cases = Vec::new();
         cases.push(world.case_in_progress("Property case A").await);
-        cases.push(world.case_in_progress("Property case B").await);
+        // A request with numbered items, in progress.
+        let mut asking = world.referral("Property case B", pb::Priority::Routine);
+        asking.items = vec![
+            "Subscriber of +1 604 555 0100".into(),
+            "Waybill 1234".into(),
+        ];
+        let filed = world
+            .officer_in
+            .cases()
+            .file_referral(asking)
+            .await
+            .expect("file with items")
+            .into_inner();
+        let acked = world
+            .sup_ca
+            .cases()
+            .acknowledge_case(pb::AcknowledgeCaseRequest {
+                id: filed.id,
+                etag: filed.etag,
+            })
+            .await
+            .expect("acknowledge")
+            .into_inner();
+        cases.push(
+            world
+                .sup_ca
+                .cases()
+                .assign_case(pb::AssignCaseRequest {
+                    id: acked.id,
+                    etag: acked.etag,
+                    assignee_id: world.officer_ca.user_id.clone(),
+                })
+                .await
+                .expect("assign")
+                .into_inner(),
+        );
         cases.push(
             world
                 .file(&world.officer_in, "Property case C", pb::Priority::Urgent)
@@ -1180,7 +1265,7 @@ fn run_properties(backend: Backend, cases: u32) {
             if !skipped {
                 // Reads that fetch the current etag first add their own entries.
                 let helper_reads = match &op {
-                    Op::Acknowledge { stale: false, .. } | Op::MarkCase { stale: false, .. } | Op::ProposeMove { stale: false, .. } | Op::Preservation { .. } | Op::Decline { .. } | Op::Assign { .. } | Op::Close { .. } | Op::Withdraw { .. } => 1,
+                    Op::Acknowledge { stale: false, .. } | Op::MarkCase { stale: false, .. } | Op::ProposeMove { stale: false, .. } | Op::AnswerItem { stale: false, .. } | Op::Preservation { .. } | Op::Decline { .. } | Op::Assign { .. } | Op::Close { .. } | Op::Withdraw { .. } => 1,
                     _ => 0,
                 };
                 prop_assert_eq!(calls_recorded, 1 + helper_reads, "{:?} {:?}: one entry per call, or one count in a summary", who, op);

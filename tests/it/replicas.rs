@@ -219,6 +219,7 @@ async fn three_replicas_keep_one_gap_free_chain() {
                     0 => {
                         let request = pb::FileReferralRequest {
                             legal_basis_id: String::new(),
+                            items: Vec::new(),
                             preservation: None,
                             kind: 0,
                             markings: None,
@@ -383,6 +384,7 @@ async fn a_killed_sealer_loses_nothing_acknowledged() {
                 let replica = &channels[(worker + round) % channels.len()];
                 let request = pb::FileReferralRequest {
                     legal_basis_id: String::new(),
+                    items: Vec::new(),
                     preservation: None,
                     kind: 0,
                     markings: None,

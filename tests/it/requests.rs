@@ -13,6 +13,7 @@ on_both_databases!(
     a_request_is_declined_on_a_ground_from_the_closed_list,
     a_preservation_request_lives_its_whole_life,
     an_unanswered_preservation_lapses_exactly_once,
+    a_request_is_answered_item_by_item,
 );
 
 async fn file_kind(w: &World, title: &str, kind: pb::RequestKind) -> pb::Case {
@@ -504,6 +505,208 @@ async fn an_unanswered_preservation_lapses_exactly_once(backend: Backend) {
                 etag: lapsed.etag.clone(),
                 formal_request: "too late".into(),
             })
+            .await,
+        Code::FailedPrecondition,
+    );
+    w.stop().await;
+}
+
+async fn a_request_is_answered_item_by_item(backend: Backend) {
+    let w = World::new(backend).await;
+    let asking = |items: Vec<String>, kind: pb::RequestKind| {
+        let mut request = w.referral("Two things, please", pb::Priority::Priority);
+        request.items = items;
+        request.kind = kind as i32;
+        let mut cases = w.officer_in.cases();
+        async move { cases.file_referral(request).await }
+    };
+    let field = |status: tonic::Status| {
+        status.get_details_bad_request().unwrap().field_violations[0]
+            .field
+            .clone()
+    };
+    let two = || {
+        vec![
+            "Subscriber of +1 604 555 0100 in November 2026".to_string(),
+            "The consignee named on waybill 1234".to_string(),
+        ]
+    };
+    assert_eq!(
+        field(
+            asking(two(), pb::RequestKind::Spontaneous)
+                .await
+                .unwrap_err()
+        ),
+        "items"
+    );
+    assert_eq!(
+        field(
+            asking(vec!["x".into(); 51], pb::RequestKind::Request)
+                .await
+                .unwrap_err()
+        ),
+        "items"
+    );
+    assert_eq!(
+        field(
+            asking(vec![String::new()], pb::RequestKind::Request)
+                .await
+                .unwrap_err()
+        ),
+        "items[0]"
+    );
+    let case = asking(two(), pb::RequestKind::Request)
+        .await
+        .unwrap()
+        .into_inner();
+    let numbers: Vec<i32> = case.items.iter().map(|i| i.number).collect();
+    assert_eq!(numbers, [1, 2]);
+    assert!(case.items.iter().all(|i| i.outcome == 0));
+
+    let case = w
+        .sup_ca
+        .cases()
+        .acknowledge_case(pb::AcknowledgeCaseRequest {
+            id: case.id,
+            etag: case.etag,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let case = w
+        .sup_ca
+        .cases()
+        .assign_case(pb::AssignCaseRequest {
+            id: case.id,
+            etag: case.etag,
+            assignee_id: "officer.ca".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let close = |c: &pb::Case| pb::CloseCaseRequest {
+        id: c.id.clone(),
+        etag: c.etag.clone(),
+        resolution: pb::Resolution::Actioned as i32,
+    };
+    let refused = w
+        .officer_ca
+        .cases()
+        .close_case(close(&case))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(refused.message().contains("items 1, 2"), "{refused:?}");
+
+    let answer =
+        |c: &pb::Case, number: i32, outcome: pb::ItemOutcome, ground: pb::RefusalGround| {
+            pb::AnswerRequestItemRequest {
+                case_id: c.reference.clone(),
+                etag: c.etag.clone(),
+                number,
+                outcome: outcome as i32,
+                answer: "Registered to a shell company in Surrey, BC.".into(),
+                ground: ground as i32,
+            }
+        };
+    use pb::ItemOutcome::{Answered, Refused};
+    use pb::RefusalGround::{NotAvailable, Unspecified};
+    for (request, bad) in [
+        (answer(&case, 3, Answered, Unspecified), "number"),
+        (answer(&case, 2, Refused, Unspecified), "ground"),
+        (answer(&case, 1, Answered, NotAvailable), "ground"),
+    ] {
+        let status = w
+            .officer_ca
+            .cases()
+            .answer_request_item(request)
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(field(status), bad);
+    }
+    // The requesting side does not answer its own request.
+    assert_code(
+        w.officer_in
+            .cases()
+            .answer_request_item(answer(&case, 1, Answered, Unspecified))
+            .await,
+        Code::PermissionDenied,
+    );
+    let case = w
+        .officer_ca
+        .cases()
+        .answer_request_item(answer(&case, 1, Answered, Unspecified))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(case.items[0].outcome, Answered as i32);
+    assert_eq!(case.items[0].answered_by, w.officer_ca.user_id);
+    let refused = w
+        .officer_ca
+        .cases()
+        .close_case(close(&case))
+        .await
+        .unwrap_err();
+    assert!(refused.message().contains("item 2 "), "{refused:?}");
+    let case = w
+        .sup_ca
+        .cases()
+        .answer_request_item(answer(&case, 2, Refused, NotAvailable))
+        .await
+        .unwrap()
+        .into_inner();
+    let closed = w
+        .officer_ca
+        .cases()
+        .close_case(close(&case))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(closed.status, pb::CaseStatus::Closed as i32);
+
+    // The requester reads each outcome, and the resolution sums them up.
+    let seen = w
+        .officer_in
+        .cases()
+        .get_case(pb::GetCaseRequest {
+            id: closed.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(seen.items[1].outcome, Refused as i32);
+    assert_eq!(seen.items[1].ground, NotAvailable as i32);
+    let events = w
+        .officer_in
+        .cases()
+        .list_case_events(pb::ListCaseEventsRequest {
+            case_id: closed.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    let answered: Vec<i32> = events
+        .iter()
+        .filter(|e| e.kind == pb::CaseEventKind::ItemAnswered as i32)
+        .map(|e| e.item_number)
+        .collect();
+    assert_eq!(answered, [1, 2]);
+    let last = events.last().unwrap();
+    assert_eq!(last.kind, pb::CaseEventKind::Closed as i32);
+    assert_eq!(last.reason, "items: 1 answered, 2 refused (NOT_AVAILABLE)");
+    // Once closed, answers stop.
+    assert_code(
+        w.sup_ca
+            .cases()
+            .answer_request_item(answer(
+                &closed,
+                1,
+                pb::ItemOutcome::PartlyAnswered,
+                Unspecified,
+            ))
             .await,
         Code::FailedPrecondition,
     );

@@ -133,6 +133,7 @@ async fn the_service_runs_as_a_role_that_cannot_rewrite_history() {
     let case = cases
         .file_referral(pb::FileReferralRequest {
             legal_basis_id: String::new(),
+            items: Vec::new(),
             preservation: None,
             kind: 0,
             markings: None,

@@ -140,6 +140,12 @@ impl CaseService for Echo {
     ) -> Answer<pb::Case> {
         Ok(Response::new(stored(&r.into_inner().id)))
     }
+    async fn answer_request_item(
+        &self,
+        r: Request<pb::AnswerRequestItemRequest>,
+    ) -> Answer<pb::Case> {
+        Ok(Response::new(stored(&r.into_inner().case_id)))
+    }
     async fn propose_case_move(
         &self,
         r: Request<pb::ProposeCaseMoveRequest>,

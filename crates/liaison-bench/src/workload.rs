@@ -296,6 +296,7 @@ impl Person {
                 kind: pb::RequestKind::Request as i32,
                 preservation: None,
                 legal_basis_id: String::new(),
+                items: Vec::new(),
                 summary: "Parcel routed through a freight forwarder with a declared value far \
                           below its weight; the consignee's address matches earlier seizures. \
                           Requesting checks on the forwarder and the consignee's accounts."

@@ -14,3 +14,6 @@ pub const MAX_ID_CHARS: usize = 64;
 pub const MIN_USERNAME_CHARS: usize = 3;
 /// A SHA-256 digest written in hex.
 pub const SHA256_HEX_CHARS: usize = 64;
+
+/// How many numbered items a request may carry.
+pub const MAX_REQUEST_ITEMS: usize = 50;

@@ -119,7 +119,36 @@ coded_enum!(EventKind {
     MoveApproved = 19 => "MOVE_APPROVED",
     // It was rejected, or withdrawn by its proposer.
     MoveRejected = 20 => "MOVE_REJECTED",
+    // An item of a request was answered, partly answered or refused.
+    ItemAnswered = 21 => "ITEM_ANSWERED",
 });
+
+coded_enum!(
+    /// How a numbered item of a request was answered.
+    ItemOutcome {
+        Answered = 1 => "ANSWERED",
+        PartlyAnswered = 2 => "PARTLY_ANSWERED",
+        Refused = 3 => "REFUSED",
+    }
+);
+
+/// One numbered thing a request asks for, and its answer once given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestItem {
+    pub number: i32,
+    pub text: String,
+    pub answer: Option<ItemAnswer>,
+}
+
+/// An item's answer: its outcome, the answer or the refusal's reasons, the ground of a refusal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemAnswer {
+    pub outcome: ItemOutcome,
+    pub text: String,
+    pub ground: Option<RefusalGround>,
+    pub by: UserId,
+    pub at: Timestamp,
+}
 
 coded_enum!(
     /// What a referral is: a request, which is owed an answer, or information the provider gives
@@ -440,6 +469,8 @@ pub struct CaseMove {
     /// For RELAX_MARKING: the markings to set.
     pub markings: Option<Markings>,
     pub decision: Option<Decided>,
+    /// The version of the case it was proposed on: it is made only on that version.
+    pub case_version: Option<i64>,
 }
 
 impl CaseMove {
@@ -738,10 +769,20 @@ pub struct Case {
     pub preservation: Option<Preservation>,
     /// The agreed legal basis the referral cites, if it cites one.
     pub legal_basis_id: Option<TermId>,
+    /// A request's numbered items, in order; empty for the others.
+    pub items: Vec<RequestItem>,
+    /// When the receiving agency could first see it: at filing, or at its release under a
+    /// four-eyes rule. None while held, and forever for a referral withdrawn before release.
+    pub released_at: Option<Timestamp>,
     pub version: i64,
 }
 
 impl Case {
+    /// Whether the receiving agency may know of it: once released.
+    pub fn is_released(&self) -> bool {
+        self.released_at.is_some()
+    }
+
     pub fn etag(&self) -> String {
         etag(self.id.as_str(), self.version)
     }
@@ -800,9 +841,10 @@ pub struct CaseEvent {
     pub preserved_until: Option<Timestamp>,
     /// Set for events about an INTERNAL note: only this agency sees the event.
     pub visible_to_agency_id: Option<AgencyId>,
-    /// For MOVE_PROPOSED, MOVE_APPROVED and MOVE_REJECTED, and the move an approval made: the
-    /// proposed move.
+    /// For MOVE_PROPOSED, MOVE_APPROVED and MOVE_REJECTED: the proposed move.
     pub move_id: Option<MoveId>,
+    /// For ITEM_ANSWERED: the item.
+    pub item_number: Option<i32>,
 }
 
 /// Who recorded a case event.
@@ -846,6 +888,7 @@ impl CaseEvent {
             preserved_until: None,
             visible_to_agency_id: None,
             move_id: None,
+            item_number: None,
         }
     }
 }
@@ -904,6 +947,8 @@ pub mod fixtures {
             decline_ground: None,
             preservation: None,
             legal_basis_id: None,
+            items: Vec::new(),
+            released_at: Some(t),
             version: 1,
         }
     }

@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::names::{
     AccuracyArg, CategoryArg, ChannelStatusArg, GroundArg, HandlingArg, KindArg, OrderArg,
-    OutcomeArg, PriorityArg, ResolutionArg, RoleArg, SourceArg, StatusArg, TermKindArg, ViewArg,
+    OutcomeArg, OutcomeOfItemArg, PriorityArg, ResolutionArg, RoleArg, SourceArg, StatusArg,
+    TermKindArg, ViewArg,
 };
 use crate::output::Format;
 
@@ -253,6 +254,10 @@ pub enum CaseCommand {
         /// directory terms CHANNEL` lists them); required of a request once the channel agreed any
         #[arg(long, value_name = "CODE")]
         basis: Option<String>,
+        /// A numbered item the request asks for ("subscriber of +1 604 555 0100"); repeat for
+        /// each, in order. Each is answered or refused before the case closes
+        #[arg(long = "item", value_name = "TEXT")]
+        items: Vec<String>,
     },
     /// Release a referral waiting for release (PENDING_RELEASE -> FILED): a second supervisor
     /// of your agency approves its RELEASE; its filer asks again after a proposal lapsed
@@ -282,6 +287,23 @@ pub enum CaseCommand {
     },
     /// Acknowledge a filed case (receiving supervisor): FILED -> ACKNOWLEDGED
     Ack(CaseTarget),
+    /// Answer, partly answer or refuse one numbered item of a request (assignee or receiving
+    /// supervisor); every item needs one before the case closes
+    Answer {
+        #[command(flatten)]
+        case: CaseTarget,
+        /// The item's number
+        #[arg(long = "item", value_name = "N")]
+        number: i32,
+        #[arg(long, value_enum)]
+        outcome: OutcomeOfItemArg,
+        /// For a refusal, the ground (EU Directive 2023/977 Art. 6)
+        #[arg(long, value_enum)]
+        ground: Option<GroundArg>,
+        /// The answer, or the refusal's reasons (shared with both agencies)
+        #[arg(long)]
+        text: String,
+    },
     /// Decline a filed request (receiving supervisor): FILED -> DECLINED
     Decline {
         #[command(flatten)]

@@ -99,6 +99,15 @@ pub fn case(c: &pb::Case) -> Value {
             })),
         })),
         "legal_basis_id": c.legal_basis_id,
+        "items": c.items.iter().map(|i| json!({
+            "number": i.number,
+            "text": i.text,
+            "outcome": proto_name::<pb::ItemOutcome>(i.outcome),
+            "answer": i.answer,
+            "ground": proto_name::<pb::RefusalGround>(i.ground),
+            "answered_by": i.answered_by,
+            "answered_at": ts(i.answered_at.as_ref()),
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -144,6 +153,8 @@ pub fn event(e: &pb::CaseEvent) -> Value {
         "markings": markings(e.markings.as_ref()),
         "ground": proto_name::<pb::RefusalGround>(e.ground),
         "preserved_until": ts(e.preserved_until.as_ref()),
+        "move_id": e.move_id,
+        "item_number": e.item_number,
     })
 }
 

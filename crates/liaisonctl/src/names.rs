@@ -43,6 +43,7 @@ proto_enum! {
     pb::PreservationStatus => "PRESERVATION_STATUS_",
     pb::TermKind => "TERM_KIND_",
     pb::MoveAction => "MOVE_ACTION_",
+    pb::ItemOutcome => "ITEM_OUTCOME_",
     pb::MoveStatus => "MOVE_STATUS_",
     pb::TermStatus => "TERM_STATUS_",
 }
@@ -110,6 +111,16 @@ friendly_enum! {
         Fraud => Fraud,
         /// Cybercrime, breaches, digital fraud
         Cyber => Cyber,
+    }
+}
+
+friendly_enum! {
+    /// How an item of a request was answered.
+    OutcomeOfItemArg => pb::ItemOutcome {
+        Answered => Answered,
+        PartlyAnswered => PartlyAnswered,
+        /// Refused on a --ground from the closed list
+        Refused => Refused,
     }
 }
 

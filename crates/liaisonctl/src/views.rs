@@ -272,6 +272,9 @@ pub fn case_fields(out: &Output, viewer: &Viewer<'_>, c: &pb::Case, basis: Optio
             fields.push(("Formal request", clean(&order.formal_request)));
         }
     }
+    if !c.items.is_empty() {
+        fields.push(("Items", items_text(c)));
+    }
     if c.decline_ground != 0 {
         fields.push((
             "Declined on",
@@ -294,6 +297,31 @@ pub fn case_fields(out: &Output, viewer: &Viewer<'_>, c: &pb::Case, basis: Optio
     fields.push(("Etag", c.etag.clone()));
     fields.push(("Summary", clean_block(&c.summary)));
     out.fields(&fields)
+}
+
+/// A request's items, one a line: "2. waybill 1234 — refused (not-available): reasons".
+fn items_text(c: &pb::Case) -> String {
+    c.items
+        .iter()
+        .map(|i| {
+            let outcome = match (i.outcome, i.ground) {
+                (0, _) => "unanswered".to_string(),
+                (outcome, 0) => friendly::<pb::ItemOutcome>(outcome),
+                (outcome, ground) => format!(
+                    "{} ({})",
+                    friendly::<pb::ItemOutcome>(outcome),
+                    friendly::<pb::RefusalGround>(ground)
+                ),
+            };
+            let answer = if i.answer.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", clean(&i.answer))
+            };
+            format!("{}. {} — {outcome}{answer}", i.number, clean(&i.text))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Who made an event: their agency, marked when it was the viewer; the service for its own.
@@ -324,7 +352,22 @@ fn change(e: &pb::CaseEvent) -> String {
 fn detail(viewer: &Viewer<'_>, e: &pb::CaseEvent) -> String {
     match pb::CaseEventKind::try_from(e.kind) {
         Ok(pb::CaseEventKind::Assigned) => format!("to {}", viewer.person(&e.assignee_id)),
+        Ok(pb::CaseEventKind::Closed) if !e.reason.is_empty() => {
+            format!("{}; {}", friendly::<pb::Resolution>(e.resolution), e.reason)
+        }
         Ok(pb::CaseEventKind::Closed) => friendly::<pb::Resolution>(e.resolution),
+        Ok(pb::CaseEventKind::ItemAnswered) => {
+            let outcome = e.reason.to_ascii_lowercase().replace('_', "-");
+            if e.ground == 0 {
+                format!("item {}: {outcome}", e.item_number)
+            } else {
+                format!(
+                    "item {}: {outcome} ({})",
+                    e.item_number,
+                    friendly::<pb::RefusalGround>(e.ground)
+                )
+            }
+        }
         Ok(pb::CaseEventKind::NoteAdded) => format!("note {}", e.note_id),
         Ok(
             pb::CaseEventKind::PreservationConfirmed

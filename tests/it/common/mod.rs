@@ -429,6 +429,7 @@ impl World {
     pub fn referral(&self, title: &str, priority: pb::Priority) -> pb::FileReferralRequest {
         pb::FileReferralRequest {
             legal_basis_id: String::new(),
+            items: Vec::new(),
             preservation: None,
             kind: 0,
             markings: None,

@@ -584,6 +584,8 @@ pub fn generate(
         decline_ground: None,
         preservation: None,
         legal_basis_id: None,
+        items: Vec::new(),
+        released_at: Some(from_micros(filed_at)),
         version: t.version,
     };
     let request_id = t.rng.uuid_v4().to_string();

@@ -6,16 +6,19 @@ use super::{convert, watch, Api};
 use crate::authz::CaseScope;
 use crate::domain::call::Call;
 use crate::domain::cases::{self, CaseFilter, CaseListing, NewReferral, TimelinePage};
+use crate::domain::items::Reply;
 use crate::domain::lifecycle::Move;
 use crate::domain::moves::{self, Decision as MoveDecision, MoveListing, Proposal};
 use crate::domain::paging;
 use crate::domain::preservation::PreservationMove;
 use crate::domain::watch as watch_domain;
 use crate::error::AppResult;
-use crate::limits::{MAX_ID_CHARS, MAX_NAME_CHARS, MAX_TEXT_CHARS};
+use crate::limits::{
+    MAX_ID_CHARS, MAX_NAME_CHARS, MAX_REASON_CHARS, MAX_REQUEST_ITEMS, MAX_TEXT_CHARS,
+};
 use crate::model::{
-    Case, CaseId, CaseOrder, CaseStatus, CaseView, Category, Markings, MoveAction, MoveId, NoteId,
-    NoteVisibility, Priority, RefusalGround, RequestKind, Resolution, TermId,
+    Case, CaseId, CaseOrder, CaseStatus, CaseView, Category, ItemOutcome, Markings, MoveAction,
+    MoveId, NoteId, NoteVisibility, Priority, RefusalGround, RequestKind, Resolution, TermId,
 };
 use crate::pb::{self, case_service_server::CaseService};
 use crate::state::AppState;
@@ -57,6 +60,26 @@ impl TryFrom<&pb::FileReferralRequest> for NewReferral {
             (None, _) => None,
         };
         let legal_basis_id = v.check("legal_basis_id", validate::optional_uuid(&m.legal_basis_id));
+        if !m.items.is_empty() && kind != RequestKind::Request {
+            v.add("items", "only a REQUEST has numbered items");
+        }
+        if m.items.len() > MAX_REQUEST_ITEMS {
+            v.add(
+                "items",
+                format!("at most {MAX_REQUEST_ITEMS} items; put the rest in the summary"),
+            );
+        }
+        let items: Vec<String> = m
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                v.check(
+                    &format!("items[{i}]"),
+                    validate::text(text, 1, MAX_REASON_CHARS, true),
+                )
+            })
+            .collect();
         v.finish()?;
         Ok(NewReferral {
             request_id,
@@ -69,6 +92,7 @@ impl TryFrom<&pb::FileReferralRequest> for NewReferral {
             kind,
             preservation,
             legal_basis_id: legal_basis_id.map(TermId::from),
+            items,
         })
     }
 }
@@ -610,6 +634,60 @@ impl CaseService for Api {
                 &etag,
                 checked(markings)?,
                 why,
+            )
+            .await?;
+            Ok(convert::case(case, self.state.clock.now()))
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn answer_request_item(
+        &self,
+        request: Request<pb::AnswerRequestItemRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let started = self.begin(request, "CaseService/AnswerRequestItem").await;
+        let result = async {
+            let scope = &started.case_worker()?;
+            let m = &started.message;
+            started.call.concerns("case", &m.case_id);
+            let mut v = Violations::new();
+            let case_id = v.check("case_id", validate::case_key(&m.case_id));
+            let etag = v.check("etag", validate::text(&m.etag, 1, MAX_ID_CHARS, false));
+            if m.number < 1 {
+                v.add("number", "must be an item's number, from 1");
+            }
+            let outcome =
+                convert::required_enum(&mut v, "outcome", m.outcome, ItemOutcome::from_code);
+            let answer = v.check("answer", validate::text(&m.answer, 1, MAX_TEXT_CHARS, true));
+            let ground =
+                convert::optional_enum(&mut v, "ground", m.ground, RefusalGround::from_code);
+            match (outcome, ground) {
+                (Some(ItemOutcome::Refused), None) if m.ground == 0 => v.add(
+                    "ground",
+                    "is required to refuse an item: one of the closed list (EU Directive \
+                     2023/977 Art. 6)",
+                ),
+                (Some(ItemOutcome::Answered | ItemOutcome::PartlyAnswered), Some(_)) => {
+                    v.add("ground", "is only for a REFUSED item")
+                }
+                _ => {}
+            }
+            v.finish()?;
+            let reply = Reply {
+                number: m.number,
+                outcome: checked(outcome)?,
+                text: answer,
+                ground,
+            };
+            let case = cases::answer_item(
+                &self.state,
+                &started.call,
+                scope,
+                &CaseId::from(case_id.as_str()),
+                &etag,
+                reply,
             )
             .await?;
             Ok(convert::case(case, self.state.clock.now()))

@@ -7,8 +7,8 @@ use crate::domain::moves::MoveView;
 use crate::limits::MAX_REASON_CHARS;
 use crate::model::{
     Agency, Case, CaseEvent, ChannelTerm, Decided, Handling, InformationAccuracy, Markings, Note,
-    PreservationOrder, RefusalGround, Resolution, RoleChange, Roles, SourceReliability, Timestamp,
-    User,
+    PreservationOrder, RefusalGround, RequestItem, Resolution, RoleChange, Roles,
+    SourceReliability, Timestamp, User,
 };
 use crate::pb;
 use crate::validate::{self, Violations};
@@ -193,6 +193,25 @@ pub fn case(c: Case, now: Timestamp) -> pb::Case {
             superseded_by: p.superseded_by.unwrap_or_default(),
         }),
         legal_basis_id: c.legal_basis_id.map(String::from).unwrap_or_default(),
+        items: c.items.into_iter().map(request_item).collect(),
+        released_at: optional_timestamp(c.released_at),
+    }
+}
+
+fn request_item(i: RequestItem) -> pb::RequestItem {
+    let a = i.answer;
+    pb::RequestItem {
+        number: i.number,
+        text: i.text,
+        outcome: a.as_ref().map_or(0, |a| a.outcome.code()).into(),
+        answer: a.as_ref().map(|a| a.text.clone()).unwrap_or_default(),
+        ground: a
+            .as_ref()
+            .and_then(|a| a.ground)
+            .map_or(0, RefusalGround::code)
+            .into(),
+        answered_by: a.as_ref().map(|a| a.by.to_string()).unwrap_or_default(),
+        answered_at: a.map(|a| timestamp(a.at)),
     }
 }
 
@@ -371,6 +390,7 @@ pub fn event(e: CaseEvent) -> pb::CaseEvent {
         ground: e.ground.map_or(0, RefusalGround::code).into(),
         preserved_until: optional_timestamp(e.preserved_until),
         move_id: e.move_id.map(String::from).unwrap_or_default(),
+        item_number: e.item_number.unwrap_or_default(),
     }
 }
 

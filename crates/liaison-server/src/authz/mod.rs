@@ -21,8 +21,8 @@
 
 use crate::error::{AppError, AppResult};
 use crate::model::{
-    AgencyId, Case, CaseEvent, CaseMove, CaseStatus, CaseView, Channel, ChannelStatus, ChannelTerm,
-    Note, Principal, Role, RoleChange, TermStatus, UserId,
+    AgencyId, Case, CaseEvent, CaseMove, CaseView, Channel, ChannelStatus, ChannelTerm, Note,
+    Principal, Role, RoleChange, TermStatus, UserId,
 };
 
 pub const CASE_NOT_FOUND: AppError = AppError::NotFound("case not found");
@@ -75,7 +75,8 @@ impl CaseParty {
 
 /// One part of a scope: cases whose every listed party is the given agency or user. A part that
 /// reaches a case through its receiving side (its receiving agency, or its assignee) admits it
-/// only once it is released: a PENDING_RELEASE referral is its originating agency's alone.
+/// only once it is released: a referral held for release (PENDING_RELEASE, or withdrawn before
+/// its release) is its originating agency's alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopePart(Vec<(CaseParty, String)>);
 
@@ -89,7 +90,7 @@ impl ScopePart {
         &self.0
     }
 
-    /// Whether the part admits only released cases (any status but PENDING_RELEASE).
+    /// Whether the part admits only cases released to the receiving agency.
     pub fn released_only(&self) -> bool {
         self.0
             .iter()
@@ -97,7 +98,7 @@ impl ScopePart {
     }
 
     pub fn admits(&self, case: &Case) -> bool {
-        (!self.released_only() || case.status != CaseStatus::PendingRelease)
+        (!self.released_only() || case.is_released())
             && self
                 .0
                 .iter()
@@ -209,6 +210,8 @@ pub enum CaseAction {
     Supersede,
     /// Asks for a PENDING_RELEASE referral's release: the originating side's.
     Release,
+    /// Answers an item of a request: the receiving side's, as closing is.
+    AnswerItem,
 }
 
 /// Who may do each action to a case they can see, as the service explains a refusal.
@@ -241,6 +244,9 @@ fn who_may(action: CaseAction) -> &'static str {
         CaseAction::Release => {
             "only the filer or an originating supervisor may ask for a referral's release"
         }
+        CaseAction::AnswerItem => {
+            "only the assignee or a receiving supervisor may answer the items of a request"
+        }
     }
 }
 
@@ -255,9 +261,10 @@ fn allows(p: &Principal, case: &Case, action: CaseAction) -> bool {
         CaseAction::Acknowledge | CaseAction::Decline | CaseAction::Assign | CaseAction::Reopen => {
             receiving_supervisor
         }
-        CaseAction::RequestInformation | CaseAction::Close | CaseAction::Preserve => {
-            assignee || receiving_supervisor
-        }
+        CaseAction::RequestInformation
+        | CaseAction::Close
+        | CaseAction::Preserve
+        | CaseAction::AnswerItem => assignee || receiving_supervisor,
         CaseAction::ProvideInformation
         | CaseAction::Withdraw
         | CaseAction::Mark
@@ -331,12 +338,21 @@ impl Unchecked<Case> {
         self.0.id.as_str()
     }
 
-    /// The case's originating and receiving agencies.
+    /// The case's parties as the audit log records them: its originating and receiving
+    /// agencies, or only the originating one while the referral is not released.
     pub fn parties(&self) -> (&str, &str) {
-        (
-            self.0.originating_agency_id.as_str(),
-            self.0.receiving_agency_id.as_str(),
-        )
+        let originating = self.0.originating_agency_id.as_str();
+        if self.0.is_released() {
+            (originating, self.0.receiving_agency_id.as_str())
+        } else {
+            (originating, originating)
+        }
+    }
+
+    /// Whether `agency_id` may not even learn that the case exists: it is not released, and the
+    /// agency is not its originator.
+    pub fn hidden_from(&self, agency_id: &str) -> bool {
+        !self.0.is_released() && self.0.originating_agency_id != agency_id
     }
 }
 

@@ -132,12 +132,16 @@ impl Call {
 
     /// The call concerns this case: its parties' auditors will see the entry.
     pub fn concerns_case(&self, case: &Case) {
+        let originating = case.originating_agency_id.as_str();
+        // A referral not yet released is its originating agency's alone, in the log too.
+        let receiving = if case.is_released() {
+            case.receiving_agency_id.as_str()
+        } else {
+            originating
+        };
         self.concerns_case_for(
             case.id.as_str(),
-            (
-                case.originating_agency_id.as_str(),
-                case.receiving_agency_id.as_str(),
-            ),
+            (originating, receiving),
             Some(case.markings.handling),
         );
     }
@@ -399,6 +403,11 @@ pub async fn audit_deliveries(
     for (case, only_agency) in reads {
         let parties = match only_agency {
             Some(agency) => (agency.to_string(), agency.to_string()),
+            // Only the originator's watchers receive a referral before its release.
+            None if !case.is_released() => (
+                case.originating_agency_id.to_string(),
+                case.originating_agency_id.to_string(),
+            ),
             None => (
                 case.originating_agency_id.to_string(),
                 case.receiving_agency_id.to_string(),

@@ -12,11 +12,11 @@ use crate::domain::lifecycle::{self, Move};
 use crate::domain::markings::{self, MarkingsRequest};
 use crate::domain::paging;
 use crate::domain::preservation::{self, PreservationMove};
-use crate::domain::{moves, terms};
+use crate::domain::{items, moves, terms};
 use crate::error::{AppError, AppResult};
 use crate::model::{
     AgencyId, Case, CaseEvent, CaseId, CaseOrder, CaseStatus, CaseView, Category, ChannelId,
-    ChannelStatus, EventActor, EventId, EventKind, Markings, MoveAction, MoveId, Note, NoteId,
+    ChannelStatus, EventActor, EventId, EventKind, ItemAnswer, Markings, MoveAction, Note, NoteId,
     NoteVisibility, Preservation, PreservationOrder, PreservationStatus, Priority, RequestKind,
     Resolution, Role, Rule, Rules, TermId, Timestamp,
 };
@@ -38,16 +38,23 @@ pub struct NewReferral {
     pub preservation: Option<PreservationOrder>,
     /// The agreed legal basis cited (see [`terms::cited_basis`]).
     pub legal_basis_id: Option<TermId>,
+    /// What a REQUEST asks for, item by item.
+    pub items: Vec<String>,
 }
 
-/// A new event of `case`, recorded by `actor` now.
+/// A new event of `case`, recorded by `actor` now. Until the referral is released, only its
+/// originating agency sees its events: the receiving side's timeline begins with the release.
 pub(crate) fn event(
     case: &Case,
     kind: EventKind,
     actor: EventActor<'_>,
     at: Timestamp,
 ) -> CaseEvent {
-    CaseEvent::new(EventId::generate(), case.id.clone(), kind, actor, at)
+    let mut ev = CaseEvent::new(EventId::generate(), case.id.clone(), kind, actor, at);
+    if !case.is_released() {
+        ev.visible_to_agency_id = Some(case.originating_agency_id.clone());
+    }
+    ev
 }
 
 /// Loads a case, named by its id or its reference (see [`crate::validate::case_key`]), and checks
@@ -66,18 +73,14 @@ pub(crate) async fn load(
         repo::cases::find(tx, id).await?
     };
     let case = found.ok_or(CASE_NOT_FOUND)?;
-    call.concerns_unchecked_case(&case);
+    // Someone the referral is not released to learns nothing of it, not even in their agency's
+    // audit view: the entry names the case as they named it.
+    if !case.hidden_from(scope.agency_id().as_str()) {
+        call.concerns_unchecked_case(&case);
+    }
     let permit = authz::authorize(scope, case, action)?;
     call.touches_marked(permit.case().markings.handling);
-    hide_unreleased(call, permit.case());
     Ok(permit)
-}
-
-/// A referral waiting for release is its originating agency's alone, in the audit log too.
-fn hide_unreleased(call: &Call, case: &Case) {
-    if case.status == CaseStatus::PendingRelease {
-        call.concerns_case_within(case, case.originating_agency_id.as_str());
-    }
 }
 
 /// Files a referral to the other agency of an ACTIVE channel. Filing again with a request id the
@@ -127,7 +130,8 @@ async fn replay(
         && markings_as_filed.is_none_or(|m| *m == new.markings)
         && case.kind == new.kind
         && case.preservation.as_ref().map(|p| &p.order) == new.preservation.as_ref()
-        && case.legal_basis_id == new.legal_basis_id;
+        && case.legal_basis_id == new.legal_basis_id
+        && case.items.iter().map(|i| &i.text).eq(new.items.iter());
     if !same {
         return Err(AppError::invalid(
             "request_id",
@@ -230,20 +234,17 @@ async fn file_once(
             superseded_by: None,
         }),
         legal_basis_id,
+        items: items::numbered(new.items.clone()),
+        released_at: (!held).then_some(now),
         version: 1,
     };
     call.concerns_case(&case);
-    hide_unreleased(call, &case);
     repo::cases::insert(tx, &case, &new.request_id).await?;
     let mut filed = event(&case, EventKind::Filed, p.as_actor(), now);
     filed.to_status = Some(case.status);
+    work.record_event(filed);
     if held {
-        // The receiving side's timeline begins with the release.
-        filed.visible_to_agency_id = Some(case.originating_agency_id.clone());
-        work.record_event(filed);
         moves::propose_release(&mut work, &case, p, now).await?;
-    } else {
-        work.record_event(filed);
     }
     work.commit().await?;
     Ok(case)
@@ -382,7 +383,7 @@ pub async fn transition(
         other => other,
     };
     check_rules(tx, case, &mv).await?;
-    let next = make_move(&mut work, &permit, scope.principal().as_actor(), &mv, None).await?;
+    let next = make_move(&mut work, &permit, scope.principal().as_actor(), &mv).await?;
     work.commit().await?;
     Ok(next)
 }
@@ -431,13 +432,12 @@ pub(crate) fn four_eyes(rule: Rule) -> AppError {
 }
 
 /// Makes a lifecycle move on the permitted case as `actor`, if the case is still at the version
-/// the permit holds, and records its event; `move_id` names the approved proposal it carries out.
+/// the permit holds, and records its event.
 pub(crate) async fn make_move(
     work: &mut Work<'_>,
     permit: &CasePermit,
     actor: EventActor<'_>,
     mv: &Move,
-    move_id: Option<&MoveId>,
 ) -> AppResult<Case> {
     let case = permit.case();
     let now = work.now();
@@ -448,14 +448,17 @@ pub(crate) async fn make_move(
     let mut ev = event(&next, kind, actor, now);
     ev.from_status = Some(case.status);
     ev.to_status = Some(next.status);
-    ev.reason = mv.reason();
+    ev.reason = match kind {
+        // What came of each item, when the request had items.
+        EventKind::Closed => items::summary(&next),
+        _ => mv.reason(),
+    };
     ev.assignee_id = match mv {
         Move::Assign { assignee_id } => Some(assignee_id.clone()),
         _ => None,
     };
     ev.resolution = next.resolution.filter(|_| kind == EventKind::Closed);
     ev.ground = next.decline_ground.filter(|_| kind == EventKind::Declined);
-    ev.move_id = move_id.cloned();
     work.record_event(ev);
     Ok(next)
 }
@@ -468,7 +471,6 @@ pub(crate) async fn set_markings(
     actor: EventActor<'_>,
     new: Markings,
     reason: Option<String>,
-    move_id: Option<&MoveId>,
 ) -> AppResult<Case> {
     let case = permit.case();
     let now = work.now();
@@ -484,8 +486,58 @@ pub(crate) async fn set_markings(
     ev.to_status = Some(case.status);
     ev.reason = reason;
     ev.markings = Some(new);
-    ev.move_id = move_id.cloned();
     work.record_event(ev);
+    Ok(next)
+}
+
+/// Answers item `number` of a request on the case at the version the caller saw: the receiving
+/// side's move, an event both agencies see.
+pub async fn answer_item(
+    state: &AppState,
+    call: &Call,
+    scope: &CaseScope,
+    id: &CaseId,
+    etag: &str,
+    reply: items::Reply,
+) -> AppResult<Case> {
+    let mut work = Work::begin(state, call).await?;
+    let tx = work.tx();
+    let permit = load(tx, call, scope, id, CaseAction::AnswerItem).await?;
+    let case = permit.case();
+    if case.etag() != etag {
+        return Err(stale());
+    }
+    let now = state.clock.now();
+    let items::Reply {
+        number,
+        outcome,
+        text,
+        ground,
+    } = reply;
+    let answer = ItemAnswer {
+        outcome,
+        text,
+        ground,
+        by: scope.user_id().clone(),
+        at: now,
+    };
+    let next = items::answer(case, number, answer)?;
+    if !repo::cases::update(tx, &next, case.version).await? {
+        return Err(stale());
+    }
+    let mut ev = event(
+        &next,
+        EventKind::ItemAnswered,
+        scope.principal().as_actor(),
+        now,
+    );
+    ev.from_status = Some(case.status);
+    ev.to_status = Some(next.status);
+    ev.item_number = Some(number);
+    ev.ground = ground;
+    ev.reason = Some(outcome.to_string());
+    work.record_event(ev);
+    work.commit().await?;
     Ok(next)
 }
 
@@ -677,7 +729,6 @@ pub async fn mark_case(
         scope.principal().as_actor(),
         new,
         reason,
-        None,
     )
     .await?;
     work.commit().await?;

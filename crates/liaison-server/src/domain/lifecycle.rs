@@ -8,6 +8,7 @@
 //! a second supervisor releases a referral filed under the channel's FOUR_EYES_RELEASE rule.
 
 use crate::authz::{CaseAction, CasePermit};
+use crate::domain::items;
 use crate::error::{AppError, AppResult};
 use crate::model::{
     Case, CaseStatus, EventKind, RefusalGround, RequestKind, Resolution, Timestamp, UserId,
@@ -133,6 +134,7 @@ pub fn apply(permit: &CasePermit, mv: &Move, now: Timestamp) -> AppResult<(Case,
             EventKind::InformationProvided
         }
         (Move::Close { resolution }, InProgress | AwaitingInfo) => {
+            items::check_all_answered(case)?;
             next.status = Closed;
             next.resolution = Some(*resolution);
             next.closed_at = Some(now);
@@ -146,6 +148,7 @@ pub fn apply(permit: &CasePermit, mv: &Move, now: Timestamp) -> AppResult<(Case,
         }
         (Move::Release, PendingRelease) => {
             next.status = Filed;
+            next.released_at = Some(now);
             // The receiver's clock runs from when it can first see the referral.
             next.acknowledge_due_at = now + case.priority.acknowledge_within();
             EventKind::Released

@@ -7,6 +7,7 @@ pub mod call;
 pub mod cases;
 pub mod channels;
 pub mod directory;
+pub mod items;
 pub mod lifecycle;
 pub mod markings;
 pub mod moves;

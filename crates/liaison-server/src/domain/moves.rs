@@ -13,8 +13,8 @@ use crate::domain::lifecycle::{self, Move};
 use crate::domain::{markings, terms};
 use crate::error::{AppError, AppResult};
 use crate::model::{
-    Case, CaseId, CaseMove, Decided, EventKind, Markings, MoveAction, MoveId, MoveStatus,
-    Principal, RefusalGround, Resolution, Role, Timestamp,
+    Case, CaseId, CaseMove, CaseStatus, ChannelStatus, Decided, EventKind, Markings, MoveAction,
+    MoveId, MoveStatus, Principal, RefusalGround, Resolution, Role, Timestamp,
 };
 use crate::repo::moves::MoveQuery;
 use crate::repo::{self};
@@ -80,11 +80,13 @@ fn new_move(case: &Case, p: &Principal, proposal: Proposal, now: Timestamp) -> C
         ground: proposal.ground,
         markings: proposal.markings,
         decision: None,
+        case_version: Some(case.version),
     }
 }
 
 /// Stores a proposal and its MOVE_PROPOSED event, seen only by the agency that makes the move.
 async fn record_proposal(work: &mut Work<'_>, case: &Case, m: &CaseMove) -> AppResult<()> {
+    repo::moves::expire_lapsed(work.tx(), &case.id, m.action, m.requested_at).await?;
     repo::moves::insert(work.tx(), m).await?;
     let actor = crate::model::EventActor::User {
         id: m.requested_by.as_str(),
@@ -138,6 +140,8 @@ pub async fn propose(
     )
     .await?;
     let case = permit.case();
+    // The other side learns nothing of a move until it is made.
+    call.concerns_case_within(case, scope.agency_id().as_str());
     if case.etag() != etag {
         return Err(AppError::Aborted(
             "the case changed since it was read (stale etag); read it again".into(),
@@ -145,7 +149,10 @@ pub async fn propose(
     }
     let rules = terms::rules_in_force(work.tx(), &case.channel_id).await?;
     let rule = proposal.action.rule();
-    if !rules.contains(rule) {
+    // A held referral may always be put up for release again, even once the rule is retired:
+    // there is no other way out for it but withdrawal.
+    let held = proposal.action == MoveAction::Release && case.status == CaseStatus::PendingRelease;
+    if !rules.contains(rule) && !held {
         return Err(AppError::FailedPrecondition(format!(
             "no rule of the channel puts {} under four eyes (it has no {rule}): make the move \
              directly",
@@ -216,12 +223,13 @@ pub async fn list(
     let p = scope.principal();
     let now = state.clock.now();
     let case_id = match case_id {
-        Some(id) => Some(
-            cases::load(work.tx(), call, scope, id, CaseAction::Read)
+        Some(id) => {
+            let case = cases::load(work.tx(), call, scope, id, CaseAction::Read)
                 .await?
-                .into_case()
-                .id,
-        ),
+                .into_case();
+            call.concerns_case_within(&case, p.agency_id.as_str());
+            Some(case.id)
+        }
         None => None,
     };
     if listing == MoveListing::AwaitingMe && !p.has(Role::Supervisor) {
@@ -304,6 +312,14 @@ pub async fn decide(
         }
         Decision::Reject => {
             authz::may_reject_move(scope, &m)?;
+            // The other side learns nothing of a move that is not made.
+            call.concerns_case_within(read.case(), m.agency_id.as_str());
+            if reason.is_none() && m.requested_by != *scope.user_id() {
+                return Err(AppError::invalid(
+                    "reason",
+                    "is required to reject someone else's proposal: say why, for its proposer",
+                ));
+            }
             EventKind::MoveRejected
         }
     };
@@ -316,9 +332,28 @@ pub async fn decide(
     if decision == Decision::Approve {
         // Made as the approver, who must be allowed to make it, on the case as it is now.
         let permit = cases::load(work.tx(), call, scope, &m.case_id, case_action(m.action)).await?;
+        // Approved is what was proposed: on the case as it was then.
+        if m.case_version.is_some_and(|v| v != permit.case().version) {
+            return Err(AppError::FailedPrecondition(
+                "the case changed since the move was proposed: reject it, and propose it again \
+                 on the case as it is now"
+                    .into(),
+            ));
+        }
+        if m.action == MoveAction::Release {
+            let channel = repo::channels::find(work.tx(), &permit.case().channel_id)
+                .await?
+                .ok_or_else(|| AppError::internal("a case's channel is missing"))?;
+            if channel.status != ChannelStatus::Active {
+                return Err(AppError::FailedPrecondition(format!(
+                    "the channel is {}: a referral is released only onto an ACTIVE channel",
+                    channel.status
+                )));
+            }
+        }
         match lifecycle_move(&m) {
             Some(mv) => {
-                cases::make_move(&mut work, &permit, actor, &mv, Some(&m.id)).await?;
+                cases::make_move(&mut work, &permit, actor, &mv).await?;
             }
             None => {
                 let new = m
@@ -333,15 +368,7 @@ pub async fn decide(
                             .into(),
                     ));
                 }
-                cases::set_markings(
-                    &mut work,
-                    &permit,
-                    actor,
-                    new,
-                    m.reason.clone(),
-                    Some(&m.id),
-                )
-                .await?;
+                cases::set_markings(&mut work, &permit, actor, new, m.reason.clone()).await?;
             }
         }
     }

@@ -96,8 +96,8 @@ pub fn apply(
             )))
         }
         (PreservationMove::Confirm { until }, Requested) => {
-            // Counted from the request, which the receiving side has had since it was filed.
-            if *until < case.filed_at + MIN_PRESERVATION {
+            // Counted from the request, which the receiving side has had since its release.
+            if *until < case.released_at.unwrap_or(case.filed_at) + MIN_PRESERVATION {
                 return Err(AppError::invalid(
                     "preserved_until",
                     "must be at least 60 days after the request was filed (Budapest Convention \

@@ -220,6 +220,7 @@ mod tests {
             markings: None,
             visible_to_agency_id: None,
             move_id: None,
+            item_number: None,
         }
     }
 

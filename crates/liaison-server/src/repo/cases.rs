@@ -13,9 +13,10 @@ use crate::clock::{from_micros, to_micros};
 use crate::error::{AppError, AppResult};
 use crate::model::{
     AgencyId, Case, CaseEvent, CaseId, CaseOrder, CaseStatus, CaseView, Category, ChannelId,
-    EventKind, Handling, InformationAccuracy, Markings, MoveId, Note, NoteId, NoteVisibility,
-    Preservation, PreservationOrder, PreservationStatus, Priority, RefusalGround, RequestKind,
-    Resolution, SourceReliability, TermId, Timestamp, UserId,
+    EventKind, Handling, InformationAccuracy, ItemAnswer, ItemOutcome, Markings, MoveId, Note,
+    NoteId, NoteVisibility, Preservation, PreservationOrder, PreservationStatus, Priority,
+    RefusalGround, RequestItem, RequestKind, Resolution, SourceReliability, TermId, Timestamp,
+    UserId,
 };
 
 impl TryFrom<case::Model> for Case {
@@ -72,9 +73,78 @@ impl TryFrom<case::Model> for Case {
                 }),
             },
             legal_basis_id: row.legal_basis_id.map(TermId::from),
+            items: items_from_json(row.request_items.as_deref())?,
+            released_at: row.released_at.map(from_micros),
             version: row.version,
         })
     }
+}
+
+/// A request item as stored in the case's `request_items` JSON array.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ItemRow {
+    number: i32,
+    text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    outcome: Option<i16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    answer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ground: Option<i16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    answered_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    answered_at: Option<i64>,
+}
+
+/// The JSON of a case's items; none for a case without.
+pub(super) fn items_to_json(items: &[RequestItem]) -> Option<String> {
+    if items.is_empty() {
+        return None;
+    }
+    let rows: Vec<ItemRow> = items
+        .iter()
+        .map(|i| {
+            let a = i.answer.as_ref();
+            ItemRow {
+                number: i.number,
+                text: i.text.clone(),
+                outcome: a.map(|a| a.outcome.code()),
+                answer: a.map(|a| a.text.clone()),
+                ground: a.and_then(|a| a.ground.map(RefusalGround::code)),
+                answered_by: a.map(|a| a.by.to_string()),
+                answered_at: a.map(|a| to_micros(a.at)),
+            }
+        })
+        .collect();
+    serde_json::to_string(&rows).ok()
+}
+
+fn items_from_json(json: Option<&str>) -> AppResult<Vec<RequestItem>> {
+    let Some(json) = json else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<ItemRow> = serde_json::from_str(json)
+        .map_err(|e| AppError::internal(format!("a case's request items do not decode: {e}")))?;
+    rows.into_iter()
+        .map(|r| {
+            let answer = match (r.outcome, r.answered_by, r.answered_at) {
+                (Some(outcome), Some(by), Some(at)) => Some(ItemAnswer {
+                    outcome: decode(outcome.into(), ItemOutcome::from_code, "item outcome")?,
+                    text: r.answer.unwrap_or_default(),
+                    ground: ground(r.ground)?,
+                    by: UserId::from(by),
+                    at: from_micros(at),
+                }),
+                _ => None,
+            };
+            Ok(RequestItem {
+                number: r.number,
+                text: r.text,
+                answer,
+            })
+        })
+        .collect()
 }
 
 pub(super) fn ground(code: Option<i16>) -> AppResult<Option<RefusalGround>> {
@@ -181,6 +251,8 @@ pub(super) fn case_row(
         preserved_until: Set(preservation.and_then(|p| p.preserved_until).map(to_micros)),
         preservation_superseded_by: Set(preservation.and_then(|p| p.superseded_by.clone())),
         legal_basis_id: Set(case.legal_basis_id.clone().map(String::from)),
+        request_items: Set(items_to_json(&case.items)),
+        released_at: Set(case.released_at.map(to_micros)),
     }
 }
 
@@ -267,6 +339,14 @@ pub async fn update(tx: &Tx, case: &Case, expected_version: i64) -> AppResult<bo
         .col_expr(
             case::Column::AcknowledgeDueAt,
             Expr::value(to_micros(case.acknowledge_due_at)),
+        )
+        .col_expr(
+            case::Column::RequestItems,
+            Expr::value(items_to_json(&case.items)),
+        )
+        .col_expr(
+            case::Column::ReleasedAt,
+            Expr::value(case.released_at.map(to_micros)),
         )
         .col_expr(case::Column::Version, Expr::value(case.version))
         .col_expr(
@@ -465,7 +545,7 @@ fn scope_parts(q: &CaseQuery) -> Vec<Condition> {
         .iter()
         .map(|part| {
             let all = if part.released_only() {
-                Condition::all().add(case::Column::Status.ne(CaseStatus::PendingRelease.code()))
+                Condition::all().add(case::Column::ReleasedAt.is_not_null())
             } else {
                 Condition::all()
             };
@@ -763,6 +843,7 @@ impl TryFrom<case_event::Model> for CaseEvent {
             preserved_until: row.preserved_until.map(from_micros),
             visible_to_agency_id: row.visible_to_agency_id.map(AgencyId::from),
             move_id: row.move_id.map(MoveId::from),
+            item_number: row.item_number,
         })
     }
 }
@@ -802,6 +883,7 @@ pub(super) fn event_row(
         refusal_ground: Set(event.ground.map(RefusalGround::code)),
         preserved_until: Set(event.preserved_until.map(to_micros)),
         move_id: Set(event.move_id.clone().map(String::from)),
+        item_number: Set(event.item_number),
     }
 }
 

@@ -7,7 +7,7 @@ use sea_orm::{
 
 use super::cases::{ground, markings};
 use super::entities::case_move;
-use super::{decode, Tx};
+use super::{decode, Tx, UniqueExt};
 use crate::clock::{from_micros, to_micros};
 use crate::error::{AppError, AppResult};
 use crate::model::{
@@ -51,6 +51,7 @@ impl TryFrom<case_move::Model> for CaseMove {
             requested_at: from_micros(row.requested_at),
             expires_at: from_micros(row.expires_at),
             reason: row.reason,
+            case_version: row.case_version,
         })
     }
 }
@@ -75,9 +76,38 @@ pub async fn insert(tx: &Tx, m: &CaseMove) -> AppResult<()> {
         decided_by: Set(None),
         decided_at: Set(None),
         decision_reason: Set(None),
+        case_version: Set(m.case_version),
     }
     .insert(&tx.txn)
-    .await?;
+    .await
+    .on_unique(|| {
+        AppError::FailedPrecondition(format!(
+            "a {} of this case already awaits a decision: approve or reject it first",
+            m.action
+        ))
+    })?;
+    Ok(())
+}
+
+/// Marks EXPIRED the case's moves of `action` that lapsed unanswered by `now`, so that another
+/// may wait in their place.
+pub async fn expire_lapsed(
+    tx: &Tx,
+    case_id: &CaseId,
+    action: MoveAction,
+    now: Timestamp,
+) -> AppResult<()> {
+    case_move::Entity::update_many()
+        .col_expr(
+            case_move::Column::Status,
+            Expr::value(MoveStatus::Expired.code()),
+        )
+        .filter(case_move::Column::CaseId.eq(case_id.as_str()))
+        .filter(case_move::Column::Action.eq(action.code()))
+        .filter(case_move::Column::Status.eq(MoveStatus::Pending.code()))
+        .filter(case_move::Column::ExpiresAt.lte(to_micros(now)))
+        .exec(&tx.txn)
+        .await?;
     Ok(())
 }
 

@@ -338,11 +338,11 @@ const CASES_COPY: &str = "COPY cases (id, reference, channel_id, category, prior
     request_id, escalated_at, handling, handling_conditions, source_reliability, \
     information_accuracy, kind, decline_ground, preservation_data, preservation_custodian, \
     preservation_offence, preservation_necessity, preservation_formal_request, \
-    preservation_status, preserved_until, preservation_superseded_by, legal_basis_id) FROM STDIN";
+    preservation_status, preserved_until, preservation_superseded_by, legal_basis_id, request_items, released_at) FROM STDIN";
 const EVENTS_COPY: &str = "COPY case_events (id, case_id, kind, actor_id, actor_agency_id, at, \
     from_status, to_status, reason, assignee_id, resolution, note_id, visible_to_agency_id, \
     handling, handling_conditions, source_reliability, information_accuracy, refusal_ground, \
-    preserved_until, move_id) FROM STDIN";
+    preserved_until, move_id, item_number) FROM STDIN";
 const NOTES_COPY: &str = "COPY case_notes (id, case_id, author_id, author_agency_id, visibility, \
     body, created_at, handling, handling_conditions, source_reliability, information_accuracy) \
     FROM STDIN";
@@ -471,6 +471,8 @@ fn encode_cases(cases: &[NewCase]) -> Vec<u8> {
             .opt_int(p.and_then(|p| p.preserved_until).map(to_micros))
             .opt_text(p.and_then(|p| p.superseded_by.as_deref()))
             .opt_text(c.legal_basis_id.as_deref())
+            .opt_text(super::cases::items_to_json(&c.items).as_deref())
+            .opt_int(c.released_at.map(to_micros))
             .end_row();
     }
     rows.finish()
@@ -500,6 +502,7 @@ fn encode_events(events: &[CaseEvent]) -> Vec<u8> {
             .opt_int(e.ground.map(|g| g.code().into()))
             .opt_int(e.preserved_until.map(to_micros))
             .opt_text(e.move_id.as_deref())
+            .opt_int(e.item_number.map(i64::from))
             .end_row();
     }
     rows.finish()

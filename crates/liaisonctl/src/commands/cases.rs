@@ -45,6 +45,9 @@ pub fn derive_request_id(user_id: &str, filing: &pb::FileReferralRequest) -> Uui
     if !filing.legal_basis_id.is_empty() {
         parts.push(format!("basis {}", filing.legal_basis_id));
     }
+    for item in &filing.items {
+        parts.push(format!("item {item}"));
+    }
     if let Some(m) = &filing.markings {
         parts.extend([
             m.handling.to_string(),
@@ -150,11 +153,13 @@ pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
             preservation,
             markings,
             basis,
+            items,
         } => {
             file(
                 ctl,
                 Filing {
                     basis,
+                    items,
                     channel,
                     category,
                     priority,
@@ -315,6 +320,49 @@ pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
                 )
                 .await?;
             moved(ctl, "Acknowledged", &case)
+        }
+        CaseCommand::Answer {
+            case,
+            number,
+            outcome,
+            ground,
+            text,
+        } => {
+            let (id, etag) = etag(ctl, case).await?;
+            let case = ctl
+                .call(
+                    pb::AnswerRequestItemRequest {
+                        case_id: id,
+                        etag,
+                        number,
+                        outcome: outcome.code(),
+                        answer: text,
+                        ground: ground.map(|g| g.code()).unwrap_or_default(),
+                    },
+                    rpc!(cases.answer_request_item),
+                )
+                .await?;
+            let open = case
+                .items
+                .iter()
+                .filter(|i| i.outcome == 0)
+                .map(|i| i.number.to_string())
+                .collect::<Vec<_>>();
+            ctl.out.show(
+                || json::case(&case),
+                || {
+                    format!(
+                        "Item {number} of {}: {}. {}",
+                        case.reference,
+                        friendly::<pb::ItemOutcome>(outcome.code()),
+                        if open.is_empty() {
+                            "Every item has its answer: the case may close.".to_string()
+                        } else {
+                            format!("Still to answer: {}.", open.join(", "))
+                        }
+                    )
+                },
+            )
         }
         CaseCommand::Decline {
             case,
@@ -488,6 +536,7 @@ struct Filing {
     preservation: Option<pb::PreservationOrder>,
     markings: Option<pb::Markings>,
     basis: Option<String>,
+    items: Vec<String>,
 }
 
 async fn file(ctl: &mut Ctl, f: Filing) -> Result<(), CliError> {
@@ -512,6 +561,7 @@ async fn file(ctl: &mut Ctl, f: Filing) -> Result<(), CliError> {
         markings: f.markings,
         kind: f.kind.code(),
         preservation: f.preservation,
+        items: f.items,
     };
     filing.request_id = match f.request_id {
         Some(id) => id,

@@ -40,6 +40,9 @@ pub struct Model {
     pub preserved_until: Option<i64>,
     pub preservation_superseded_by: Option<String>,
     pub legal_basis_id: Option<String>,
+    /// A request's numbered items and their answers, as JSON (see `repo::cases::ItemRow`).
+    pub request_items: Option<String>,
+    pub released_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -32,6 +32,8 @@ pub struct Model {
     pub preserved_until: Option<i64>,
     /// For the events of a move under four eyes.
     pub move_id: Option<String>,
+    /// For ITEM_ANSWERED.
+    pub item_number: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

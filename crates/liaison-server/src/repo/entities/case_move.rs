@@ -21,6 +21,7 @@ pub struct Model {
     pub decided_by: Option<String>,
     pub decided_at: Option<i64>,
     pub decision_reason: Option<String>,
+    pub case_version: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
