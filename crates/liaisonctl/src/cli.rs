@@ -210,6 +210,8 @@ pub struct MarkingArgs {
     pub accuracy: Option<AccuracyArg>,
 }
 
+// Parsed once per run: the size of the filing's variant costs nothing worth boxing it for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub enum CaseCommand {
     /// File a referral to the other agency of a channel.
