@@ -794,6 +794,7 @@ async fn bad_input_names_each_bad_field(backend: Backend) {
         .file_referral(pb::FileReferralRequest {
             legal_basis_id: String::new(),
             items: Vec::new(),
+            category_code: String::new(),
             preservation: None,
             kind: 0,
             markings: None,

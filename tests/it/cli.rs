@@ -1153,12 +1153,19 @@ async fn errors_name_each_field_and_exit_by_status(backend: Backend) {
     let out = unreachable.login("officer.in", PASSWORD).await.failed(8);
     assert!(out.stderr.contains("cannot reach"), "{}", out.stderr);
 
-    // A value the command line does not know: clap's usage error, 2, listing the known ones.
+    // A category no channel of the agency has: refused by the server, naming the field, rather
+    // than an empty queue; a value that cannot be a category at all: clap's usage error, 2.
     let out = officer
         .run(&["queue", "incoming", "--category", "weapons"])
         .await
+        .failed(6);
+    assert!(out.stderr.contains("category_code"), "{}", out.stderr);
+    assert!(out.stderr.contains("WEAPONS"), "{}", out.stderr);
+    let out = officer
+        .run(&["queue", "incoming", "--category", "fire arms!"])
+        .await
         .failed(2);
-    assert!(out.stderr.contains("drugs"), "{}", out.stderr);
+    assert!(out.stderr.contains("drugs, fraud, cyber"), "{}", out.stderr);
     w.stop().await;
 }
 
@@ -2205,8 +2212,14 @@ async fn a_legal_basis_is_agreed_then_cited(backend: Backend) {
     let all = officer_in
         .json(&["directory", "terms", channel, "--all"])
         .await;
-    assert_eq!(all["terms"][0]["status"], "TERM_STATUS_RETIRED");
-    assert_eq!(all["terms"][0]["retirement_reason"], "Superseded");
+    let mlat = all["terms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["code"] == "CA-IN-MLAT")
+        .unwrap();
+    assert_eq!(mlat["status"], "TERM_STATUS_RETIRED");
+    assert_eq!(mlat["retirement_reason"], "Superseded");
     let shown = officer_in
         .run(&["case", "show", &filed.field("Reference")])
         .await

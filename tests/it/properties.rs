@@ -576,6 +576,7 @@ impl Harness {
                 let request = pb::FileReferralRequest {
                     legal_basis_id: String::new(),
                     items: Vec::new(),
+                    category_code: String::new(),
                     preservation: (*kind == pb::RequestKind::Preservation as i32).then(|| {
                         pb::PreservationOrder {
                             data: title.clone(),

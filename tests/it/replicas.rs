@@ -220,6 +220,7 @@ async fn three_replicas_keep_one_gap_free_chain() {
                         let request = pb::FileReferralRequest {
                             legal_basis_id: String::new(),
                             items: Vec::new(),
+                            category_code: String::new(),
                             preservation: None,
                             kind: 0,
                             markings: None,
@@ -385,6 +386,7 @@ async fn a_killed_sealer_loses_nothing_acknowledged() {
                 let request = pb::FileReferralRequest {
                     legal_basis_id: String::new(),
                     items: Vec::new(),
+                    category_code: String::new(),
                     preservation: None,
                     kind: 0,
                     markings: None,

@@ -134,6 +134,7 @@ async fn the_service_runs_as_a_role_that_cannot_rewrite_history() {
         .file_referral(pb::FileReferralRequest {
             legal_basis_id: String::new(),
             items: Vec::new(),
+            category_code: String::new(),
             preservation: None,
             kind: 0,
             markings: None,

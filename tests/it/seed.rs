@@ -319,6 +319,7 @@ async fn a_seeded_world_verifies_and_can_be_worked_in(backend: Backend) {
         .file_referral(pb::FileReferralRequest {
             legal_basis_id: String::new(),
             items: Vec::new(),
+            category_code: String::new(),
             preservation: None,
             kind: 0,
             markings: None,

@@ -11,6 +11,8 @@ use crate::on_both_databases;
 on_both_databases!(
     a_legal_basis_binds_once_the_other_agency_agrees_it,
     a_request_cites_a_basis_its_channel_agreed,
+    a_channel_agrees_categories_beyond_the_first_three,
+    cases_and_channels_from_before_the_register_migrate_forward,
 );
 
 fn basis(w: &World, code: &str) -> pb::ProposeChannelTermRequest {
@@ -261,7 +263,7 @@ async fn a_legal_basis_binds_once_the_other_agency_agrees_it(backend: Backend) {
         .directory()
         .list_channel_terms(pb::ListChannelTermsRequest {
             channel_id: w.channel.id.clone(),
-            kind: 0,
+            kind: pb::TermKind::LegalBasis as i32,
             include_inactive: true,
         })
         .await
@@ -426,5 +428,292 @@ async fn a_request_cites_a_basis_its_channel_agreed(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!(read.legal_basis_id, mlat.id);
+    w.stop().await;
+}
+
+async fn a_channel_agrees_categories_beyond_the_first_three(backend: Backend) {
+    let w = World::new(backend).await;
+    // The founding categories are the channel's first CATEGORY terms, agreed with it.
+    let categories = |client: &crate::common::Client| {
+        let mut directory = client.directory();
+        let channel_id = w.channel.id.clone();
+        async move {
+            directory
+                .list_channel_terms(pb::ListChannelTermsRequest {
+                    channel_id,
+                    kind: pb::TermKind::Category as i32,
+                    include_inactive: false,
+                })
+                .await
+                .expect("list categories")
+                .into_inner()
+                .terms
+                .into_iter()
+                .map(|t| t.code)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(categories(&w.officer_in).await, ["DRUGS", "FRAUD"]);
+    assert_eq!(w.channel.category_codes, ["DRUGS", "FRAUD"]);
+
+    let file = |code: &str, category: pb::Category| {
+        let mut request = w.referral(
+            "Proceeds moved through a money service business",
+            pb::Priority::Routine,
+        );
+        request.category = category as i32;
+        request.category_code = code.into();
+        let mut cases = w.officer_in.cases();
+        async move { cases.file_referral(request).await }
+    };
+    let not_covered = file("ORGANISED_CRIME", pb::Category::Unspecified)
+        .await
+        .unwrap_err();
+    assert_eq!(not_covered.code(), Code::FailedPrecondition);
+    assert!(
+        not_covered.message().contains("covers DRUGS, FRAUD"),
+        "{not_covered:?}"
+    );
+    for (code, category) in [
+        ("organised crime", pb::Category::Unspecified),
+        ("FRAUD", pb::Category::Drugs),
+    ] {
+        let refused = file(code, category).await.unwrap_err();
+        assert_eq!(bad_field(&refused), "category_code", "{refused:?}");
+    }
+    let mut dashed = basis(&w, "ORGANISED-CRIME");
+    dashed.kind = pb::TermKind::Category as i32;
+    let refused = w
+        .admin_in
+        .admin()
+        .propose_channel_term(dashed)
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&refused), "code");
+
+    let mut proposal = basis(&w, "ORGANISED_CRIME");
+    proposal.kind = pb::TermKind::Category as i32;
+    proposal.title = "Organised crime: groups, their finance and their logistics".into();
+    proposal.reference = String::new();
+    let proposed = w
+        .admin_in
+        .admin()
+        .propose_channel_term(proposal)
+        .await
+        .unwrap()
+        .into_inner();
+    w.admin_ca
+        .admin()
+        .approve_channel_term(pb::ApproveChannelTermRequest {
+            id: proposed.id,
+            reason: String::new(),
+        })
+        .await
+        .unwrap();
+    let case = file("ORGANISED_CRIME", pb::Category::Unspecified)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(case.category, pb::Category::Unspecified as i32);
+    assert_eq!(case.category_code, "ORGANISED_CRIME");
+    assert!(
+        case.reference.contains("-ORGANISED_CRIME-"),
+        "{}",
+        case.reference
+    );
+    // Named by its reference like any case; found by its category's code.
+    let read = w
+        .sup_ca
+        .cases()
+        .get_case(pb::GetCaseRequest {
+            id: case.reference.to_lowercase(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read.id, case.id);
+    let listed = |category: pb::Category, code: &str| {
+        let mut cases = w.sup_ca.cases();
+        let request = pb::ListCasesRequest {
+            category: category as i32,
+            category_code: code.into(),
+            ..Default::default()
+        };
+        async move {
+            cases
+                .list_cases(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .cases
+                .into_iter()
+                .map(|c| c.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        listed(pb::Category::Unspecified, "ORGANISED_CRIME").await,
+        std::slice::from_ref(&case.id)
+    );
+    assert!(!listed(pb::Category::Drugs, "").await.contains(&case.id));
+    // The first three keep working by their enum, as before.
+    let drugs = file("", pb::Category::Drugs).await.unwrap().into_inner();
+    assert_eq!(drugs.category_code, "DRUGS");
+    assert_eq!(
+        listed(pb::Category::Drugs, "").await,
+        std::slice::from_ref(&drugs.id)
+    );
+
+    // A founding category is retired like any term: no more filings in it.
+    let fraud = w
+        .admin_in
+        .directory()
+        .list_channel_terms(pb::ListChannelTermsRequest {
+            channel_id: w.channel.id.clone(),
+            kind: pb::TermKind::Category as i32,
+            include_inactive: false,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .terms
+        .into_iter()
+        .find(|t| t.code == "FRAUD")
+        .unwrap();
+    w.admin_ca
+        .admin()
+        .retire_channel_term(pb::RetireChannelTermRequest {
+            id: fraud.id,
+            reason: "Fraud referrals go through the new FIU channel.".into(),
+        })
+        .await
+        .unwrap();
+    assert_code(
+        file("", pb::Category::Fraud).await,
+        Code::FailedPrecondition,
+    );
+    let channel = w
+        .officer_in
+        .directory()
+        .get_channel(pb::GetChannelRequest {
+            id: w.channel.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(channel.category_codes, ["DRUGS", "ORGANISED_CRIME"]);
+    assert_eq!(channel.categories, [pb::Category::Drugs as i32]);
+    w.stop().await;
+}
+
+/// The last two migrations undone and done again on what the service wrote: categories become
+/// terms, every case gets its category's code, and each case's release time is found from its
+/// timeline (a held referral withdrawn unreleased stays unreleased).
+async fn cases_and_channels_from_before_the_register_migrate_forward(backend: Backend) {
+    use migration::MigratorTrait;
+    let w = World::new(backend).await;
+    let plain = w
+        .file(&w.officer_in, "Filed as always", pb::Priority::Routine)
+        .await;
+    let rule = w
+        .admin_in
+        .admin()
+        .propose_channel_term(pb::ProposeChannelTermRequest {
+            channel_id: w.channel.id.clone(),
+            kind: pb::TermKind::Rule as i32,
+            code: "FOUR_EYES_RELEASE".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    w.admin_ca
+        .admin()
+        .approve_channel_term(pb::ApproveChannelTermRequest {
+            id: rule.id,
+            reason: String::new(),
+        })
+        .await
+        .unwrap();
+    let held = w
+        .file(&w.officer_in, "Released later", pb::Priority::Routine)
+        .await;
+    let kept = w
+        .file(&w.officer_in, "Withdrawn unreleased", pb::Priority::Routine)
+        .await;
+    w.server.clock.advance(chrono::Duration::minutes(30));
+    let sup_in = w.server.fresh(&w.sup_in).await;
+    let officer_in = w.server.fresh(&w.officer_in).await;
+    let waiting = sup_in
+        .cases()
+        .list_case_moves(pb::ListCaseMovesRequest {
+            case_id: held.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .moves;
+    let released = sup_in
+        .cases()
+        .approve_case_move(pb::ApproveCaseMoveRequest {
+            id: waiting[0].id.clone(),
+            reason: String::new(),
+        })
+        .await
+        .unwrap();
+    drop(released);
+    officer_in
+        .cases()
+        .withdraw_case(pb::WithdrawCaseRequest {
+            id: kept.id.clone(),
+            etag: kept.etag.clone(),
+            reason: String::new(),
+        })
+        .await
+        .unwrap();
+    let before = |id: &str| {
+        let mut cases = officer_in.cases();
+        let id = id.to_string();
+        async move {
+            cases
+                .get_case(pb::GetCaseRequest { id })
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let released_at = before(&held.id).await.released_at;
+    assert!(released_at.is_some());
+
+    let raw = w.server.raw_db().await;
+    migration::Migrator::down(&raw, Some(2)).await.unwrap();
+    migration::Migrator::up(&raw, None).await.unwrap();
+    raw.close().await.ok();
+
+    let after = before(&plain.id).await;
+    assert_eq!(after.category_code, "DRUGS");
+    assert_eq!(after.released_at, after.filed_at);
+    assert_eq!(before(&held.id).await.released_at, released_at);
+    assert!(before(&kept.id).await.released_at.is_none());
+    let sup_ca = w.server.fresh(&w.sup_ca).await;
+    assert_code(
+        sup_ca
+            .cases()
+            .get_case(pb::GetCaseRequest {
+                id: kept.id.clone(),
+            })
+            .await,
+        Code::NotFound,
+    );
+    let channel = officer_in
+        .directory()
+        .get_channel(pb::GetChannelRequest {
+            id: w.channel.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(channel.category_codes, ["DRUGS", "FRAUD"]);
     w.stop().await;
 }

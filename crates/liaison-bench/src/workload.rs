@@ -297,6 +297,7 @@ impl Person {
                 preservation: None,
                 legal_basis_id: String::new(),
                 items: Vec::new(),
+                category_code: String::new(),
                 summary: "Parcel routed through a freight forwarder with a declared value far \
                           below its weight; the consignee's address matches earlier seizures. \
                           Requesting checks on the forwarder and the consignee's accounts."

@@ -364,8 +364,57 @@ coded_enum!(
     TermKind {
         LegalBasis = 1 => "LEGAL_BASIS",
         Rule = 2 => "RULE",
+        Category = 3 => "CATEGORY",
     }
 );
+
+/// A category of cases as a channel's register names it: one of the three the service began with
+/// ([`Category`]: DRUGS, FRAUD, CYBER), or one the agencies agreed since (ORGANISED_CRIME, ...).
+/// Upper-case letters and '_', as it appears inside a case's reference.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CategoryCode(String);
+
+impl CategoryCode {
+    /// The code, if it has a category's shape: 2 to 32 of A-Z and '_', beginning with a letter.
+    pub fn parse(code: &str) -> Option<CategoryCode> {
+        let ok = (2..=32).contains(&code.len())
+            && code.starts_with(|c: char| c.is_ascii_uppercase())
+            && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
+        ok.then(|| CategoryCode(code.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The founding category it is, if it is one.
+    pub fn known(&self) -> Option<Category> {
+        Category::ALL.iter().copied().find(|c| c.as_str() == self.0)
+    }
+}
+
+impl Category {
+    /// What it covers, in the work plan's words.
+    pub fn work_plan_title(self) -> &'static str {
+        match self {
+            Category::Drugs => "Drugs: narcotics, precursors, organised crime finance",
+            Category::Fraud => "Fraud: document, identity and immigration fraud",
+            Category::Cyber => "Cyber: cybercrime, breaches, digital fraud",
+        }
+    }
+}
+
+impl From<Category> for CategoryCode {
+    fn from(category: Category) -> Self {
+        CategoryCode(category.as_str().to_string())
+    }
+}
+
+impl fmt::Display for CategoryCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 coded_enum!(
     /// A rule a channel's agencies may agree (a term of kind RULE, whose code is the rule's name):
@@ -725,6 +774,33 @@ pub struct Channel {
 }
 
 impl Channel {
+    /// Its founding categories as the first CATEGORY terms of its register, agreed with the
+    /// channel by `approver` at `at`.
+    pub fn founding_categories(&self, approver: &UserId, at: Timestamp) -> Vec<ChannelTerm> {
+        self.categories
+            .iter()
+            .map(|category| ChannelTerm {
+                id: TermId::generate(),
+                channel_id: self.id.clone(),
+                kind: TermKind::Category,
+                code: category.as_str().to_string(),
+                title: category.work_plan_title().to_string(),
+                reference: None,
+                notes: None,
+                status: TermStatus::Agreed,
+                proposing_agency_id: self.proposing_agency_id.clone(),
+                proposed_by: self.proposed_by.clone(),
+                proposed_at: self.created_at,
+                decision: Some(Decided {
+                    by: approver.clone(),
+                    at,
+                    reason: Some("agreed with the channel".into()),
+                }),
+                retirement: None,
+            })
+            .collect()
+    }
+
     pub fn has_party(&self, agency_id: &str) -> bool {
         self.proposing_agency_id == agency_id || self.partner_agency_id == agency_id
     }
@@ -746,7 +822,7 @@ pub struct Case {
     pub id: CaseId,
     pub reference: String,
     pub channel_id: ChannelId,
-    pub category: Category,
+    pub category: CategoryCode,
     pub priority: Priority,
     pub title: String,
     pub summary: String,
@@ -927,7 +1003,7 @@ pub mod fixtures {
             id: "c".into(),
             reference: "IN-CA-DRUGS-2026-000001".into(),
             channel_id: "ch".into(),
-            category: Category::Drugs,
+            category: Category::Drugs.into(),
             priority: Priority::Routine,
             title: "t".into(),
             summary: "s".into(),

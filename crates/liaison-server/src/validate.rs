@@ -127,7 +127,10 @@ pub fn is_case_reference(value: &str) -> bool {
         && parts.len() == 5
         && letters(parts[0], Some(2))
         && letters(parts[1], Some(2))
-        && letters(parts[2], None)
+        && !parts[2].is_empty()
+        && parts[2]
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b == b'_')
         && parts[3].len() == 4
         && digits(parts[3])
         && parts[4].len() >= 6
@@ -223,6 +226,7 @@ mod tests {
             case_key("in-ca-drugs-2026-000042").unwrap(),
             "IN-CA-DRUGS-2026-000042"
         );
+        assert!(case_key("IN-CA-ORGANISED_CRIME-2026-000001").is_ok());
         for bad in [
             "",
             "nope",

@@ -227,8 +227,10 @@ pub enum CaseCommand {
         /// The channel's id; may be left out when your agency has exactly one ACTIVE channel
         #[arg(long)]
         channel: Option<String>,
-        #[arg(long, value_enum)]
-        category: CategoryArg,
+        /// drugs, fraud, cyber, or another category the channel agreed (organised-crime;
+        /// `liaisonctl directory terms CHANNEL` lists them)
+        #[arg(long, value_parser = parse_category, value_name = "CATEGORY")]
+        category: String,
         #[arg(long, value_enum)]
         priority: PriorityArg,
         /// 1 to 200 characters
@@ -460,8 +462,9 @@ pub struct QueueFilters {
     /// Only cases in this status; repeat, or separate with commas, for several
     #[arg(long, value_enum, value_delimiter = ',')]
     pub status: Vec<StatusArg>,
-    #[arg(long, value_enum)]
-    pub category: Option<CategoryArg>,
+    /// drugs, fraud, cyber, or another category agreed on a channel
+    #[arg(long, value_parser = parse_category, value_name = "CATEGORY")]
+    pub category: Option<String>,
     /// Only cases of this kind; repeat, or separate with commas, for several
     #[arg(long, value_enum, value_delimiter = ',')]
     pub kind: Vec<KindArg>,
@@ -842,6 +845,21 @@ pub enum AuditCommand {
 }
 
 /// A time on the command line: RFC 3339, a date (midnight UTC), or an age such as 30m, 12h, 7d, 2w.
+/// A category's code as people type it: `drugs`, `organised-crime`, `ORGANISED_CRIME`.
+pub fn parse_category(text: &str) -> Result<String, String> {
+    let code = text.trim().to_ascii_uppercase().replace('-', "_");
+    let ok = (2..=32).contains(&code.len())
+        && code.starts_with(|c: char| c.is_ascii_uppercase())
+        && code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
+    if ok {
+        Ok(code)
+    } else {
+        Err(format!(
+            "{text:?} is no category: drugs, fraud, cyber, or a code such as organised-crime"
+        ))
+    }
+}
+
 pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
     parse_time_at(text, Utc::now())
 }

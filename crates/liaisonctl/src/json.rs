@@ -67,6 +67,7 @@ pub fn case(c: &pb::Case) -> Value {
         "reference": c.reference,
         "channel_id": c.channel_id,
         "category": proto_name::<pb::Category>(c.category),
+        "category_code": c.category_code,
         "priority": proto_name::<pb::Priority>(c.priority),
         "title": c.title,
         "summary": c.summary,

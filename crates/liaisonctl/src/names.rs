@@ -132,6 +132,8 @@ friendly_enum! {
         /// A rule both sides follow: four-eyes-release, four-eyes-decline,
         /// four-eyes-close-no-action, four-eyes-relax-marking or decline-needs-ground (the code)
         Rule => Rule,
+        /// A category of cases the channel covers (the code, such as ORGANISED_CRIME)
+        Category => Category,
     }
 }
 

@@ -195,7 +195,7 @@ pub fn case_table(out: &Output, cases: &[pb::Case]) -> String {
                 friendly::<pb::Priority>(c.priority),
                 priority_style(c.priority),
             ),
-            friendly::<pb::Category>(c.category).into(),
+            category_name(c).into(),
             out.relative(time(c.filed_at.as_ref())).into(),
             Cell::styled(due, due_style),
             truncate(&c.title, 60).into(),
@@ -217,7 +217,7 @@ pub fn case_fields(out: &Output, viewer: &Viewer<'_>, c: &pb::Case, basis: Optio
         ("Status", status),
         ("Kind", friendly::<pb::RequestKind>(c.kind)),
         ("Priority", friendly::<pb::Priority>(c.priority)),
-        ("Category", friendly::<pb::Category>(c.category)),
+        ("Category", category_name(c)),
     ];
     if let Some(basis) = basis {
         fields.push(("Legal basis", clean(basis)));
@@ -297,6 +297,15 @@ pub fn case_fields(out: &Output, viewer: &Viewer<'_>, c: &pb::Case, basis: Optio
     fields.push(("Etag", c.etag.clone()));
     fields.push(("Summary", clean_block(&c.summary)));
     out.fields(&fields)
+}
+
+/// A case's category as people say it: `drugs`, `organised-crime`.
+fn category_name(c: &pb::Case) -> String {
+    if c.category_code.is_empty() {
+        friendly::<pb::Category>(c.category)
+    } else {
+        c.category_code.to_ascii_lowercase().replace('_', "-")
+    }
 }
 
 /// A request's items, one a line: "2. waybill 1234 — refused (not-available): reasons".

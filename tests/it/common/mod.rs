@@ -430,6 +430,7 @@ impl World {
         pb::FileReferralRequest {
             legal_basis_id: String::new(),
             items: Vec::new(),
+            category_code: String::new(),
             preservation: None,
             kind: 0,
             markings: None,

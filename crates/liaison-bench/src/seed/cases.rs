@@ -562,7 +562,7 @@ pub fn generate(
             originating_agency.country, receiving_agency.country, planned.category, planned.number
         ),
         channel_id: channel.channel.id.clone(),
-        category: planned.category,
+        category: planned.category.into(),
         priority: planned.priority,
         title,
         summary,

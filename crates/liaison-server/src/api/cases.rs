@@ -17,8 +17,8 @@ use crate::limits::{
     MAX_ID_CHARS, MAX_NAME_CHARS, MAX_REASON_CHARS, MAX_REQUEST_ITEMS, MAX_TEXT_CHARS,
 };
 use crate::model::{
-    Case, CaseId, CaseOrder, CaseStatus, CaseView, Category, ItemOutcome, Markings, MoveAction,
-    MoveId, NoteId, NoteVisibility, Priority, RefusalGround, RequestKind, Resolution, TermId,
+    Case, CaseId, CaseOrder, CaseStatus, CaseView, ItemOutcome, Markings, MoveAction, MoveId,
+    NoteId, NoteVisibility, Priority, RefusalGround, RequestKind, Resolution, TermId,
 };
 use crate::pb::{self, case_service_server::CaseService};
 use crate::state::AppState;
@@ -31,7 +31,16 @@ impl TryFrom<&pb::FileReferralRequest> for NewReferral {
         let mut v = Violations::new();
         let request_id = v.check("request_id", validate::uuid(&m.request_id));
         let channel_id = v.check("channel_id", validate::uuid(&m.channel_id));
-        let category = convert::required_enum(&mut v, "category", m.category, Category::from_code);
+        let category = convert::category(
+            &mut v,
+            "category",
+            m.category,
+            "category_code",
+            &m.category_code,
+        );
+        if category.is_none() && m.category == 0 && m.category_code.is_empty() {
+            v.add("category", "must be set (or category_code)");
+        }
         let priority = convert::required_enum(&mut v, "priority", m.priority, Priority::from_code);
         let title = v.check("title", validate::text(&m.title, 1, MAX_NAME_CHARS, false));
         let summary = v.check(
@@ -147,11 +156,12 @@ impl TryFrom<&pb::ListCasesRequest> for CaseListing {
                 view,
                 statuses,
                 kinds,
-                category: convert::optional_enum(
+                category: convert::category(
                     &mut v,
                     "category",
                     m.category,
-                    Category::from_code,
+                    "category_code",
+                    &m.category_code,
                 ),
                 priority: convert::optional_enum(
                     &mut v,
@@ -275,6 +285,7 @@ impl TryFrom<&pb::WatchCasesRequest> for CaseFilter {
             view: m.view,
             statuses: m.statuses.clone(),
             category: m.category,
+            category_code: m.category_code.clone(),
             priority: m.priority,
             channel_id: m.channel_id.clone(),
             assignee_id: m.assignee_id.clone(),

@@ -6,9 +6,9 @@ use crate::domain::markings::MarkingsRequest;
 use crate::domain::moves::MoveView;
 use crate::limits::MAX_REASON_CHARS;
 use crate::model::{
-    Agency, Case, CaseEvent, ChannelTerm, Decided, Handling, InformationAccuracy, Markings, Note,
-    PreservationOrder, RefusalGround, RequestItem, Resolution, RoleChange, Roles,
-    SourceReliability, Timestamp, User,
+    Agency, Case, CaseEvent, Category, CategoryCode, ChannelTerm, Decided, Handling,
+    InformationAccuracy, Markings, Note, PreservationOrder, RefusalGround, RequestItem, Resolution,
+    RoleChange, Roles, SourceReliability, Timestamp, User,
 };
 use crate::pb;
 use crate::validate::{self, Violations};
@@ -49,6 +49,41 @@ pub fn reason(v: &mut Violations, field: &str, value: &str) -> String {
 /// The same, optional: empty means none.
 pub fn optional_reason(v: &mut Violations, field: &str, value: &str) -> Option<String> {
     (!value.is_empty()).then(|| reason(v, field, value))
+}
+
+/// A category named by its founding enum value (`category`) or its code (`code_field`), or by
+/// both if they agree; `None` with nothing given (the caller says whether that is allowed).
+pub fn category(
+    v: &mut Violations,
+    field: &str,
+    value: i32,
+    code_field: &str,
+    code: &str,
+) -> Option<CategoryCode> {
+    let by_enum = optional_enum(v, field, value, Category::from_code).map(CategoryCode::from);
+    let by_code = match code {
+        "" => None,
+        code => {
+            let parsed = CategoryCode::parse(code);
+            if parsed.is_none() {
+                v.add(
+                    code_field,
+                    "must be a category's code: 2 to 32 of A-Z and '_' (like ORGANISED_CRIME)",
+                );
+            }
+            parsed
+        }
+    };
+    match (by_enum, by_code) {
+        (Some(a), Some(b)) if a != b => {
+            v.add(
+                code_field,
+                format!("names {b}, but {field} names {a}: give one"),
+            );
+            None
+        }
+        (a, b) => b.or(a),
+    }
 }
 
 /// A required enum field: must be set and known.
@@ -141,7 +176,13 @@ pub fn channel(view: ChannelView) -> pb::Channel {
         id: c.id.into(),
         proposing_agency: Some(agency(view.proposing)),
         partner_agency: Some(agency(view.partner)),
-        categories: c.categories.iter().map(|c| i32::from(c.code())).collect(),
+        categories: view
+            .categories
+            .iter()
+            .filter_map(CategoryCode::known)
+            .map(|c| i32::from(c.code()))
+            .collect(),
+        category_codes: view.categories.iter().map(|c| c.to_string()).collect(),
         status: c.status.code().into(),
         proposed_by: c.proposed_by.into(),
         approved_by: c.approved_by.map(String::from).unwrap_or_default(),
@@ -162,7 +203,8 @@ pub fn case(c: Case, now: Timestamp) -> pb::Case {
         id: c.id.into(),
         reference: c.reference,
         channel_id: c.channel_id.into(),
-        category: c.category.code().into(),
+        category: c.category.known().map_or(0, |k| k.code()).into(),
+        category_code: c.category.to_string(),
         priority: c.priority.code().into(),
         title: c.title,
         summary: c.summary,

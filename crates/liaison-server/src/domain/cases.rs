@@ -15,10 +15,10 @@ use crate::domain::preservation::{self, PreservationMove};
 use crate::domain::{items, moves, terms};
 use crate::error::{AppError, AppResult};
 use crate::model::{
-    AgencyId, Case, CaseEvent, CaseId, CaseOrder, CaseStatus, CaseView, Category, ChannelId,
+    AgencyId, Case, CaseEvent, CaseId, CaseOrder, CaseStatus, CaseView, CategoryCode, ChannelId,
     ChannelStatus, EventActor, EventId, EventKind, ItemAnswer, Markings, MoveAction, Note, NoteId,
     NoteVisibility, Preservation, PreservationOrder, PreservationStatus, Priority, RequestKind,
-    Resolution, Role, Rule, Rules, TermId, Timestamp,
+    Resolution, Role, Rule, Rules, TermId, TermKind, Timestamp,
 };
 use crate::repo::cases::{CaseCursor, CaseQuery, TimelineCursor};
 use crate::repo::{self, Tx};
@@ -28,7 +28,7 @@ use crate::state::AppState;
 pub struct NewReferral {
     pub request_id: String,
     pub channel_id: ChannelId,
-    pub category: Category,
+    pub category: CategoryCode,
     pub priority: Priority,
     pub title: String,
     pub summary: String,
@@ -167,14 +167,14 @@ async fn file_once(
             channel.status
         )));
     }
-    if !channel.categories.contains(new.category) {
+    let covered = terms::categories_in_force(tx, &channel.id).await?;
+    if !covered.contains(&new.category) {
         return Err(AppError::FailedPrecondition(format!(
             "the channel does not cover {}; it covers {}",
             new.category,
-            channel
-                .categories
+            covered
                 .iter()
-                .map(|c| c.as_str())
+                .map(CategoryCode::as_str)
                 .collect::<Vec<_>>()
                 .join(", ")
         )));
@@ -205,7 +205,7 @@ async fn file_once(
             originating.country, receiving.country, new.category
         ),
         channel_id: channel.id.clone(),
-        category: new.category,
+        category: new.category.clone(),
         priority: new.priority,
         title: new.title.clone(),
         summary: new.summary.clone(),
@@ -262,7 +262,7 @@ pub async fn get(state: &AppState, call: &Call, scope: &CaseScope, id: &CaseId) 
 pub struct CaseFilter {
     pub view: CaseView,
     pub statuses: Vec<CaseStatus>,
-    pub category: Option<Category>,
+    pub category: Option<CategoryCode>,
     /// Each left out matches every kind.
     pub kinds: Vec<RequestKind>,
     pub priority: Option<Priority>,
@@ -289,7 +289,7 @@ impl CaseListing {
             scope.user_id(),
             &format!("{:?}", f.view),
             &statuses.join(","),
-            f.category.map(|c| c.as_str()).unwrap_or(""),
+            f.category.as_ref().map(|c| c.as_str()).unwrap_or(""),
             &kinds.join(","),
             f.priority.map(|c| c.as_str()).unwrap_or(""),
             f.channel_id.as_deref().unwrap_or(""),
@@ -330,6 +330,9 @@ pub async fn list(
         limit: listing.page_size + 1,
     };
     let work = Work::begin(state, call).await?;
+    if let Some(category) = &query.category {
+        check_category_known(work.tx(), scope, category).await?;
+    }
     let cases = repo::cases::list(work.tx(), &query).await?;
     let shown = usize::try_from(listing.page_size).unwrap_or(usize::MAX);
     for case in cases.iter().take(shown) {
@@ -339,6 +342,29 @@ pub async fn list(
     paging::page(secret, &binding, cases, listing.page_size, |last| {
         CaseCursor::after(last, listing.order)
     })
+}
+
+/// Refuses a category no channel of the caller's agency has ever had in its register: a typo
+/// would otherwise list nothing, silently. The first three are always known.
+async fn check_category_known(
+    tx: &Tx,
+    scope: &CaseScope,
+    category: &CategoryCode,
+) -> AppResult<()> {
+    if category.known().is_some() {
+        return Ok(());
+    }
+    for channel in repo::channels::list_for_agency(tx, scope.agency_id(), None).await? {
+        let registered =
+            repo::terms::list(tx, &channel.id, Some(TermKind::Category), false).await?;
+        if registered.iter().any(|t| t.code == category.as_str()) {
+            return Ok(());
+        }
+    }
+    Err(AppError::invalid(
+        "category_code",
+        format!("no channel of your agency has a category {category}"),
+    ))
 }
 
 /// Makes a lifecycle move on the case at the version the caller saw.

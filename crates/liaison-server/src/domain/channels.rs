@@ -4,18 +4,23 @@ use std::collections::HashMap;
 
 use crate::authz::{self, AgencyAdmin, CHANNEL_NOT_FOUND};
 use crate::domain::call::{Call, Work};
+use crate::domain::terms;
 use crate::error::{AppError, AppResult};
 use crate::model::Principal;
-use crate::model::{etag, Agency, AgencyId, Categories, Channel, ChannelId, ChannelStatus};
+use crate::model::{
+    etag, Agency, AgencyId, Categories, CategoryCode, Channel, ChannelId, ChannelStatus,
+};
 use crate::repo::{self, Tx};
 use crate::state::AppState;
 
-/// A channel with both its agencies.
+/// A channel with both its agencies, and the categories it covers: those agreed in its register
+/// (the founding ones, while it is only proposed).
 #[derive(Debug, Clone)]
 pub struct ChannelView {
     pub channel: Channel,
     pub proposing: Agency,
     pub partner: Agency,
+    pub categories: Vec<CategoryCode>,
 }
 
 impl ChannelView {
@@ -44,10 +49,16 @@ async fn view(
     let partner = agency(channel.partner_agency_id.to_string()).await?;
     cache.insert(proposing.id.to_string(), proposing.clone());
     cache.insert(partner.id.to_string(), partner.clone());
+    let categories = if channel.approved_by.is_some() {
+        terms::categories_in_force(tx, &channel.id).await?
+    } else {
+        channel.categories.iter().map(CategoryCode::from).collect()
+    };
     Ok(ChannelView {
         channel,
         proposing,
         partner,
+        categories,
     })
 }
 
@@ -128,6 +139,7 @@ pub async fn propose(
     repo::channels::insert(tx, &channel).await?;
     work.commit().await?;
     Ok(ChannelView {
+        categories: channel.categories.iter().map(CategoryCode::from).collect(),
         channel,
         proposing: own,
         partner,
@@ -158,6 +170,11 @@ pub async fn change_status(
     match (current.status, to) {
         (ChannelStatus::Proposed, ChannelStatus::Active) => {
             next.approved_by = Some(admin.principal().user_id.clone());
+            // Its categories become the first terms of its register.
+            let approver = &admin.principal().user_id;
+            for term in current.founding_categories(approver, state.clock.now()) {
+                repo::terms::insert(tx, &term).await?;
+            }
         }
         (ChannelStatus::Suspended, ChannelStatus::Active) => {
             next.suspended_by_agency_id = None;

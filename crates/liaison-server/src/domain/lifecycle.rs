@@ -182,7 +182,7 @@ mod tests {
 
     fn case(status: CaseStatus) -> Case {
         Case {
-            category: Category::Fraud,
+            category: Category::Fraud.into(),
             priority: Priority::Urgent,
             reference: "r".into(),
             assignee_id: Some("worker".into()),

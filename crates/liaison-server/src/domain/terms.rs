@@ -6,8 +6,8 @@ use crate::authz::{self, AgencyAdmin, TermMove, CHANNEL_NOT_FOUND, TERM_NOT_FOUN
 use crate::domain::call::{Call, Work};
 use crate::error::{AppError, AppResult};
 use crate::model::{
-    Channel, ChannelId, ChannelTerm, Decided, Principal, RequestKind, Rule, Rules, TermId,
-    TermKind, TermStatus,
+    CategoryCode, Channel, ChannelId, ChannelTerm, Decided, Principal, RequestKind, Rule, Rules,
+    TermId, TermKind, TermStatus,
 };
 use crate::repo::{self, Tx};
 use crate::state::AppState;
@@ -183,8 +183,27 @@ pub async fn rules_in_force(tx: &Tx, channel: &ChannelId) -> AppResult<Rules> {
         .collect())
 }
 
-/// Checks what a term of its kind must be: a rule is one of the rules the service knows.
+/// The categories a channel covers: its CATEGORY terms in force.
+pub async fn categories_in_force(tx: &Tx, channel: &ChannelId) -> AppResult<Vec<CategoryCode>> {
+    Ok(
+        repo::terms::list(tx, channel, Some(TermKind::Category), true)
+            .await?
+            .iter()
+            .filter_map(|t| CategoryCode::parse(&t.code))
+            .collect(),
+    )
+}
+
+/// Checks what a term of its kind must be: a rule is one of the rules the service knows, a
+/// category's code can stand inside a case's reference.
 pub fn check_new(new: &NewTerm) -> AppResult<()> {
+    if new.kind == TermKind::Category && CategoryCode::parse(&new.code).is_none() {
+        return Err(AppError::invalid(
+            "code",
+            "a CATEGORY is 2 to 32 of A-Z and '_', beginning with a letter (like \
+             ORGANISED_CRIME): it stands inside case references",
+        ));
+    }
     if new.kind == TermKind::Rule && Rule::from_name(&new.code).is_none() {
         return Err(AppError::invalid(
             "code",

@@ -167,7 +167,7 @@ fn matches(f: &CaseFilter, p: &Principal, case: &Case, event: &CaseEvent, now: T
         || (event.from_status == Some(CaseStatus::Filed) && event.at > case.acknowledge_due_at);
     view && statuses
         && overdue
-        && f.category.is_none_or(|c| c == case.category)
+        && f.category.as_ref().is_none_or(|c| *c == case.category)
         && (f.kinds.is_empty() || f.kinds.contains(&case.kind))
         && f.priority.is_none_or(|pr| pr == case.priority)
         && f.channel_id

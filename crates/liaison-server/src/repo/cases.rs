@@ -12,9 +12,9 @@ use crate::authz::{CaseParty, CasePermit, CaseScope, Service, Unchecked};
 use crate::clock::{from_micros, to_micros};
 use crate::error::{AppError, AppResult};
 use crate::model::{
-    AgencyId, Case, CaseEvent, CaseId, CaseOrder, CaseStatus, CaseView, Category, ChannelId,
-    EventKind, Handling, InformationAccuracy, ItemAnswer, ItemOutcome, Markings, MoveId, Note,
-    NoteId, NoteVisibility, Preservation, PreservationOrder, PreservationStatus, Priority,
+    AgencyId, Case, CaseEvent, CaseId, CaseOrder, CaseStatus, CaseView, Category, CategoryCode,
+    ChannelId, EventKind, Handling, InformationAccuracy, ItemAnswer, ItemOutcome, Markings, MoveId,
+    Note, NoteId, NoteVisibility, Preservation, PreservationOrder, PreservationStatus, Priority,
     RefusalGround, RequestItem, RequestKind, Resolution, SourceReliability, TermId, Timestamp,
     UserId,
 };
@@ -24,7 +24,11 @@ impl TryFrom<case::Model> for Case {
 
     fn try_from(row: case::Model) -> AppResult<Self> {
         Ok(Case {
-            category: decode(row.category.into(), Category::from_code, "category")?,
+            category: match row.category_code.as_deref() {
+                Some(code) => CategoryCode::parse(code)
+                    .ok_or_else(|| AppError::internal(format!("unknown category code {code}")))?,
+                None => decode(row.category.into(), Category::from_code, "category")?.into(),
+            },
             priority: decode(row.priority.into(), Priority::from_code, "priority")?,
             status: decode(row.status.into(), CaseStatus::from_code, "case status")?,
             resolution: row
@@ -218,7 +222,8 @@ pub(super) fn case_row(
         id: Set(case.id.to_string()),
         reference: Set(case.reference.clone()),
         channel_id: Set(case.channel_id.to_string()),
-        category: Set(case.category.code()),
+        category: Set(case.category.known().map_or(0, Category::code)),
+        category_code: Set(Some(case.category.to_string())),
         priority: Set(case.priority.code()),
         title: Set(case.title.clone()),
         summary: Set(case.summary.clone()),
@@ -523,7 +528,7 @@ pub struct CaseQuery {
     pub scope: CaseScope,
     pub view: CaseView,
     pub statuses: Vec<CaseStatus>,
-    pub category: Option<Category>,
+    pub category: Option<CategoryCode>,
     pub kinds: Vec<RequestKind>,
     pub priority: Option<Priority>,
     pub channel_id: Option<String>,
@@ -578,8 +583,8 @@ pub async fn list(tx: &Tx, q: &CaseQuery) -> AppResult<Vec<Case>> {
         if !q.statuses.is_empty() {
             query = query.filter(case::Column::Status.is_in(q.statuses.iter().map(|s| s.code())));
         }
-        if let Some(category) = q.category {
-            query = query.filter(case::Column::Category.eq(category.code()));
+        if let Some(category) = &q.category {
+            query = query.filter(case::Column::CategoryCode.eq(category.as_str()));
         }
         if !q.kinds.is_empty() {
             query = query.filter(case::Column::Kind.is_in(q.kinds.iter().map(|k| k.code())));

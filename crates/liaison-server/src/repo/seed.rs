@@ -132,7 +132,16 @@ pub async fn insert_users(tx: &Tx, users: &[User], password_hash: &str) -> AppRe
     insert_many(tx, models).await
 }
 
+/// Inserts channels, each approved one with its founding categories as the first terms of its
+/// register, as approving it does.
 pub async fn insert_channels(tx: &Tx, channels: &[Channel]) -> AppResult<()> {
+    for channel in channels {
+        if let Some(approver) = &channel.approved_by {
+            for term in channel.founding_categories(approver, channel.updated_at) {
+                super::terms::insert(tx, &term).await?;
+            }
+        }
+    }
     let models = channels
         .iter()
         .map(|c| {
@@ -338,7 +347,8 @@ const CASES_COPY: &str = "COPY cases (id, reference, channel_id, category, prior
     request_id, escalated_at, handling, handling_conditions, source_reliability, \
     information_accuracy, kind, decline_ground, preservation_data, preservation_custodian, \
     preservation_offence, preservation_necessity, preservation_formal_request, \
-    preservation_status, preserved_until, preservation_superseded_by, legal_basis_id, request_items, released_at) FROM STDIN";
+    preservation_status, preserved_until, preservation_superseded_by, legal_basis_id, request_items, released_at, category_code) \
+    FROM STDIN";
 const EVENTS_COPY: &str = "COPY case_events (id, case_id, kind, actor_id, actor_agency_id, at, \
     from_status, to_status, reason, assignee_id, resolution, note_id, visible_to_agency_id, \
     handling, handling_conditions, source_reliability, information_accuracy, refusal_ground, \
@@ -439,7 +449,7 @@ fn encode_cases(cases: &[NewCase]) -> Vec<u8> {
         rows.text(&c.id)
             .text(&c.reference)
             .text(&c.channel_id)
-            .int(c.category.code().into())
+            .int(c.category.known().map_or(0, |k| k.code().into()))
             .int(c.priority.code().into())
             .text(&c.title)
             .text(&c.summary)
@@ -473,6 +483,7 @@ fn encode_cases(cases: &[NewCase]) -> Vec<u8> {
             .opt_text(c.legal_basis_id.as_deref())
             .opt_text(super::cases::items_to_json(&c.items).as_deref())
             .opt_int(c.released_at.map(to_micros))
+            .text(c.category.as_str())
             .end_row();
     }
     rows.finish()

@@ -81,7 +81,8 @@ pub async fn find(tx: &Tx, id: &TermId) -> AppResult<Option<ChannelTerm>> {
         .transpose()
 }
 
-/// A channel's terms, oldest first: of one kind or all, in force or all.
+/// A channel's terms, oldest first (those of one moment by code): of one kind or all, in force
+/// or all.
 pub async fn list(
     tx: &Tx,
     channel_id: &ChannelId,
@@ -98,6 +99,7 @@ pub async fn list(
     }
     query
         .order_by_asc(channel_term::Column::ProposedAt)
+        .order_by_asc(channel_term::Column::Code)
         .order_by_asc(channel_term::Column::Id)
         .all(&tx.txn)
         .await?

@@ -8,9 +8,7 @@ use crate::cli::{CaseCommand, CaseTarget, MarkingArgs, Paging, PreservationArgs}
 use crate::connection::Ctl;
 use crate::error::CliError;
 use crate::json::{self, time, timestamp};
-use crate::names::{
-    friendly, AccuracyArg, CategoryArg, HandlingArg, KindArg, PriorityArg, SourceArg,
-};
+use crate::names::{friendly, AccuracyArg, HandlingArg, KindArg, PriorityArg, SourceArg};
 use crate::views::{self, Viewer};
 
 /// The namespace of the request ids derived from a filing's content.
@@ -44,6 +42,10 @@ pub fn derive_request_id(user_id: &str, filing: &pb::FileReferralRequest) -> Uui
     }
     if !filing.legal_basis_id.is_empty() {
         parts.push(format!("basis {}", filing.legal_basis_id));
+    }
+    // A category beyond the first three has no number: its code names it.
+    if filing.category == 0 {
+        parts.push(format!("category {}", filing.category_code));
     }
     for item in &filing.items {
         parts.push(format!("item {item}"));
@@ -526,7 +528,7 @@ pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
 
 struct Filing {
     channel: Option<String>,
-    category: CategoryArg,
+    category: String,
     priority: PriorityArg,
     title: String,
     summary: Option<String>,
@@ -554,7 +556,8 @@ async fn file(ctl: &mut Ctl, f: Filing) -> Result<(), CliError> {
         legal_basis_id,
         request_id: String::new(),
         channel_id,
-        category: f.category.code(),
+        category: known_category(&f.category),
+        category_code: f.category.clone(),
         priority: f.priority.code(),
         title: f.title,
         summary,
@@ -587,6 +590,11 @@ async fn file(ctl: &mut Ctl, f: Filing) -> Result<(), CliError> {
         ctl.out.paint(&case.reference, crate::output::Style::Bold)
     ))?;
     show_case(ctl, &case).await
+}
+
+/// The founding category's number for a code, or 0 for the others.
+fn known_category(code: &str) -> i32 {
+    pb::Category::from_str_name(&format!("CATEGORY_{code}")).map_or(0, |c| c as i32)
 }
 
 /// A legal basis agreed on the channel, named by its code (CA-IN-MLAT) or id.
@@ -850,7 +858,7 @@ mod tests {
     fn the_same_filing_gets_the_same_request_id() {
         let filing = |title: &str, summary: &str| pb::FileReferralRequest {
             channel_id: "channel".into(),
-            category: CategoryArg::Drugs.code(),
+            category: pb::Category::Drugs as i32,
             priority: PriorityArg::Urgent.code(),
             title: title.into(),
             summary: summary.into(),

@@ -198,9 +198,17 @@ fn code(agency: &Option<pb::Agency>) -> String {
 }
 
 fn categories(c: &pb::Channel) -> String {
-    c.categories
+    if c.category_codes.is_empty() {
+        return c
+            .categories
+            .iter()
+            .map(|v| friendly::<pb::Category>(*v))
+            .collect::<Vec<_>>()
+            .join(",");
+    }
+    c.category_codes
         .iter()
-        .map(|v| friendly::<pb::Category>(*v))
+        .map(|code| code.to_ascii_lowercase().replace('_', "-"))
         .collect::<Vec<_>>()
         .join(",")
 }

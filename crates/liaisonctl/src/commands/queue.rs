@@ -42,7 +42,7 @@ pub fn request(view: pb::CaseView, filters: &QueueFilters) -> pb::ListCasesReque
     pb::ListCasesRequest {
         view: view as i32,
         statuses: filters.status.iter().map(|s| s.code()).collect(),
-        category: filters.category.map(|c| c.code()).unwrap_or_default(),
+        category_code: filters.category.clone().unwrap_or_default(),
         priority: filters.priority.map(|p| p.code()).unwrap_or_default(),
         channel_id: filters.channel.clone().unwrap_or_default(),
         assignee_id: filters.assignee.clone().unwrap_or_default(),

@@ -43,6 +43,8 @@ pub struct Model {
     /// A request's numbered items and their answers, as JSON (see `repo::cases::ItemRow`).
     pub request_items: Option<String>,
     pub released_at: Option<i64>,
+    /// The category's code; the numeric `category` keeps the founding three's (0 for others).
+    pub category_code: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

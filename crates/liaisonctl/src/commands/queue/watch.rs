@@ -62,6 +62,7 @@ fn request(view: ViewArg, args: &WatchArgs) -> pb::WatchCasesRequest {
         view: list.view,
         statuses: list.statuses,
         category: list.category,
+        category_code: list.category_code,
         priority: list.priority,
         channel_id: list.channel_id,
         assignee_id: list.assignee_id,
