@@ -85,7 +85,28 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // One PENDING move of each action per case, however many supervisors propose at once
-        // (a lapsed one is marked EXPIRED before another is stored).
+        // (a lapsed one is marked EXPIRED before another is stored). Before this, a lapsed move
+        // stayed PENDING beside a newer proposal of the same move: expire the lapsed ones, and of
+        // any two still waiting keep the newer.
+        let now_micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros());
+        for statement in [
+            format!(
+                "UPDATE case_moves SET status = 4 WHERE status = 1 AND expires_at <= {now_micros}"
+            ),
+            "UPDATE case_moves SET status = 4 WHERE status = 1 AND EXISTS (SELECT 1 FROM \
+             case_moves newer WHERE newer.case_id = case_moves.case_id AND newer.action = \
+             case_moves.action AND newer.status = 1 AND (newer.requested_at > \
+             case_moves.requested_at OR (newer.requested_at = case_moves.requested_at AND \
+             newer.id > case_moves.id)))"
+                .to_string(),
+        ] {
+            manager
+                .get_connection()
+                .execute_unprepared(&statement)
+                .await?;
+        }
         manager
             .get_connection()
             .execute_unprepared(

@@ -48,7 +48,9 @@ impl MigrationTrait for Migration {
              WHEN 2 THEN 'FRAUD' WHEN 3 THEN 'CYBER' END",
         )
         .await?;
-        // A random UUID (version 4) per row, in each database's own terms.
+        // A random UUID (version 4) per row, in each database's own terms (PostgreSQL 13 and
+        // later have gen_random_uuid built in). The approval time was not kept: the terms are
+        // dated from the channel's proposal, which is before any case filed under them.
         let uuid = match manager.get_database_backend() {
             DatabaseBackend::Postgres => "gen_random_uuid()::text".to_string(),
             _ => "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || \
@@ -63,7 +65,7 @@ impl MigrationTrait for Migration {
                  status, proposing_agency_id, proposed_by, proposed_at, decided_by, decided_at, \
                  decision_reason, retired_by, retired_at, retirement_reason) \
                  SELECT {uuid}, id, 3, '{name}', '{title}', NULL, NULL, 2, proposing_agency_id, \
-                 proposed_by, created_at, approved_by, updated_at, 'agreed with the channel', \
+                 proposed_by, created_at, approved_by, created_at, 'agreed with the channel', \
                  NULL, NULL, NULL FROM channels \
                  WHERE approved_by IS NOT NULL AND (categories & {bit}) <> 0"
             ))

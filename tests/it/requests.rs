@@ -694,6 +694,16 @@ async fn a_request_is_answered_item_by_item(backend: Backend) {
         .map(|e| e.item_number)
         .collect();
     assert_eq!(answered, [1, 2]);
+    // Each answer is in the timeline with its words, so answering again loses nothing.
+    let refusal = events
+        .iter()
+        .find(|e| e.kind == pb::CaseEventKind::ItemAnswered as i32 && e.item_number == 2)
+        .unwrap();
+    assert_eq!(
+        refusal.reason,
+        "REFUSED: Registered to a shell company in Surrey, BC."
+    );
+    assert_eq!(refusal.ground, NotAvailable as i32);
     let last = events.last().unwrap();
     assert_eq!(last.kind, pb::CaseEventKind::Closed as i32);
     assert_eq!(last.reason, "items: 1 answered, 2 refused (NOT_AVAILABLE)");

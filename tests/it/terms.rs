@@ -603,6 +603,37 @@ async fn a_channel_agrees_categories_beyond_the_first_three(backend: Backend) {
         .into_inner();
     assert_eq!(channel.category_codes, ["DRUGS", "ORGANISED_CRIME"]);
     assert_eq!(channel.categories, [pb::Category::Drugs as i32]);
+
+    // A live queue refuses a category no channel of the agency has, as the listing does.
+    let refused = w
+        .sup_ca
+        .cases()
+        .watch_cases(pb::WatchCasesRequest {
+            category_code: "WEAPONS".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&refused), "category_code");
+    // A channel only proposed keeps the categories it was proposed with until it is approved.
+    let proposed = w
+        .admin_in
+        .admin()
+        .propose_channel(pb::ProposeChannelRequest {
+            partner_agency_id: w.us_fbi.id.clone(),
+            categories: vec![pb::Category::Cyber as i32],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(proposed.category_codes, ["CYBER"]);
+    let mut early = basis(&w, "DRUGS");
+    early.channel_id = proposed.id;
+    early.kind = pb::TermKind::Category as i32;
+    assert_code(
+        w.admin_in.admin().propose_channel_term(early).await,
+        Code::FailedPrecondition,
+    );
     w.stop().await;
 }
 

@@ -58,6 +58,7 @@ pub fn channel(c: &pb::Channel) -> Value {
         "updated_at": ts(c.updated_at.as_ref()),
         "etag": c.etag,
         "suspended_by_agency_id": c.suspended_by_agency_id,
+        "category_codes": c.category_codes,
     })
 }
 

@@ -366,16 +366,14 @@ fn detail(viewer: &Viewer<'_>, e: &pb::CaseEvent) -> String {
         }
         Ok(pb::CaseEventKind::Closed) => friendly::<pb::Resolution>(e.resolution),
         Ok(pb::CaseEventKind::ItemAnswered) => {
-            let outcome = e.reason.to_ascii_lowercase().replace('_', "-");
-            if e.ground == 0 {
-                format!("item {}: {outcome}", e.item_number)
-            } else {
-                format!(
-                    "item {}: {outcome} ({})",
-                    e.item_number,
-                    friendly::<pb::RefusalGround>(e.ground)
-                )
-            }
+            // The reason is "OUTCOME: the answer".
+            let (outcome, text) = e.reason.split_once(": ").unwrap_or((&e.reason, ""));
+            let outcome = outcome.to_ascii_lowercase().replace('_', "-");
+            let ground = match e.ground {
+                0 => String::new(),
+                g => format!(" ({})", friendly::<pb::RefusalGround>(g)),
+            };
+            format!("item {}: {outcome}{ground}: {}", e.item_number, clean(text))
         }
         Ok(pb::CaseEventKind::NoteAdded) => format!("note {}", e.note_id),
         Ok(

@@ -315,7 +315,8 @@ impl CaseService for Api {
             let filter = CaseFilter::try_from(m)?;
             let slot = self.watch.admit(scope.user_id())?;
             let token = (!m.resume_token.is_empty()).then_some(m.resume_token.as_str());
-            let cursor = watch_domain::open(&self.state, &started.call, scope, token).await?;
+            let cursor =
+                watch_domain::open(&self.state, &started.call, scope, &filter, token).await?;
             Ok(watch::Opened {
                 bearer,
                 filter,

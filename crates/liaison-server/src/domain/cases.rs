@@ -346,7 +346,7 @@ pub async fn list(
 
 /// Refuses a category no channel of the caller's agency has ever had in its register: a typo
 /// would otherwise list nothing, silently. The first three are always known.
-async fn check_category_known(
+pub(crate) async fn check_category_known(
     tx: &Tx,
     scope: &CaseScope,
     category: &CategoryCode,
@@ -561,10 +561,20 @@ pub async fn answer_item(
     ev.to_status = Some(next.status);
     ev.item_number = Some(number);
     ev.ground = ground;
-    ev.reason = Some(outcome.to_string());
+    // The answer itself, so that answering again keeps what was said before.
+    ev.reason = Some(format!("{outcome}: {}", next_answer_text(&next, number)));
     work.record_event(ev);
     work.commit().await?;
     Ok(next)
+}
+
+/// The text of item `number`'s answer on the answered case.
+fn next_answer_text(case: &Case, number: i32) -> &str {
+    case.items
+        .iter()
+        .find(|i| i.number == number)
+        .and_then(|i| i.answer.as_ref())
+        .map_or("", |a| a.text.as_str())
 }
 
 /// Makes a preservation move on the case at the version the caller saw.

@@ -41,6 +41,13 @@ pub async fn propose(
     call.concerns("channel", channel_id);
     let channel = channel(work.tx(), admin.principal(), channel_id).await?;
     check_new(&new)?;
+    if new.kind == TermKind::Category && channel.approved_by.is_none() {
+        return Err(AppError::FailedPrecondition(
+            "a proposed channel's categories are those it was proposed with: propose others once \
+             it is approved"
+                .into(),
+        ));
+    }
     let term = ChannelTerm {
         id: TermId::generate(),
         channel_id: channel.id,

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use crate::authz::{self, CaseAction, CasePermit, CaseScope};
 use crate::domain::call::{self, Call, Work};
-use crate::domain::cases::CaseFilter;
+use crate::domain::cases::{self, CaseFilter};
 use crate::domain::paging;
 use crate::error::{AppError, AppResult};
 use crate::model::{Case, CaseEvent, CaseStatus, CaseView, EventKind, Principal, Timestamp};
@@ -44,6 +44,7 @@ pub async fn open(
     state: &AppState,
     call: &Call,
     scope: &CaseScope,
+    filter: &CaseFilter,
     resume_token: Option<&str>,
 ) -> AppResult<EventCursor> {
     let resumed = resume_token
@@ -58,6 +59,9 @@ pub async fn open(
         })
         .transpose()?;
     let work = Work::begin(state, call).await?;
+    if let Some(category) = &filter.category {
+        cases::check_category_known(work.tx(), scope, category).await?;
+    }
     let cursor = match resumed {
         Some(cursor) => cursor,
         None => repo::cases::newest_event_cursor(work.tx()).await?,
