@@ -347,6 +347,7 @@ async fn declines_closes_and_relaxed_markings_take_a_second_supervisor(backend: 
             reason: "No record.".into(),
             ground: pb::RefusalGround::NotAvailable as i32,
             markings: None,
+            note_id: String::new(),
         })
         .await
         .unwrap_err();
@@ -391,6 +392,7 @@ async fn declines_closes_and_relaxed_markings_take_a_second_supervisor(backend: 
         reason: "No subscriber record for that number.".into(),
         ground: ground as i32,
         markings: None,
+        note_id: String::new(),
     };
     assert_code(
         w.sup_ca
@@ -568,6 +570,7 @@ async fn declines_closes_and_relaxed_markings_take_a_second_supervisor(backend: 
             reason: "The prosecutor may use it.".into(),
             ground: 0,
             markings: Some(relaxed),
+            note_id: String::new(),
         })
         .await
         .unwrap()
@@ -621,6 +624,7 @@ async fn declines_closes_and_relaxed_markings_take_a_second_supervisor(backend: 
                 source_reliability: pb::SourceReliability::X as i32,
                 information_accuracy: pb::InformationAccuracy::CannotBeJudged as i32,
             }),
+            note_id: String::new(),
         })
         .await
         .unwrap()
@@ -631,6 +635,91 @@ async fn declines_closes_and_relaxed_markings_take_a_second_supervisor(backend: 
     assert_eq!(
         *kinds(&w.sup_ca, &marked.id).await.last().unwrap(),
         pb::CaseEventKind::MarkingsChanged as i32
+    );
+
+    // A note's marking likewise: its provider proposes, a supervisor of its agency approves.
+    let note = w
+        .officer_in
+        .cases()
+        .add_note(pb::AddNoteRequest {
+            case_id: marked.id.clone(),
+            body: "The informant saw the consignment loaded.".into(),
+            visibility: pb::NoteVisibility::Shared as i32,
+            markings: Some(pb::Markings {
+                handling: pb::Handling::H2 as i32,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let h1 = pb::Markings {
+        handling: pb::Handling::H1 as i32,
+        handling_conditions: String::new(),
+        source_reliability: pb::SourceReliability::X as i32,
+        information_accuracy: pb::InformationAccuracy::CannotBeJudged as i32,
+    };
+    let refused = w
+        .officer_in
+        .cases()
+        .update_note_markings(pb::UpdateNoteMarkingsRequest {
+            case_id: marked.id.clone(),
+            note_id: note.id.clone(),
+            markings: Some(h1.clone()),
+            reason: "It may be used as evidence.".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(rule_named(&refused), "FOUR_EYES_RELAX_MARKING");
+    let marked_now = get(&w.officer_in, &marked.id).await.unwrap();
+    let proposal = |note_id: &str| pb::ProposeCaseMoveRequest {
+        case_id: marked.id.clone(),
+        etag: marked_now.etag.clone(),
+        action: pb::MoveAction::RelaxNoteMarking as i32,
+        reason: "It may be used as evidence.".into(),
+        ground: 0,
+        markings: Some(h1.clone()),
+        note_id: note_id.into(),
+    };
+    let missing = w
+        .officer_in
+        .cases()
+        .propose_case_move(proposal(""))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        missing.get_details_bad_request().unwrap().field_violations[0].field,
+        "note_id"
+    );
+    // Canada cannot propose it: the note is India's to mark.
+    assert_code(
+        w.sup_ca.cases().propose_case_move(proposal(&note.id)).await,
+        Code::PermissionDenied,
+    );
+    let proposed = w
+        .officer_in
+        .cases()
+        .propose_case_move(proposal(&note.id))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(proposed.note_id, note.id);
+    approve(&w.sup_in, &proposed.id).await.unwrap();
+    let notes = w
+        .sup_ca
+        .cases()
+        .list_notes(pb::ListNotesRequest {
+            case_id: marked.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .notes;
+    let relaxed_note = notes.iter().find(|n| n.id == note.id).unwrap();
+    assert_eq!(
+        relaxed_note.markings.as_ref().unwrap().handling,
+        pb::Handling::H1 as i32
     );
 
     // Each step is in the audit log of the agency that made it.

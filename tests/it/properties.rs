@@ -989,6 +989,7 @@ impl Harness {
                     reason: reason.clone(),
                     ground: *ground,
                     markings: markings.clone(),
+                    note_id: String::new(),
                 };
                 (
                     code(c.cases().propose_case_move(request).await.map(|_| ())),

@@ -444,7 +444,7 @@ impl Rule {
                 "a second supervisor of the receiving agency approves each close with NO_ACTION"
             }
             Rule::FourEyesRelaxMarking => {
-                "a second supervisor of the providing agency approves each relaxation of a case's markings"
+                "a second supervisor of the providing agency approves each relaxation of a case's or a note's markings"
             }
             Rule::DeclineNeedsGround => "every decline states a ground from the closed list",
         }
@@ -472,6 +472,7 @@ coded_enum!(
         Decline = 2 => "DECLINE",
         CloseNoAction = 3 => "CLOSE_NO_ACTION",
         RelaxMarking = 4 => "RELAX_MARKING",
+        RelaxNoteMarking = 5 => "RELAX_NOTE_MARKING",
     }
 );
 
@@ -482,7 +483,7 @@ impl MoveAction {
             MoveAction::Release => Rule::FourEyesRelease,
             MoveAction::Decline => Rule::FourEyesDecline,
             MoveAction::CloseNoAction => Rule::FourEyesCloseNoAction,
-            MoveAction::RelaxMarking => Rule::FourEyesRelaxMarking,
+            MoveAction::RelaxMarking | MoveAction::RelaxNoteMarking => Rule::FourEyesRelaxMarking,
         }
     }
 }
@@ -520,6 +521,8 @@ pub struct CaseMove {
     pub decision: Option<Decided>,
     /// The version of the case it was proposed on: it is made only on that version.
     pub case_version: Option<i64>,
+    /// For RELAX_NOTE_MARKING: the note.
+    pub note_id: Option<NoteId>,
 }
 
 impl CaseMove {

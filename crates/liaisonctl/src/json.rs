@@ -199,6 +199,7 @@ pub fn case_move(m: &pb::CaseMove) -> Value {
         "decided_by": m.decided_by,
         "decided_at": ts(m.decided_at.as_ref()),
         "decision_reason": m.decision_reason,
+        "note_id": m.note_id,
     })
 }
 

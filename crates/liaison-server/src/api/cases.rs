@@ -727,6 +727,7 @@ impl CaseService for Api {
                 reason: None,
                 ground: None,
                 markings: None,
+                note_id: None,
             };
             // Each action takes exactly what its move needs.
             let refuse = |v: &mut Violations, field: &str, given: bool| {
@@ -745,7 +746,7 @@ impl CaseService for Api {
                     );
                     refuse(&mut v, "markings", m.markings.is_some());
                 }
-                Some(MoveAction::RelaxMarking) => {
+                Some(MoveAction::RelaxMarking | MoveAction::RelaxNoteMarking) => {
                     proposal.reason = Some(convert::reason(&mut v, "reason", &m.reason));
                     proposal.markings =
                         convert::markings_change(&mut v, "markings", m.markings.as_ref());
@@ -757,6 +758,13 @@ impl CaseService for Api {
                     refuse(&mut v, "markings", m.markings.is_some());
                 }
                 None => {}
+            }
+            if action == Some(MoveAction::RelaxNoteMarking) {
+                proposal.note_id = Some(NoteId::from(
+                    v.check("note_id", validate::uuid(&m.note_id)).as_str(),
+                ));
+            } else if !m.note_id.is_empty() {
+                v.add("note_id", "is only for RELAX_NOTE_MARKING");
             }
             v.finish()?;
             let view = moves::propose(

@@ -455,6 +455,7 @@ pub fn case_move(view: MoveView, now: Timestamp) -> pb::CaseMove {
         decided_by,
         decided_at,
         decision_reason,
+        note_id: m.note_id.map(String::from).unwrap_or_default(),
     }
 }
 

@@ -796,31 +796,53 @@ pub async fn mark_note(
     }
     call.touches_marked(note.markings.handling);
     authz::may_mark_note(scope, &note)?;
-    markings::check_change(&note.markings, &new, reason.as_deref())?;
+    let relaxes = markings::check_change(&note.markings, &new, reason.as_deref())?;
     markings::check_note_under_case(&new, &case.markings)?;
     call.touches_marked(new.handling);
-    let now = state.clock.now();
-    if !repo::cases::update_note_markings(tx, &note.id, &note.markings, &new).await? {
-        return Err(AppError::Aborted(
-            "the note's markings changed since they were read; read them again".into(),
-        ));
+    if relaxes
+        && terms::rules_in_force(tx, &case.channel_id)
+            .await?
+            .contains(Rule::FourEyesRelaxMarking)
+    {
+        return Err(four_eyes(Rule::FourEyesRelaxMarking));
     }
-    let mut ev = event(case, EventKind::MarkingsChanged, p.as_actor(), now);
-    ev.note_id = Some(note.id.clone());
-    ev.reason = reason;
-    ev.markings = Some(new.clone());
-    match note.visibility {
-        // Like adding it: a shared note's change moves the case's etag for both sides.
-        NoteVisibility::Shared => repo::cases::touch(tx, &case.id, now).await?,
-        NoteVisibility::Internal => ev.visible_to_agency_id = Some(note.author_agency_id.clone()),
-    }
-    work.record_event(ev);
+    let case = case.clone();
+    set_note_markings(&mut work, &case, &note, new.clone(), reason, p.as_actor()).await?;
     work.commit().await?;
     note.markings = new.in_force_under(&case.markings);
     Ok(note)
 }
 
-const NOTE_NOT_FOUND: AppError = AppError::NotFound("note not found");
+/// Sets a note's markings as `actor` if they are still those read, and records the
+/// MARKINGS_CHANGED event: both sides see a shared note's (and its case's etag moves, as adding
+/// it did), only its agency an internal note's.
+pub(crate) async fn set_note_markings(
+    work: &mut Work<'_>,
+    case: &Case,
+    note: &Note,
+    new: Markings,
+    reason: Option<String>,
+    actor: EventActor<'_>,
+) -> AppResult<()> {
+    let now = work.now();
+    if !repo::cases::update_note_markings(work.tx(), &note.id, &note.markings, &new).await? {
+        return Err(AppError::Aborted(
+            "the note's markings changed since they were read; read them again".into(),
+        ));
+    }
+    let mut ev = event(case, EventKind::MarkingsChanged, actor, now);
+    ev.note_id = Some(note.id.clone());
+    ev.reason = reason;
+    ev.markings = Some(new);
+    match note.visibility {
+        NoteVisibility::Shared => repo::cases::touch(work.tx(), &case.id, now).await?,
+        NoteVisibility::Internal => ev.visible_to_agency_id = Some(note.author_agency_id.clone()),
+    }
+    work.record_event(ev);
+    Ok(())
+}
+
+pub(crate) const NOTE_NOT_FOUND: AppError = AppError::NotFound("note not found");
 
 /// A page of a case's notes or events: the page size asked for and the token from the last page.
 #[derive(Debug, Clone)]

@@ -14,7 +14,7 @@ use crate::domain::{markings, terms};
 use crate::error::{AppError, AppResult};
 use crate::model::{
     Case, CaseId, CaseMove, CaseStatus, ChannelStatus, Decided, EventKind, Markings, MoveAction,
-    MoveId, MoveStatus, Principal, RefusalGround, Resolution, Role, Timestamp,
+    MoveId, MoveStatus, Note, NoteId, Principal, RefusalGround, Resolution, Role, Timestamp,
 };
 use crate::repo::moves::MoveQuery;
 use crate::repo::{self};
@@ -32,6 +32,8 @@ pub struct Proposal {
     pub reason: Option<String>,
     pub ground: Option<RefusalGround>,
     pub markings: Option<Markings>,
+    /// For RELAX_NOTE_MARKING: the note.
+    pub note_id: Option<NoteId>,
 }
 
 /// A move with the reference of its case, as listings show it.
@@ -48,6 +50,8 @@ fn case_action(action: MoveAction) -> CaseAction {
         MoveAction::Decline => CaseAction::Decline,
         MoveAction::CloseNoAction => CaseAction::Close,
         MoveAction::RelaxMarking => CaseAction::Mark,
+        // Who may mark a note is the note's question (its provider), asked of the note.
+        MoveAction::RelaxNoteMarking => CaseAction::Read,
     }
 }
 
@@ -62,7 +66,7 @@ fn lifecycle_move(m: &CaseMove) -> Option<Move> {
         MoveAction::CloseNoAction => Some(Move::Close {
             resolution: Resolution::NoAction,
         }),
-        MoveAction::RelaxMarking => None,
+        MoveAction::RelaxMarking | MoveAction::RelaxNoteMarking => None,
     }
 }
 
@@ -81,6 +85,7 @@ fn new_move(case: &Case, p: &Principal, proposal: Proposal, now: Timestamp) -> C
         markings: proposal.markings,
         decision: None,
         case_version: Some(case.version),
+        note_id: proposal.note_id,
     }
 }
 
@@ -115,6 +120,7 @@ pub(crate) async fn propose_release(
         reason: None,
         ground: None,
         markings: None,
+        note_id: None,
     };
     record_proposal(work, case, &new_move(case, filer, proposal, now)).await
 }
@@ -173,17 +179,27 @@ pub async fn propose(
                 .as_ref()
                 .ok_or_else(|| AppError::invalid("markings", "is required to relax markings"))?;
             call.touches_marked(new.handling);
-            let relaxes = markings::check_change(&case.markings, new, m.reason.as_deref())?;
+            let before = match &m.note_id {
+                None => case.markings.clone(),
+                Some(note_id) => {
+                    let note = note_of(work.tx(), &permit, scope, note_id).await?;
+                    markings::check_note_under_case(new, &case.markings)?;
+                    note.markings
+                }
+            };
+            let relaxes = markings::check_change(&before, new, m.reason.as_deref())?;
             if !relaxes {
                 return Err(AppError::FailedPrecondition(
-                    "these markings do not relax the case's: change them directly \
-                     (UpdateCaseMarkings)"
+                    "these markings relax nothing: change them directly (UpdateCaseMarkings, \
+                     UpdateNoteMarkings)"
                         .into(),
                 ));
             }
         }
     }
-    if let Some(waiting) = repo::moves::pending_for(work.tx(), &case.id, m.action, now).await? {
+    let waiting =
+        repo::moves::pending_for(work.tx(), &case.id, m.action, m.note_id.as_ref(), now).await?;
+    if let Some(waiting) = waiting {
         return Err(AppError::FailedPrecondition(format!(
             "a {} of this case already awaits a decision ({}): approve or reject it, or let it \
              lapse at {}",
@@ -199,6 +215,21 @@ pub async fn propose(
         case_move: m,
         case_reference: case.reference,
     })
+}
+
+/// The note a relaxation is about, as the caller may read it, if the caller may change its
+/// markings (its provider: its author, or a supervisor of the author's agency).
+async fn note_of(
+    tx: &crate::repo::Tx,
+    permit: &crate::authz::CasePermit,
+    scope: &CaseScope,
+    note_id: &NoteId,
+) -> AppResult<Note> {
+    let note = repo::cases::find_note(tx, permit, note_id)
+        .await?
+        .ok_or(cases::NOTE_NOT_FOUND)?;
+    authz::may_mark_note(scope, &note)?;
+    Ok(note)
 }
 
 /// Which of the agency's moves a listing shows.
@@ -351,11 +382,30 @@ pub async fn decide(
                 )));
             }
         }
-        match lifecycle_move(&m) {
-            Some(mv) => {
+        match (lifecycle_move(&m), m.note_id.clone()) {
+            (Some(mv), _) => {
                 cases::make_move(&mut work, &permit, actor, &mv).await?;
             }
-            None => {
+            (None, Some(note_id)) => {
+                let new = m
+                    .markings
+                    .clone()
+                    .ok_or_else(|| AppError::internal("a relaxation without markings"))?;
+                call.touches_marked(new.handling);
+                let note = note_of(work.tx(), &permit, scope, &note_id).await?;
+                markings::check_note_under_case(&new, &permit.case().markings)?;
+                if !markings::check_change(&note.markings, &new, m.reason.as_deref())? {
+                    return Err(AppError::FailedPrecondition(
+                        "the note's markings changed since the relaxation was proposed, and it \
+                         no longer relaxes them: reject it"
+                            .into(),
+                    ));
+                }
+                let case = permit.case().clone();
+                cases::set_note_markings(&mut work, &case, &note, new, m.reason.clone(), actor)
+                    .await?;
+            }
+            (None, None) => {
                 let new = m
                     .markings
                     .clone()

@@ -11,8 +11,8 @@ use super::{decode, Tx, UniqueExt};
 use crate::clock::{from_micros, to_micros};
 use crate::error::{AppError, AppResult};
 use crate::model::{
-    AgencyId, CaseId, CaseMove, Decided, MoveAction, MoveId, MoveStatus, RefusalGround, Timestamp,
-    UserId,
+    AgencyId, CaseId, CaseMove, Decided, MoveAction, MoveId, MoveStatus, NoteId, RefusalGround,
+    Timestamp, UserId,
 };
 
 impl TryFrom<case_move::Model> for CaseMove {
@@ -52,6 +52,7 @@ impl TryFrom<case_move::Model> for CaseMove {
             expires_at: from_micros(row.expires_at),
             reason: row.reason,
             case_version: row.case_version,
+            note_id: row.note_id.map(NoteId::from),
         })
     }
 }
@@ -77,6 +78,7 @@ pub async fn insert(tx: &Tx, m: &CaseMove) -> AppResult<()> {
         decided_at: Set(None),
         decision_reason: Set(None),
         case_version: Set(m.case_version),
+        note_id: Set(m.note_id.clone().map(String::from)),
     }
     .insert(&tx.txn)
     .await
@@ -90,7 +92,7 @@ pub async fn insert(tx: &Tx, m: &CaseMove) -> AppResult<()> {
 }
 
 /// Marks EXPIRED the case's moves of `action` that lapsed unanswered by `now`, so that another
-/// may wait in their place.
+/// may wait in their place (of any note: a lapsed move is over, whatever it was about).
 pub async fn expire_lapsed(
     tx: &Tx,
     case_id: &CaseId,
@@ -125,16 +127,23 @@ pub async fn find_of_agency(
         .transpose()
 }
 
-/// The case's move of `action` still waiting for a decision at `now`, if any.
+/// The case's move of `action` (on `note_id`, for a note's) still waiting for a decision at
+/// `now`, if any.
 pub async fn pending_for(
     tx: &Tx,
     case_id: &CaseId,
     action: MoveAction,
+    note_id: Option<&NoteId>,
     now: Timestamp,
 ) -> AppResult<Option<CaseMove>> {
+    let note = match note_id {
+        Some(id) => case_move::Column::NoteId.eq(id.as_str()),
+        None => case_move::Column::NoteId.is_null(),
+    };
     case_move::Entity::find()
         .filter(case_move::Column::CaseId.eq(case_id.as_str()))
         .filter(case_move::Column::Action.eq(action.code()))
+        .filter(note)
         .filter(case_move::Column::Status.eq(MoveStatus::Pending.code()))
         .filter(case_move::Column::ExpiresAt.gt(to_micros(now)))
         .one(&tx.txn)

@@ -259,6 +259,7 @@ pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
                                 reason: reason.unwrap_or_default(),
                                 ground: 0,
                                 markings: Some(markings),
+                                note_id: String::new(),
                             };
                             moves::propose(ctl, &rule, proposal).await
                         }
@@ -285,17 +286,34 @@ pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
         } => {
             let current = find_note(ctl, &case, &note).await?;
             let markings = markings.onto(current.markings.as_ref())?;
-            let note = ctl
-                .call(
-                    pb::UpdateNoteMarkingsRequest {
-                        case_id: case,
-                        note_id: note,
-                        markings: Some(markings),
+            let request = pb::UpdateNoteMarkingsRequest {
+                case_id: case.clone(),
+                note_id: current.id.clone(),
+                markings: Some(markings.clone()),
+                reason: reason.clone().unwrap_or_default(),
+            };
+            let note = match ctl.call(request, rpc!(cases.update_note_markings)).await {
+                Ok(note) => note,
+                Err(err) => {
+                    let Some(rule) = moves::four_eyes_rule(&err) else {
+                        return Err(err);
+                    };
+                    // The relaxation is proposed, on the case as it is now.
+                    let case = ctl
+                        .call(pb::GetCaseRequest { id: case }, rpc!(cases.get_case))
+                        .await?;
+                    let proposal = pb::ProposeCaseMoveRequest {
+                        case_id: case.id,
+                        etag: case.etag,
+                        action: pb::MoveAction::RelaxNoteMarking as i32,
                         reason: reason.unwrap_or_default(),
-                    },
-                    rpc!(cases.update_note_markings),
-                )
-                .await?;
+                        ground: 0,
+                        markings: Some(markings),
+                        note_id: current.id,
+                    };
+                    return moves::propose(ctl, &rule, proposal).await;
+                }
+            };
             ctl.out.show(
                 || json::note(&note),
                 || {
@@ -389,6 +407,7 @@ pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
                             reason,
                             ground: ground.code(),
                             markings: None,
+                            note_id: String::new(),
                         };
                         moves::propose(ctl, &rule, proposal).await
                     }

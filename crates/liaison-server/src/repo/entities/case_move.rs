@@ -22,6 +22,7 @@ pub struct Model {
     pub decided_at: Option<i64>,
     pub decision_reason: Option<String>,
     pub case_version: Option<i64>,
+    pub note_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
