@@ -2,6 +2,7 @@
 //! and a change committed together with its entry or not at all.
 
 use liaison_server::chain::{first_break, AuditEntry, GENESIS_HASH};
+use liaison_server::clock::Clock;
 use liaison_server::model::Outcome;
 use liaison_server::pb;
 use sea_orm::ConnectionTrait;
@@ -16,7 +17,139 @@ on_both_databases!(
     a_change_and_its_entry_commit_together,
     an_auditor_cannot_hold_up_the_service,
     a_flood_of_unauthenticated_calls_adds_a_handful_of_summaries,
+    a_time_range_finds_exactly_its_entries_through_the_checkpoints,
 );
+
+/// Every page of an auditor's query, following the page tokens.
+async fn every_page(
+    who: &crate::common::Client,
+    request: pb::QueryAuditLogRequest,
+) -> Vec<pb::AuditEntry> {
+    let mut entries = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = who
+            .audit()
+            .query_audit_log(pb::QueryAuditLogRequest {
+                page_token: token,
+                ..request.clone()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        entries.extend(page.entries);
+        if page.next_page_token.is_empty() {
+            return entries;
+        }
+        token = page.next_page_token;
+    }
+}
+
+/// Periods of calls, each sealed within it, and one record of the first period sealed minutes
+/// late (as after a sealer outage): each period's range answers exactly the entries recorded in it,
+/// however the pages fall, by actor and by method alike; and the chain, with the late batch
+/// noted on its checkpoint, verifies.
+async fn a_time_range_finds_exactly_its_entries_through_the_checkpoints(backend: Backend) {
+    let w = World::new(backend).await;
+    let case = w
+        .file(&w.officer_in, "By the hour", pb::Priority::Routine)
+        .await;
+    // Two minutes each (the margin a checkpoint's time is read with is ten seconds); the clock
+    // stays inside the access tokens' life.
+    let period = chrono::Duration::minutes(2);
+    w.server.clock.advance(period);
+    let mut hours = Vec::new();
+    for hour in 0..3 {
+        let start = w.server.clock.now();
+        hours.push(start);
+        for _ in 0..hour + 3 {
+            w.officer_in
+                .cases()
+                .get_case(pb::GetCaseRequest {
+                    id: case.id.clone(),
+                })
+                .await
+                .unwrap();
+            w.server.clock.advance(chrono::Duration::seconds(20));
+        }
+        w.server.sealed().await;
+        let spent = w.server.clock.now() - start;
+        w.server.clock.advance(period - spent);
+    }
+    w.server.clock.advance(chrono::Duration::minutes(3));
+    let mut late = all_entries(&w)
+        .await
+        .into_iter()
+        .rev()
+        .find(|e| e.record.method.ends_with("/GetCase"))
+        .unwrap()
+        .record;
+    late.at = hours[0] + chrono::Duration::seconds(110);
+    late.request_id = uuid::Uuid::new_v4().to_string();
+    let state = &w.server.state;
+    let tx = state.db.begin().await.unwrap();
+    liaison_server::audit::append(&tx, &state.keys.current(), late.clone())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    w.server.sealed().await;
+
+    let stamp = |t: chrono::DateTime<chrono::Utc>| prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    };
+    let recorded = all_entries(&w).await;
+    for (hour, start) in hours.iter().enumerate() {
+        let end = *start + period;
+        let expected: Vec<i64> = recorded
+            .iter()
+            .rev()
+            // Times travel in microseconds.
+            .filter(|e| {
+                let at = e.record.at.timestamp_micros();
+                at >= start.timestamp_micros() && at < end.timestamp_micros()
+            })
+            .filter(|e| e.record.actor_id.as_deref() == Some(w.officer_in.user_id.as_str()))
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(expected.len(), hour + 3 + usize::from(hour == 0));
+        for narrowing in [
+            pb::QueryAuditLogRequest {
+                actor_id: w.officer_in.user_id.clone(),
+                ..Default::default()
+            },
+            pb::QueryAuditLogRequest {
+                method: "liaison.v1.CaseService/GetCase".into(),
+                ..Default::default()
+            },
+        ] {
+            let found = every_page(
+                &w.auditor_in,
+                pb::QueryAuditLogRequest {
+                    since: Some(stamp(*start)),
+                    until: Some(stamp(end)),
+                    page_size: 2,
+                    ..narrowing
+                },
+            )
+            .await;
+            let found: Vec<i64> = found.iter().map(|e| e.sequence).collect();
+            assert_eq!(found, expected, "hour {hour}");
+        }
+    }
+
+    let report = liaison_server::audit::verify::verify(
+        &state.db,
+        &state.keys.current(),
+        state.clock.now(),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(report.ok, "{:?}", report.problem);
+    w.stop().await;
+}
 
 async fn all_entries(w: &World) -> Vec<AuditEntry> {
     w.server.sealed().await;

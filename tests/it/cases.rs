@@ -25,7 +25,38 @@ on_both_databases!(
     overdue_cases_are_escalated_exactly_once,
     a_case_is_named_by_its_reference_wherever_a_case_is_named,
     case_workers_list_their_agencys_colleagues_and_nothing_more,
+    filings_at_once_on_one_channel_take_numbers_one_by_one,
 );
+
+/// Filings racing on one channel neither collide nor skip: one server hands out `1..=n`, however
+/// its blocks of numbers grow while they race.
+async fn filings_at_once_on_one_channel_take_numbers_one_by_one(backend: Backend) {
+    let w = World::new(backend).await;
+    let mut filings = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let mut client = w.officer_in.cases();
+        let request = w.referral(&format!("Race {i}"), pb::Priority::Routine);
+        filings.spawn(async move { client.file_referral(request).await.unwrap().into_inner() });
+    }
+    let filed = filings.join_all().await;
+    let year = chrono::Utc::now().format("%Y");
+    let mut numbers: Vec<u32> = filed
+        .iter()
+        .map(|case| {
+            let number = case
+                .reference
+                .strip_prefix(&format!("IN-CA-DRUGS-{year}-"))
+                .unwrap_or_else(|| panic!("{} is not the channel's form", case.reference));
+            assert_eq!(number.len(), 6, "{}", case.reference);
+            number.parse().unwrap()
+        })
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=40).collect::<Vec<u32>>());
+    // After the race, the next filing goes on from where it stopped.
+    let next = w.file(&w.officer_in, "After", pb::Priority::Routine).await;
+    assert_eq!(next.reference, format!("IN-CA-DRUGS-{year}-000041"));
+}
 
 async fn whole_lifecycle_from_filing_to_reopened_close(backend: Backend) {
     let w = World::new(backend).await;

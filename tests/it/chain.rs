@@ -25,7 +25,34 @@ on_both_databases!(
     exports_stream_the_auditors_scope_oldest_first,
     an_entry_appended_with_database_access_alone_never_verifies,
     a_log_from_before_entry_macs_keeps_verifying,
+    a_checkpoints_note_of_its_batch_is_checked,
 );
+
+/// What a seal notes of its batch (the oldest entry's time, and whether it was late) is what time
+/// ranges find the batch by: rewritten, so that a range would pass over the batch, it is a
+/// finding.
+async fn a_checkpoints_note_of_its_batch_is_checked(backend: Backend) {
+    let w = World::new(backend).await;
+    traffic(&w).await;
+    let before = verify(&w).await;
+    assert!(before.ok, "{}", before.problem);
+    let raw = w.server.raw_db().await;
+    drop_triggers(&raw).await;
+    raw.execute_unprepared(
+        "UPDATE audit_checkpoints SET oldest_at = oldest_at + 60000000 WHERE seq = \
+         (SELECT MAX(seq) FROM audit_checkpoints WHERE oldest_at IS NOT NULL)",
+    )
+    .await
+    .unwrap();
+    let after = verify(&w).await;
+    assert!(!after.ok);
+    assert!(
+        after.problem.contains("note of its batch's times"),
+        "{}",
+        after.problem
+    );
+    w.stop().await;
+}
 
 /// A well-formed record of a read that never happened, as a forger would write it.
 fn forged_record(at: chrono::DateTime<chrono::Utc>) -> AuditRecord {

@@ -1,7 +1,7 @@
 //! Three `liaisond` processes on one PostgreSQL database, hammered at once: afterwards the audit
 //! chain is intact and gap-free, and every call — allowed, denied or failed — has exactly one entry.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -322,6 +322,25 @@ async fn three_replicas_keep_one_gap_free_chain() {
         .keys()
         .any(|(m, c)| m == "GetCase" && *c == tonic::Code::NotFound as i32));
     assert_eq!(audited, calls, "one entry per call, by method and status");
+
+    // Three servers filed on one channel at once: every reference is its own, in the channel's
+    // form, and no server wasted more than one block of numbers.
+    let filed = filed.lock().await.clone();
+    let numbers: HashSet<u64> = filed
+        .iter()
+        .map(|case| {
+            let (prefix, number) = case.reference.rsplit_once('-').unwrap();
+            assert!(prefix.starts_with("IN-CA-DRUGS-"), "{}", case.reference);
+            number.parse().unwrap()
+        })
+        .collect();
+    assert_eq!(numbers.len(), filed.len(), "references are unique");
+    let highest = numbers.iter().max().copied().unwrap_or(0);
+    assert!(
+        highest <= filed.len() as u64 + 3 * liaison_server::repo::references::MAX_BLOCK as u64,
+        "{} filings reached number {highest}",
+        filed.len()
+    );
 
     // The chain is one line, dense and intact.
     let report = liaison_server::audit::verify::verify(

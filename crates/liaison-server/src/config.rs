@@ -111,8 +111,8 @@ pub struct Config {
     )]
     pub max_verified_per_call: u64,
 
-    /// Most audit entries one page of QueryAuditLog looks through when no actor, case or time range
-    /// narrows it: the page may then hold fewer entries than asked (even none) with a token to go
+    /// Most audit entries one page of QueryAuditLog looks through when no actor or case narrows it
+    /// (within the time range's span, when one is asked): the page may then hold fewer entries than asked (even none) with a token to go
     /// on, instead of one call scanning the whole log for a filter nothing matches.
     #[arg(
         long,

@@ -28,6 +28,7 @@ use crate::chain::{chain_hash, intake_digest, AuditEntry, Checkpoint, Signer};
 use crate::clock::Clock;
 use crate::error::AppResult;
 use crate::model::Timestamp;
+use crate::repo::audit::BatchTimes;
 use crate::repo::{self, Db};
 use crate::sync::lock;
 
@@ -117,8 +118,14 @@ impl Sealer {
                 (seq, hash) = (seen_seq, seen_hash);
             }
         }
-        // Checkpoint times rise with their sequence numbers, whatever the servers' clocks say.
-        let sealed_at = latest.as_ref().map_or(now, |c| c.at.max(now));
+        // Checkpoint times rise with their sequence numbers, whatever the servers' clocks say,
+        // and are never before an entry they cover (a record may have committed after `now` was
+        // read, or on a server whose clock is ahead): a time range relies on both.
+        let newest_record = records.iter().map(|r| r.record.at).max();
+        let sealed_at = [latest.as_ref().map(|c| c.at), newest_record]
+            .into_iter()
+            .flatten()
+            .fold(now, Timestamp::max);
 
         let mut entries = Vec::with_capacity(records.len());
         let mut sealed = Vec::with_capacity(records.len());
@@ -180,7 +187,9 @@ impl Sealer {
                 batch.missing_checkpoint = Some(seq);
             } else {
                 let checkpoint = Checkpoint::sign(keys, seq, &hash, sealed_at);
-                repo::audit::insert_checkpoint(&tx, &checkpoint).await?;
+                let oldest = entries.iter().map(|e| e.record.at).min();
+                let times = oldest.map(|at| BatchTimes::new(at, sealed_at));
+                repo::audit::insert_checkpoint(&tx, &checkpoint, times).await?;
             }
         }
         tx.commit().await?;

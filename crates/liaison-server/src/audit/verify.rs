@@ -13,6 +13,7 @@ use crate::authn::jwt::TokenKeys;
 use crate::chain::{Checkpoint, HashChecker, Signer, CHECKPOINT_EVERY, GENESIS_HASH};
 use crate::error::AppResult;
 use crate::model::Timestamp;
+use crate::repo::audit::{BatchTimes, StoredCheckpoint};
 use crate::repo::{self, Db};
 
 /// How long a committed record may wait in the intake before verification calls the sealer
@@ -98,10 +99,15 @@ pub async fn verify(
     let mut checkpoints_checked = 0;
     let mut hashes = HashChecker::default();
     let mut chunk_from = from;
+    // The oldest time in the batch read so far, and whether its start was read (its checkpoint's
+    // note can be checked only then).
+    let mut batch_oldest: Option<i64> = None;
+    let mut batch_whole = from == 1 && seal_start <= 1;
     while chunk_from <= to {
         let chunk_to = chunk_from.saturating_add(CHUNK - 1).min(to);
-        let mut checkpoints: BTreeMap<i64, Checkpoint> = BTreeMap::new();
-        for checkpoint in repo::audit::checkpoints_between(&tx, chunk_from, chunk_to).await? {
+        let mut checkpoints: BTreeMap<i64, StoredCheckpoint> = BTreeMap::new();
+        for stored in repo::audit::checkpoints_between(&tx, chunk_from, chunk_to).await? {
+            let checkpoint = &stored.checkpoint;
             checkpoints_checked += 1;
             if !checkpoint.signature_is_valid(keys) {
                 findings.bad(
@@ -112,7 +118,7 @@ pub async fn verify(
                     ),
                 );
             }
-            checkpoints.insert(checkpoint.seq, checkpoint);
+            checkpoints.insert(checkpoint.seq, stored);
         }
         // Before the sealer, every 1,000th entry was checkpointed in its own transaction: a
         // missing one was deleted.
@@ -167,13 +173,38 @@ pub async fn verify(
                     ),
                 );
             }
-            if let Some(checkpoint) = checkpoints.get(&entry.seq) {
-                if checkpoint.hash != entry.hash {
+            batch_oldest = Some(batch_oldest.map_or(entry.record.at_micros, |oldest: i64| {
+                oldest.min(entry.record.at_micros)
+            }));
+            if let Some(stored) = checkpoints.get(&entry.seq) {
+                if stored.checkpoint.hash != entry.hash {
                     findings.bad(
                         entry.seq,
                         format!("entry {} differs from the signed checkpoint", entry.seq),
                     );
                 }
+                // What the seal noted of its batch is what finds the batch by time: it must be
+                // what the entries say.
+                let noted = stored.oldest_at.map(|at| at.timestamp_micros());
+                let expected_late = stored
+                    .oldest_at
+                    .is_some_and(|at| BatchTimes::new(at, stored.checkpoint.at).late);
+                if batch_whole
+                    && ((noted.is_some() && noted != batch_oldest) || stored.late != expected_late)
+                {
+                    findings.bad(
+                        entry.seq,
+                        format!(
+                            "checkpoint {}'s note of its batch's times does not match the \
+                             entries: edited, so a time range would miss entries",
+                            entry.seq
+                        ),
+                    );
+                }
+                batch_oldest = None;
+                // The next batch is all the sealer's own (before the seal start, entries were
+                // checkpointed by another rule).
+                batch_whole = entry.seq + 1 >= seal_start;
             }
             prev_hash.clear();
             prev_hash.push_str(entry.hash);

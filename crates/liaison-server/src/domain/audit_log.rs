@@ -102,20 +102,25 @@ pub async fn query(
     settle(state).await?;
     let (entries, window_floor) = {
         let tx = state.db.begin_read().await?;
-        query.span = Some(repo::audit::time_span(&tx, query.since, query.until).await?);
-        // Nothing narrows the walk down the sequence but the filters themselves: look through a
-        // window of it, and hand back where the window ended.
-        let narrowed = query.actor_id.is_some()
-            || query.case_id.is_some()
-            || matches!(query.span, Some(SeqSpan::Within(..) | SeqSpan::Empty));
+        let span = repo::audit::time_span(&tx, query.since, query.until).await?;
+        query.span = Some(span);
+        // An actor or a case is read from its own index. Otherwise the walk goes down the
+        // sequence (within the time range's span, if one was asked) and, where that is longer
+        // than a window, looks through one window of it and hands back where the window ended.
+        let narrowed = query.actor_id.is_some() || query.case_id.is_some();
         let mut floor = None;
-        if !narrowed {
-            let upper = match before_seq {
-                Some(before) => before,
-                None => repo::audit::head(&tx).await?.0 + 1,
+        if !narrowed && span != SeqSpan::Empty {
+            let (first, last) = match span {
+                SeqSpan::Within(first, last) => (first, last),
+                SeqSpan::Empty | SeqSpan::Unknown => (1, i64::MAX),
             };
+            let head = repo::audit::head(&tx).await?.0;
+            let upper = before_seq
+                .unwrap_or(i64::MAX)
+                .min(last.saturating_add(1))
+                .min(head + 1);
             let lowest = upper - state.max_audit_scan;
-            if lowest > 1 {
+            if lowest > first {
                 query.after_seq = Some(lowest - 1);
                 floor = Some(lowest);
             }

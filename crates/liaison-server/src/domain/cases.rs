@@ -197,7 +197,10 @@ async fn file_once(
 
     let now = state.clock.now();
     let year = now.year();
-    let number = repo::cases::next_reference_number(tx, &channel.id, year).await?;
+    let number = state
+        .references
+        .next(&state.db, tx, &channel.id, year)
+        .await?;
     let case = Case {
         id: CaseId::generate(),
         reference: format!(

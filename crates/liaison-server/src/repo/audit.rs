@@ -370,54 +370,79 @@ pub enum SeqSpan {
     Empty,
     /// Every entry in the range has `first <= seq <= last`.
     Within(i64, i64),
-    /// The range holds too many entries to tell cheaply.
+    /// No time range was asked for.
     Unknown,
 }
 
-/// A time range holding at most this many entries is narrowed to the sequence numbers it spans.
-const SPAN_SCAN_LIMIT: u64 = 50_000;
+/// How far an entry's time may lie after its checkpoint's (the servers' clocks differ) or before
+/// it (the seal's normal wait) and the entry still be found by time through the checkpoints. A
+/// batch holding an entry older than this when sealed is marked late, and found on its own.
+pub const TIME_MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
 
-/// The sequence numbers of the entries with `since <= at < until`, read from the index on
-/// `(at, seq)` alone and at most [`SPAN_SCAN_LIMIT`] of them. Entries are ordered by sequence
-/// number and their times only nearly follow it (a time is taken before the head's lock), so the
-/// time range cannot be turned into a sequence range by looking up its ends; this looks at every
-/// entry in it, which is cheap for the ranges people ask about (a day is a few tens of thousands).
-/// Only a closed range is worth it: a walk down the sequence from the head reaches an open one
-/// (`since` alone) at once.
+/// The sequence numbers that entries with `since <= at < until` lie between, from two look-ups
+/// in the checkpoints' index on time, and one in the index of late batches:
+///
+/// - every entry up to a checkpoint signed before `since - TIME_MARGIN` was recorded before
+///   `since`, so the span starts after the last such checkpoint;
+/// - every entry after the first checkpoint signed at `until + TIME_MARGIN` or later was sealed
+///   after it and so recorded after `until`, unless its batch is late (sealed more than the
+///   margin after its oldest entry, as after a sealer outage): the span ends at that checkpoint,
+///   or at the last late batch beyond it holding an entry older than `until`.
+///
+/// A checkpoint's time rises with its sequence number (the sealer makes it so, and before the
+/// sealer checkpoints were signed over the head as it stood), so each look-up is one index step.
+/// An end left open is open in the span too.
 pub async fn time_span(
     tx: &Tx,
     since: Option<Timestamp>,
     until: Option<Timestamp>,
 ) -> AppResult<SeqSpan> {
-    let (Some(since), Some(until)) = (since, until) else {
+    if since.is_none() && until.is_none() {
         return Ok(SeqSpan::Unknown);
+    }
+    if let (Some(since), Some(until)) = (since, until) {
+        if until <= since {
+            return Ok(SeqSpan::Empty);
+        }
+    }
+    let first = match since {
+        Some(since) => audit_checkpoint::Entity::find()
+            .filter(audit_checkpoint::Column::At.lt(to_micros(since - TIME_MARGIN)))
+            .order_by_desc(audit_checkpoint::Column::At)
+            .order_by_desc(audit_checkpoint::Column::Seq)
+            .one(&tx.txn)
+            .await?
+            .map_or(1, |c| c.seq + 1),
+        None => 1,
     };
-    let (seq, at) = (Alias::new("seq"), Alias::new("at"));
-    let in_range = Query::select()
-        .column(seq.clone())
-        .from(Alias::new("audit_entries"))
-        .and_where(Expr::col(at.clone()).gte(to_micros(since)))
-        .and_where(Expr::col(at).lt(to_micros(until)))
-        .limit(SPAN_SCAN_LIMIT + 1)
-        .to_owned();
-    let span = Query::select()
-        .expr_as(Expr::col(seq.clone()).count(), Alias::new("entries"))
-        .expr_as(Expr::col(seq.clone()).min(), Alias::new("first"))
-        .expr_as(Expr::col(seq).max(), Alias::new("last"))
-        .from_subquery(in_range, Alias::new("in_range"))
-        .to_owned();
-    let row = tx
-        .txn
-        .query_one(tx.backend().build(&span))
-        .await?
-        .ok_or_else(|| AppError::internal("an aggregate returned no row"))?;
-    let entries: i64 = row.try_get("", "entries")?;
-    let first: Option<i64> = row.try_get("", "first")?;
-    let last: Option<i64> = row.try_get("", "last")?;
-    Ok(match (first, last) {
-        _ if entries as u64 > SPAN_SCAN_LIMIT => SeqSpan::Unknown,
-        (Some(first), Some(last)) => SeqSpan::Within(first, last),
-        _ => SeqSpan::Empty,
+    let last = match until {
+        Some(until) => {
+            let sealed_after = audit_checkpoint::Entity::find()
+                .filter(audit_checkpoint::Column::At.gte(to_micros(until + TIME_MARGIN)))
+                .order_by_asc(audit_checkpoint::Column::At)
+                .order_by_asc(audit_checkpoint::Column::Seq)
+                .one(&tx.txn)
+                .await?;
+            match sealed_after {
+                Some(checkpoint) => {
+                    let late = audit_checkpoint::Entity::find()
+                        .filter(audit_checkpoint::Column::Late.eq(true))
+                        .filter(audit_checkpoint::Column::Seq.gt(checkpoint.seq))
+                        .filter(audit_checkpoint::Column::OldestAt.lt(to_micros(until)))
+                        .order_by_desc(audit_checkpoint::Column::Seq)
+                        .one(&tx.txn)
+                        .await?;
+                    late.map_or(checkpoint.seq, |c| c.seq)
+                }
+                None => i64::MAX,
+            }
+        }
+        None => i64::MAX,
+    };
+    Ok(if first > last {
+        SeqSpan::Empty
+    } else {
+        SeqSpan::Within(first, last)
     })
 }
 
@@ -705,14 +730,40 @@ impl From<audit_checkpoint::Model> for Checkpoint {
     }
 }
 
-/// Stores a checkpoint; one already stored for the same sequence number wins.
-pub async fn insert_checkpoint(tx: &Tx, checkpoint: &Checkpoint) -> AppResult<()> {
+/// When the entries a seal checkpoints were recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchTimes {
+    /// The oldest entry's time.
+    pub oldest_at: Timestamp,
+    /// Whether it was sealed more than [`TIME_MARGIN`] after it was recorded.
+    pub late: bool,
+}
+
+impl BatchTimes {
+    /// The times of a batch whose oldest entry was recorded at `oldest_at`, sealed at `sealed_at`.
+    pub fn new(oldest_at: Timestamp, sealed_at: Timestamp) -> BatchTimes {
+        BatchTimes {
+            oldest_at,
+            late: sealed_at - oldest_at > TIME_MARGIN,
+        }
+    }
+}
+
+/// Stores a checkpoint, with the times of the batch it closes when it closes one; one already
+/// stored for the same sequence number wins.
+pub async fn insert_checkpoint(
+    tx: &Tx,
+    checkpoint: &Checkpoint,
+    batch: Option<BatchTimes>,
+) -> AppResult<()> {
     let row = audit_checkpoint::ActiveModel {
         seq: Set(checkpoint.seq),
         hash: Set(checkpoint.hash.clone()),
         at: Set(to_micros(checkpoint.at)),
         kid: Set(checkpoint.kid.clone()),
         signature: Set(checkpoint.signature.clone()),
+        oldest_at: Set(batch.map(|b| to_micros(b.oldest_at))),
+        late: Set(batch.is_some_and(|b| b.late)),
     };
     audit_checkpoint::Entity::insert(row)
         .on_conflict(
@@ -753,8 +804,17 @@ pub async fn checkpoints_from(tx: &Tx, from: i64) -> AppResult<Vec<Checkpoint>> 
         .collect())
 }
 
+/// A checkpoint as stored: the signed part, and what the sealer noted of the batch it closes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub checkpoint: Checkpoint,
+    /// The batch's oldest entry time (`None`: no batch, or signed before batches were noted).
+    pub oldest_at: Option<Timestamp>,
+    pub late: bool,
+}
+
 /// Checkpoints with `from <= seq <= to`, in sequence order.
-pub async fn checkpoints_between(tx: &Tx, from: i64, to: i64) -> AppResult<Vec<Checkpoint>> {
+pub async fn checkpoints_between(tx: &Tx, from: i64, to: i64) -> AppResult<Vec<StoredCheckpoint>> {
     Ok(audit_checkpoint::Entity::find()
         .filter(audit_checkpoint::Column::Seq.gte(from))
         .filter(audit_checkpoint::Column::Seq.lte(to))
@@ -762,7 +822,11 @@ pub async fn checkpoints_between(tx: &Tx, from: i64, to: i64) -> AppResult<Vec<C
         .all(&tx.txn)
         .await?
         .into_iter()
-        .map(Checkpoint::from)
+        .map(|row| StoredCheckpoint {
+            oldest_at: row.oldest_at.map(from_micros),
+            late: row.late,
+            checkpoint: Checkpoint::from(row),
+        })
         .collect())
 }
 

@@ -1,6 +1,6 @@
-//! Cases, their per-channel reference counters, notes and events, and the queue queries.
+//! Cases, their notes and events, and the queue queries.
 
-use sea_orm::sea_query::{Alias, Condition, Expr, OnConflict, Query};
+use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set, Statement,
@@ -13,8 +13,8 @@ use crate::clock::{from_micros, to_micros};
 use crate::error::{AppError, AppResult};
 use crate::model::{
     AgencyId, Case, CaseEvent, CaseId, CaseOrder, CaseStatus, CaseView, Category, CategoryCode,
-    ChannelId, EventKind, Handling, InformationAccuracy, ItemAnswer, ItemOutcome, Markings, MoveId,
-    Note, NoteId, NoteVisibility, Preservation, PreservationOrder, PreservationStatus, Priority,
+    EventKind, Handling, InformationAccuracy, ItemAnswer, ItemOutcome, Markings, MoveId, Note,
+    NoteId, NoteVisibility, Preservation, PreservationOrder, PreservationStatus, Priority,
     RefusalGround, RequestItem, RequestKind, Resolution, SourceReliability, TermId, Timestamp,
     UserId,
 };
@@ -177,37 +177,6 @@ pub(super) fn markings(
             "information accuracy",
         )?,
     })
-}
-
-/// The next reference number of a channel in a year: 1, 2, 3, ... with no reuse.
-pub async fn next_reference_number(tx: &Tx, channel_id: &ChannelId, year: i32) -> AppResult<i64> {
-    let table = Alias::new("case_counters");
-    let last_seq = Alias::new("last_seq");
-    let insert = Query::insert()
-        .into_table(table.clone())
-        .columns([
-            Alias::new("channel_id"),
-            Alias::new("year"),
-            last_seq.clone(),
-        ])
-        .values([channel_id.as_str().into(), year.into(), 1i64.into()])
-        .map_err(AppError::internal)?
-        .on_conflict(
-            OnConflict::columns([Alias::new("channel_id"), Alias::new("year")])
-                .value(
-                    last_seq.clone(),
-                    Expr::col((table, last_seq.clone())).add(1),
-                )
-                .to_owned(),
-        )
-        .returning_col(last_seq)
-        .to_owned();
-    let row = tx
-        .txn
-        .query_one(tx.backend().build(&insert))
-        .await?
-        .ok_or_else(|| AppError::internal("reference counter returned no row"))?;
-    Ok(row.try_get::<i64>("", "last_seq")?)
 }
 
 /// The row of a case (bulk loads set `escalated_at` for history; a filing has none).

@@ -7,6 +7,7 @@ pub mod cases;
 pub mod channels;
 mod entities;
 pub mod moves;
+pub mod references;
 pub mod role_changes;
 #[cfg(feature = "seed")]
 pub mod seed;
@@ -38,6 +39,11 @@ pub struct Db {
     /// pool; on an SQLite file, connections of their own beside the one writer, so that in WAL mode
     /// an auditor's scan never holds the connection every call needs.
     readers: DatabaseConnection,
+    /// Where statements that commit at once beside a call's transaction run (case reference
+    /// blocks): on PostgreSQL a connection of its own, so that calls holding every connection of
+    /// the pool never wait for one; on SQLite unused (the one writer does it in the call's
+    /// transaction).
+    beside: DatabaseConnection,
 }
 
 /// Sets `path`'s permission bits (Unix; elsewhere the platform's defaults stand).
@@ -98,14 +104,23 @@ impl Db {
     /// Connects to the configured database; for SQLite, creates the data directory and the file.
     pub async fn connect(config: &Config) -> AppResult<Db> {
         let url = config.database_url();
-        let conn = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
-                .max_connections(config.database_max_connections.max(1))
-                .acquire_timeout(Duration::from_secs(5))
-                .connect(&url)
+        let (conn, beside) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = |size: u32| {
+                PgPoolOptions::new()
+                    .max_connections(size)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect(&url)
+            };
+            let calls = pool(config.database_max_connections.max(1))
                 .await
                 .map_err(|e| AppError::Unavailable(e.to_string()))?;
-            SqlxPostgresConnector::from_sqlx_postgres_pool(pool)
+            let beside = pool(1)
+                .await
+                .map_err(|e| AppError::Unavailable(e.to_string()))?;
+            (
+                SqlxPostgresConnector::from_sqlx_postgres_pool(calls),
+                SqlxPostgresConnector::from_sqlx_postgres_pool(beside),
+            )
         } else if url.starts_with("sqlite:") {
             if config.database_url.is_none() {
                 let new = !config.data_dir.exists();
@@ -145,6 +160,7 @@ impl Db {
             if in_memory {
                 return Ok(Db {
                     readers: writer.clone(),
+                    beside: writer.clone(),
                     conn: writer,
                 });
             }
@@ -155,6 +171,7 @@ impl Db {
                 .await
                 .map_err(|e| AppError::Unavailable(e.to_string()))?;
             return Ok(Db {
+                beside: writer.clone(),
                 conn: writer,
                 readers: SqlxSqliteConnector::from_sqlx_sqlite_pool(readers),
             });
@@ -166,6 +183,7 @@ impl Db {
         Ok(Db {
             readers: conn.clone(),
             conn,
+            beside,
         })
     }
 
@@ -270,6 +288,7 @@ impl Db {
 
     pub async fn close(self) {
         let _ = self.readers.close().await;
+        let _ = self.beside.close().await;
         let _ = self.conn.close().await;
     }
 }

@@ -338,6 +338,8 @@ fn checkpoint_model(c: &Checkpoint) -> audit_checkpoint::ActiveModel {
         at: Set(to_micros(c.at)),
         kid: Set(c.kid.clone()),
         signature: Set(c.signature.clone()),
+        oldest_at: Set(None),
+        late: Set(false),
     }
 }
 

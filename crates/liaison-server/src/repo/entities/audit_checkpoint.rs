@@ -9,6 +9,8 @@ pub struct Model {
     pub at: i64,
     pub kid: String,
     pub signature: String,
+    pub oldest_at: Option<i64>,
+    pub late: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
