@@ -115,6 +115,8 @@ pub struct Server {
     child: Child,
     pub addr: SocketAddr,
     pub database_url: Option<String>,
+    /// Where it serves Prometheus metrics (`liaisond` only).
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Server {
@@ -142,8 +144,24 @@ impl Server {
         procfs::memory(self.pid()).map(|(rss, peak)| (mib(rss), mib(peak)))
     }
 
-    pub fn cpu(&self) -> Option<Duration> {
-        procfs::cpu_time(self.pid())
+    /// The cumulative buckets of one of its histograms, `(upper bound in seconds, count)` in
+    /// order, read from its metrics endpoint.
+    pub async fn histogram(&self, name: &str) -> BenchResult<Vec<(f64, u64)>> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = self.metrics_addr.ok_or("the server serves no metrics")?;
+        let mut stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("metrics at {addr}: {e}"))?;
+        stream
+            .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut body = String::new();
+        stream
+            .read_to_string(&mut body)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(histogram_buckets(&body, name))
     }
 
     /// Stops it gracefully (SIGTERM), waiting at most ten seconds.
@@ -170,6 +188,46 @@ impl Drop for Server {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The `le` buckets of histogram `name` in a Prometheus text exposition.
+pub fn histogram_buckets(exposition: &str, name: &str) -> Vec<(f64, u64)> {
+    let prefix = format!("{name}_bucket{{le=\"");
+    exposition
+        .lines()
+        .filter_map(|line| line.strip_prefix(&prefix))
+        .filter_map(|rest| {
+            let (bound, count) = rest.split_once("\"} ")?;
+            let bound = if bound == "+Inf" {
+                f64::INFINITY
+            } else {
+                bound.parse().ok()?
+            };
+            Some((bound, count.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// The upper bound of the bucket holding quantile `q` of what was observed between two reads of
+/// one histogram, and how many observations that was.
+pub fn quantile_between(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> (f64, u64) {
+    let counted = |buckets: &[(f64, u64)], bound: f64| {
+        buckets
+            .iter()
+            .find(|(b, _)| *b == bound)
+            .map_or(0, |(_, c)| *c)
+    };
+    let deltas: Vec<(f64, u64)> = after
+        .iter()
+        .map(|(bound, count)| (*bound, count.saturating_sub(counted(before, *bound))))
+        .collect();
+    let total = deltas.last().map_or(0, |(_, c)| *c);
+    let wanted = (total as f64 * q).ceil() as u64;
+    let bound = deltas
+        .iter()
+        .find(|(_, c)| *c >= wanted.max(1))
+        .map_or(f64::NAN, |(b, _)| *b);
+    (bound, total)
 }
 
 pub fn mib(bytes: u64) -> f64 {
@@ -234,8 +292,10 @@ pub fn seed(
 /// Starts `liaisond` on the store and waits until its health service says SERVING.
 pub async fn start(data_dir: &Path, database_url: Option<&str>) -> BenchResult<Server> {
     let addr = free_port()?;
+    let metrics_addr = free_port()?;
     let child = liaisond(data_dir, database_url)?
         .env("LIAISON_LISTEN", addr.to_string())
+        .env("LIAISON_METRICS_LISTEN", metrics_addr.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -244,6 +304,7 @@ pub async fn start(data_dir: &Path, database_url: Option<&str>) -> BenchResult<S
         child,
         addr,
         database_url: database_url.map(str::to_string),
+        metrics_addr: Some(metrics_addr),
     };
     wait_serving(&server).await?;
     Ok(server)
@@ -290,6 +351,7 @@ pub async fn start_echo() -> BenchResult<Server> {
         child,
         addr,
         database_url: None,
+        metrics_addr: None,
     };
     let until = Instant::now() + Duration::from_secs(30);
     while tokio::net::TcpStream::connect(addr).await.is_err() {
@@ -335,5 +397,29 @@ mod tests {
             database_url("postgres://u@h/postgres?sslmode=disable", "b"),
             "postgres://u@h/b?sslmode=disable"
         );
+    }
+
+    #[test]
+    fn a_quantile_is_read_from_the_buckets_observed_between_two_reads() {
+        let exposition = |counts: [u64; 4]| {
+            format!(
+                "# TYPE liaison_audit_seal_lag_seconds histogram\n\
+                 liaison_audit_seal_lag_seconds_bucket{{le=\"0.01\"}} {}\n\
+                 liaison_audit_seal_lag_seconds_bucket{{le=\"0.05\"}} {}\n\
+                 liaison_audit_seal_lag_seconds_bucket{{le=\"0.1\"}} {}\n\
+                 liaison_audit_seal_lag_seconds_bucket{{le=\"+Inf\"}} {}\n\
+                 liaison_audit_seal_lag_seconds_sum 1.5\n",
+                counts[0], counts[1], counts[2], counts[3]
+            )
+        };
+        let name = "liaison_audit_seal_lag_seconds";
+        let before = histogram_buckets(&exposition([50, 60, 60, 60]), name);
+        assert_eq!(before.len(), 4);
+        assert_eq!(before[3], (f64::INFINITY, 60));
+        // Between the reads: 100 observations, 90 under 10 ms, 99 under 50 ms, one over 100 ms.
+        let after = histogram_buckets(&exposition([140, 159, 159, 160]), name);
+        assert_eq!(quantile_between(&before, &after, 0.99), (0.05, 100));
+        assert_eq!(quantile_between(&before, &after, 0.5), (0.01, 100));
+        assert_eq!(quantile_between(&before, &after, 1.0).0, f64::INFINITY);
     }
 }
