@@ -11,7 +11,20 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    liaison_server::serve(config, listener, shutdown_signal())
+    let state = liaison_server::open(&config, Arc::new(SystemClock))
+        .await
+        .map_err(|e| e.to_string())?;
+    let address = listener
+        .local_addr()
+        .map_or_else(|_| config.listen.to_string(), |a| a.to_string());
+    // Standard error, whatever the log format: it is for the person who just started it.
+    if let Some(steps) = liaison_server::ops::first_steps(&state, &address)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        eprintln!("liaisond: {steps}");
+    }
+    liaison_server::serve_state(state, &config, listener, shutdown_signal())
         .await
         .map_err(|e| e.to_string())
 }

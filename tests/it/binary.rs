@@ -230,3 +230,95 @@ async fn operator_commands_then_serve_on_sqlite_with_no_setup() {
         }
     }
 }
+
+/// A first start on an empty database says what to do next instead of serving silently; a
+/// weak password is refused with the reason; a database SQLite cannot open is named with the
+/// cause.
+#[test]
+fn a_first_start_says_what_to_do_and_problems_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = liaisond(dir.path())
+        .env("LIAISON_LISTEN", "127.0.0.1:0")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines();
+    let mut said = Vec::new();
+    loop {
+        let line = lines.next().expect("server exited before serving").unwrap();
+        if line.contains("liaisond serving") {
+            break;
+        }
+        said.push(line);
+    }
+    let said = said.join("\n");
+    for step in [
+        "no user yet",
+        "liaisond agency add --code IN-NCB",
+        "liaisond user add --agency IN-NCB --username admin.in --role ADMIN",
+        "liaisonctl login --server http://127.0.0.1:",
+    ] {
+        assert!(said.contains(step), "{step:?} is not in\n{said}");
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let run = |args: &[&str], password: &str| {
+        liaisond(dir.path())
+            .args(args)
+            .env("LIAISON_PASSWORD", password)
+            .output()
+            .unwrap()
+    };
+    let added = run(
+        &[
+            "agency",
+            "add",
+            "--code",
+            "IN-NCB",
+            "--name",
+            "NCB",
+            "--country",
+            "IN",
+        ],
+        "",
+    );
+    assert!(added.status.success());
+    let user = [
+        "user",
+        "add",
+        "--agency",
+        "IN-NCB",
+        "--username",
+        "admin.in",
+        "--role",
+        "ADMIN",
+    ];
+    let weak = run(&user, "Password1234!");
+    assert!(!weak.status.success());
+    let message = String::from_utf8_lossy(&weak.stderr);
+    assert!(
+        message.contains("password") && message.contains("too easy to guess"),
+        "{message}"
+    );
+    assert!(run(&user, PASSWORD).status.success());
+
+    // A path SQLite cannot open as a database (here a directory): the message names it.
+    let not_a_file = dir.path().join("elsewhere.db");
+    std::fs::create_dir(&not_a_file).unwrap();
+    let opened = liaisond(dir.path())
+        .arg("migrate")
+        .env(
+            "LIAISON_DATABASE_URL",
+            format!("sqlite://{}", not_a_file.display()),
+        )
+        .output()
+        .unwrap();
+    assert!(!opened.status.success());
+    let message = String::from_utf8_lossy(&opened.stderr);
+    assert!(
+        message.contains("cannot open the SQLite database")
+            && message.contains(&not_a_file.display().to_string()),
+        "{message}"
+    );
+}

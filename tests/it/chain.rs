@@ -557,6 +557,43 @@ async fn a_record_put_into_the_intake_with_database_access_is_refused(backend: B
     w.stop().await;
 }
 
+/// An exported entry's chain hash, from its own fields alone.
+fn rehash(e: &pb::AuditEntry) -> String {
+    use liaison_server::model::{Handling, Role};
+    let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let time = |t: &prost_types::Timestamp| {
+        chrono::DateTime::from_timestamp(t.seconds, t.nanos as u32).unwrap()
+    };
+    let record = AuditRecord {
+        at: time(e.time.as_ref().unwrap()),
+        actor_id: text(&e.actor_id),
+        actor_username: text(&e.actor_username),
+        actor_agency_id: text(&e.actor_agency_id),
+        actor_roles: e
+            .actor_roles
+            .iter()
+            .map(|r| Role::from_code((*r).into()).unwrap())
+            .collect(),
+        method: e.method.clone(),
+        target_type: text(&e.target_type),
+        target_id: text(&e.target_id),
+        case_id: text(&e.case_id),
+        case_originating_agency_id: text(&e.case_originating_agency_id),
+        case_receiving_agency_id: text(&e.case_receiving_agency_id),
+        outcome: Outcome::from_code(e.outcome.into()).unwrap(),
+        status_code: e.status_code,
+        request_id: e.request_id.clone(),
+        peer: text(&e.peer),
+        event: text(&e.event),
+        refusals: (e.refusals > 0).then(|| liaison_server::chain::Refusals {
+            count: e.refusals,
+            first_at: time(e.first_refused_time.as_ref().unwrap()),
+        }),
+        handling: Handling::from_code(e.handling.into()),
+    };
+    chain_hash(e.sequence, &record, &e.prev_hash)
+}
+
 async fn exports_stream_the_auditors_scope_oldest_first(backend: Backend) {
     let w = World::new(backend).await;
     traffic(&w).await;
@@ -592,6 +629,14 @@ async fn exports_stream_the_auditors_scope_oldest_first(backend: Backend) {
     expected.reverse();
     let got: Vec<i64> = exported.iter().map(|e| e.sequence).collect();
     assert_eq!(&got[..expected.len()], &expected[..]);
+    // Each exported entry holds every field its hash covers: an archive is checked without the
+    // service.
+    for entry in &exported {
+        assert_eq!(rehash(entry), entry.hash, "entry {}", entry.sequence);
+    }
+    assert!(exported
+        .iter()
+        .any(|e| e.case_receiving_agency_id == w.ca_rcmp.id && e.actor_agency_id == w.in_ncb.id));
     assert!(exported.iter().all(|e| e.actor_id != w.sup_us.user_id));
 
     let filtered = w

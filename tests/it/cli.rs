@@ -30,6 +30,8 @@ crate::on_both_databases!(
     a_legal_basis_is_agreed_then_cited,
     a_four_eyes_release_and_decline,
     a_request_is_answered_item_by_item,
+    text_that_reads_as_something_else_is_shown_for_what_it_is,
+    directory_look_ups_are_kept_a_few_minutes,
 );
 
 /// What a run of liaisonctl did.
@@ -324,6 +326,69 @@ const SUMMARY: &str =
 fn position(text: &str, needle: &str) -> usize {
     text.find(needle)
         .unwrap_or_else(|| panic!("{needle:?} not in:\n{text}"))
+}
+
+/// A title with a right-to-left override (it would read "Routine check gpj.exe") and a hidden
+/// zero-width space: the tables and the case page show the characters by name, JSON keeps the text
+/// as the other agency typed it.
+async fn text_that_reads_as_something_else_is_shown_for_what_it_is(backend: Backend) {
+    let w = World::new(backend).await;
+    let title = "Routine check \u{202E}exe.jpg\u{202C} sum\u{200B}mary";
+    let case = w
+        .officer_in
+        .cases()
+        .file_referral(w.referral(title, pb::Priority::Routine))
+        .await
+        .unwrap()
+        .into_inner();
+    let sup_ca = Ctl::signed_in(&w, "sup.ca").await;
+    let shown = "Routine check <U+202E>exe.jpg<U+202C> sum<U+200B>mary";
+    let queue = sup_ca.run(&["queue", "incoming"]).await.ok();
+    assert!(queue.stdout.contains(shown), "{}", queue.stdout);
+    let page = sup_ca.run(&["case", "show", &case.reference]).await.ok();
+    assert_eq!(page.field("Title"), shown);
+    for raw in ['\u{202E}', '\u{202C}', '\u{200B}'] {
+        assert!(!queue.stdout.contains(raw) && !page.stdout.contains(raw));
+    }
+    let json = sup_ca.json(&["case", "show", &case.reference]).await;
+    assert_eq!(json["title"], title);
+    w.stop().await;
+}
+
+/// Tables name agencies by code; the codes are looked up once and kept a few minutes in the
+/// session, so the audit log shows what the person did, not one ListAgencies a command.
+async fn directory_look_ups_are_kept_a_few_minutes(backend: Backend) {
+    let w = World::new(backend).await;
+    let case = w
+        .file(&w.officer_in, "Looked up once", pb::Priority::Routine)
+        .await;
+    let sup_ca = Ctl::signed_in(&w, "sup.ca").await;
+    for _ in 0..3 {
+        let page = sup_ca.run(&["case", "show", &case.reference]).await.ok();
+        assert_eq!(page.field("From → to"), "IN-NCB → CA-RCMP");
+    }
+    let queue = sup_ca.run(&["queue", "incoming"]).await.ok();
+    assert!(queue.stdout.contains(&case.reference), "{}", queue.stdout);
+    let look_ups = |entries: &[liaison_server::chain::AuditEntry]| {
+        entries
+            .iter()
+            .filter(|e| {
+                e.record.method.ends_with("DirectoryService/ListAgencies")
+                    && e.record.actor_username.as_deref() == Some("sup.ca")
+            })
+            .count()
+    };
+    w.server.sealed().await;
+    let tx = w.server.state.db.begin().await.unwrap();
+    let entries = liaison_server::repo::audit::range(&tx, 1, 1_000_000)
+        .await
+        .unwrap();
+    drop(tx);
+    assert_eq!(look_ups(&entries), 1);
+    // Signing out forgets them with the session.
+    sup_ca.run(&["logout"]).await.ok();
+    assert!(!sup_ca.dir().join("directory.json").exists());
+    w.stop().await;
 }
 
 async fn a_whole_case_in_tables(backend: Backend) {

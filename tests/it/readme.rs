@@ -1,6 +1,6 @@
 //! The README's walk-through, run as written: its two shell blocks, extracted from README.md, with
 //! the real `liaisond` and a real grpcurl, so the walk-through cannot drift from the service. Two
-//! things are changed, and only these: the `alias liaisond=…` line points at the built binary
+//! things are changed, and only these: the `liaisond() …` line points at the built binary
 //! instead of `cargo run`, and the server's address is a free port instead of 50051.
 
 use std::process::Command;
@@ -57,7 +57,7 @@ fn the_readme_walk_through_runs_as_written_with_grpcurl() {
         .port();
     let address = format!("127.0.0.1:{port}");
     let setup = blocks[0].replace(
-        "alias liaisond='cargo run -q --bin liaisond --'",
+        "liaisond() { cargo run -q --bin liaisond -- \"$@\"; }",
         &format!(
             "liaisond() {{ '{}' \"$@\"; }}",
             env!("CARGO_BIN_EXE_liaisond")
@@ -65,7 +65,7 @@ fn the_readme_walk_through_runs_as_written_with_grpcurl() {
     );
     assert_ne!(
         setup, blocks[0],
-        "the setup block still defines the liaisond alias"
+        "the setup block still defines liaisond with cargo run"
     );
     let calls = blocks[1].replace("127.0.0.1:50051", &address);
     assert_ne!(

@@ -12,6 +12,39 @@ use crate::state::AppState;
 use crate::validate::{self, Violations};
 use crate::{audit, authz};
 
+/// What to do next on a database with no agency or no user yet, for `liaisond serve` to print at
+/// start (a first `cargo run` would otherwise serve a service nobody can sign in to, silently);
+/// `None` once there are both. `server` is the address it serves.
+pub async fn first_steps(state: &AppState, server: &str) -> AppResult<Option<String>> {
+    let tx = state.db.begin_read().await?;
+    let agencies = crate::repo::agencies::list(&tx).await?;
+    let users = crate::repo::users::any(&tx).await?;
+    tx.commit().await?;
+    if users {
+        return Ok(None);
+    }
+    let agency = match agencies.first() {
+        Some(agency) => agency.code.clone(),
+        None => "IN-NCB".to_string(),
+    };
+    let mut steps = String::from(
+        "This database has no user yet, so nobody can sign in. Add the first ones with liaisond \
+         itself (no server needed; passwords come from LIAISON_PASSWORD or standard input):\n",
+    );
+    if agencies.is_empty() {
+        steps.push_str(
+            "  liaisond agency add --code IN-NCB --name \"Narcotics Control Bureau\" --country IN\n",
+        );
+    }
+    steps.push_str(&format!(
+        "  liaisond user add --agency {agency} --username admin.in --role ADMIN\n\
+         then sign in and go on from there:\n\
+         \x20 liaisonctl login --server http://{server} --username admin.in\n\
+         (README.md, \"Walk-through\", has the whole way to a first case.)"
+    ));
+    Ok(Some(steps))
+}
+
 /// The call an operator command is audited as: method `liaisond/<command>`, peer `local`.
 pub fn operator_call(command: &str) -> Call {
     Call::new(
@@ -68,7 +101,10 @@ pub async fn add_user(
                 validate::text(display_name, 1, MAX_NAME_CHARS, false),
             ),
             roles,
-            password: v.check("password", validate::password(password)),
+            password: v.check(
+                "password",
+                validate::password(password, &[username, display_name]),
+            ),
         };
         v.finish()?;
         users::create_by_operator(state, &call, &authz::operator(), agency_code, new).await
@@ -84,7 +120,7 @@ pub async fn reset_password(state: &AppState, username: &str, password: &str) ->
     let result = async {
         let mut v = Violations::new();
         let username = v.check("username", validate::username(username));
-        let password = v.check("password", validate::password(password));
+        let password = v.check("password", validate::password(password, &[&username]));
         v.finish()?;
         users::reset_password_by_operator(state, &call, &authz::operator(), &username, password)
             .await

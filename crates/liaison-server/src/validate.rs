@@ -158,12 +158,52 @@ pub fn username(value: &str) -> Result<String, String> {
     Ok(value.to_string())
 }
 
-pub fn password(value: &str) -> Result<String, String> {
-    let chars = value.chars().count();
-    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
+/// The fewest guesses (as a power of ten) a new password must need, by zxcvbn's estimate.
+const MIN_PASSWORD_GUESSES_LOG10: f64 = 10.0;
+
+/// A password as counted: NFKC-normalised (so a character typed two ways counts once), with runs
+/// of white space as one space and none at either end (so padding does not count).
+fn normalised_password(value: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    value
+        .nfkc()
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A new password, as OWASP ASVS 5.0 §6.2 asks: at least 12 characters after normalisation, up
+/// to 256 (any character, spaces included, and no rules of composition), and not a commonly used
+/// or breached password or one made of the account's own names. The check runs offline against
+/// the 30,000 most common passwords zxcvbn ships (with words, names, keyboard walks, repeats,
+/// dates and substitutions): a password it would find in fewer than 10^10 guesses (its top
+/// score) is refused, which a passphrase of three or four words passes. `context` holds the
+/// account's words (username, display name). The password is stored (hashed) as given.
+pub fn password(value: &str, context: &[&str]) -> Result<String, String> {
+    if value.chars().count() > MAX_PASSWORD_CHARS {
+        return Err(format!("must be at most {MAX_PASSWORD_CHARS} characters"));
+    }
+    let counted = normalised_password(value);
+    if counted.chars().count() < MIN_PASSWORD_CHARS {
         return Err(format!(
-            "must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"
+            "must be at least {MIN_PASSWORD_CHARS} characters, not counting repeated or surrounding \
+             spaces; a few words make a password easy to remember and hard to guess"
         ));
+    }
+    let mut words: Vec<&str> = vec!["liaison", "liaisonctl", "liaisond"];
+    words.extend(
+        context
+            .iter()
+            .flat_map(|w| w.split(['.', '_', '-', ' ', '@'])),
+    );
+    words.retain(|w| w.chars().count() >= 3);
+    if zxcvbn::zxcvbn(&counted, &words).guesses_log10() < MIN_PASSWORD_GUESSES_LOG10 {
+        return Err(
+            "is too easy to guess: it is, or is built from, a commonly used or breached password, \
+             a keyboard pattern, a repeat or the account's own names; add uncommon words"
+                .into(),
+        );
     }
     Ok(value.to_string())
 }
@@ -271,8 +311,42 @@ mod tests {
             Some("0191d3f0-0000-7000-8000-000000000001")
         );
         assert!(uuid("nope").is_err());
-        assert!(password("short").is_err());
-        assert!(password("twelve chars").is_ok());
+    }
+
+    #[test]
+    fn passwords_follow_asvs() {
+        let refused = |p: &str, context: &[&str]| password(p, context).expect_err(p);
+        assert!(refused("short", &[]).contains("at least 12"));
+        // Padding and repeated spaces do not count; the twelve spaces the old rule let in.
+        assert!(refused("            ", &[]).contains("at least 12"));
+        assert!(refused("  ab    cd  ", &[]).contains("at least 12"));
+        // Common, breached, patterned or the account's own.
+        for weak in [
+            "password1234",
+            "Password1234!",
+            "Summer2026!!",
+            "qwertyuiopasdf",
+            "aaaaaaaaaaaaaaaa",
+            "trustno1trustno1",
+        ] {
+            assert!(refused(weak, &[]).contains("too easy to guess"), "{weak}");
+        }
+        assert!(password("rajeshkumar2026", &[]).is_ok());
+        assert!(
+            refused("rajeshkumar2026", &["rajesh.kumar", "Rajesh Kumar"])
+                .contains("too easy to guess")
+        );
+        // No composition rules: lower-case words and spaces are a good password; any character
+        // is allowed, up to 256 of them.
+        assert!(password("correct horse battery staple", &[]).is_ok());
+        assert!(password("झील के किनारे सुबह की धूप", &[]).is_ok());
+        assert!(password(&"plum kettle ".repeat(21), &[]).is_ok());
+        assert!(refused(&"x".repeat(257), &[]).contains("at most 256"));
+        // Stored as given: normalisation is only for counting.
+        assert_eq!(
+            password("  correct horse battery staple ", &[]).unwrap(),
+            "  correct horse battery staple "
+        );
     }
 
     #[test]

@@ -246,6 +246,8 @@ pub fn audit_entry(e: &pb::AuditEntry) -> Value {
         "target_type": e.target_type,
         "target_id": e.target_id,
         "case_id": e.case_id,
+        "case_originating_agency_id": e.case_originating_agency_id,
+        "case_receiving_agency_id": e.case_receiving_agency_id,
         "outcome": proto_name::<pb::AuditOutcome>(e.outcome),
         "status_code": e.status_code,
         "request_id": e.request_id,

@@ -222,19 +222,56 @@ impl Table {
     }
 }
 
-/// Text from the server made safe for one table cell: control characters (a newline, an escape
-/// sequence another agency typed) become spaces.
-pub fn clean(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+/// Whether `c` is an invisible format character that can make text read as something else: the
+/// bidirectional controls (embeddings, overrides, isolates and marks: "Trojan Source"), zero-width
+/// spaces and joiners that hide inside words, the byte-order mark, interlinear annotations and tag
+/// characters. ZWNJ and ZWJ are left alone: Indic and Persian scripts, and emoji, need them, and
+/// they reorder nothing.
+fn deceptive(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
 }
 
-/// Multi-line text made safe for a terminal: keeps newlines and tabs, drops other control characters.
+/// Text from the server made safe for a terminal: each deceptive format character is shown as
+/// what it is (`<U+202E>`), so the other agency cannot make a title look like something else; the
+/// stored text is untouched. Control characters go through `control`.
+fn visible(text: &str, control: impl Fn(char) -> Option<char>) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if deceptive(c) {
+            out.push_str(&format!("<U+{:04X}>", u32::from(c)));
+        } else if c.is_control() {
+            out.extend(control(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Text from the server made safe for one table cell: control characters (a newline, an escape
+/// sequence another agency typed) become spaces, deceptive format characters are shown by name.
+pub fn clean(text: &str) -> String {
+    visible(text, |_| Some(' '))
+}
+
+/// Multi-line text made safe for a terminal: keeps newlines and tabs, drops other control
+/// characters, shows deceptive format characters by name.
 pub fn clean_block(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
-        .collect()
+    visible(text, |c| matches!(c, '\n' | '\t').then_some(c))
 }
 
 /// At most `max` display columns, ending in "…" when cut.
@@ -287,6 +324,18 @@ pub fn relative(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deceptive_format_characters_are_shown_by_name() {
+        // "Invoice" that a right-to-left override would show as "Invoice exe.fdp".
+        let title = "Invoice \u{202E}fdp.exe\u{202C} \u{200B}x";
+        assert_eq!(clean(title), "Invoice <U+202E>fdp.exe<U+202C> <U+200B>x");
+        assert_eq!(clean_block("line\u{2067}\none"), "line<U+2067>\none");
+        // Scripts that need ZWJ and ZWNJ keep them; control characters are handled as before.
+        assert_eq!(clean("क्\u{200D}ष"), "क्\u{200D}ष");
+        assert_eq!(clean("a\u{1b}[31mb\nc"), "a [31mb c");
+        assert_eq!(truncate("\u{202E}abc", 20), "<U+202E>abc");
+    }
 
     #[test]
     fn relative_times() {

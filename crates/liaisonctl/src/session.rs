@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::CliError;
 
 const SESSION_FILE: &str = "session.json";
+/// Directory look-ups kept a few minutes (see [`DirectoryCache`]).
+const DIRECTORY_FILE: &str = "directory.json";
+/// How long a directory look-up is reused.
+pub const DIRECTORY_LIFE: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 const LOCK_FILE: &str = "session.lock";
 /// Refresh when the access token has less than this left, so a call does not race its expiry.
 const REFRESH_MARGIN_SECONDS: i64 = 60;
@@ -39,6 +43,18 @@ pub fn config_dir() -> Result<PathBuf, CliError> {
     Err(CliError::Other(
         "no config directory: set LIAISON_CONFIG_DIR or HOME".into(),
     ))
+}
+
+/// Directory look-ups kept for [`DIRECTORY_LIFE`], for the user and server that made them: the
+/// agency codes tables show instead of ids. Without it every `case show` or `queue` would ask the
+/// server for the agencies again, and each ask is an entry in the audit log that the person never
+/// knowingly made.
+#[derive(Debug, Serialize, Deserialize)]
+struct DirectoryCache {
+    server: String,
+    user_id: String,
+    fetched_at: DateTime<Utc>,
+    agencies: std::collections::BTreeMap<String, String>,
 }
 
 /// Certificate files for TLS, remembered from sign-in so later commands need not repeat them.
@@ -143,12 +159,16 @@ impl Store {
     /// Writes the session: to a new file made with mode 0600 from the start, then renamed over the
     /// old one, so the tokens are never readable by others and never half-written.
     pub fn save(&self, session: &Session) -> Result<(), CliError> {
-        self.ensure_dir()?;
         let text = serde_json::to_vec_pretty(session)
             .map_err(|e| CliError::Other(format!("encoding the session: {e}")))?;
-        let tmp = self
-            .dir
-            .join(format!(".{SESSION_FILE}.{}.tmp", std::process::id()));
+        self.write(SESSION_FILE, &text)
+    }
+
+    /// Writes `name` in the config directory whole or not at all, readable by its owner alone.
+    fn write(&self, name: &str, text: &[u8]) -> Result<(), CliError> {
+        self.ensure_dir()?;
+        let target = self.dir.join(name);
+        let tmp = self.dir.join(format!(".{name}.{}.tmp", std::process::id()));
         let written = (|| {
             // A file left by an earlier process with the same id would make create_new fail.
             match std::fs::remove_file(&tmp) {
@@ -157,19 +177,56 @@ impl Store {
                 Err(e) => return Err(e),
             }
             let mut file = private_file(&tmp)?;
-            file.write_all(&text)?;
+            file.write_all(text)?;
             file.write_all(b"\n")?;
             file.sync_all()?;
-            std::fs::rename(&tmp, self.path())
+            std::fs::rename(&tmp, &target)
         })();
         written.map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
-            CliError::Other(format!("cannot write {}: {e}", self.path().display()))
+            CliError::Other(format!("cannot write {}: {e}", target.display()))
         })
     }
 
-    /// Removes the session; false when there was none.
+    /// The agency codes by id that `session`'s user looked up on its server less than
+    /// [`DIRECTORY_LIFE`] before `now`.
+    pub fn cached_agencies(
+        &self,
+        session: &Session,
+        now: DateTime<Utc>,
+    ) -> Option<std::collections::BTreeMap<String, String>> {
+        let text = std::fs::read(self.dir.join(DIRECTORY_FILE)).ok()?;
+        let cache: DirectoryCache = serde_json::from_slice(&text).ok()?;
+        let fresh = now - cache.fetched_at;
+        (cache.server == session.server
+            && cache.user_id == session.user_id
+            && fresh >= chrono::TimeDelta::zero()
+            && fresh < DIRECTORY_LIFE)
+            .then_some(cache.agencies)
+    }
+
+    /// Keeps the agency codes `session`'s user just looked up. A cache that cannot be written is
+    /// only a look-up more next time.
+    pub fn cache_agencies(
+        &self,
+        session: &Session,
+        now: DateTime<Utc>,
+        agencies: std::collections::BTreeMap<String, String>,
+    ) {
+        let cache = DirectoryCache {
+            server: session.server.clone(),
+            user_id: session.user_id.clone(),
+            fetched_at: now,
+            agencies,
+        };
+        if let Ok(text) = serde_json::to_vec(&cache) {
+            let _ = self.write(DIRECTORY_FILE, &text);
+        }
+    }
+
+    /// Removes the session (and what it looked up); false when there was none.
     pub fn delete(&self) -> Result<bool, CliError> {
+        let _ = std::fs::remove_file(self.dir.join(DIRECTORY_FILE));
         match std::fs::remove_file(self.path()) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),

@@ -88,7 +88,7 @@ pub async fn seed(state: &AppState, options: SeedOptions, password: &str) -> App
     use liaison_server::{ops, validate};
     let call = ops::operator_call("seed");
     let result = async {
-        let password = validate::field("password", validate::password(password))?;
+        let password = validate::field("password", validate::password(password, &[]))?;
         run(state, &call, options, password).await
     }
     .await;

@@ -49,7 +49,10 @@ impl TryFrom<&pb::CreateUserRequest> for NewUser {
                 validate::text(&m.display_name, 1, MAX_NAME_CHARS, false),
             ),
             roles: roles(&mut v, "roles", &m.roles),
-            password: v.check("password", validate::password(&m.password)),
+            password: v.check(
+                "password",
+                validate::password(&m.password, &[&m.username, &m.display_name]),
+            ),
         };
         v.finish()?;
         Ok(new)
@@ -271,7 +274,7 @@ impl AdminService for Api {
             started.call.concerns("user", &m.id);
             let mut v = Violations::new();
             let id = v.check("id", validate::uuid(&m.id));
-            let password = v.check("new_password", validate::password(&m.new_password));
+            let password = v.check("new_password", validate::password(&m.new_password, &[]));
             v.finish()?;
             users::reset_password(
                 &self.state,

@@ -137,7 +137,10 @@ impl AuthService for Api {
                 "current_password",
                 validate::text(&m.current_password, 1, 256, false),
             );
-            let new = v.check("new_password", validate::password(&m.new_password));
+            let new = v.check(
+                "new_password",
+                validate::password(&m.new_password, &[p.username.as_str()]),
+            );
             v.finish()?;
             let t = auth::change_password(
                 &self.state,

@@ -480,6 +480,8 @@ pub fn audit_entry(e: AuditEntry) -> pb::AuditEntry {
         refusals: r.refusals.map_or(0, |c| c.count),
         first_refused_time: r.refusals.map(|c| timestamp(c.first_at)),
         handling: r.handling.map_or(0, Handling::code).into(),
+        case_originating_agency_id: r.case_originating_agency_id.unwrap_or_default(),
+        case_receiving_agency_id: r.case_receiving_agency_id.unwrap_or_default(),
         prev_hash: e.prev_hash,
         hash: e.hash,
     }

@@ -148,13 +148,23 @@ impl Db {
             if !in_memory {
                 private_database_files(options.get_filename())?;
             }
+            // SQLite says "unable to open database file" and no more: name the file and the usual
+            // causes.
+            let file = options.get_filename().display().to_string();
+            let cannot_open = |e: sea_orm::sqlx::Error| {
+                AppError::Unavailable(format!(
+                    "cannot open the SQLite database {file}: {e}; check that its directory exists \
+                     and that this user may create and write files in it (SQLite writes {file}-wal \
+                     and {file}-shm beside it)"
+                ))
+            };
             let pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 // Well inside the server's 30 s call timeout, so a queued call fails visibly.
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options.clone())
                 .await
-                .map_err(|e| AppError::Unavailable(e.to_string()))?;
+                .map_err(cannot_open)?;
             let writer = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
             // An in-memory database exists on its one connection only.
             if in_memory {
@@ -169,7 +179,7 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await
-                .map_err(|e| AppError::Unavailable(e.to_string()))?;
+                .map_err(cannot_open)?;
             return Ok(Db {
                 beside: writer.clone(),
                 conn: writer,

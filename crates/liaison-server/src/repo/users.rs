@@ -91,6 +91,11 @@ pub async fn find_managed(tx: &Tx, admin: &AgencyAdmin, id: &UserId) -> AppResul
         .map(User::from))
 }
 
+/// Whether any user exists, in any agency (the first run has none).
+pub async fn any(tx: &Tx) -> AppResult<bool> {
+    Ok(user::Entity::find().one(&tx.txn).await?.is_some())
+}
+
 /// The users of the admin's agency, by username.
 pub async fn list_managed(
     tx: &Tx,

@@ -197,15 +197,32 @@ fn read_line(what: &str) -> Result<String, CliError> {
     Ok(line)
 }
 
-/// Agency codes by id, for tables; empty when the directory cannot be read.
+/// Agency codes by id, for tables: looked up at most every few minutes (the session keeps them);
+/// empty when the directory cannot be read.
 pub async fn agency_codes(ctl: &mut Ctl) -> HashMap<String, String> {
     if ctl.out.json_mode() {
         return HashMap::new();
     }
-    ctl.call(pb::ListAgenciesRequest {}, rpc!(directory.list_agencies))
+    let now = chrono::Utc::now();
+    let session = ctl.session().ok().cloned();
+    if let Some(cached) = session
+        .as_ref()
+        .and_then(|s| ctl.store.cached_agencies(s, now))
+    {
+        return cached.into_iter().collect();
+    }
+    let Ok(found) = ctl
+        .call(pb::ListAgenciesRequest {}, rpc!(directory.list_agencies))
         .await
-        .map(|r| r.agencies.into_iter().map(|a| (a.id, a.code)).collect())
-        .unwrap_or_default()
+    else {
+        return HashMap::new();
+    };
+    let codes: std::collections::BTreeMap<String, String> =
+        found.agencies.into_iter().map(|a| (a.id, a.code)).collect();
+    if let Some(session) = &session {
+        ctl.store.cache_agencies(session, now, codes.clone());
+    }
+    codes.into_iter().collect()
 }
 
 /// A NOT_FOUND answer made on this side, exiting like the server's.
