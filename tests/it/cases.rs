@@ -26,7 +26,121 @@ on_both_databases!(
     a_case_is_named_by_its_reference_wherever_a_case_is_named,
     case_workers_list_their_agencys_colleagues_and_nothing_more,
     filings_at_once_on_one_channel_take_numbers_one_by_one,
+    responses_name_the_people_they_mention,
 );
+
+/// Cases, notes, timelines, queues and watch deliveries name the people they mention — display
+/// name, username, agency — for either side; a rename shows on the next read.
+async fn responses_name_the_people_they_mention(backend: Backend) {
+    let w = World::new(backend).await;
+    let case = w.case_in_progress("Named").await;
+    let named = |p: &Option<pb::Person>| {
+        p.as_ref()
+            .map(|p| format!("{} ({}, {})", p.display_name, p.username, p.agency_code))
+    };
+    let seen = w
+        .officer_in
+        .cases()
+        .get_case(pb::GetCaseRequest {
+            id: case.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        named(&seen.filer).as_deref(),
+        Some("officer.in (officer.in, IN-NCB)")
+    );
+    assert_eq!(
+        named(&seen.assignee).as_deref(),
+        Some("officer.ca (officer.ca, CA-RCMP)")
+    );
+    assert_eq!(seen.filer.as_ref().unwrap().id, w.officer_in.user_id);
+
+    // A rename shows at once.
+    w.admin_in
+        .admin()
+        .update_user(pb::UpdateUserRequest {
+            id: w.officer_in.user_id.clone(),
+            display_name: Some("Asha Rao".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let note = w
+        .officer_ca
+        .cases()
+        .add_note(pb::AddNoteRequest {
+            markings: None,
+            case_id: case.id.clone(),
+            body: "Seized at the port".into(),
+            visibility: pb::NoteVisibility::Shared as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        named(&note.author).as_deref(),
+        Some("officer.ca (officer.ca, CA-RCMP)")
+    );
+    let listed = w
+        .sup_ca
+        .cases()
+        .list_cases(pb::ListCasesRequest {
+            view: pb::CaseView::Incoming as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        named(&listed.cases[0].filer).as_deref(),
+        Some("Asha Rao (officer.in, IN-NCB)")
+    );
+    let events = w
+        .officer_in
+        .cases()
+        .list_case_events(pb::ListCaseEventsRequest {
+            case_id: case.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    let assigned = events
+        .iter()
+        .find(|e| e.kind == pb::CaseEventKind::Assigned as i32)
+        .unwrap();
+    assert_eq!(
+        named(&assigned.actor).as_deref(),
+        Some("sup.ca (sup.ca, CA-RCMP)")
+    );
+    assert_eq!(
+        named(&assigned.assignee).as_deref(),
+        Some("officer.ca (officer.ca, CA-RCMP)")
+    );
+    assert_eq!(
+        named(&events[0].actor).as_deref(),
+        Some("Asha Rao (officer.in, IN-NCB)")
+    );
+    let notes = w
+        .officer_in
+        .cases()
+        .list_notes(pb::ListNotesRequest {
+            case_id: case.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .notes;
+    assert_eq!(
+        named(&notes[0].author).as_deref(),
+        Some("officer.ca (officer.ca, CA-RCMP)")
+    );
+    w.stop().await;
+}
 
 /// Filings racing on one channel neither collide nor skip: one server hands out `1..=n`, however
 /// its blocks of numbers grow while they race.

@@ -126,6 +126,7 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<AppState, Ap
         events: Arc::new(hub::EventHub::default()),
         sealer: Arc::new(audit::seal::Sealer::default()),
         references: Arc::default(),
+        people: Arc::default(),
         refusals: Arc::new(audit::refusals::RefusalTallies::default()),
         max_verified_per_call: i64::try_from(config.max_verified_per_call).unwrap_or(i64::MAX),
         max_audit_scan: i64::try_from(config.max_audit_scan)

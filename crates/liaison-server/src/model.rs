@@ -746,6 +746,15 @@ pub struct Agency {
     pub country: String,
 }
 
+/// A person as cases name them: who filed, works, wrote or changed something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub agency_code: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct User {
     pub id: UserId,

@@ -24,6 +24,8 @@ pub struct AppState {
     pub events: Arc<EventHub>,
     /// Chains committed audit records into the log (see [`crate::audit::seal`]).
     pub sealer: Arc<crate::audit::seal::Sealer>,
+    /// Names of people this server read in the last minute.
+    pub people: Arc<crate::repo::people::PeopleCache>,
     /// This server's blocks of case reference numbers.
     pub references: Arc<crate::repo::references::ReferenceNumbers>,
     /// Refusals before authentication, counted until the next flush writes their summaries.

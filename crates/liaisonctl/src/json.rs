@@ -75,7 +75,9 @@ pub fn case(c: &pb::Case) -> Value {
         "originating_agency_id": c.originating_agency_id,
         "receiving_agency_id": c.receiving_agency_id,
         "filed_by": c.filed_by,
+        "filer": person(c.filer.as_ref()),
         "assignee_id": c.assignee_id,
+        "assignee": person(c.assignee.as_ref()),
         "status": proto_name::<pb::CaseStatus>(c.status),
         "resolution": proto_name::<pb::Resolution>(c.resolution),
         "filed_at": ts(c.filed_at.as_ref()),
@@ -130,6 +132,7 @@ pub fn note(n: &pb::Note) -> Value {
         "id": n.id,
         "case_id": n.case_id,
         "author_id": n.author_id,
+        "author": person(n.author.as_ref()),
         "author_agency_id": n.author_agency_id,
         "visibility": proto_name::<pb::NoteVisibility>(n.visibility),
         "body": n.body,
@@ -144,12 +147,14 @@ pub fn event(e: &pb::CaseEvent) -> Value {
         "case_id": e.case_id,
         "kind": proto_name::<pb::CaseEventKind>(e.kind),
         "actor_id": e.actor_id,
+        "actor": person(e.actor.as_ref()),
         "actor_agency_id": e.actor_agency_id,
         "time": ts(e.time.as_ref()),
         "from_status": proto_name::<pb::CaseStatus>(e.from_status),
         "to_status": proto_name::<pb::CaseStatus>(e.to_status),
         "reason": e.reason,
         "assignee_id": e.assignee_id,
+        "assignee": person(e.assignee.as_ref()),
         "resolution": proto_name::<pb::Resolution>(e.resolution),
         "note_id": e.note_id,
         "markings": markings(e.markings.as_ref()),
@@ -231,6 +236,18 @@ pub fn colleague(c: &pb::Colleague) -> Value {
         "username": c.username,
         "display_name": c.display_name,
         "roles": c.roles.iter().map(|r| proto_name::<pb::Role>(*r)).collect::<Vec<_>>(),
+    })
+}
+
+/// A person the server named, or `null`.
+fn person(p: Option<&pb::Person>) -> Value {
+    p.map_or(Value::Null, |p| {
+        json!({
+            "id": p.id,
+            "username": p.username,
+            "display_name": p.display_name,
+            "agency_code": p.agency_code,
+        })
     })
 }
 

@@ -5,13 +5,14 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, FromArgMatches};
 
 #[macro_use]
 mod connection;
 mod cli;
 mod commands;
 mod error;
+mod examples;
 mod json;
 mod names;
 mod output;
@@ -74,7 +75,9 @@ fn report(error: &CliError, format: Format) {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Every command's help ends with examples of it.
+    let matches = examples::attach(Cli::command()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let format = cli.global.output;
     match run(cli, format).await {
         Ok(()) => ExitCode::SUCCESS,

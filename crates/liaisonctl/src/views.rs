@@ -23,15 +23,29 @@ impl Viewer<'_> {
             .unwrap_or_else(|| id.to_string())
     }
 
-    fn person(&self, user_id: &str) -> String {
+    /// "Asha Rao (officer.in, IN-NCB)", marked when it is the viewer; the id when the server did
+    /// not name the person.
+    fn person(&self, person: Option<&pb::Person>, user_id: &str) -> String {
         if user_id.is_empty() {
-            "—".to_string()
-        } else if user_id == self.user_id {
-            format!("{user_id} (you)")
+            return "—".to_string();
+        }
+        let name = person.map_or_else(|| user_id.to_string(), person_name);
+        if user_id == self.user_id {
+            format!("{name} (you)")
         } else {
-            user_id.to_string()
+            name
         }
     }
+}
+
+/// "Asha Rao (officer.in, IN-NCB)".
+pub fn person_name(p: &pb::Person) -> String {
+    format!(
+        "{} ({}, {})",
+        clean(&p.display_name),
+        clean(&p.username),
+        clean(&p.agency_code)
+    )
 }
 
 pub fn status_style(status: i32) -> Option<Style> {
@@ -168,8 +182,8 @@ pub fn case_table(out: &Output, cases: &[pb::Case]) -> String {
     if cases.is_empty() {
         return "No cases.".into();
     }
+    // Cases by reference and people by username: ids are in `-o json`.
     let mut table = Table::new(&[
-        "ID",
         "REFERENCE",
         "H",
         "STATUS",
@@ -177,12 +191,12 @@ pub fn case_table(out: &Output, cases: &[pb::Case]) -> String {
         "CATEGORY",
         "FILED",
         "DUE",
+        "ASSIGNEE",
         "TITLE",
     ]);
     for c in cases {
         let (due, due_style) = due(out, c);
         table.row(vec![
-            c.id.as_str().into(),
             c.reference.as_str().into(),
             Cell::styled(
                 c.markings
@@ -198,6 +212,11 @@ pub fn case_table(out: &Output, cases: &[pb::Case]) -> String {
             category_name(c).into(),
             out.relative(time(c.filed_at.as_ref())).into(),
             Cell::styled(due, due_style),
+            match &c.assignee {
+                Some(p) => p.username.as_str().into(),
+                None if c.assignee_id.is_empty() => "—".into(),
+                None => c.assignee_id.as_str().into(),
+            },
             truncate(&c.title, 60).into(),
         ]);
     }
@@ -236,7 +255,7 @@ pub fn case_fields(out: &Output, viewer: &Viewer<'_>, c: &pb::Case, basis: Optio
             format!(
                 "{} by {}",
                 when(out, time(c.filed_at.as_ref())),
-                viewer.person(&c.filed_by)
+                viewer.person(c.filer.as_ref(), &c.filed_by)
             ),
         ),
     ]);
@@ -252,7 +271,7 @@ pub fn case_fields(out: &Output, viewer: &Viewer<'_>, c: &pb::Case, basis: Optio
         if c.assignee_id.is_empty() {
             "unassigned".into()
         } else {
-            viewer.person(&c.assignee_id)
+            viewer.person(c.assignee.as_ref(), &c.assignee_id)
         },
     ));
     if let Some(p) = &c.preservation {
@@ -333,14 +352,35 @@ fn items_text(c: &pb::Case) -> String {
         .join("\n")
 }
 
-/// Who made an event: their agency, marked when it was the viewer; the service for its own.
+/// Who made an event, by name, marked when it was the viewer; the service for its own.
 fn actor(viewer: &Viewer<'_>, e: &pb::CaseEvent) -> String {
     if e.actor_id.is_empty() {
         "liaisond".to_string()
-    } else if e.actor_id == viewer.user_id {
-        format!("{} (you)", viewer.agency(&e.actor_agency_id))
+    } else if e.actor.is_none() {
+        // Not named by the server: the agency, at least.
+        let agency = viewer.agency(&e.actor_agency_id);
+        if e.actor_id == viewer.user_id {
+            format!("{agency} (you)")
+        } else {
+            agency
+        }
     } else {
-        viewer.agency(&e.actor_agency_id)
+        viewer.person(e.actor.as_ref(), &e.actor_id)
+    }
+}
+
+/// Who made an event, in a live queue's narrow column: "officer.in (IN-NCB)".
+fn actor_short(viewer: &Viewer<'_>, e: &pb::CaseEvent) -> String {
+    match &e.actor {
+        Some(p) => {
+            let mine = if e.actor_id == viewer.user_id {
+                " (you)"
+            } else {
+                ""
+            };
+            format!("{} ({}){mine}", clean(&p.username), clean(&p.agency_code))
+        }
+        None => actor(viewer, e),
     }
 }
 
@@ -360,7 +400,9 @@ fn change(e: &pb::CaseEvent) -> String {
 /// What an event says beyond its kind: the assignee, the resolution, the note, or the reason.
 fn detail(viewer: &Viewer<'_>, e: &pb::CaseEvent) -> String {
     match pb::CaseEventKind::try_from(e.kind) {
-        Ok(pb::CaseEventKind::Assigned) => format!("to {}", viewer.person(&e.assignee_id)),
+        Ok(pb::CaseEventKind::Assigned) => {
+            format!("to {}", viewer.person(e.assignee.as_ref(), &e.assignee_id))
+        }
         Ok(pb::CaseEventKind::Closed) if !e.reason.is_empty() => {
             format!("{}; {}", friendly::<pb::Resolution>(e.resolution), e.reason)
         }
@@ -434,7 +476,7 @@ const WATCH_COLUMNS: [(&str, usize); 6] = [
     ("REFERENCE", 24),
     ("EVENT", 21),
     ("CHANGE", 27),
-    ("BY", 14),
+    ("BY", 28),
     ("CASE", 0),
 ];
 
@@ -477,7 +519,7 @@ pub fn watch_line(
         Cell::from(reference),
         Cell::styled(friendly::<pb::CaseEventKind>(e.kind), Some(Style::Bold)),
         Cell::styled(change(e), status_style(e.to_status)),
-        Cell::from(actor(viewer, e)),
+        Cell::from(actor_short(viewer, e)),
         // Already cleaned, and painted: not to be cleaned again.
         Cell {
             text: case,
@@ -499,10 +541,12 @@ pub fn notes_text(out: &Output, viewer: &Viewer<'_>, notes: &[pb::Note]) -> Stri
         } else {
             visibility
         };
-        let author = if n.author_id == viewer.user_id {
-            format!("{} (you)", viewer.agency(&n.author_agency_id))
-        } else {
-            format!("{} {}", viewer.agency(&n.author_agency_id), n.author_id)
+        let author = match &n.author {
+            Some(_) => viewer.person(n.author.as_ref(), &n.author_id),
+            None if n.author_id == viewer.user_id => {
+                format!("{} (you)", viewer.agency(&n.author_agency_id))
+            }
+            None => format!("{} {}", viewer.agency(&n.author_agency_id), n.author_id),
         };
         text.push_str(&format!(
             "{} · {visibility} · {author} · {}\n",

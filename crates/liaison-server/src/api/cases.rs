@@ -2,6 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
+use super::people::named;
 use super::{convert, watch, Api};
 use crate::authz::CaseScope;
 use crate::domain::call::Call;
@@ -258,7 +259,7 @@ impl Api {
             let case = checked(mv)?
                 .make(&self.state, &started.call, scope, &id, &etag)
                 .await?;
-            Ok(convert::case(case, self.state.clock.now()))
+            Ok(named(&self.state, convert::case(case, self.state.clock.now())).await)
         }
         .await;
         self.finish(started, result).await
@@ -347,7 +348,7 @@ impl CaseService for Api {
                 .concerns("channel", &started.message.channel_id);
             let new = NewReferral::try_from(&started.message)?;
             let case = cases::file(&self.state, &started.call, scope, new).await?;
-            Ok(convert::case(case, self.state.clock.now()))
+            Ok(named(&self.state, convert::case(case, self.state.clock.now())).await)
         }
         .await;
         self.finish(started, result).await
@@ -369,7 +370,7 @@ impl CaseService for Api {
                 &CaseId::from(id.as_str()),
             )
             .await?;
-            Ok(convert::case(case, self.state.clock.now()))
+            Ok(named(&self.state, convert::case(case, self.state.clock.now())).await)
         }
         .await;
         self.finish(started, result).await
@@ -387,7 +388,11 @@ impl CaseService for Api {
             let (page, next) = cases::list(&self.state, &started.call, scope, listing).await?;
             let now = self.state.clock.now();
             Ok(pb::ListCasesResponse {
-                cases: page.into_iter().map(|c| convert::case(c, now)).collect(),
+                cases: named(
+                    &self.state,
+                    page.into_iter().map(|c| convert::case(c, now)).collect(),
+                )
+                .await,
                 next_page_token: next.unwrap_or_default(),
             })
         }
@@ -567,7 +572,7 @@ impl CaseService for Api {
                 markings,
             )
             .await?;
-            Ok(convert::note(note))
+            Ok(named(&self.state, convert::note(note)).await)
         }
         .await;
         self.finish(started, result).await
@@ -648,7 +653,7 @@ impl CaseService for Api {
                 why,
             )
             .await?;
-            Ok(convert::case(case, self.state.clock.now()))
+            Ok(named(&self.state, convert::case(case, self.state.clock.now())).await)
         }
         .await;
         self.finish(started, result).await
@@ -702,7 +707,7 @@ impl CaseService for Api {
                 reply,
             )
             .await?;
-            Ok(convert::case(case, self.state.clock.now()))
+            Ok(named(&self.state, convert::case(case, self.state.clock.now())).await)
         }
         .await;
         self.finish(started, result).await
@@ -882,7 +887,7 @@ impl CaseService for Api {
                 why,
             )
             .await?;
-            Ok(convert::note(note))
+            Ok(named(&self.state, convert::note(note)).await)
         }
         .await;
         self.finish(started, result).await
@@ -911,7 +916,7 @@ impl CaseService for Api {
             )
             .await?;
             Ok(pb::ListNotesResponse {
-                notes: notes.into_iter().map(convert::note).collect(),
+                notes: named(&self.state, notes.into_iter().map(convert::note).collect()).await,
                 next_page_token: next.unwrap_or_default(),
             })
         }
@@ -942,7 +947,11 @@ impl CaseService for Api {
             )
             .await?;
             Ok(pb::ListCaseEventsResponse {
-                events: events.into_iter().map(convert::event).collect(),
+                events: named(
+                    &self.state,
+                    events.into_iter().map(convert::event).collect(),
+                )
+                .await,
                 next_page_token: next.unwrap_or_default(),
             })
         }

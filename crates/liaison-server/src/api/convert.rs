@@ -237,6 +237,9 @@ pub fn case(c: Case, now: Timestamp) -> pb::Case {
         legal_basis_id: c.legal_basis_id.map(String::from).unwrap_or_default(),
         items: c.items.into_iter().map(request_item).collect(),
         released_at: optional_timestamp(c.released_at),
+        // Named by the handler (`api::people`), for the whole response at once.
+        filer: None,
+        assignee: None,
     }
 }
 
@@ -411,6 +414,7 @@ pub fn note(n: Note) -> pb::Note {
         body: n.body,
         created_at: Some(timestamp(n.created_at)),
         markings: Some(markings(n.markings)),
+        author: None,
     }
 }
 
@@ -433,6 +437,8 @@ pub fn event(e: CaseEvent) -> pb::CaseEvent {
         preserved_until: optional_timestamp(e.preserved_until),
         move_id: e.move_id.map(String::from).unwrap_or_default(),
         item_number: e.item_number.unwrap_or_default(),
+        actor: None,
+        assignee: None,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod cases;
 mod convert;
 pub mod directory;
+mod people;
 mod watch;
 
 use std::sync::Arc;

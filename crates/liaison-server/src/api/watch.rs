@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
+use super::people::named;
 use super::{convert, Api};
 use crate::authz;
 use crate::config::Config;
@@ -208,9 +209,17 @@ impl Feed {
                 cursor,
             } in batch.deliveries
             {
+                let (event, case) = named(
+                    &state,
+                    (
+                        convert::event(event),
+                        convert::case(case, state.clock.now()),
+                    ),
+                )
+                .await;
                 let message = pb::WatchCasesResponse {
-                    event: Some(convert::event(event)),
-                    case: Some(convert::case(case, state.clock.now())),
+                    event: Some(event),
+                    case: Some(case),
                     resume_token: match watch::resume_token(&state, &scope, &cursor) {
                         Ok(token) => token,
                         Err(e) => return e.into(),

@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod markings;
 pub mod moves;
 pub mod paging;
+pub mod people;
 pub mod preservation;
 pub mod terms;
 pub mod users;

@@ -153,6 +153,7 @@ pub async fn update(
     }
     user.updated_at = state.clock.now();
     repo::users::update(work.tx(), &user).await?;
+    state.people.forget(&user.id);
     if user.disabled {
         repo::sessions::revoke_all_of(work.tx(), &user.id, user.updated_at, "user-disabled")
             .await?;

@@ -7,6 +7,7 @@ pub mod cases;
 pub mod channels;
 mod entities;
 pub mod moves;
+pub mod people;
 pub mod references;
 pub mod role_changes;
 #[cfg(feature = "seed")]

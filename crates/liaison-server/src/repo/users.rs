@@ -5,12 +5,12 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use super::entities::user;
+use super::entities::{agency, user};
 use super::{Tx, UniqueExt};
 use crate::authz::AgencyAdmin;
 use crate::clock::{from_micros, to_micros};
 use crate::error::{AppError, AppResult};
-use crate::model::{AgencyId, Roles, Timestamp, User, UserId};
+use crate::model::{AgencyId, Person, Roles, Timestamp, User, UserId};
 
 impl From<user::Model> for User {
     fn from(row: user::Model) -> Self {
@@ -89,6 +89,33 @@ pub async fn find_managed(tx: &Tx, admin: &AgencyAdmin, id: &UserId) -> AppResul
         .one(&tx.txn)
         .await?
         .map(User::from))
+}
+
+/// The people with these ids, with their agencies' codes; ids of no user are left out.
+pub async fn people(tx: &Tx, ids: &[UserId]) -> AppResult<Vec<Person>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let users = user::Entity::find()
+        .filter(user::Column::Id.is_in(ids.iter().map(UserId::as_str)))
+        .all(&tx.txn)
+        .await?;
+    let agencies: std::collections::HashMap<String, String> = agency::Entity::find()
+        .filter(agency::Column::Id.is_in(users.iter().map(|u| u.agency_id.as_str())))
+        .all(&tx.txn)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.code))
+        .collect();
+    Ok(users
+        .into_iter()
+        .map(|u| Person {
+            agency_code: agencies.get(&u.agency_id).cloned().unwrap_or_default(),
+            id: u.id.into(),
+            username: u.username,
+            display_name: u.display_name,
+        })
+        .collect())
 }
 
 /// Whether any user exists, in any agency (the first run has none).
