@@ -68,15 +68,17 @@ const HEAD_CHECK: Duration = Duration::from_secs(1);
 /// watchers of sealed events, and counts seal lag for the metrics.
 pub async fn seal_audit_records(state: AppState) {
     let mut head_checked = tokio::time::Instant::now();
+    let mut woken = false;
     loop {
         let check_head = head_checked.elapsed() >= HEAD_CHECK;
         match state
             .sealer
-            .seal(
+            .seal_known(
                 &state.db,
                 &state.keys.current(),
                 state.clock.now(),
                 check_head,
+                woken,
             )
             .await
         {
@@ -89,13 +91,15 @@ pub async fn seal_audit_records(state: AppState) {
                     state.events.published(batch.head);
                 }
                 if batch.entries + batch.rejected >= audit::seal::BATCH_LIMIT as usize {
+                    woken = true;
                     continue;
                 }
             }
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "could not seal audit records"),
         }
-        state.sealer.woken(SEAL_POLL).await;
+        // Woken by this server's calls, the sealer knows records wait and need not look first.
+        woken = state.sealer.woken(SEAL_POLL).await;
     }
 }
 

@@ -72,9 +72,11 @@ impl Sealer {
         self.wake.notify_one();
     }
 
-    /// Waits for [`Sealer::wake`], at most `timeout`.
-    pub async fn woken(&self, timeout: Duration) {
-        let _ = tokio::time::timeout(timeout, self.wake.notified()).await;
+    /// Waits for [`Sealer::wake`], at most `timeout`: whether it was woken.
+    pub async fn woken(&self, timeout: Duration) -> bool {
+        tokio::time::timeout(timeout, self.wake.notified())
+            .await
+            .is_ok()
     }
 
     /// Seals one batch: `None` when another server's seal holds the turn, or when there was
@@ -86,9 +88,22 @@ impl Sealer {
         now: Timestamp,
         check_head: bool,
     ) -> AppResult<Option<Batch>> {
+        self.seal_known(db, keys, now, check_head, false).await
+    }
+
+    /// [`Sealer::seal`], told whether records are known to be waiting (this server's calls woke
+    /// it), so that it need not look first.
+    pub async fn seal_known(
+        &self,
+        db: &Db,
+        keys: &TokenKeys,
+        now: Timestamp,
+        check_head: bool,
+        waiting: bool,
+    ) -> AppResult<Option<Batch>> {
         // A look on a reader first: an idle poll takes no writer (SQLite's one, which another
         // process may want) and no lock.
-        if !check_head {
+        if !check_head && !waiting {
             let tx = db.begin_read().await?;
             if repo::audit::newest_intake(&tx).await? == 0 {
                 return Ok(None);
