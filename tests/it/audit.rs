@@ -18,7 +18,75 @@ on_both_databases!(
     an_auditor_cannot_hold_up_the_service,
     a_flood_of_unauthenticated_calls_adds_a_handful_of_summaries,
     a_time_range_finds_exactly_its_entries_through_the_checkpoints,
+    the_log_names_cases_and_users_its_reader_may_know,
 );
+
+/// Auditors read cases by reference and users by username — but only cases their agency may know:
+/// an entry of their own officer's refused look at another pair's case keeps it unnamed.
+async fn the_log_names_cases_and_users_its_reader_may_know(backend: Backend) {
+    let w = World::new(backend).await;
+    let case = w
+        .file(&w.officer_in, "Named in the log", pb::Priority::Routine)
+        .await;
+    let get = |id: &str| pb::GetCaseRequest { id: id.to_string() };
+    w.sup_ca.cases().get_case(get(&case.id)).await.unwrap();
+    let refused = w.sup_us.cases().get_case(get(&case.id)).await;
+    assert_eq!(refused.unwrap_err().code(), Code::NotFound);
+    w.admin_in
+        .admin()
+        .update_user(pb::UpdateUserRequest {
+            id: w.officer_in.user_id.clone(),
+            display_name: Some("Asha Rao".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let auditor_us = w
+        .server
+        .user(
+            "US-FBI",
+            "auditor.us",
+            &[liaison_server::model::Role::Auditor],
+        )
+        .await;
+
+    for auditor in [&w.auditor_in, &w.auditor_ca] {
+        let about = every_page(
+            auditor,
+            pb::QueryAuditLogRequest {
+                case_id: case.id.clone(),
+                ..Default::default()
+            },
+        )
+        .await;
+        assert!(!about.is_empty());
+        assert!(about.iter().all(|e| e.case_reference == case.reference));
+    }
+    let looks = every_page(
+        &auditor_us,
+        pb::QueryAuditLogRequest {
+            actor_id: w.sup_us.user_id.clone(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let look = looks.iter().find(|e| e.case_id == case.id).unwrap();
+    assert_eq!(look.outcome, pb::AuditOutcome::Denied as i32);
+    assert_eq!(
+        look.case_reference, "",
+        "the US may not learn the reference"
+    );
+    let renamed = every_page(
+        &w.auditor_in,
+        pb::QueryAuditLogRequest {
+            method: "liaison.v1.AdminService/UpdateUser".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(renamed[0].target_username, "officer.in");
+    w.stop().await;
+}
 
 /// Every page of an auditor's query, following the page tokens.
 async fn every_page(

@@ -265,6 +265,8 @@ pub fn audit_entry(e: &pb::AuditEntry) -> Value {
         "case_id": e.case_id,
         "case_originating_agency_id": e.case_originating_agency_id,
         "case_receiving_agency_id": e.case_receiving_agency_id,
+        "case_reference": e.case_reference,
+        "target_username": e.target_username,
         "outcome": proto_name::<pb::AuditOutcome>(e.outcome),
         "status_code": e.status_code,
         "request_id": e.request_id,

@@ -8,10 +8,10 @@ use tonic::{Request, Response, Status};
 use super::{convert, Api};
 use crate::chain::Checkpoint;
 use crate::domain::audit_log::{self, AuditFilter, Verification};
-use crate::domain::paging;
+use crate::domain::{paging, people};
 use crate::error::AppResult;
 use crate::limits::{MAX_ID_CHARS, SHA256_HEX_CHARS};
-use crate::model::{Handling, Outcome};
+use crate::model::{Handling, Outcome, UserId};
 use crate::pb::{self, audit_service_server::AuditService};
 use crate::validate::{self, Violations};
 
@@ -211,8 +211,31 @@ impl AuditService for Api {
             let filter = AuditFilter::try_from(&started.message)?;
             let (entries, next) =
                 audit_log::query(&self.state, &started.call, auditor, filter).await?;
+            // Cases by reference and users by username, for reading.
+            let references = audit_log::case_references(&self.state, auditor, &entries).await;
+            let users: Vec<UserId> = entries
+                .iter()
+                .filter(|e| e.record.target_type.as_deref() == Some("user"))
+                .filter_map(|e| e.record.target_id.as_deref().map(UserId::from))
+                .collect();
+            let people = people::named(&self.state, users).await;
+            let entries = entries
+                .into_iter()
+                .map(|entry| {
+                    let mut named = convert::audit_entry(entry);
+                    if let Some(reference) = references.get(&named.case_id) {
+                        named.case_reference = reference.clone();
+                    }
+                    if named.target_type == "user" {
+                        if let Some(p) = people.get(&UserId::from(named.target_id.as_str())) {
+                            named.target_username = p.username.clone();
+                        }
+                    }
+                    named
+                })
+                .collect();
             Ok(pb::QueryAuditLogResponse {
-                entries: entries.into_iter().map(convert::audit_entry).collect(),
+                entries,
                 next_page_token: next.unwrap_or_default(),
             })
         }

@@ -488,6 +488,9 @@ pub fn audit_entry(e: AuditEntry) -> pb::AuditEntry {
         handling: r.handling.map_or(0, Handling::code).into(),
         case_originating_agency_id: r.case_originating_agency_id.unwrap_or_default(),
         case_receiving_agency_id: r.case_receiving_agency_id.unwrap_or_default(),
+        // Named by QueryAuditLog's handler, for the whole page at once.
+        case_reference: String::new(),
+        target_username: String::new(),
         prev_hash: e.prev_hash,
         hash: e.hash,
     }

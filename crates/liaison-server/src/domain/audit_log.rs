@@ -79,6 +79,47 @@ async fn settle(state: &AppState) -> AppResult<()> {
     Ok(())
 }
 
+/// The references of the cases `entries` concern, by case id, that the reader may know: a case
+/// of which the reader's agency is the originator, or the receiver once it was released (the whole
+/// log's reader, the operator, knows them all). An entry in an auditor's scope can concern a case
+/// their agency is no party to (their officer's refused look at it); that case stays unnamed.
+pub async fn case_references(
+    state: &AppState,
+    scope: &AuditScope,
+    entries: &[AuditEntry],
+) -> std::collections::HashMap<String, String> {
+    let mut ids: Vec<String> = entries
+        .iter()
+        .filter_map(|e| e.record.case_id.clone())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let read = async {
+        let tx = state.db.begin_read().await?;
+        let found = repo::cases::references(&tx, &ids).await?;
+        tx.commit().await?;
+        Ok::<_, AppError>(found)
+    };
+    let found = match read.await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the references of cases in the audit log");
+            return Default::default();
+        }
+    };
+    found
+        .into_iter()
+        .filter(|(_, case)| match scope.agency_id() {
+            None => true,
+            Some(agency) => {
+                case.originating_agency_id == agency
+                    || (case.receiving_agency_id == agency && case.released)
+            }
+        })
+        .map(|(id, case)| (id, case.reference))
+        .collect()
+}
+
 pub async fn query(
     state: &AppState,
     call: &Call,

@@ -179,10 +179,20 @@ fn entries_table(ctl: &Ctl, entries: &[pb::AuditEntry]) -> String {
             format!("{} calls from {from} since {since}", e.refusals)
         } else if e.target_type.is_empty() {
             e.event.clone()
-        } else if e.event.is_empty() {
-            format!("{} {}", e.target_type, e.target_id)
         } else {
-            format!("{} {} ({})", e.target_type, e.target_id, e.event)
+            // Cases by reference and users by username where the server named them.
+            let target = if !e.case_reference.is_empty() && e.target_id == e.case_id {
+                e.case_reference.as_str()
+            } else if !e.target_username.is_empty() {
+                e.target_username.as_str()
+            } else {
+                e.target_id.as_str()
+            };
+            if e.event.is_empty() {
+                format!("{} {target}", e.target_type)
+            } else {
+                format!("{} {target} ({})", e.target_type, e.event)
+            }
         };
         table.row(vec![
             e.sequence.to_string().into(),
