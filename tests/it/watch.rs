@@ -19,6 +19,7 @@ on_both_databases!(
     escalations_reach_watchers,
     bad_watch_requests_are_refused,
     one_user_cannot_hold_more_than_their_share_of_streams,
+    a_stopping_server_sends_its_watchers_elsewhere,
 );
 
 /// How long a test waits for a message it expects.
@@ -32,6 +33,28 @@ fn watch_request(view: pb::CaseView) -> pb::WatchCasesRequest {
 }
 
 /// Opens a watch and reads its first message, the heartbeat that says it is live.
+/// A server stopping gracefully ends its streams with UNAVAILABLE and says why (the client resumes
+/// on another server); it is not a failure of the database.
+async fn a_stopping_server_sends_its_watchers_elsewhere(backend: Backend) {
+    let w = World::new(backend).await;
+    let (mut stream, _) = watch(&w.sup_ca, pb::WatchCasesRequest::default()).await;
+    let stopping = tokio::spawn(w.stop());
+    let ended = loop {
+        match tokio::time::timeout(PATIENCE, stream.message()).await {
+            Ok(Ok(Some(_heartbeat))) => continue,
+            Ok(Err(status)) => break status,
+            other => panic!("the stream ended without saying why: {other:?}"),
+        }
+    };
+    assert_eq!(ended.code(), tonic::Code::Unavailable);
+    assert!(
+        ended.message().contains("shutting down"),
+        "{}",
+        ended.message()
+    );
+    stopping.await.unwrap();
+}
+
 async fn watch(
     who: &Client,
     request: pb::WatchCasesRequest,

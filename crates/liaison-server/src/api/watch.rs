@@ -147,6 +147,9 @@ enum Stop {
     Gone,
     /// End the stream with this error.
     Fail(AppError),
+    /// The server is shutting down: the client resumes on another (UNAVAILABLE), and nothing
+    /// failed.
+    Draining,
 }
 
 impl From<AppError> for Stop {
@@ -162,6 +165,14 @@ impl Feed {
         let stop = self.feed().await;
         let code = match stop {
             Stop::Gone => tonic::Code::Cancelled,
+            Stop::Draining => {
+                tracing::info!(request_id = %self.call.request_id, "watch stream ended: the server is shutting down");
+                // The buffer always keeps one slot free for this.
+                let _ = self.tx.try_send(Err(Status::unavailable(
+                    "the server is shutting down; resume the watch on another",
+                )));
+                tonic::Code::Unavailable
+            }
             Stop::Fail(err) => {
                 let code = err.code();
                 if err.is_server_fault() {
@@ -185,9 +196,7 @@ impl Feed {
         let mut heartbeat_at = Instant::now();
         loop {
             if *draining.borrow_and_update() {
-                return Stop::Fail(AppError::Unavailable(
-                    "the server is shutting down; resume on another".into(),
-                ));
+                return Stop::Draining;
             }
             // Permissions are checked afresh for every read: an expired token, an ended session,
             // a disabled user or a lost role ends the stream.
@@ -253,7 +262,7 @@ impl Feed {
             let wake = heartbeat_at.min(Instant::now() + POLL);
             tokio::select! {
                 changed = commits.changed() => if changed.is_err() {
-                    return Stop::Fail(AppError::Unavailable("the server is shutting down; resume on another".into()));
+                    return Stop::Draining;
                 },
                 _ = draining.changed() => {}
                 _ = tokio::time::sleep_until(wake) => {}
