@@ -62,17 +62,7 @@ fn the_readme_walk_through_runs_as_written_with_grpcurl() {
         .unwrap()
         .port();
     let address = format!("127.0.0.1:{port}");
-    let setup = blocks[0].replace(
-        "liaisond() { cargo run -q --bin liaisond -- \"$@\"; }",
-        &format!(
-            "liaisond() {{ '{}' \"$@\"; }}",
-            env!("CARGO_BIN_EXE_liaisond")
-        ),
-    );
-    assert_ne!(
-        setup, blocks[0],
-        "the setup block still defines liaisond with cargo run"
-    );
+    let setup = setup_block(&readme);
     let calls = blocks[1].replace("127.0.0.1:50051", &address);
     assert_ne!(
         calls, blocks[1],
