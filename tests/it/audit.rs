@@ -85,6 +85,33 @@ async fn the_log_names_cases_and_users_its_reader_may_know(backend: Backend) {
     )
     .await;
     assert_eq!(renamed[0].target_username, "officer.in");
+    // A US admin's refused change of an Indian user: the US auditor does not learn the username.
+    let admin_us = w
+        .server
+        .user("US-FBI", "admin.us", &[liaison_server::model::Role::Admin])
+        .await;
+    let foreign = admin_us
+        .admin()
+        .update_user(pb::UpdateUserRequest {
+            id: w.officer_in.user_id.clone(),
+            display_name: Some("Someone else".into()),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(foreign.unwrap_err().code(), Code::NotFound);
+    let tried = every_page(
+        &auditor_us,
+        pb::QueryAuditLogRequest {
+            method: "liaison.v1.AdminService/UpdateUser".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(tried[0].target_id, w.officer_in.user_id);
+    assert_eq!(
+        tried[0].target_username, "",
+        "the US may not learn the username"
+    );
     w.stop().await;
 }
 

@@ -752,6 +752,7 @@ pub struct Person {
     pub id: UserId,
     pub username: String,
     pub display_name: String,
+    pub agency_id: AgencyId,
     pub agency_code: String,
 }
 

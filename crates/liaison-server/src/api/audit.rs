@@ -8,10 +8,10 @@ use tonic::{Request, Response, Status};
 use super::{convert, Api};
 use crate::chain::Checkpoint;
 use crate::domain::audit_log::{self, AuditFilter, Verification};
-use crate::domain::{paging, people};
+use crate::domain::paging;
 use crate::error::AppResult;
 use crate::limits::{MAX_ID_CHARS, SHA256_HEX_CHARS};
-use crate::model::{Handling, Outcome, UserId};
+use crate::model::{Handling, Outcome};
 use crate::pb::{self, audit_service_server::AuditService};
 use crate::validate::{self, Violations};
 
@@ -213,12 +213,7 @@ impl AuditService for Api {
                 audit_log::query(&self.state, &started.call, auditor, filter).await?;
             // Cases by reference and users by username, for reading.
             let references = audit_log::case_references(&self.state, auditor, &entries).await;
-            let users: Vec<UserId> = entries
-                .iter()
-                .filter(|e| e.record.target_type.as_deref() == Some("user"))
-                .filter_map(|e| e.record.target_id.as_deref().map(UserId::from))
-                .collect();
-            let people = people::named(&self.state, users).await;
+            let usernames = audit_log::target_usernames(&self.state, auditor, &entries).await;
             let entries = entries
                 .into_iter()
                 .map(|entry| {
@@ -227,8 +222,8 @@ impl AuditService for Api {
                         named.case_reference = reference.clone();
                     }
                     if named.target_type == "user" {
-                        if let Some(p) = people.get(&UserId::from(named.target_id.as_str())) {
-                            named.target_username = p.username.clone();
+                        if let Some(username) = usernames.get(&named.target_id) {
+                            named.target_username = username.clone();
                         }
                     }
                     named

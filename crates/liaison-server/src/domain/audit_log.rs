@@ -7,9 +7,9 @@ use crate::audit::verify::{self, Report};
 use crate::authz::{AuditScope, Operator};
 use crate::chain::{AuditEntry, Checkpoint};
 use crate::domain::call::{Call, Work};
-use crate::domain::paging;
+use crate::domain::{paging, people};
 use crate::error::{AppError, AppResult};
-use crate::model::{Handling, Outcome, Timestamp};
+use crate::model::{Handling, Outcome, Timestamp, UserId};
 use crate::repo::audit::{AuditQuery, SeqSpan};
 use crate::repo::{self, Db};
 use crate::state::AppState;
@@ -117,6 +117,27 @@ pub async fn case_references(
             }
         })
         .map(|(id, case)| (id, case.reference))
+        .collect()
+}
+
+/// The usernames of the users `entries` concern (their target is a user), by id, that the reader
+/// may know: users of the reader's own agency (the operator knows them all). An entry of their
+/// admin's refused call on another agency's user keeps that user unnamed, as a case is.
+pub async fn target_usernames(
+    state: &AppState,
+    scope: &AuditScope,
+    entries: &[AuditEntry],
+) -> std::collections::HashMap<String, String> {
+    let users: Vec<UserId> = entries
+        .iter()
+        .filter(|e| e.record.target_type.as_deref() == Some("user"))
+        .filter_map(|e| e.record.target_id.as_deref().map(UserId::from))
+        .collect();
+    people::named(state, users)
+        .await
+        .into_values()
+        .filter(|p| scope.agency_id().is_none_or(|a| p.agency_id.as_str() == a))
+        .map(|p| (p.id.to_string(), p.username))
         .collect()
 }
 

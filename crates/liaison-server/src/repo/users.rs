@@ -112,6 +112,7 @@ pub async fn people(tx: &Tx, ids: &[UserId]) -> AppResult<Vec<Person>> {
         .map(|u| Person {
             agency_code: agencies.get(&u.agency_id).cloned().unwrap_or_default(),
             id: u.id.into(),
+            agency_id: u.agency_id.into(),
             username: u.username,
             display_name: u.display_name,
         })
