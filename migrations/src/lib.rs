@@ -23,6 +23,7 @@ mod m20261201_000017_add_request_items_and_releases;
 mod m20261201_000018_add_category_register;
 mod m20261201_000019_add_note_moves;
 mod m20261201_000020_add_checkpoint_batch_times;
+mod m20261202_000021_add_deadline_clocks;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000018_add_category_register::Migration),
             Box::new(m20261201_000019_add_note_moves::Migration),
             Box::new(m20261201_000020_add_checkpoint_batch_times::Migration),
+            Box::new(m20261202_000021_add_deadline_clocks::Migration),
         ]
     }
 }

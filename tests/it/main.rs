@@ -12,6 +12,7 @@ mod binary;
 mod cases;
 mod chain;
 mod cli;
+mod deadlines;
 mod deploy;
 mod markings;
 mod moves;

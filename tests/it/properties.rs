@@ -235,6 +235,13 @@ enum Op {
         text: String,
         ground: i32,
     },
+    ExtendDeadline {
+        case: Id,
+        stale: bool,
+        hours: i64,
+        reason: i32,
+        text: String,
+    },
     /// Approves or rejects the move of `id`.
     DecideMove {
         id: Id,
@@ -394,6 +401,20 @@ fn op() -> impl Strategy<Value = Op> {
                     ground
                 }
             ),
+        (
+            id(),
+            any::<bool>(),
+            prop_oneof![Just(-1), Just(1), Just(48), any::<i64>()],
+            enum_value(),
+            text()
+        )
+            .prop_map(|(case, stale, hours, reason, text)| Op::ExtendDeadline {
+                case,
+                stale,
+                hours,
+                reason,
+                text
+            }),
         (id(), any::<bool>(), text()).prop_map(|(id, approve, reason)| Op::DecideMove {
             id,
             approve,
@@ -1019,6 +1040,31 @@ impl Harness {
                     Seen::Nothing,
                 )
             }
+            Op::ExtendDeadline {
+                case,
+                stale,
+                hours,
+                reason,
+                text,
+            } => {
+                let id = self.id(case);
+                let etag = self.etag(&id, *stale).await;
+                let now = chrono::Utc::now().timestamp();
+                let request = pb::ExtendDeadlineRequest {
+                    id,
+                    etag,
+                    due_at: Some(prost_types::Timestamp {
+                        seconds: now.saturating_add(hours.saturating_mul(3600)),
+                        nanos: 0,
+                    }),
+                    reason: *reason,
+                    text: text.clone(),
+                };
+                (
+                    code(c.cases().extend_deadline(request).await.map(|_| ())),
+                    Seen::Nothing,
+                )
+            }
             Op::DecideMove {
                 id,
                 approve,
@@ -1267,7 +1313,7 @@ fn run_properties(backend: Backend, cases: u32) {
             if !skipped {
                 // Reads that fetch the current etag first add their own entries.
                 let helper_reads = match &op {
-                    Op::Acknowledge { stale: false, .. } | Op::MarkCase { stale: false, .. } | Op::ProposeMove { stale: false, .. } | Op::AnswerItem { stale: false, .. } | Op::Preservation { .. } | Op::Decline { .. } | Op::Assign { .. } | Op::Close { .. } | Op::Withdraw { .. } => 1,
+                    Op::Acknowledge { stale: false, .. } | Op::MarkCase { stale: false, .. } | Op::ProposeMove { stale: false, .. } | Op::AnswerItem { stale: false, .. } | Op::ExtendDeadline { stale: false, .. } | Op::Preservation { .. } | Op::Decline { .. } | Op::Assign { .. } | Op::Close { .. } | Op::Withdraw { .. } => 1,
                     _ => 0,
                 };
                 prop_assert_eq!(calls_recorded, 1 + helper_reads, "{:?} {:?}: one entry per call, or one count in a summary", who, op);

@@ -146,6 +146,9 @@ impl CaseService for Echo {
     ) -> Answer<pb::Case> {
         Ok(Response::new(stored(&r.into_inner().case_id)))
     }
+    async fn extend_deadline(&self, r: Request<pb::ExtendDeadlineRequest>) -> Answer<pb::Case> {
+        Ok(Response::new(stored(&r.into_inner().id)))
+    }
     async fn propose_case_move(
         &self,
         r: Request<pb::ProposeCaseMoveRequest>,

@@ -126,8 +126,8 @@ pub async fn prune_login_failures(state: AppState) {
     }
 }
 
-/// Once a minute, escalates the cases not acknowledged in time and marks lapsed the preservations
-/// kept past their date.
+/// Once a minute, escalates the cases not acknowledged in time, records the deadlines due soon
+/// and the answers breached, and marks lapsed the preservations kept past their date.
 pub async fn escalate_overdue_cases(state: AppState) {
     let mut timer = every(MINUTE);
     loop {
@@ -136,6 +136,11 @@ pub async fn escalate_overdue_cases(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!(cases = n, "escalated cases not acknowledged in time"),
             Err(e) => tracing::warn!(error = %e, "could not escalate overdue cases"),
+        }
+        match domain::deadlines::raise_alarms(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "recorded deadlines due soon or breached"),
+            Err(e) => tracing::warn!(error = %e, "could not record deadlines due soon or breached"),
         }
         match domain::cases::lapse_preservations(&state).await {
             Ok(0) => {}

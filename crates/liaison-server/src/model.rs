@@ -121,7 +121,34 @@ coded_enum!(EventKind {
     MoveRejected = 20 => "MOVE_REJECTED",
     // An item of a request was answered, partly answered or refused.
     ItemAnswered = 21 => "ITEM_ANSWERED",
+    // A deadline (the event's `clock`) is near: most of its window has gone. Once per deadline.
+    DueSoon = 22 => "DUE_SOON",
+    // The answer's deadline passed unanswered (the acknowledgement's is ESCALATED, as before).
+    // Once per deadline.
+    Breached = 23 => "BREACHED",
+    // The receiving side moved the answer's deadline, with a reason both sides see.
+    DeadlineExtended = 24 => "DEADLINE_EXTENDED",
 });
+
+coded_enum!(
+    /// The two clocks a referral runs under: its acknowledgement's, and its answer's.
+    DeadlineClock {
+        Acknowledge = 1 => "ACKNOWLEDGE",
+        Response = 2 => "RESPONSE",
+    }
+);
+
+coded_enum!(
+    /// Why the receiving side extends an answer's deadline (each reason once per case). A
+    /// judicial authorisation pending is the delay EU Directive 2023/977 Art. 5(3) makes the
+    /// receiver announce at once, with reasons.
+    ExtensionReason {
+        JudicialAuthorisationPending = 1 => "JUDICIAL_AUTHORISATION_PENDING",
+        Volume = 2 => "VOLUME",
+        Translation = 3 => "TRANSLATION",
+        Other = 4 => "OTHER",
+    }
+);
 
 coded_enum!(
     /// How a numbered item of a request was answered.
@@ -646,13 +673,144 @@ pub enum CaseOrder {
 }
 
 impl Priority {
-    /// How long the receiving agency has to acknowledge a case of this priority.
+    /// How long the receiving agency has to acknowledge a case of this priority, unless its
+    /// channel agreed otherwise.
     pub fn acknowledge_within(self) -> chrono::Duration {
         match self {
             Priority::Routine => chrono::Duration::hours(72),
             Priority::Priority => chrono::Duration::hours(24),
             Priority::Urgent => chrono::Duration::hours(4),
         }
+    }
+
+    /// How long the receiving agency has to answer a request of this priority, unless its
+    /// channel agreed otherwise: EU Directive 2023/977 Art. 5's 8 hours, 3 days and 7 days.
+    pub fn answer_within(self) -> chrono::Duration {
+        match self {
+            Priority::Routine => chrono::Duration::days(7),
+            Priority::Priority => chrono::Duration::days(3),
+            Priority::Urgent => chrono::Duration::hours(8),
+        }
+    }
+}
+
+/// The share of a deadline's window after which it is DUE_SOON, unless the channel agreed another.
+pub const DUE_SOON_PERCENT: i16 = 75;
+
+/// The moment `percent` of the window ending at `due_at` has gone.
+pub fn warn_at(due_at: Timestamp, window: chrono::Duration, percent: i16) -> Timestamp {
+    let left = window * i32::from(100 - percent.clamp(1, 99)) / 100;
+    due_at - left
+}
+
+/// The answer's clock of a REQUEST or PRESERVATION (EU Directive 2023/977 Art. 5). It starts
+/// when the receiving agency receives the referral (its release), stands still while the case
+/// awaits information from the requester, and stops at the answer: the close or decline of a
+/// request, the confirmation of a preservation, or a withdrawal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseClock {
+    /// The window the channel gave the case's kind and priority when it was filed.
+    pub window: chrono::Duration,
+    /// When the answer is due: receipt, plus the window, the pauses that ended and the
+    /// extensions. None while the referral is held before its release.
+    pub due_at: Option<Timestamp>,
+    /// While the case awaits information: since when the clock stands still.
+    pub paused_since: Option<Timestamp>,
+    /// The pauses that ended, in all.
+    pub paused: chrono::Duration,
+    /// When the clock stopped.
+    pub stopped_at: Option<Timestamp>,
+    /// The deadline's extensions, oldest first.
+    pub extensions: Vec<DeadlineExtension>,
+}
+
+/// One move of an answer's deadline by the receiving side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadlineExtension {
+    pub reason: ExtensionReason,
+    /// The reasons in words: required for OTHER, optional for the rest.
+    pub text: Option<String>,
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub by: UserId,
+    pub at: Timestamp,
+}
+
+impl ResponseClock {
+    /// A clock of `window` that has not started.
+    pub fn new(window: chrono::Duration) -> Self {
+        ResponseClock {
+            window,
+            due_at: None,
+            paused_since: None,
+            paused: chrono::Duration::zero(),
+            stopped_at: None,
+            extensions: Vec::new(),
+        }
+    }
+
+    /// Whether time counts against the deadline now: started, not paused, not stopped.
+    pub fn is_running(&self) -> bool {
+        self.due_at.is_some() && self.paused_since.is_none() && self.stopped_at.is_none()
+    }
+
+    pub fn start(&mut self, at: Timestamp) {
+        if self.due_at.is_none() {
+            self.due_at = Some(at + self.window);
+        }
+    }
+
+    pub fn pause(&mut self, at: Timestamp) {
+        if self.is_running() {
+            self.paused_since = Some(at);
+        }
+    }
+
+    /// Ends a pause: the deadline moves by as long as the clock stood still.
+    pub fn resume(&mut self, at: Timestamp) {
+        if let Some(since) = self.paused_since.take() {
+            let stood = (at - since).max(chrono::Duration::zero());
+            self.paused += stood;
+            self.due_at = self.due_at.map(|due| due + stood);
+        }
+    }
+
+    pub fn stop(&mut self, at: Timestamp) {
+        if self.due_at.is_some() && self.stopped_at.is_none() {
+            self.resume(at);
+            self.stopped_at = Some(at);
+        }
+    }
+
+    /// Where the clock's time ends, seen at `now`: its stop, the start of its pause, or now.
+    fn end(&self, now: Timestamp) -> Timestamp {
+        self.stopped_at.or(self.paused_since).unwrap_or(now)
+    }
+
+    /// How long it stood still, the pause in course included, seen at `now`.
+    pub fn paused_for(&self, now: Timestamp) -> chrono::Duration {
+        let ongoing = self
+            .paused_since
+            .filter(|_| self.stopped_at.is_none())
+            .map_or(chrono::Duration::zero(), |since| now - since);
+        self.paused + ongoing.max(chrono::Duration::zero())
+    }
+
+    /// How long the clock has run since `started` (the receipt), paused time excluded.
+    pub fn elapsed(&self, started: Timestamp, now: Timestamp) -> chrono::Duration {
+        (self.end(now) - started - self.paused).max(chrono::Duration::zero())
+    }
+
+    /// Whether the deadline passed before the clock's time ended.
+    pub fn is_breached(&self, now: Timestamp) -> bool {
+        self.due_at.is_some_and(|due| self.end(now) > due)
+    }
+
+    /// When it becomes DUE_SOON, while it runs.
+    pub fn warn_at(&self, percent: i16) -> Option<Timestamp> {
+        self.due_at
+            .filter(|_| self.is_running())
+            .map(|due| warn_at(due, self.window, percent))
     }
 }
 
@@ -863,6 +1021,12 @@ pub struct Case {
     /// When the receiving agency could first see it: at filing, or at its release under a
     /// four-eyes rule. None while held, and forever for a referral withdrawn before release.
     pub released_at: Option<Timestamp>,
+    /// The acknowledgement's window, as the channel gave it when the case was filed.
+    pub acknowledge_within: chrono::Duration,
+    /// The share of a window after which a deadline is DUE_SOON, as the channel gave it.
+    pub due_soon_percent: i16,
+    /// The answer's clock: REQUEST and PRESERVATION cases filed since clocks exist.
+    pub response: Option<ResponseClock>,
     pub version: i64,
 }
 
@@ -878,6 +1042,48 @@ impl Case {
 
     pub fn is_overdue(&self, now: Timestamp) -> bool {
         self.status == CaseStatus::Filed && now > self.acknowledge_due_at
+    }
+
+    /// The deadlines running now: the acknowledgement's while FILED (and released), the
+    /// answer's while its clock runs.
+    pub fn running_deadlines(&self) -> impl Iterator<Item = Timestamp> + '_ {
+        let acknowledge = (self.status == CaseStatus::Filed && self.is_released())
+            .then_some(self.acknowledge_due_at);
+        let answer = self
+            .response
+            .as_ref()
+            .filter(|r| r.is_running())
+            .and_then(|r| r.due_at);
+        acknowledge.into_iter().chain(answer)
+    }
+
+    /// Whether it missed a deadline by `now`: unacknowledged past its deadline, acknowledged
+    /// after it, or its answer late or overdue.
+    pub fn missed_a_deadline(&self, now: Timestamp) -> bool {
+        let acknowledged_late = self
+            .acknowledged_at
+            .is_some_and(|at| at > self.acknowledge_due_at);
+        (self.is_released() && self.is_overdue(now))
+            || acknowledged_late
+            || self.response.as_ref().is_some_and(|r| r.is_breached(now))
+    }
+
+    /// When the acknowledgement becomes DUE_SOON, while the receiver can see the case.
+    pub fn acknowledge_warn_at(&self) -> Option<Timestamp> {
+        self.is_released().then(|| {
+            warn_at(
+                self.acknowledge_due_at,
+                self.acknowledge_within,
+                self.due_soon_percent,
+            )
+        })
+    }
+
+    /// When the answer becomes DUE_SOON, while its clock runs.
+    pub fn response_warn_at(&self) -> Option<Timestamp> {
+        self.response
+            .as_ref()
+            .and_then(|r| r.warn_at(self.due_soon_percent))
     }
 }
 
@@ -934,6 +1140,13 @@ pub struct CaseEvent {
     pub move_id: Option<MoveId>,
     /// For ITEM_ANSWERED: the item.
     pub item_number: Option<i32>,
+    /// For DUE_SOON, BREACHED and DEADLINE_EXTENDED: which deadline. RESPONSE also on the moves
+    /// that start, pause, resume or stop the answer's clock.
+    pub clock: Option<DeadlineClock>,
+    /// The clock's deadline after the event; none when it paused or stopped.
+    pub due_at: Option<Timestamp>,
+    /// For DEADLINE_EXTENDED.
+    pub extension_reason: Option<ExtensionReason>,
 }
 
 /// Who recorded a case event.
@@ -978,6 +1191,9 @@ impl CaseEvent {
             visible_to_agency_id: None,
             move_id: None,
             item_number: None,
+            clock: None,
+            due_at: None,
+            extension_reason: None,
         }
     }
 }
@@ -1038,6 +1254,9 @@ pub mod fixtures {
             legal_basis_id: None,
             items: Vec::new(),
             released_at: Some(t),
+            acknowledge_within: Priority::Routine.acknowledge_within(),
+            due_soon_percent: DUE_SOON_PERCENT,
+            response: None,
             version: 1,
         }
     }

@@ -6,9 +6,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 
 use crate::names::{
-    AccuracyArg, CategoryArg, ChannelStatusArg, GroundArg, HandlingArg, KindArg, OrderArg,
-    OutcomeArg, OutcomeOfItemArg, PriorityArg, ResolutionArg, RoleArg, SourceArg, StatusArg,
-    TermKindArg, ViewArg,
+    AccuracyArg, CategoryArg, ChannelStatusArg, ExtensionReasonArg, GroundArg, HandlingArg,
+    KindArg, OrderArg, OutcomeArg, OutcomeOfItemArg, PriorityArg, ResolutionArg, RoleArg,
+    SourceArg, StatusArg, TermKindArg, ViewArg,
 };
 use crate::output::Format;
 
@@ -406,6 +406,20 @@ pub enum CaseCommand {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Move the answer's deadline later (assignee or receiving supervisor), once per reason;
+    /// the requesting side sees it at once
+    ExtendDeadline {
+        #[command(flatten)]
+        case: CaseTarget,
+        /// The new deadline, later than the one in force: RFC 3339, a date, or a span from now
+        #[arg(long, value_parser = parse_future_time, value_name = "TIME")]
+        to: DateTime<Utc>,
+        #[arg(long, value_enum)]
+        reason: ExtensionReasonArg,
+        /// The reasons in words, which the requesting side reads (required for --reason other)
+        #[arg(long)]
+        text: Option<String>,
+    },
     /// The formal request now covers the preserved data (requesting side)
     Supersede {
         #[command(flatten)]
@@ -459,6 +473,12 @@ pub struct QueueFilters {
     /// Only cases still FILED past their acknowledgement deadline
     #[arg(long)]
     pub overdue: bool,
+    /// Only cases with a deadline running out within this span (30m, 2h, 3d)
+    #[arg(long, value_parser = parse_span, value_name = "SPAN")]
+    pub due_within: Option<chrono::Duration>,
+    /// Only cases that missed a deadline (acknowledgement or answer)
+    #[arg(long)]
+    pub breached: bool,
     /// Only cases in this status; repeat, or separate with commas, for several
     #[arg(long, value_enum, value_delimiter = ',')]
     pub status: Vec<StatusArg>,
@@ -875,6 +895,12 @@ fn parse_time_at(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String
 /// A time to come: RFC 3339, a date (UTC midnight), or a span from now (`90d`, `12w`).
 pub fn parse_future_time(text: &str) -> Result<DateTime<Utc>, String> {
     parse_future_time_at(text, Utc::now())
+}
+
+/// A span such as `2h` or `3d`.
+pub fn parse_span(text: &str) -> Result<chrono::Duration, String> {
+    duration(text)
+        .ok_or_else(|| format!("{text:?} is not a span: a number and s, m, h, d or w (2h, 3d)"))
 }
 
 fn parse_future_time_at(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {

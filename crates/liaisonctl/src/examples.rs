@@ -61,6 +61,10 @@ const EXAMPLES: &[(&str, &str)] = &[
         "liaisonctl case extend-preservation IN-CA-CYBER-2026-000003 --until 180d --reason \"MLAT request on its way\"",
     ),
     (
+        "case extend-deadline",
+        "liaisonctl case extend-deadline IN-CA-FRAUD-2026-000007 --to 5d --reason judicial-authorisation-pending --text \"The court sits on Monday\"",
+    ),
+    (
         "case supersede",
         "liaisonctl case supersede IN-CA-CYBER-2026-000003 --formal-request \"MLAT 2026/114\"",
     ),
@@ -77,9 +81,9 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("queue", "liaisonctl queue incoming --status filed"),
     (
         "queue incoming",
-        "liaisonctl queue incoming --status filed,acknowledged --order due\nliaisonctl queue incoming --overdue",
+        "liaisonctl queue incoming --status filed,acknowledged --order due\nliaisonctl queue incoming --overdue\nliaisonctl queue incoming --due-within 2h",
     ),
-    ("queue outgoing", "liaisonctl queue outgoing --category fraud --kind request"),
+    ("queue outgoing", "liaisonctl queue outgoing --category fraud --kind request\nliaisonctl queue outgoing --breached"),
     ("queue mine", "liaisonctl queue mine --status in-progress"),
     ("queue all", "liaisonctl queue all --priority urgent --limit 20"),
     ("queue approvals", "liaisonctl queue approvals\nliaisonctl queue approvals --mine --decided"),

@@ -103,6 +103,7 @@ pub fn case(c: &pb::Case) -> Value {
             })),
         })),
         "legal_basis_id": c.legal_basis_id,
+        "response": c.response.as_ref().map(response_clock),
         "items": c.items.iter().map(|i| json!({
             "number": i.number,
             "text": i.text,
@@ -111,6 +112,27 @@ pub fn case(c: &pb::Case) -> Value {
             "ground": proto_name::<pb::RefusalGround>(i.ground),
             "answered_by": i.answered_by,
             "answered_at": ts(i.answered_at.as_ref()),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The answer's clock of a case.
+fn response_clock(r: &pb::ResponseClock) -> Value {
+    json!({
+        "window_seconds": r.window.as_ref().map(|d| d.seconds),
+        "due_at": ts(r.due_at.as_ref()),
+        "paused_since": ts(r.paused_since.as_ref()),
+        "paused_seconds": r.paused.as_ref().map(|d| d.seconds),
+        "elapsed_seconds": r.elapsed.as_ref().map(|d| d.seconds),
+        "stopped_at": ts(r.stopped_at.as_ref()),
+        "breached": r.breached,
+        "extensions": r.extensions.iter().map(|e| json!({
+            "reason": proto_name::<pb::ExtensionReason>(e.reason),
+            "text": e.text,
+            "from_due_at": ts(e.from_due_at.as_ref()),
+            "to_due_at": ts(e.to_due_at.as_ref()),
+            "extended_by": e.extended_by,
+            "extended_at": ts(e.extended_at.as_ref()),
         })).collect::<Vec<_>>(),
     })
 }
@@ -162,6 +184,9 @@ pub fn event(e: &pb::CaseEvent) -> Value {
         "preserved_until": ts(e.preserved_until.as_ref()),
         "move_id": e.move_id,
         "item_number": e.item_number,
+        "clock": proto_name::<pb::DeadlineClock>(e.clock),
+        "due_at": ts(e.due_at.as_ref()),
+        "extension_reason": proto_name::<pb::ExtensionReason>(e.extension_reason),
     })
 }
 

@@ -46,6 +46,8 @@ proto_enum! {
     pb::ItemOutcome => "ITEM_OUTCOME_",
     pb::MoveStatus => "MOVE_STATUS_",
     pb::TermStatus => "TERM_STATUS_",
+    pb::DeadlineClock => "DEADLINE_CLOCK_",
+    pb::ExtensionReason => "EXTENSION_REASON_",
 }
 
 /// The proto name (`CASE_STATUS_FILED`), or the number when this client does not know the value.
@@ -168,6 +170,20 @@ friendly_enum! {
         MinorOffence => MinorOffence,
         /// A third party's consent was withheld
         ConsentWithheld => ConsentWithheld,
+    }
+}
+
+friendly_enum! {
+    /// Why you extend an answer's deadline; each reason extends a case's once.
+    ExtensionReasonArg => pb::ExtensionReason {
+        /// A judicial authorisation the answer needs is pending
+        JudicialAuthorisationPending => JudicialAuthorisationPending,
+        /// The volume of what was asked
+        Volume => Volume,
+        /// The answer is being translated
+        Translation => Translation,
+        /// Another reason, stated with --text
+        Other => Other,
     }
 }
 

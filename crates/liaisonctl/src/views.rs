@@ -79,20 +79,117 @@ pub fn when(out: &Output, t: Option<DateTime<Utc>>) -> String {
     }
 }
 
-/// The acknowledgement deadline of a case still FILED: "in 3 h", or "overdue 2 h".
-fn due(out: &Output, c: &pb::Case) -> (String, Option<Style>) {
-    if c.status != pb::CaseStatus::Filed as i32 {
-        return (String::new(), None);
+/// The deadline a case runs against now: the acknowledgement's while FILED, else the answer's
+/// while its clock runs.
+fn running_deadline(c: &pb::Case) -> Option<(&'static str, DateTime<Utc>)> {
+    if c.status == pb::CaseStatus::Filed as i32 {
+        return time(c.acknowledge_due_at.as_ref()).map(|at| ("ack", at));
     }
-    let Some(at) = time(c.acknowledge_due_at.as_ref()) else {
+    let clock = c.response.as_ref()?;
+    if clock.stopped_at.is_some() || clock.paused_since.is_some() {
+        return None;
+    }
+    time(clock.due_at.as_ref()).map(|at| ("answer", at))
+}
+
+/// A case's running deadline in a queue's column: "ack in 3 h", "answer overdue 2 h", or
+/// "answer paused" while the case awaits information.
+fn due(out: &Output, c: &pb::Case) -> (String, Option<Style>) {
+    let paused = c
+        .response
+        .as_ref()
+        .is_some_and(|r| r.stopped_at.is_none() && r.paused_since.is_some());
+    if paused {
+        return ("answer paused".into(), None);
+    }
+    let Some((what, at)) = running_deadline(c) else {
         return (String::new(), None);
     };
-    if c.overdue || at <= out.now {
+    if at <= out.now {
         let late = out.relative(Some(at)).replace(" ago", "");
-        (format!("overdue {late}"), Some(Style::Red))
+        (format!("{what} overdue {late}"), Some(Style::Red))
     } else {
-        (out.relative(Some(at)), None)
+        let soon = at - out.now <= chrono::Duration::hours(2);
+        (
+            format!("{what} {}", out.relative(Some(at))),
+            soon.then_some(Style::Yellow),
+        )
     }
+}
+
+/// Where the answer's clock stands, in a line: "due 2026-12-03 09:00 UTC (in 5 h) · 3 h 10 min
+/// elapsed · paused 1 h", "answered 2026-12-03 08:12 UTC, in time", "paused while awaiting
+/// information".
+pub fn answer_line(out: &Output, c: &pb::Case) -> String {
+    let Some(r) = &c.response else {
+        return "no answer owed".into();
+    };
+    let span = |d: Option<&prost_types::Duration>| {
+        let minutes = d.map_or(0, |d| d.seconds / 60).max(0);
+        match (minutes / 1440, minutes / 60 % 24, minutes % 60) {
+            (0, 0, m) => format!("{m} min"),
+            (0, h, m) => format!("{h} h {m:02} min"),
+            (d, h, _) => format!("{d} d {h} h"),
+        }
+    };
+    let due = time(r.due_at.as_ref());
+    let mut line = match (
+        due,
+        time(r.stopped_at.as_ref()),
+        time(r.paused_since.as_ref()),
+    ) {
+        (None, _, _) => "starts when the referral is released".to_string(),
+        (Some(due), Some(stopped), _) => format!(
+            "stopped {} ({}), due {}",
+            absolute(stopped),
+            if r.breached { "late" } else { "in time" },
+            absolute(due)
+        ),
+        (Some(due), None, Some(since)) => format!(
+            "paused since {} while awaiting information (due {} before the pause)",
+            absolute(since),
+            absolute(due)
+        ),
+        (Some(due), None, None) if r.breached => {
+            let late = out.relative(Some(due)).replace(" ago", "");
+            format!("due {} (overdue {late})", absolute(due))
+        }
+        (Some(due), None, None) => format!("due {} ({})", absolute(due), out.relative(Some(due))),
+    };
+    if due.is_some() {
+        line.push_str(&format!(" · {} elapsed", span(r.elapsed.as_ref())));
+        if r.paused.as_ref().is_some_and(|p| p.seconds > 0) {
+            line.push_str(&format!(" · paused {}", span(r.paused.as_ref())));
+        }
+        if !r.extensions.is_empty() {
+            line.push_str(&format!(" · extended {}×", r.extensions.len()));
+        }
+    }
+    line
+}
+
+/// A case's extensions, one a line: "judicial-authorisation-pending: to 2026-12-10 09:00 UTC
+/// (from 2026-12-03 09:00 UTC): the court sits on Monday".
+fn extensions_text(r: &pb::ResponseClock) -> String {
+    r.extensions
+        .iter()
+        .map(|e| {
+            let text = if e.text.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", clean(&e.text))
+            };
+            format!(
+                "{}: to {} (from {}){text}",
+                friendly::<pb::ExtensionReason>(e.reason),
+                time(e.to_due_at.as_ref()).map(absolute).unwrap_or_default(),
+                time(e.from_due_at.as_ref())
+                    .map(absolute)
+                    .unwrap_or_default(),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A handling code as people say it: "H2"; "?" when absent or unknown to this client.
@@ -259,12 +356,20 @@ pub fn case_fields(out: &Output, viewer: &Viewer<'_>, c: &pb::Case, basis: Optio
             ),
         ),
     ]);
-    let (due, _) = due(out, c);
-    if let (false, Some(at)) = (due.is_empty(), time(c.acknowledge_due_at.as_ref())) {
+    if let Some(("ack", at)) = running_deadline(c) {
+        let (due, _) = due(out, c);
+        let due = due.trim_start_matches("ack ");
         fields.push(("Ack due", format!("{} ({due})", absolute(at))));
     }
     if let Some(at) = time(c.acknowledged_at.as_ref()) {
         fields.push(("Acknowledged", when(out, Some(at))));
+    }
+    if let Some(r) = &c.response {
+        let style = if r.breached { Style::Red } else { Style::Bold };
+        fields.push(("Answer", out.paint(&answer_line(out, c), style)));
+        if !r.extensions.is_empty() {
+            fields.push(("Extensions", extensions_text(r)));
+        }
     }
     fields.push((
         "Assignee",
@@ -431,6 +536,36 @@ fn detail(viewer: &Viewer<'_>, e: &pb::CaseEvent) -> String {
             } else {
                 format!("until {until}: {}", e.reason)
             }
+        }
+        Ok(pb::CaseEventKind::DueSoon | pb::CaseEventKind::Breached) => {
+            let clock = match pb::DeadlineClock::try_from(e.clock) {
+                Ok(pb::DeadlineClock::Acknowledge) => "acknowledgement",
+                _ => "answer",
+            };
+            format!("{clock}: {}", e.reason)
+        }
+        Ok(pb::CaseEventKind::DeadlineExtended) => {
+            let to = time(e.due_at.as_ref()).map(absolute).unwrap_or_default();
+            let why = if e.reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", clean(&e.reason))
+            };
+            format!(
+                "answer due {to} ({}){why}",
+                friendly::<pb::ExtensionReason>(e.extension_reason)
+            )
+        }
+        Ok(pb::CaseEventKind::InformationRequested)
+            if e.clock == pb::DeadlineClock::Response as i32 =>
+        {
+            format!("{} (the answer's clock paused)", e.reason)
+        }
+        Ok(pb::CaseEventKind::InformationProvided)
+            if e.clock == pb::DeadlineClock::Response as i32 =>
+        {
+            let due = time(e.due_at.as_ref()).map(absolute).unwrap_or_default();
+            format!("{} (the answer's clock runs again: due {due})", e.reason)
         }
         Ok(pb::CaseEventKind::Declined) if e.ground != 0 => {
             format!("{}: {}", friendly::<pb::RefusalGround>(e.ground), e.reason)

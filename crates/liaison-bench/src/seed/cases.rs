@@ -586,6 +586,10 @@ pub fn generate(
         legal_basis_id: None,
         items: Vec::new(),
         released_at: Some(from_micros(filed_at)),
+        acknowledge_within: planned.priority.acknowledge_within(),
+        due_soon_percent: liaison_server::model::DUE_SOON_PERCENT,
+        // The seeded history is from before answer clocks.
+        response: None,
         version: t.version,
     };
     let request_id = t.rng.uuid_v4().to_string();

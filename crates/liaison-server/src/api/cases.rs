@@ -7,6 +7,7 @@ use super::{convert, watch, Api};
 use crate::authz::CaseScope;
 use crate::domain::call::Call;
 use crate::domain::cases::{self, CaseFilter, CaseListing, NewReferral, TimelinePage};
+use crate::domain::deadlines::{self, Extension};
 use crate::domain::items::Reply;
 use crate::domain::lifecycle::Move;
 use crate::domain::moves::{self, Decision as MoveDecision, MoveListing, Proposal};
@@ -18,8 +19,9 @@ use crate::limits::{
     MAX_ID_CHARS, MAX_NAME_CHARS, MAX_REASON_CHARS, MAX_REQUEST_ITEMS, MAX_TEXT_CHARS,
 };
 use crate::model::{
-    Case, CaseId, CaseOrder, CaseStatus, CaseView, ItemOutcome, Markings, MoveAction, MoveId,
-    NoteId, NoteVisibility, Priority, RefusalGround, RequestKind, Resolution, TermId,
+    Case, CaseId, CaseOrder, CaseStatus, CaseView, ExtensionReason, ItemOutcome, Markings,
+    MoveAction, MoveId, NoteId, NoteVisibility, Priority, RefusalGround, RequestKind, Resolution,
+    TermId,
 };
 use crate::pb::{self, case_service_server::CaseService};
 use crate::state::AppState;
@@ -173,6 +175,14 @@ impl TryFrom<&pb::ListCasesRequest> for CaseListing {
                 channel_id: v.check("channel_id", validate::optional_uuid(&m.channel_id)),
                 assignee_id: v.check("assignee_id", validate::optional_uuid(&m.assignee_id)),
                 overdue_only: m.overdue_only,
+                due_within: convert::from_duration(
+                    &mut v,
+                    "due_within",
+                    m.due_within,
+                    chrono::Duration::minutes(1),
+                    chrono::Duration::days(366),
+                ),
+                breached_only: m.breached_only,
             },
             order,
             page_size: paging::page_size(m.page_size).unwrap_or_else(|_| {
@@ -220,6 +230,40 @@ impl CaseChange for Move {
     ) -> impl std::future::Future<Output = AppResult<Case>> + Send + 'a {
         cases::transition(state, call, scope, id, etag, self)
     }
+}
+
+impl CaseChange for Extension {
+    fn make<'a>(
+        self,
+        state: &'a AppState,
+        call: &'a Call,
+        scope: &'a CaseScope,
+        id: &'a CaseId,
+        etag: &'a str,
+    ) -> impl std::future::Future<Output = AppResult<Case>> + Send + 'a {
+        deadlines::extend(state, call, scope, id, etag, self)
+    }
+}
+
+/// An extension as the request asks it: a reason from the list, words for OTHER.
+fn extension(m: &pb::ExtendDeadlineRequest, v: &mut Violations) -> Option<Extension> {
+    let due_at = convert::from_timestamp(v, "due_at", m.due_at);
+    if m.due_at.is_none() {
+        v.add("due_at", "must be set: the new deadline");
+    }
+    let reason = convert::required_enum(v, "reason", m.reason, ExtensionReason::from_code);
+    let text = convert::optional_reason(v, "text", &m.text);
+    if reason == Some(ExtensionReason::Other) && m.text.is_empty() {
+        v.add(
+            "text",
+            "is required for the reason OTHER: say why, in words",
+        );
+    }
+    Some(Extension {
+        due_at: due_at?,
+        reason: reason?,
+        text,
+    })
 }
 
 impl CaseChange for PreservationMove {
@@ -292,6 +336,8 @@ impl TryFrom<&pb::WatchCasesRequest> for CaseFilter {
             assignee_id: m.assignee_id.clone(),
             overdue_only: m.overdue_only,
             kinds: m.kinds.clone(),
+            due_within: m.due_within,
+            breached_only: m.breached_only,
             ..Default::default()
         };
         Ok(CaseListing::try_from(&as_listing)?.filter)
@@ -605,6 +651,20 @@ impl CaseService for Api {
                 let reason = convert::optional_reason(v, "reason", &m.reason);
                 until(v, m.preserved_until).map(|until| PreservationMove::Extend { until, reason })
             },
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn extend_deadline(
+        &self,
+        request: Request<pb::ExtendDeadlineRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        self.change(
+            request,
+            "CaseService/ExtendDeadline",
+            |m| (&m.id, &m.etag),
+            extension,
         )
         .await
     }

@@ -6,9 +6,10 @@ use crate::domain::markings::MarkingsRequest;
 use crate::domain::moves::MoveView;
 use crate::limits::MAX_REASON_CHARS;
 use crate::model::{
-    Agency, Case, CaseEvent, Category, CategoryCode, ChannelTerm, Decided, Handling,
-    InformationAccuracy, Markings, Note, PreservationOrder, RefusalGround, RequestItem, Resolution,
-    RoleChange, Roles, SourceReliability, Timestamp, User,
+    Agency, Case, CaseEvent, Category, CategoryCode, ChannelTerm, DeadlineClock, Decided,
+    ExtensionReason, Handling, InformationAccuracy, Markings, Note, PreservationOrder,
+    RefusalGround, RequestItem, Resolution, ResponseClock, RoleChange, Roles, SourceReliability,
+    Timestamp, User,
 };
 use crate::pb;
 use crate::validate::{self, Violations};
@@ -22,6 +23,53 @@ pub fn timestamp(t: Timestamp) -> prost_types::Timestamp {
 
 pub fn optional_timestamp(t: Option<Timestamp>) -> Option<prost_types::Timestamp> {
     t.map(timestamp)
+}
+
+pub fn duration(d: chrono::Duration) -> prost_types::Duration {
+    let micros = d.num_microseconds().unwrap_or(i64::MAX);
+    prost_types::Duration {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
+    }
+}
+
+/// A span from a request between `min` and `max`; `None` when unset.
+pub fn from_duration(
+    v: &mut Violations,
+    field: &str,
+    d: Option<prost_types::Duration>,
+    min: chrono::Duration,
+    max: chrono::Duration,
+) -> Option<chrono::Duration> {
+    let d = d?;
+    let valid = (-999_999_999..=999_999_999).contains(&d.nanos)
+        && (d.seconds >= 0 && d.nanos >= 0 || d.seconds <= 0 && d.nanos <= 0);
+    let parsed = valid
+        .then(|| chrono::Duration::try_seconds(d.seconds))
+        .flatten()
+        .map(|s| s + chrono::Duration::nanoseconds(d.nanos.into()));
+    match parsed {
+        Some(span) if span >= min && span <= max => Some(span),
+        _ => {
+            v.add(
+                field,
+                format!("must be between {} and {}", words(min), words(max)),
+            );
+            None
+        }
+    }
+}
+
+/// A span in the largest whole unit that states it exactly: "1 minute", "366 days".
+fn words(d: chrono::Duration) -> String {
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    let seconds = d.num_seconds();
+    match seconds {
+        s if s % 86_400 == 0 => plural(s / 86_400, "day"),
+        s if s % 3_600 == 0 => plural(s / 3_600, "hour"),
+        s if s % 60 == 0 => plural(s / 60, "minute"),
+        s => plural(s, "second"),
+    }
 }
 
 /// A time from a request; `None` when unset.
@@ -236,10 +284,38 @@ pub fn case(c: Case, now: Timestamp) -> pb::Case {
         }),
         legal_basis_id: c.legal_basis_id.map(String::from).unwrap_or_default(),
         items: c.items.into_iter().map(request_item).collect(),
+        response: c
+            .response
+            .map(|r| response_clock(r, c.released_at.unwrap_or(c.filed_at), now)),
         released_at: optional_timestamp(c.released_at),
         // Named by the handler (`api::people`), for the whole response at once.
         filer: None,
         assignee: None,
+    }
+}
+
+/// The answer's clock as it stands at `now`, its time counted from `received`.
+fn response_clock(r: ResponseClock, received: Timestamp, now: Timestamp) -> pb::ResponseClock {
+    pb::ResponseClock {
+        window: Some(duration(r.window)),
+        due_at: optional_timestamp(r.due_at),
+        paused_since: optional_timestamp(r.paused_since.filter(|_| r.stopped_at.is_none())),
+        paused: Some(duration(r.paused_for(now))),
+        elapsed: Some(duration(r.elapsed(received, now))),
+        stopped_at: optional_timestamp(r.stopped_at),
+        breached: r.is_breached(now),
+        extensions: r
+            .extensions
+            .into_iter()
+            .map(|e| pb::DeadlineExtension {
+                reason: e.reason.code().into(),
+                text: e.text.unwrap_or_default(),
+                from_due_at: Some(timestamp(e.from)),
+                to_due_at: Some(timestamp(e.to)),
+                extended_by: e.by.into(),
+                extended_at: Some(timestamp(e.at)),
+            })
+            .collect(),
     }
 }
 
@@ -437,6 +513,9 @@ pub fn event(e: CaseEvent) -> pb::CaseEvent {
         preserved_until: optional_timestamp(e.preserved_until),
         move_id: e.move_id.map(String::from).unwrap_or_default(),
         item_number: e.item_number.unwrap_or_default(),
+        clock: e.clock.map_or(0, DeadlineClock::code).into(),
+        due_at: optional_timestamp(e.due_at),
+        extension_reason: e.extension_reason.map_or(0, ExtensionReason::code).into(),
         actor: None,
         assignee: None,
     }

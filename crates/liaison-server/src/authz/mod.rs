@@ -212,6 +212,8 @@ pub enum CaseAction {
     Release,
     /// Answers an item of a request: the receiving side's, as closing is.
     AnswerItem,
+    /// Extends the answer's deadline: the receiving side's, who owe the answer.
+    ExtendDeadline,
 }
 
 /// Who may do each action to a case they can see, as the service explains a refusal.
@@ -247,6 +249,9 @@ fn who_may(action: CaseAction) -> &'static str {
         CaseAction::AnswerItem => {
             "only the assignee or a receiving supervisor may answer the items of a request"
         }
+        CaseAction::ExtendDeadline => {
+            "only the assignee or a receiving supervisor may extend the answer's deadline"
+        }
     }
 }
 
@@ -264,7 +269,8 @@ fn allows(p: &Principal, case: &Case, action: CaseAction) -> bool {
         CaseAction::RequestInformation
         | CaseAction::Close
         | CaseAction::Preserve
-        | CaseAction::AnswerItem => assignee || receiving_supervisor,
+        | CaseAction::AnswerItem
+        | CaseAction::ExtendDeadline => assignee || receiving_supervisor,
         CaseAction::ProvideInformation
         | CaseAction::Withdraw
         | CaseAction::Mark

@@ -12,7 +12,7 @@ use crate::domain::lifecycle::{self, Move};
 use crate::domain::markings::{self, MarkingsRequest};
 use crate::domain::paging;
 use crate::domain::preservation::{self, PreservationMove};
-use crate::domain::{items, moves, terms};
+use crate::domain::{deadlines, items, moves, terms};
 use crate::error::{AppError, AppResult};
 use crate::model::{
     AgencyId, Case, CaseEvent, CaseId, CaseOrder, CaseStatus, CaseView, CategoryCode, ChannelId,
@@ -195,6 +195,7 @@ async fn file_once(
         .await?
         .ok_or_else(|| AppError::internal("channel's agency is missing"))?;
 
+    let deadlines = deadlines::in_force(tx, &channel.id).await?;
     let now = state.clock.now();
     let year = now.year();
     let number = state
@@ -226,7 +227,7 @@ async fn file_once(
         updated_at: now,
         acknowledged_at: None,
         closed_at: None,
-        acknowledge_due_at: now + new.priority.acknowledge_within(),
+        acknowledge_due_at: now + deadlines.acknowledge_within(new.priority),
         markings: new.markings.clone(),
         kind: new.kind,
         decline_ground: None,
@@ -239,12 +240,16 @@ async fn file_once(
         legal_basis_id,
         items: items::numbered(new.items.clone()),
         released_at: (!held).then_some(now),
+        acknowledge_within: deadlines.acknowledge_within(new.priority),
+        due_soon_percent: deadlines.due_soon_percent,
+        response: deadlines.clock_for(new.kind, new.priority, (!held).then_some(now)),
         version: 1,
     };
     call.concerns_case(&case);
     repo::cases::insert(tx, &case, &new.request_id).await?;
     let mut filed = event(&case, EventKind::Filed, p.as_actor(), now);
     filed.to_status = Some(case.status);
+    deadlines::note_clock(None, &case, &mut filed);
     work.record_event(filed);
     if held {
         moves::propose_release(&mut work, &case, p, now).await?;
@@ -272,6 +277,10 @@ pub struct CaseFilter {
     pub channel_id: Option<String>,
     pub assignee_id: Option<String>,
     pub overdue_only: bool,
+    /// Only cases with a deadline running out within this time from now.
+    pub due_within: Option<chrono::Duration>,
+    /// Only cases that missed a deadline.
+    pub breached_only: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -298,6 +307,9 @@ impl CaseListing {
             f.channel_id.as_deref().unwrap_or(""),
             f.assignee_id.as_deref().unwrap_or(""),
             if f.overdue_only { "overdue" } else { "" },
+            &f.due_within
+                .map_or(String::new(), |d| d.num_seconds().to_string()),
+            if f.breached_only { "breached" } else { "" },
             &format!("{:?}", self.order),
         ])
     }
@@ -318,6 +330,7 @@ pub async fn list(
         .map(|t| paging::decode::<CaseCursor>(secret, &binding, t))
         .transpose()?;
     let filter = listing.filter;
+    let now = state.clock.now();
     let query = CaseQuery {
         scope: scope.clone(),
         view: filter.view,
@@ -327,7 +340,9 @@ pub async fn list(
         priority: filter.priority,
         channel_id: filter.channel_id,
         assignee_id: filter.assignee_id,
-        overdue_at: filter.overdue_only.then(|| state.clock.now()),
+        overdue_at: filter.overdue_only.then_some(now),
+        due_between: filter.due_within.map(|d| (now, now + d)),
+        breached_at: filter.breached_only.then_some(now),
         order: listing.order,
         after,
         limit: listing.page_size + 1,
@@ -488,6 +503,7 @@ pub(crate) async fn make_move(
     };
     ev.resolution = next.resolution.filter(|_| kind == EventKind::Closed);
     ev.ground = next.decline_ground.filter(|_| kind == EventKind::Declined);
+    deadlines::note_clock(Some(case), &next, &mut ev);
     work.record_event(ev);
     Ok(next)
 }
@@ -606,6 +622,7 @@ pub async fn preserve(
     ev.to_status = Some(next.status);
     ev.reason = mv.reason();
     ev.preserved_until = mv.until();
+    deadlines::note_clock(Some(case), &next, &mut ev);
     work.record_event(ev);
     work.commit().await?;
     Ok(next)
@@ -644,7 +661,7 @@ pub async fn lapse_preservations(state: &AppState) -> AppResult<usize> {
 }
 
 /// The cases one of the service's timers is due to act on, read in a transaction of their own.
-async fn due_cases(
+pub(crate) async fn due_cases(
     state: &AppState,
     now: Timestamp,
     read: impl AsyncFnOnce(&Tx, Timestamp) -> AppResult<Vec<Case>>,
@@ -659,7 +676,7 @@ async fn due_cases(
 /// entry of its own (`method`, made by the service), in which `claim` marks it (false when another
 /// server did first, or the case moved on meanwhile) and `record` makes its event. Answers how
 /// many it acted on.
-async fn service_pass(
+pub(crate) async fn service_pass(
     state: &AppState,
     method: &'static str,
     due: Vec<Case>,
@@ -686,7 +703,7 @@ async fn service_pass(
     Ok(done)
 }
 
-fn stale() -> AppError {
+pub(crate) fn stale() -> AppError {
     AppError::Aborted("the case changed since it was read (stale etag); read it again".into())
 }
 
@@ -946,7 +963,7 @@ pub async fn events(
 }
 
 /// How many cases one pass of a timer (escalation, lapse) takes on; the next pass takes the rest.
-const TIMER_BATCH: u64 = 200;
+pub(crate) const TIMER_BATCH: u64 = 200;
 
 /// Records an ESCALATED event on every case still FILED past its acknowledge deadline, once per
 /// case however many servers run this at once (the conditional update lets one of them win). Each
@@ -971,7 +988,7 @@ pub async fn escalate_overdue(state: &AppState) -> AppResult<usize> {
             escalation.to_status = Some(CaseStatus::Filed);
             escalation.reason = Some(format!(
                 "not acknowledged within {} hours of filing (overdue by {} minutes)",
-                case.priority.acknowledge_within().num_hours(),
+                case.acknowledge_within.num_hours(),
                 overdue_by.num_minutes()
             ));
             escalation

@@ -111,6 +111,8 @@ pub fn apply(permit: &CasePermit, mv: &Move, now: Timestamp) -> AppResult<(Case,
             next.status = Declined;
             next.closed_at = Some(now);
             next.decline_ground = *ground;
+            // A refusal on a stated ground is the answer.
+            stop_clock(&mut next, now);
             EventKind::Declined
         }
         (Move::Assign { assignee_id }, Acknowledged | InProgress | AwaitingInfo) => {
@@ -127,10 +129,17 @@ pub fn apply(permit: &CasePermit, mv: &Move, now: Timestamp) -> AppResult<(Case,
         }
         (Move::RequestInformation { .. }, InProgress) => {
             next.status = AwaitingInfo;
+            // Waiting on the requester does not count against the one who owes the answer.
+            if let Some(clock) = next.response.as_mut() {
+                clock.pause(now);
+            }
             EventKind::InformationRequested
         }
         (Move::ProvideInformation { .. }, AwaitingInfo) => {
             next.status = InProgress;
+            if let Some(clock) = next.response.as_mut() {
+                clock.resume(now);
+            }
             EventKind::InformationProvided
         }
         (Move::Close { resolution }, InProgress | AwaitingInfo) => {
@@ -138,6 +147,7 @@ pub fn apply(permit: &CasePermit, mv: &Move, now: Timestamp) -> AppResult<(Case,
             next.status = Closed;
             next.resolution = Some(*resolution);
             next.closed_at = Some(now);
+            stop_clock(&mut next, now);
             EventKind::Closed
         }
         (Move::Reopen { .. }, Closed) => {
@@ -149,8 +159,11 @@ pub fn apply(permit: &CasePermit, mv: &Move, now: Timestamp) -> AppResult<(Case,
         (Move::Release, PendingRelease) => {
             next.status = Filed;
             next.released_at = Some(now);
-            // The receiver's clock runs from when it can first see the referral.
-            next.acknowledge_due_at = now + case.priority.acknowledge_within();
+            // The receiver's clocks run from when it can first see the referral.
+            next.acknowledge_due_at = now + case.acknowledge_within;
+            if let Some(clock) = next.response.as_mut() {
+                clock.start(now);
+            }
             EventKind::Released
         }
         (
@@ -159,6 +172,7 @@ pub fn apply(permit: &CasePermit, mv: &Move, now: Timestamp) -> AppResult<(Case,
         ) => {
             next.status = Withdrawn;
             next.closed_at = Some(now);
+            stop_clock(&mut next, now);
             EventKind::Withdrawn
         }
         (mv, status) => {
@@ -171,6 +185,14 @@ pub fn apply(permit: &CasePermit, mv: &Move, now: Timestamp) -> AppResult<(Case,
     next.updated_at = now;
     next.version = case.version + 1;
     Ok((next, kind))
+}
+
+/// Stops the answer's clock, if the case runs one. A reopened case keeps the time of its first
+/// answer: the deadline was met or missed then.
+pub(crate) fn stop_clock(case: &mut Case, now: Timestamp) {
+    if let Some(clock) = case.response.as_mut() {
+        clock.stop(now);
+    }
 }
 
 #[cfg(test)]

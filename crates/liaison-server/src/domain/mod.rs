@@ -6,6 +6,7 @@ pub mod auth;
 pub mod call;
 pub mod cases;
 pub mod channels;
+pub mod deadlines;
 pub mod directory;
 pub mod items;
 pub mod lifecycle;

@@ -106,6 +106,8 @@ pub fn apply(
             }
             kept.status = Preserved;
             kept.preserved_until = Some(*until);
+            // The confirmation is the answer a preservation request is owed.
+            crate::domain::lifecycle::stop_clock(&mut next, now);
             EventKind::PreservationConfirmed
         }
         (PreservationMove::Extend { until, .. }, Preserved | Extended) => {

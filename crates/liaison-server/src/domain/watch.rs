@@ -169,8 +169,19 @@ fn matches(f: &CaseFilter, p: &Principal, case: &Case, event: &CaseEvent, now: T
         || case.is_overdue(now)
         || (event.kind == EventKind::Escalated)
         || (event.from_status == Some(CaseStatus::Filed) && event.at > case.acknowledge_due_at);
+    let due = f.due_within.is_none_or(|within| {
+        event.kind == EventKind::DueSoon
+            || case
+                .running_deadlines()
+                .any(|due| due > now && due <= now + within)
+    });
+    let breached = !f.breached_only
+        || matches!(event.kind, EventKind::Escalated | EventKind::Breached)
+        || case.missed_a_deadline(now);
     view && statuses
         && overdue
+        && due
+        && breached
         && f.category.as_ref().is_none_or(|c| *c == case.category)
         && (f.kinds.is_empty() || f.kinds.contains(&case.kind))
         && f.priority.is_none_or(|pr| pr == case.priority)
@@ -225,6 +236,9 @@ mod tests {
             visible_to_agency_id: None,
             move_id: None,
             item_number: None,
+            clock: None,
+            due_at: None,
+            extension_reason: None,
         }
     }
 
@@ -238,6 +252,8 @@ mod tests {
             channel_id: None,
             assignee_id: None,
             overdue_only: false,
+            due_within: None,
+            breached_only: false,
         }
     }
 

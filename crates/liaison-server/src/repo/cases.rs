@@ -13,23 +13,41 @@ use crate::clock::{from_micros, to_micros};
 use crate::error::{AppError, AppResult};
 use crate::model::{
     AgencyId, Case, CaseEvent, CaseId, CaseOrder, CaseStatus, CaseView, Category, CategoryCode,
-    EventKind, Handling, InformationAccuracy, ItemAnswer, ItemOutcome, Markings, MoveId, Note,
-    NoteId, NoteVisibility, Preservation, PreservationOrder, PreservationStatus, Priority,
-    RefusalGround, RequestItem, RequestKind, Resolution, SourceReliability, TermId, Timestamp,
-    UserId,
+    DeadlineClock, DeadlineExtension, EventKind, ExtensionReason, Handling, InformationAccuracy,
+    ItemAnswer, ItemOutcome, Markings, MoveId, Note, NoteId, NoteVisibility, Preservation,
+    PreservationOrder, PreservationStatus, Priority, RefusalGround, RequestItem, RequestKind,
+    Resolution, ResponseClock, SourceReliability, TermId, Timestamp, UserId, DUE_SOON_PERCENT,
 };
 
 impl TryFrom<case::Model> for Case {
     type Error = AppError;
 
     fn try_from(row: case::Model) -> AppResult<Self> {
+        let priority = decode(row.priority.into(), Priority::from_code, "priority")?;
+        let response = match row.response_within {
+            None => None,
+            Some(window) => Some(ResponseClock {
+                window: chrono::Duration::microseconds(window),
+                due_at: row.response_due_at.map(from_micros),
+                paused_since: row.response_paused_since.map(from_micros),
+                paused: chrono::Duration::microseconds(row.response_paused),
+                stopped_at: row.response_stopped_at.map(from_micros),
+                extensions: extensions_from_json(row.response_extensions.as_deref())?,
+            }),
+        };
         Ok(Case {
+            acknowledge_within: row.acknowledge_within.map_or(
+                priority.acknowledge_within(),
+                chrono::Duration::microseconds,
+            ),
+            due_soon_percent: row.due_soon_percent.unwrap_or(DUE_SOON_PERCENT),
+            response,
             category: match row.category_code.as_deref() {
                 Some(code) => CategoryCode::parse(code)
                     .ok_or_else(|| AppError::internal(format!("unknown category code {code}")))?,
                 None => decode(row.category.into(), Category::from_code, "category")?.into(),
             },
-            priority: decode(row.priority.into(), Priority::from_code, "priority")?,
+            priority,
             status: decode(row.status.into(), CaseStatus::from_code, "case status")?,
             resolution: row
                 .resolution
@@ -99,6 +117,59 @@ struct ItemRow {
     answered_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     answered_at: Option<i64>,
+}
+
+/// An extension of an answer's deadline as stored in the case's `response_extensions` array.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ExtensionRow {
+    reason: i16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+    from: i64,
+    to: i64,
+    by: String,
+    at: i64,
+}
+
+fn extensions_to_json(clock: Option<&ResponseClock>) -> Option<String> {
+    let clock = clock.filter(|c| !c.extensions.is_empty())?;
+    let rows: Vec<ExtensionRow> = clock
+        .extensions
+        .iter()
+        .map(|e| ExtensionRow {
+            reason: e.reason.code(),
+            text: e.text.clone(),
+            from: to_micros(e.from),
+            to: to_micros(e.to),
+            by: e.by.to_string(),
+            at: to_micros(e.at),
+        })
+        .collect();
+    serde_json::to_string(&rows).ok()
+}
+
+fn extensions_from_json(json: Option<&str>) -> AppResult<Vec<DeadlineExtension>> {
+    let Some(json) = json else {
+        return Ok(Vec::new());
+    };
+    let rows: Vec<ExtensionRow> = serde_json::from_str(json)
+        .map_err(|e| AppError::internal(format!("a case's extensions do not decode: {e}")))?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(DeadlineExtension {
+                reason: decode(
+                    r.reason.into(),
+                    ExtensionReason::from_code,
+                    "extension reason",
+                )?,
+                text: r.text,
+                from: from_micros(r.from),
+                to: from_micros(r.to),
+                by: UserId::from(r.by),
+                at: from_micros(r.at),
+            })
+        })
+        .collect()
 }
 
 /// The JSON of a case's items; none for a case without.
@@ -187,6 +258,7 @@ pub(super) fn case_row(
 ) -> case::ActiveModel {
     let preservation = case.preservation.as_ref();
     let order = preservation.map(|p| &p.order);
+    let response = case.response.as_ref();
     case::ActiveModel {
         id: Set(case.id.to_string()),
         reference: Set(case.reference.clone()),
@@ -227,6 +299,21 @@ pub(super) fn case_row(
         legal_basis_id: Set(case.legal_basis_id.clone().map(String::from)),
         request_items: Set(items_to_json(&case.items)),
         released_at: Set(case.released_at.map(to_micros)),
+        acknowledge_within: Set(Some(
+            case.acknowledge_within.num_microseconds().unwrap_or(0),
+        )),
+        acknowledge_warn_at: Set(case.acknowledge_warn_at().map(to_micros)),
+        acknowledge_due_soon_at: Set(None),
+        due_soon_percent: Set(Some(case.due_soon_percent)),
+        response_within: Set(response.map(|r| r.window.num_microseconds().unwrap_or(0))),
+        response_due_at: Set(response.and_then(|r| r.due_at).map(to_micros)),
+        response_warn_at: Set(case.response_warn_at().map(to_micros)),
+        response_paused_since: Set(response.and_then(|r| r.paused_since).map(to_micros)),
+        response_paused: Set(response.map_or(0, |r| r.paused.num_microseconds().unwrap_or(0))),
+        response_stopped_at: Set(response.and_then(|r| r.stopped_at).map(to_micros)),
+        response_extensions: Set(extensions_to_json(response)),
+        response_due_soon_at: Set(None),
+        response_breached_at: Set(None),
     }
 }
 
@@ -287,7 +374,37 @@ pub async fn parties(tx: &Tx, id: &CaseId) -> AppResult<Option<(String, String)>
 
 /// Writes the mutable fields of `case` if it is still at `expected_version`; false otherwise.
 pub async fn update(tx: &Tx, case: &Case, expected_version: i64) -> AppResult<bool> {
+    let response = case.response.as_ref();
     let result = case::Entity::update_many()
+        // Moved by a release, a pause and its end, an answer, an extension.
+        .col_expr(
+            case::Column::AcknowledgeWarnAt,
+            Expr::value(case.acknowledge_warn_at().map(to_micros)),
+        )
+        .col_expr(
+            case::Column::ResponseDueAt,
+            Expr::value(response.and_then(|r| r.due_at).map(to_micros)),
+        )
+        .col_expr(
+            case::Column::ResponseWarnAt,
+            Expr::value(case.response_warn_at().map(to_micros)),
+        )
+        .col_expr(
+            case::Column::ResponsePausedSince,
+            Expr::value(response.and_then(|r| r.paused_since).map(to_micros)),
+        )
+        .col_expr(
+            case::Column::ResponsePaused,
+            Expr::value(response.map_or(0, |r| r.paused.num_microseconds().unwrap_or(0))),
+        )
+        .col_expr(
+            case::Column::ResponseStoppedAt,
+            Expr::value(response.and_then(|r| r.stopped_at).map(to_micros)),
+        )
+        .col_expr(
+            case::Column::ResponseExtensions,
+            Expr::value(extensions_to_json(response)),
+        )
         .col_expr(
             case::Column::AssigneeId,
             Expr::value(case.assignee_id.clone().map(String::from)),
@@ -404,6 +521,105 @@ pub async fn mark_escalated(tx: &Tx, id: &CaseId, now: Timestamp) -> AppResult<b
     Ok(result.rows_affected == 1)
 }
 
+/// The service's deadline alarms. Each fires once per case: its mark, set by the one server whose
+/// conditional update wins, says it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alarm {
+    /// Most of the acknowledgement's window has gone, the case still FILED.
+    AcknowledgeDueSoon,
+    /// Most of the answer's window has gone, its clock running.
+    ResponseDueSoon,
+    /// The answer's deadline passed, its clock running.
+    ResponseBreached,
+}
+
+impl Alarm {
+    /// The method of the service's audit entry for each alarm it raises.
+    pub fn method(self) -> &'static str {
+        match self {
+            Alarm::AcknowledgeDueSoon | Alarm::ResponseDueSoon => "liaisond/due-soon",
+            Alarm::ResponseBreached => "liaisond/breach",
+        }
+    }
+
+    fn mark(self) -> case::Column {
+        match self {
+            Alarm::AcknowledgeDueSoon => case::Column::AcknowledgeDueSoonAt,
+            Alarm::ResponseDueSoon => case::Column::ResponseDueSoonAt,
+            Alarm::ResponseBreached => case::Column::ResponseBreachedAt,
+        }
+    }
+
+    /// The time it fires at, in the order the timer takes them.
+    fn time(self) -> case::Column {
+        match self {
+            Alarm::AcknowledgeDueSoon => case::Column::AcknowledgeWarnAt,
+            Alarm::ResponseDueSoon => case::Column::ResponseWarnAt,
+            Alarm::ResponseBreached => case::Column::ResponseDueAt,
+        }
+    }
+
+    /// The cases it should fire on at `now` and has not (a running clock has a warning time).
+    fn due(self, now: Timestamp) -> Condition {
+        let now = to_micros(now);
+        let unmarked = Condition::all().add(self.mark().is_null());
+        match self {
+            Alarm::AcknowledgeDueSoon => unmarked
+                .add(case::Column::Status.eq(CaseStatus::Filed.code()))
+                .add(case::Column::AcknowledgeWarnAt.lte(now))
+                .add(case::Column::AcknowledgeDueAt.gt(now)),
+            Alarm::ResponseDueSoon => unmarked
+                .add(case::Column::ResponseWarnAt.lte(now))
+                .add(case::Column::ResponseDueAt.gt(now)),
+            Alarm::ResponseBreached => unmarked
+                .add(case::Column::ResponseWarnAt.is_not_null())
+                .add(case::Column::ResponseDueAt.lt(now)),
+        }
+    }
+}
+
+/// The cases `alarm` should fire on at `now`, earliest first, at most `limit`: for the service's
+/// own deadline timer.
+pub async fn due_for_alarm(
+    tx: &Tx,
+    _service: &Service,
+    alarm: Alarm,
+    now: Timestamp,
+    limit: u64,
+) -> AppResult<Vec<Case>> {
+    case::Entity::find()
+        .filter(alarm.due(now))
+        .order_by_asc(alarm.time())
+        .limit(limit)
+        .all(&tx.txn)
+        .await?
+        .into_iter()
+        .map(Case::try_from)
+        .collect()
+}
+
+/// Marks `alarm` fired on the case unless it was, or the case moved out of its reach meanwhile;
+/// whether this call did.
+pub async fn raise(tx: &Tx, case: &Case, alarm: Alarm, now: Timestamp) -> AppResult<bool> {
+    let result = case::Entity::update_many()
+        .col_expr(alarm.mark(), Expr::value(to_micros(now)))
+        .filter(case::Column::Id.eq(case.id.as_str()))
+        .filter(alarm.due(now))
+        .exec(&tx.txn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Lets `alarm` fire again on the case: its deadline moved.
+pub async fn rearm(tx: &Tx, id: &CaseId, alarm: Alarm) -> AppResult<()> {
+    case::Entity::update_many()
+        .col_expr(alarm.mark(), Expr::value(Option::<i64>::None))
+        .filter(case::Column::Id.eq(id.as_str()))
+        .exec(&tx.txn)
+        .await?;
+    Ok(())
+}
+
 /// Preservations still PRESERVED or EXTENDED past their date at `now`, earliest first, at most
 /// `limit`: for the service's own timer that marks them LAPSED.
 pub async fn due_to_lapse(
@@ -504,6 +720,10 @@ pub struct CaseQuery {
     pub assignee_id: Option<String>,
     /// Only FILED cases whose acknowledge deadline is before this time.
     pub overdue_at: Option<Timestamp>,
+    /// Only cases with a running deadline between these times (now, and now plus the window).
+    pub due_between: Option<(Timestamp, Timestamp)>,
+    /// Only cases that missed a deadline, seen at this time.
+    pub breached_at: Option<Timestamp>,
     pub order: CaseOrder,
     pub after: Option<CaseCursor>,
     pub limit: u64,
@@ -534,6 +754,51 @@ fn scope_parts(q: &CaseQuery) -> Vec<Condition> {
             })
         })
         .collect()
+}
+
+/// Cases with a deadline running out between `from` and `until`: a FILED case's acknowledgement,
+/// or an answer whose clock runs.
+fn due_between(from: Timestamp, until: Timestamp) -> Condition {
+    let (from, until) = (to_micros(from), to_micros(until));
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(case::Column::Status.eq(CaseStatus::Filed.code()))
+                .add(case::Column::ReleasedAt.is_not_null())
+                .add(case::Column::AcknowledgeDueAt.gt(from))
+                .add(case::Column::AcknowledgeDueAt.lte(until)),
+        )
+        .add(
+            Condition::all()
+                .add(case::Column::ResponseWarnAt.is_not_null())
+                .add(case::Column::ResponseDueAt.gt(from))
+                .add(case::Column::ResponseDueAt.lte(until)),
+        )
+}
+
+/// Cases that missed a deadline: escalated or breached (the service's marks), or past a running
+/// deadline at `now` that the timer has yet to mark, or answered (or paused) after the deadline.
+fn breached(now: Timestamp) -> Condition {
+    let now = to_micros(now);
+    Condition::any()
+        .add(case::Column::EscalatedAt.is_not_null())
+        .add(case::Column::ResponseBreachedAt.is_not_null())
+        .add(
+            Condition::all()
+                .add(case::Column::Status.eq(CaseStatus::Filed.code()))
+                .add(case::Column::ReleasedAt.is_not_null())
+                .add(case::Column::AcknowledgeDueAt.lt(now)),
+        )
+        .add(
+            Condition::all()
+                .add(case::Column::ResponseWarnAt.is_not_null())
+                .add(case::Column::ResponseDueAt.lt(now)),
+        )
+        .add(Expr::col(case::Column::AcknowledgedAt).gt(Expr::col(case::Column::AcknowledgeDueAt)))
+        .add(Expr::col(case::Column::ResponseStoppedAt).gt(Expr::col(case::Column::ResponseDueAt)))
+        .add(
+            Expr::col(case::Column::ResponsePausedSince).gt(Expr::col(case::Column::ResponseDueAt)),
+        )
 }
 
 /// A queue's page: each part of the caller's scope read in the queue's order up to the page's
@@ -571,6 +836,12 @@ pub async fn list(tx: &Tx, q: &CaseQuery) -> AppResult<Vec<Case>> {
             query = query
                 .filter(case::Column::Status.eq(CaseStatus::Filed.code()))
                 .filter(case::Column::AcknowledgeDueAt.lt(to_micros(now)));
+        }
+        if let Some((from, until)) = q.due_between {
+            query = query.filter(due_between(from, until));
+        }
+        if let Some(now) = q.breached_at {
+            query = query.filter(breached(now));
         }
         if let Some(after) = &q.after {
             let position = Expr::tuple([
@@ -818,6 +1089,15 @@ impl TryFrom<case_event::Model> for CaseEvent {
             visible_to_agency_id: row.visible_to_agency_id.map(AgencyId::from),
             move_id: row.move_id.map(MoveId::from),
             item_number: row.item_number,
+            clock: row
+                .clock
+                .map(|c| decode(c.into(), DeadlineClock::from_code, "deadline clock"))
+                .transpose()?,
+            due_at: row.due_at.map(from_micros),
+            extension_reason: row
+                .extension_reason
+                .map(|r| decode(r.into(), ExtensionReason::from_code, "extension reason"))
+                .transpose()?,
         })
     }
 }
@@ -858,6 +1138,9 @@ pub(super) fn event_row(
         preserved_until: Set(event.preserved_until.map(to_micros)),
         move_id: Set(event.move_id.clone().map(String::from)),
         item_number: Set(event.item_number),
+        clock: Set(event.clock.map(DeadlineClock::code)),
+        due_at: Set(event.due_at.map(to_micros)),
+        extension_reason: Set(event.extension_reason.map(ExtensionReason::code)),
     }
 }
 

@@ -209,6 +209,36 @@ pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
                 .await?;
             preserved(ctl, "Extended the preservation of", &case)
         }
+        CaseCommand::ExtendDeadline {
+            case,
+            to,
+            reason,
+            text,
+        } => {
+            let (id, etag) = etag(ctl, case).await?;
+            let case = ctl
+                .call(
+                    pb::ExtendDeadlineRequest {
+                        id,
+                        etag,
+                        due_at: Some(timestamp(to)),
+                        reason: reason.code(),
+                        text: text.unwrap_or_default(),
+                    },
+                    rpc!(cases.extend_deadline),
+                )
+                .await?;
+            ctl.out.show(
+                || json::case(&case),
+                || {
+                    format!(
+                        "Extended the answer's deadline of {}: {}.",
+                        case.reference,
+                        views::answer_line(&ctl.out, &case)
+                    )
+                },
+            )
+        }
         CaseCommand::Supersede {
             case,
             formal_request,

@@ -47,6 +47,11 @@ pub fn request(view: pb::CaseView, filters: &QueueFilters) -> pb::ListCasesReque
         channel_id: filters.channel.clone().unwrap_or_default(),
         assignee_id: filters.assignee.clone().unwrap_or_default(),
         overdue_only: filters.overdue,
+        due_within: filters.due_within.map(|d| prost_types::Duration {
+            seconds: d.num_seconds(),
+            nanos: 0,
+        }),
+        breached_only: filters.breached,
         kinds: filters.kind.iter().map(|k| k.code()).collect(),
         ..Default::default()
     }

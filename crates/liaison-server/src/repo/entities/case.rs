@@ -45,6 +45,25 @@ pub struct Model {
     pub released_at: Option<i64>,
     /// The category's code; the numeric `category` keeps the founding three's (0 for others).
     pub category_code: Option<String>,
+    /// The acknowledgement's window in microseconds (none before clocks: the priority's).
+    pub acknowledge_within: Option<i64>,
+    /// When the acknowledgement becomes DUE_SOON; and when that was recorded.
+    pub acknowledge_warn_at: Option<i64>,
+    pub acknowledge_due_soon_at: Option<i64>,
+    pub due_soon_percent: Option<i16>,
+    /// The answer's clock (see `model::ResponseClock`): its window, set for cases that run one.
+    pub response_within: Option<i64>,
+    pub response_due_at: Option<i64>,
+    /// When the answer becomes DUE_SOON; set exactly while the clock runs.
+    pub response_warn_at: Option<i64>,
+    pub response_paused_since: Option<i64>,
+    pub response_paused: i64,
+    pub response_stopped_at: Option<i64>,
+    /// The extensions, as JSON (see `repo::cases::ExtensionRow`).
+    pub response_extensions: Option<String>,
+    /// When DUE_SOON and BREACHED were recorded for the answer.
+    pub response_due_soon_at: Option<i64>,
+    pub response_breached_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -34,6 +34,10 @@ pub struct Model {
     pub move_id: Option<String>,
     /// For ITEM_ANSWERED.
     pub item_number: Option<i32>,
+    /// The deadline the event concerns, the deadline after it, an extension's reason.
+    pub clock: Option<i16>,
+    pub due_at: Option<i64>,
+    pub extension_reason: Option<i16>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

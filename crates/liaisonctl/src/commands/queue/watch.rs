@@ -67,6 +67,8 @@ fn request(view: ViewArg, args: &WatchArgs) -> pb::WatchCasesRequest {
         channel_id: list.channel_id,
         assignee_id: list.assignee_id,
         overdue_only: list.overdue_only,
+        due_within: list.due_within,
+        breached_only: list.breached_only,
         kinds: list.kinds,
         resume_token: String::new(),
     }
