@@ -24,6 +24,8 @@ mod m20261201_000018_add_category_register;
 mod m20261201_000019_add_note_moves;
 mod m20261201_000020_add_checkpoint_batch_times;
 mod m20261202_000021_add_deadline_clocks;
+mod m20261202_000022_add_deadline_terms;
+mod m20261202_000023_add_agency_time_zones;
 
 pub struct Migrator;
 
@@ -52,6 +54,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000019_add_note_moves::Migration),
             Box::new(m20261201_000020_add_checkpoint_batch_times::Migration),
             Box::new(m20261202_000021_add_deadline_clocks::Migration),
+            Box::new(m20261202_000022_add_deadline_terms::Migration),
+            Box::new(m20261202_000023_add_agency_time_zones::Migration),
         ]
     }
 }

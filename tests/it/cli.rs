@@ -32,6 +32,7 @@ crate::on_both_databases!(
     a_request_is_answered_item_by_item,
     text_that_reads_as_something_else_is_shown_for_what_it_is,
     directory_look_ups_are_kept_a_few_minutes,
+    deadlines_show_in_both_sides_hours,
 );
 
 /// What a run of liaisonctl did.
@@ -2566,5 +2567,62 @@ async fn a_request_is_answered_item_by_item(backend: Backend) {
         "{}",
         timeline.stdout
     );
+    w.stop().await;
+}
+
+async fn deadlines_show_in_both_sides_hours(backend: Backend) {
+    let w = World::new(backend).await;
+    let admin_in = Ctl::signed_in(&w, "admin.in").await;
+    let set = admin_in
+        .run(&[
+            "admin",
+            "agency",
+            "--time-zone",
+            "Asia/Kolkata",
+            "--holiday",
+            "2027-01-26",
+        ])
+        .await
+        .ok();
+    assert!(set.stdout.contains("Asia/Kolkata"), "{}", set.stdout);
+    let admin_ca = Ctl::signed_in(&w, "admin.ca").await;
+    admin_ca
+        .run(&["admin", "agency", "--time-zone", "America/Vancouver"])
+        .await
+        .ok();
+    // A zone the tz database does not name is refused, naming the field.
+    let refused = admin_ca
+        .run(&["admin", "agency", "--time-zone", "Pacific Time"])
+        .await
+        .failed(6);
+    assert!(refused.stderr.contains("time_zone"), "{}", refused.stderr);
+    let agencies = admin_ca.json(&["directory", "agencies"]).await;
+    let zones: Vec<&str> = agencies["agencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["time_zone"].as_str().unwrap())
+        .collect();
+    assert!(zones.contains(&"America/Vancouver") && zones.contains(&"Asia/Kolkata"));
+
+    // Both sides read a due time in their own hours and the other side's.
+    let case = w.file(&w.officer_in, "Urgent", pb::Priority::Urgent).await;
+    let sup_ca = Ctl::signed_in(&w, "sup.ca").await;
+    let shown = sup_ca.run(&["case", "show", &case.reference]).await.ok();
+    for field in ["Ack due", "Answer"] {
+        let due = shown.field(field);
+        let (pst, ist) = (due.find("PST").unwrap(), due.find("IST").unwrap());
+        assert!(pst < ist, "the reader's zone first: {due}");
+    }
+    let officer_in = Ctl::signed_in(&w, "officer.in").await;
+    let theirs = officer_in
+        .run(&["case", "show", &case.reference])
+        .await
+        .ok();
+    let due = theirs.field("Ack due");
+    assert!(due.find("IST").unwrap() < due.find("PST").unwrap(), "{due}");
+    let json = officer_in.json(&["case", "show", &case.reference]).await;
+    assert_eq!(json["time_zones"]["originating"], "Asia/Kolkata");
+    assert_eq!(json["time_zones"]["receiving"], "America/Vancouver");
     w.stop().await;
 }

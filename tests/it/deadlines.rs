@@ -17,6 +17,8 @@ on_both_databases!(
     the_receiving_side_extends_a_deadline_once_per_reason,
     due_soon_and_breached_are_recorded_once_however_many_servers_race,
     queues_filter_by_deadline,
+    a_channel_agrees_its_own_windows,
+    an_admin_sets_the_agencys_time_zone_and_holidays,
 );
 
 fn secs(d: &Option<prost_types::Duration>) -> i64 {
@@ -561,5 +563,202 @@ async fn queues_filter_by_deadline(backend: Backend) {
         .expect_err("a zero window");
     assert_eq!(refused.code(), Code::InvalidArgument);
     assert_eq!(bad_fields(&refused), vec!["due_within".to_string()]);
+    w.stop().await;
+}
+
+fn deadline_term(
+    w: &World,
+    code: &str,
+    duration: Option<i64>,
+    percent: i32,
+) -> pb::ProposeChannelTermRequest {
+    pb::ProposeChannelTermRequest {
+        channel_id: w.channel.id.clone(),
+        kind: pb::TermKind::Deadline as i32,
+        code: code.into(),
+        duration: duration.map(|seconds| prost_types::Duration { seconds, nanos: 0 }),
+        percent,
+        ..Default::default()
+    }
+}
+
+/// Proposed by India's admin, agreed by Canada's.
+async fn agree(w: &World, request: pb::ProposeChannelTermRequest) -> pb::ChannelTerm {
+    let proposed = w
+        .admin_in
+        .admin()
+        .propose_channel_term(request)
+        .await
+        .expect("propose")
+        .into_inner();
+    w.admin_ca
+        .admin()
+        .approve_channel_term(pb::ApproveChannelTermRequest {
+            id: proposed.id,
+            reason: String::new(),
+        })
+        .await
+        .expect("agree")
+        .into_inner()
+}
+
+async fn a_channel_agrees_its_own_windows(backend: Backend) {
+    let w = World::new(backend).await;
+    let before = urgent_request(&w, "before").await;
+    let twelve = agree(
+        &w,
+        deadline_term(&w, "ANSWER_REQUEST_URGENT", Some(12 * 3600), 0),
+    )
+    .await;
+    assert_eq!(twelve.title, "answer a URGENT REQUEST within 12 hours");
+    assert_eq!(secs(&twelve.duration), 12 * 3600);
+    let after = urgent_request(&w, "after").await;
+    assert_eq!(secs(&after.response.unwrap().window), 12 * 3600);
+    // A referral keeps the window in force when it was filed.
+    let before = get(&w.officer_in, &before.id).await;
+    assert_eq!(secs(&before.response.unwrap().window), 8 * 3600);
+
+    // A new window is proposed while the old one binds, and replaces it when agreed.
+    let sixteen = agree(
+        &w,
+        deadline_term(&w, "ANSWER_REQUEST_URGENT", Some(16 * 3600), 0),
+    )
+    .await;
+    let in_force = w
+        .officer_ca
+        .directory()
+        .list_channel_terms(pb::ListChannelTermsRequest {
+            channel_id: w.channel.id.clone(),
+            kind: pb::TermKind::Deadline as i32,
+            include_inactive: true,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .terms;
+    let status = |id: &str| in_force.iter().find(|t| t.id == id).map(|t| t.status);
+    assert_eq!(status(&sixteen.id), Some(pb::TermStatus::Agreed as i32));
+    assert_eq!(status(&twelve.id), Some(pb::TermStatus::Retired as i32));
+    let retired = in_force.iter().find(|t| t.id == twelve.id).unwrap();
+    assert!(retired.retirement_reason.contains(&sixteen.id));
+
+    // The share after which a deadline is due soon, and an acknowledgement's window.
+    agree(&w, deadline_term(&w, "DUE_SOON", None, 90)).await;
+    agree(
+        &w,
+        deadline_term(&w, "ACKNOWLEDGE_URGENT", Some(2 * 3600), 0),
+    )
+    .await;
+    let case = urgent_request(&w, "strict").await;
+    assert_eq!(at(&case.acknowledge_due_at), at(&case.filed_at) + 2 * 3600);
+    assert_eq!(secs(&case.response.unwrap().window), 16 * 3600);
+    let alarms = || liaison_server::domain::deadlines::raise_alarms(&w.server.state);
+    // 85 % of the two hours: not yet; 92 %: due soon.
+    w.server.clock.advance(Duration::minutes(102));
+    assert_eq!(alarms().await.unwrap(), 0);
+    w.server.clock.advance(Duration::minutes(9));
+    assert_eq!(alarms().await.unwrap(), 1);
+
+    // A deadline the service does not keep, or a window outside sane bounds, names the field.
+    let admin = w.server.fresh(&w.admin_in).await;
+    for (request, field) in [
+        (deadline_term(&w, "ANSWER_URGENT", Some(3600), 0), "code"),
+        (
+            deadline_term(&w, "ANSWER_REQUEST_ROUTINE", Some(60), 0),
+            "duration",
+        ),
+        (
+            deadline_term(&w, "ACKNOWLEDGE_ROUTINE", Some(40 * 86_400), 0),
+            "duration",
+        ),
+        (
+            deadline_term(&w, "ANSWER_REQUEST_ROUTINE", None, 0),
+            "duration",
+        ),
+        (deadline_term(&w, "DUE_SOON", None, 99), "percent"),
+        (deadline_term(&w, "DUE_SOON", Some(3600), 80), "duration"),
+        (
+            pb::ProposeChannelTermRequest {
+                kind: pb::TermKind::LegalBasis as i32,
+                title: "A treaty".into(),
+                ..deadline_term(&w, "CA-IN-MLAT", Some(3600), 0)
+            },
+            "duration",
+        ),
+    ] {
+        let refused = admin
+            .admin()
+            .propose_channel_term(request)
+            .await
+            .expect_err("refused");
+        assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+        assert_eq!(bad_fields(&refused), vec![field.to_string()], "{refused:?}");
+    }
+    w.stop().await;
+}
+
+async fn an_admin_sets_the_agencys_time_zone_and_holidays(backend: Backend) {
+    let w = World::new(backend).await;
+    let set = |time_zone: Option<&str>, holidays: &[&str]| pb::UpdateAgencyRequest {
+        time_zone: time_zone.map(String::from),
+        set_holidays: !holidays.is_empty(),
+        holidays: holidays.iter().map(|d| d.to_string()).collect(),
+    };
+    let agency = w
+        .admin_in
+        .admin()
+        .update_agency(set(Some("Asia/Kolkata"), &["2027-08-15", "2027-01-26"]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(agency.id, w.in_ncb.id);
+    assert_eq!(agency.time_zone, "Asia/Kolkata");
+    assert_eq!(agency.holidays, vec!["2027-01-26", "2027-08-15"]);
+    // Only the agency's admin; a zone outside the tz database or a date that is not one names
+    // its field, and nothing changes.
+    assert_code(
+        w.sup_in.admin().update_agency(set(Some("UTC"), &[])).await,
+        Code::PermissionDenied,
+    );
+    for (request, field) in [
+        (set(Some("India Standard Time"), &[]), "time_zone"),
+        (set(None, &["26/01/2027"]), "holidays"),
+    ] {
+        let refused = w
+            .admin_in
+            .admin()
+            .update_agency(request)
+            .await
+            .expect_err("refused");
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert_eq!(bad_fields(&refused), vec![field.to_string()]);
+    }
+    let listed = w
+        .officer_ca
+        .directory()
+        .list_agencies(pb::ListAgenciesRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .agencies;
+    let india = listed.iter().find(|a| a.id == w.in_ncb.id).unwrap();
+    assert_eq!(india.time_zone, "Asia/Kolkata");
+    assert_eq!(india.holidays.len(), 2);
+    let canada = listed.iter().find(|a| a.id == w.ca_rcmp.id).unwrap();
+    assert_eq!(canada.time_zone, "UTC", "until its admin sets it");
+
+    w.server.sealed().await;
+    let entries = w
+        .auditor_in
+        .audit()
+        .query_audit_log(pb::QueryAuditLogRequest {
+            method: "liaison.v1.AdminService/UpdateAgency".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    assert_eq!(entries.len(), 4, "{entries:#?}");
     w.stop().await;
 }

@@ -26,6 +26,8 @@ async fn agree_rule(w: &World, rule: &str) -> pb::ChannelTerm {
             title: String::new(),
             reference: String::new(),
             notes: String::new(),
+            duration: None,
+            percent: 0,
         })
         .await
         .expect("propose rule")

@@ -956,6 +956,8 @@ impl Harness {
                     title: title.clone(),
                     reference: String::new(),
                     notes: String::new(),
+                    duration: None,
+                    percent: 0,
                 };
                 (
                     code(c.admin().propose_channel_term(request).await.map(|_| ())),
@@ -1242,6 +1244,8 @@ fn run_properties(backend: Backend, cases: u32) {
                 title: "Canada-India Mutual Legal Assistance Treaty".into(),
                 reference: String::new(),
                 notes: String::new(),
+                duration: None,
+                percent: 0,
             })
             .await
             .expect("propose a term")

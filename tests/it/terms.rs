@@ -24,6 +24,8 @@ fn basis(w: &World, code: &str) -> pb::ProposeChannelTermRequest {
             .into(),
         reference: "Canada Treaty Series 1998/13".into(),
         notes: String::new(),
+        duration: None,
+        percent: 0,
     }
 }
 

@@ -392,8 +392,69 @@ coded_enum!(
         LegalBasis = 1 => "LEGAL_BASIS",
         Rule = 2 => "RULE",
         Category = 3 => "CATEGORY",
+        Deadline = 4 => "DEADLINE",
     }
 );
+
+/// What a DEADLINE term of a channel's register sets, as its code names it:
+/// `ACKNOWLEDGE_<PRIORITY>`, `ANSWER_<KIND>_<PRIORITY>` (REQUEST or PRESERVATION), `DUE_SOON`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeadlineTerm {
+    Acknowledge(Priority),
+    Answer(RequestKind, Priority),
+    DueSoon,
+}
+
+impl DeadlineTerm {
+    pub fn parse(code: &str) -> Option<Self> {
+        if code == "DUE_SOON" {
+            return Some(DeadlineTerm::DueSoon);
+        }
+        let priority = |p: &str| Priority::ALL.iter().copied().find(|x| x.as_str() == p);
+        if let Some(p) = code.strip_prefix("ACKNOWLEDGE_") {
+            return priority(p).map(DeadlineTerm::Acknowledge);
+        }
+        let rest = code.strip_prefix("ANSWER_")?;
+        [RequestKind::Request, RequestKind::Preservation]
+            .into_iter()
+            .find_map(|kind| {
+                let p = rest.strip_prefix(kind.as_str())?.strip_prefix('_')?;
+                priority(p).map(|p| DeadlineTerm::Answer(kind, p))
+            })
+    }
+
+    /// The bounds a sane window of this deadline keeps to.
+    pub fn bounds(self) -> (chrono::Duration, chrono::Duration) {
+        match self {
+            DeadlineTerm::Acknowledge(_) => {
+                (chrono::Duration::minutes(15), chrono::Duration::days(30))
+            }
+            _ => (chrono::Duration::minutes(30), chrono::Duration::days(365)),
+        }
+    }
+
+    /// What it sets, in words, for the term's title.
+    pub fn describe(self, span: Option<chrono::Duration>, percent: Option<i16>) -> String {
+        let span = span.map_or(String::new(), |s| {
+            let h = s.num_hours();
+            if h >= 48 && h % 24 == 0 {
+                format!("{} days", h / 24)
+            } else if s.num_minutes() % 60 == 0 {
+                format!("{h} hours")
+            } else {
+                format!("{} minutes", s.num_minutes())
+            }
+        });
+        match self {
+            DeadlineTerm::Acknowledge(p) => format!("acknowledge a {p} referral within {span}"),
+            DeadlineTerm::Answer(kind, p) => format!("answer a {p} {kind} within {span}"),
+            DeadlineTerm::DueSoon => format!(
+                "a deadline is due soon once {}% of its window has gone",
+                percent.unwrap_or(DUE_SOON_PERCENT)
+            ),
+        }
+    }
+}
 
 /// A category of cases as a channel's register names it: one of the three the service began with
 /// ([`Category`]: DRUGS, FRAUD, CYBER), or one the agencies agreed since (ORGANISED_CRIME, ...).
@@ -592,6 +653,9 @@ pub struct ChannelTerm {
     pub decision: Option<Decided>,
     /// Who retired it.
     pub retirement: Option<Decided>,
+    /// For a DEADLINE: the window it sets (or, for DUE_SOON, the share of a window).
+    pub span: Option<chrono::Duration>,
+    pub percent: Option<i16>,
 }
 
 /// Who made a decision, when, and why.
@@ -902,6 +966,10 @@ pub struct Agency {
     pub code: String,
     pub name: String,
     pub country: String,
+    /// Its IANA time zone, such as Asia/Kolkata: UTC until its admin sets it.
+    pub time_zone: String,
+    /// Its public holidays, in order: for showing working days, never for moving a deadline.
+    pub holidays: Vec<chrono::NaiveDate>,
 }
 
 /// A person as cases name them: who filed, works, wrote or changed something.
@@ -968,6 +1036,8 @@ impl Channel {
                     reason: Some("agreed with the channel".into()),
                 }),
                 retirement: None,
+                span: None,
+                percent: None,
             })
             .collect()
     }

@@ -249,9 +249,55 @@ pub fn country(value: &str) -> Result<String, String> {
     }
 }
 
+/// An IANA time zone, as the tz database names it (Asia/Kolkata, America/Vancouver, UTC).
+pub fn time_zone(value: &str) -> Result<String, String> {
+    value
+        .parse::<chrono_tz::Tz>()
+        .map(|tz| tz.name().to_string())
+        .map_err(|_| {
+            "must be an IANA time zone, such as Asia/Kolkata, America/Vancouver or UTC".into()
+        })
+}
+
+/// The most holidays an agency lists.
+pub const MAX_HOLIDAYS: usize = 400;
+
+/// Dates as YYYY-MM-DD, in order, each once.
+pub fn holidays(values: &[String]) -> Result<Vec<chrono::NaiveDate>, String> {
+    if values.len() > MAX_HOLIDAYS {
+        return Err(format!("must be at most {MAX_HOLIDAYS} dates"));
+    }
+    let mut dates = values
+        .iter()
+        .map(|v| {
+            chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .map_err(|_| format!("{v:?} is not a date: use YYYY-MM-DD (like 2026-12-25)"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    dates.sort();
+    dates.dedup();
+    Ok(dates)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_zones_are_iana_names() {
+        assert_eq!(time_zone("Asia/Kolkata").unwrap(), "Asia/Kolkata");
+        assert_eq!(time_zone("UTC").unwrap(), "UTC");
+        assert!(time_zone("IST").is_err());
+        assert!(time_zone("Mars/Olympus").is_err());
+        assert!(time_zone("").is_err());
+        let days = holidays(&[
+            "2026-12-25".into(),
+            "2026-01-26".into(),
+            "2026-12-25".into(),
+        ]);
+        assert_eq!(days.unwrap().len(), 2);
+        assert!(holidays(&["25/12/2026".into()]).is_err());
+    }
 
     #[test]
     fn a_case_is_named_by_its_id_or_its_reference() {

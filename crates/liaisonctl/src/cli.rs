@@ -620,6 +620,18 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: RoleChangeCommand,
     },
+    /// Your agency's time zone and public holidays: due times show in both sides' hours
+    Agency {
+        /// An IANA time zone (Asia/Kolkata, America/Vancouver, UTC)
+        #[arg(long, value_name = "ZONE")]
+        time_zone: Option<String>,
+        /// A public holiday (YYYY-MM-DD); repeat, or separate with commas. Replaces the list
+        #[arg(long = "holiday", value_name = "DATE", value_delimiter = ',')]
+        holidays: Vec<String>,
+        /// Remove every holiday
+        #[arg(long, conflicts_with = "holidays")]
+        no_holidays: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -767,6 +779,12 @@ pub enum TermCommand {
         /// What the agencies agreed about its use
         #[arg(long)]
         notes: Option<String>,
+        /// For a deadline: its window (8h, 3d)
+        #[arg(long, value_parser = parse_span, value_name = "SPAN")]
+        duration: Option<chrono::Duration>,
+        /// For DUE_SOON: the share of a window after which a deadline is due soon (50 to 95)
+        #[arg(long)]
+        percent: Option<i32>,
     },
     /// Agree a term the other agency proposed
     Approve {

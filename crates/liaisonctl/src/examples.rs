@@ -134,7 +134,8 @@ const EXAMPLES: &[(&str, &str)] = &[
     (
         "admin channel term propose",
         "liaisonctl admin channel term propose 0192f3a0-0000-7000-8000-000000000003 --code CA-IN-MLAT --title \"Treaty on mutual legal assistance\"\n\
-         liaisonctl admin channel term propose 0192f3a0-0000-7000-8000-000000000003 --kind rule --code FOUR_EYES_RELEASE",
+         liaisonctl admin channel term propose 0192f3a0-0000-7000-8000-000000000003 --kind rule --code FOUR_EYES_RELEASE\n\
+         liaisonctl admin channel term propose 0192f3a0-0000-7000-8000-000000000003 --kind deadline --code ANSWER_REQUEST_URGENT --duration 12h",
     ),
     (
         "admin channel term approve",
@@ -149,6 +150,10 @@ const EXAMPLES: &[(&str, &str)] = &[
         "liaisonctl admin channel term retire 0192f3a0-0000-7000-8000-000000000004 --reason \"Superseded\"",
     ),
     ("admin role-change", "liaisonctl admin role-change list"),
+    (
+        "admin agency",
+        "liaisonctl admin agency --time-zone Asia/Kolkata --holiday 2027-01-26,2027-08-15",
+    ),
     ("admin role-change list", "liaisonctl admin role-change list --all"),
     (
         "admin role-change approve",

@@ -29,7 +29,14 @@ fn ts(t: Option<&prost_types::Timestamp>) -> Value {
 }
 
 pub fn agency(a: &pb::Agency) -> Value {
-    json!({ "id": a.id, "code": a.code, "name": a.name, "country": a.country })
+    json!({
+        "id": a.id,
+        "code": a.code,
+        "name": a.name,
+        "country": a.country,
+        "time_zone": a.time_zone,
+        "holidays": a.holidays,
+    })
 }
 
 pub fn user(u: &pb::User) -> Value {
@@ -209,6 +216,8 @@ pub fn channel_term(t: &pb::ChannelTerm) -> Value {
         "retired_by": t.retired_by,
         "retired_at": ts(t.retired_at.as_ref()),
         "retirement_reason": t.retirement_reason,
+        "duration_seconds": t.duration.as_ref().map(|d| d.seconds),
+        "percent": (t.percent != 0).then_some(t.percent),
     })
 }
 

@@ -136,6 +136,9 @@ friendly_enum! {
         Rule => Rule,
         /// A category of cases the channel covers (the code, such as ORGANISED_CRIME)
         Category => Category,
+        /// A deadline's window (ANSWER_REQUEST_URGENT with --duration 12h, ACKNOWLEDGE_ROUTINE,
+        /// ...) or DUE_SOON with --percent
+        Deadline => Deadline,
     }
 }
 

@@ -55,6 +55,8 @@ struct DirectoryCache {
     user_id: String,
     fetched_at: DateTime<Utc>,
     agencies: std::collections::BTreeMap<String, String>,
+    /// Their time zones by id (a cache from before zones has none, and is looked up again).
+    zones: std::collections::BTreeMap<String, String>,
 }
 
 /// Certificate files for TLS, remembered from sign-in so later commands need not repeat them.
@@ -194,7 +196,10 @@ impl Store {
         &self,
         session: &Session,
         now: DateTime<Utc>,
-    ) -> Option<std::collections::BTreeMap<String, String>> {
+    ) -> Option<(
+        std::collections::BTreeMap<String, String>,
+        std::collections::BTreeMap<String, String>,
+    )> {
         let text = std::fs::read(self.dir.join(DIRECTORY_FILE)).ok()?;
         let cache: DirectoryCache = serde_json::from_slice(&text).ok()?;
         let fresh = now - cache.fetched_at;
@@ -202,7 +207,7 @@ impl Store {
             && cache.user_id == session.user_id
             && fresh >= chrono::TimeDelta::zero()
             && fresh < DIRECTORY_LIFE)
-            .then_some(cache.agencies)
+            .then_some((cache.agencies, cache.zones))
     }
 
     /// Keeps the agency codes `session`'s user just looked up. A cache that cannot be written is
@@ -212,12 +217,14 @@ impl Store {
         session: &Session,
         now: DateTime<Utc>,
         agencies: std::collections::BTreeMap<String, String>,
+        zones: std::collections::BTreeMap<String, String>,
     ) {
         let cache = DirectoryCache {
             server: session.server.clone(),
             user_id: session.user_id.clone(),
             fetched_at: now,
             agencies,
+            zones,
         };
         if let Ok(text) = serde_json::to_vec(&cache) {
             let _ = self.write(DIRECTORY_FILE, &text);

@@ -9,18 +9,64 @@ use crate::json::time;
 use crate::names::friendly;
 use crate::output::{clean, clean_block, truncate, Cell, Output, Style, Table};
 
-/// Who a table speaks to, to mark "you" and to name agencies.
+/// The agencies as tables name them (codes by id) and the time zones they keep (by id).
+#[derive(Debug, Clone, Default)]
+pub struct Agencies {
+    pub codes: HashMap<String, String>,
+    pub zones: HashMap<String, String>,
+}
+
+/// Who a table speaks to, to mark "you", to name agencies and to show times in their hours.
 pub struct Viewer<'a> {
     pub user_id: &'a str,
-    pub agencies: &'a HashMap<String, String>,
+    pub agency_id: &'a str,
+    pub agencies: &'a Agencies,
 }
 
 impl Viewer<'_> {
     fn agency(&self, id: &str) -> String {
         self.agencies
+            .codes
             .get(id)
             .cloned()
             .unwrap_or_else(|| id.to_string())
+    }
+
+    fn zone(&self, agency_id: &str) -> Option<chrono_tz::Tz> {
+        self.agencies.zones.get(agency_id)?.parse().ok()
+    }
+
+    /// The time zones of a case's reader and of its other side, by IANA name.
+    pub fn zones_of(&self, c: &pb::Case) -> (Option<chrono_tz::Tz>, Option<chrono_tz::Tz>) {
+        let other = if c.originating_agency_id == self.agency_id {
+            &c.receiving_agency_id
+        } else {
+            &c.originating_agency_id
+        };
+        (self.zone(self.agency_id), self.zone(other))
+    }
+
+    /// A time in the reader's zone and, where it differs, the other side's:
+    /// "2026-12-03 14:00 IST · 00:30 PST" (with the other side's date when it is another day).
+    pub fn both_zones(&self, c: &pb::Case, t: DateTime<Utc>) -> String {
+        match self.zones_of(c) {
+            (None, None) => absolute(t),
+            (mine, other) => {
+                let mine = mine.unwrap_or(chrono_tz::UTC);
+                let here = t.with_timezone(&mine);
+                let mut text = here.format("%Y-%m-%d %H:%M %Z").to_string();
+                if let Some(other) = other.filter(|o| *o != mine) {
+                    let there = t.with_timezone(&other);
+                    let format = if there.date_naive() == here.date_naive() {
+                        "%H:%M %Z"
+                    } else {
+                        "%H:%M %Z (%b %-d)"
+                    };
+                    text.push_str(&format!(" · {}", there.format(format)));
+                }
+                text
+            }
+        }
     }
 
     /// "Asha Rao (officer.in, IN-NCB)", marked when it is the viewer; the id when the server did
@@ -120,9 +166,13 @@ fn due(out: &Output, c: &pb::Case) -> (String, Option<Style>) {
 /// Where the answer's clock stands, in a line: "due 2026-12-03 09:00 UTC (in 5 h) · 3 h 10 min
 /// elapsed · paused 1 h", "answered 2026-12-03 08:12 UTC, in time", "paused while awaiting
 /// information".
-pub fn answer_line(out: &Output, c: &pb::Case) -> String {
+pub fn answer_line(out: &Output, viewer: Option<&Viewer<'_>>, c: &pb::Case) -> String {
     let Some(r) = &c.response else {
         return "no answer owed".into();
+    };
+    let absolute = |t: DateTime<Utc>| match viewer {
+        Some(v) => v.both_zones(c, t),
+        None => absolute(t),
     };
     let span = |d: Option<&prost_types::Duration>| {
         let minutes = d.map_or(0, |d| d.seconds / 60).max(0);
@@ -359,14 +409,17 @@ pub fn case_fields(out: &Output, viewer: &Viewer<'_>, c: &pb::Case, basis: Optio
     if let Some(("ack", at)) = running_deadline(c) {
         let (due, _) = due(out, c);
         let due = due.trim_start_matches("ack ");
-        fields.push(("Ack due", format!("{} ({due})", absolute(at))));
+        fields.push(("Ack due", format!("{} ({due})", viewer.both_zones(c, at))));
     }
     if let Some(at) = time(c.acknowledged_at.as_ref()) {
         fields.push(("Acknowledged", when(out, Some(at))));
     }
     if let Some(r) = &c.response {
         let style = if r.breached { Style::Red } else { Style::Bold };
-        fields.push(("Answer", out.paint(&answer_line(out, c), style)));
+        fields.push((
+            "Answer",
+            out.paint(&answer_line(out, Some(viewer), c), style),
+        ));
         if !r.extensions.is_empty() {
             fields.push(("Extensions", extensions_text(r)));
         }

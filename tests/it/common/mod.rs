@@ -355,6 +355,8 @@ impl World {
                 code: a.code,
                 name: a.name,
                 country: a.country,
+                time_zone: a.time_zone,
+                holidays: Vec::new(),
             }
         };
         let in_ncb = agency("IN-NCB", "Narcotics Control Bureau", "IN").await;

@@ -85,6 +85,12 @@ impl World {
                 code: code.to_string(),
                 name: name.to_string(),
                 country: country.to_string(),
+                time_zone: match *country {
+                    "IN" => "Asia/Kolkata",
+                    _ => "America/Vancouver",
+                }
+                .to_string(),
+                holidays: Vec::new(),
             })
             .collect();
 

@@ -4,14 +4,15 @@ use tonic::{Request, Response, Status};
 
 use super::{convert, Api};
 use crate::authz::TermMove;
+use crate::domain::directory::{self, CalendarChange};
 use crate::domain::terms::{self, NewTerm};
 use crate::domain::users::{Decision, NewUser, UserChanges};
 use crate::domain::{channels, users};
 use crate::error::AppResult;
 use crate::limits::{MAX_ID_CHARS, MAX_NAME_CHARS};
 use crate::model::{
-    AgencyId, Categories, Category, ChannelId, ChannelStatus, Role, Roles, Rule, TermId, TermKind,
-    UserId,
+    AgencyId, Categories, Category, ChannelId, ChannelStatus, DeadlineTerm, Role, Roles, Rule,
+    TermId, TermKind, UserId,
 };
 use crate::pb::{self, admin_service_server::AdminService};
 use crate::validate::{self, Violations};
@@ -316,6 +317,37 @@ impl AdminService for Api {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn update_agency(
+        &self,
+        request: Request<pb::UpdateAgencyRequest>,
+    ) -> Result<Response<pb::Agency>, Status> {
+        let started = self.begin(request, "AdminService/UpdateAgency").await;
+        let result = async {
+            let admin = &started.admin()?;
+            let m = &started.message;
+            let mut v = Violations::new();
+            let change = CalendarChange {
+                time_zone: m
+                    .time_zone
+                    .as_deref()
+                    .map(|z| v.check("time_zone", validate::time_zone(z))),
+                holidays: m
+                    .set_holidays
+                    .then(|| v.check("holidays", validate::holidays(&m.holidays))),
+            };
+            if !m.set_holidays && !m.holidays.is_empty() {
+                v.add("set_holidays", "must be true to replace the holidays");
+            }
+            v.finish()?;
+            let agency =
+                directory::update_agency(&self.state, &started.call, admin, change).await?;
+            Ok(convert::agency(agency))
+        }
+        .await;
+        self.finish(started, result).await
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn propose_channel(
         &self,
         request: Request<pb::ProposeChannelRequest>,
@@ -383,16 +415,39 @@ impl AdminService for Api {
             let mut v = Violations::new();
             let channel_id = v.check("channel_id", validate::uuid(&m.channel_id));
             let kind = convert::required_enum(&mut v, "kind", m.kind, TermKind::from_code);
+            let span = convert::from_duration(
+                &mut v,
+                "duration",
+                m.duration,
+                chrono::Duration::minutes(1),
+                chrono::Duration::days(366),
+            );
+            let percent = match m.percent {
+                0 => None,
+                p => match i16::try_from(p) {
+                    Ok(p) => Some(p),
+                    Err(_) => {
+                        v.add("percent", "must be from 50 to 95");
+                        None
+                    }
+                },
+            };
             let new = NewTerm {
                 kind: kind.unwrap_or(TermKind::LegalBasis),
                 code: v.check("code", validate::term_code(&m.code)),
-                // A rule's title may be left to the service: what the rule asks, in words.
-                title: match Rule::from_name(&m.code) {
-                    Some(rule) if kind == Some(TermKind::Rule) && m.title.is_empty() => {
+                // A rule's or a deadline's title may be left to the service: what it sets.
+                title: match (kind, Rule::from_name(&m.code), DeadlineTerm::parse(&m.code)) {
+                    (Some(TermKind::Rule), Some(rule), _) if m.title.is_empty() => {
                         rule.description().to_string()
                     }
+                    // An unknown deadline is refused on its code, below.
+                    (Some(TermKind::Deadline), _, deadline) if m.title.is_empty() => deadline
+                        .map(|d| d.describe(span, percent))
+                        .unwrap_or_default(),
                     _ => v.check("title", validate::text(&m.title, 1, MAX_NAME_CHARS, false)),
                 },
+                span,
+                percent,
                 reference: (!m.reference.is_empty()).then(|| {
                     v.check(
                         "reference",

@@ -172,6 +172,12 @@ pub fn agency(a: Agency) -> pb::Agency {
         code: a.code,
         name: a.name,
         country: a.country,
+        time_zone: a.time_zone,
+        holidays: a
+            .holidays
+            .iter()
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .collect(),
     }
 }
 
@@ -357,6 +363,8 @@ pub fn channel_term(t: ChannelTerm) -> pb::ChannelTerm {
         retired_by,
         retired_at,
         retirement_reason,
+        duration: t.span.map(duration),
+        percent: t.percent.map_or(0, i32::from),
     }
 }
 

@@ -9,43 +9,75 @@
 //! receipt of the request, and an acknowledgement that takes a day must not lengthen an 8-hour
 //! answer window by a day without anyone noticing.
 
+use std::collections::HashMap;
+
 use crate::authz::{self, CaseAction, CaseScope};
 use crate::domain::call::Call;
 use crate::domain::call::Work;
 use crate::domain::cases::{self, event, load};
+use crate::domain::terms;
 use crate::error::{AppError, AppResult};
 use crate::model::{
-    Case, CaseEvent, CaseId, ChannelId, DeadlineClock, DeadlineExtension, EventActor, EventKind,
-    ExtensionReason, Priority, RequestKind, ResponseClock, Timestamp, DUE_SOON_PERCENT,
+    Case, CaseEvent, CaseId, ChannelId, ChannelTerm, DeadlineClock, DeadlineExtension,
+    DeadlineTerm, EventActor, EventKind, ExtensionReason, Priority, RequestKind, ResponseClock,
+    Timestamp, DUE_SOON_PERCENT,
 };
 use crate::repo::cases::Alarm;
 use crate::repo::{self, Tx};
 use crate::state::AppState;
 
-/// The windows a channel gives its referrals.
+/// The windows a channel gives its referrals: the service's defaults, save where the channel's
+/// agencies agreed a DEADLINE term.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deadlines {
     pub due_soon_percent: i16,
+    agreed: HashMap<DeadlineTerm, chrono::Duration>,
 }
 
 impl Default for Deadlines {
     fn default() -> Self {
         Deadlines {
             due_soon_percent: DUE_SOON_PERCENT,
+            agreed: HashMap::new(),
         }
     }
 }
 
 impl Deadlines {
+    /// The defaults with the channel's agreed DEADLINE terms over them.
+    pub fn agreed(terms: &[ChannelTerm]) -> Self {
+        let mut deadlines = Deadlines::default();
+        for term in terms {
+            match (DeadlineTerm::parse(&term.code), term.span, term.percent) {
+                (Some(DeadlineTerm::DueSoon), _, Some(percent)) => {
+                    deadlines.due_soon_percent = percent
+                }
+                (Some(deadline), Some(span), _) => {
+                    deadlines.agreed.insert(deadline, span);
+                }
+                _ => {}
+            }
+        }
+        deadlines
+    }
+
     pub fn acknowledge_within(&self, priority: Priority) -> chrono::Duration {
-        priority.acknowledge_within()
+        self.agreed
+            .get(&DeadlineTerm::Acknowledge(priority))
+            .copied()
+            .unwrap_or_else(|| priority.acknowledge_within())
     }
 
     /// The answer's window for a referral of `kind`: none for SPONTANEOUS information, which
     /// asks for nothing.
     pub fn answer_within(&self, kind: RequestKind, priority: Priority) -> Option<chrono::Duration> {
         match kind {
-            RequestKind::Request | RequestKind::Preservation => Some(priority.answer_within()),
+            RequestKind::Request | RequestKind::Preservation => Some(
+                self.agreed
+                    .get(&DeadlineTerm::Answer(kind, priority))
+                    .copied()
+                    .unwrap_or_else(|| priority.answer_within()),
+            ),
             RequestKind::Spontaneous => None,
         }
     }
@@ -68,8 +100,10 @@ impl Deadlines {
 }
 
 /// The deadlines in force on a channel.
-pub async fn in_force(_tx: &Tx, _channel: &ChannelId) -> AppResult<Deadlines> {
-    Ok(Deadlines::default())
+pub async fn in_force(tx: &Tx, channel: &ChannelId) -> AppResult<Deadlines> {
+    Ok(Deadlines::agreed(
+        &terms::deadlines_in_force(tx, channel).await?,
+    ))
 }
 
 /// Marks on `ev` what the move from `before` to `after` did to the answer's clock: started,

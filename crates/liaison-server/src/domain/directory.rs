@@ -1,8 +1,8 @@
 //! Agencies: the register every signed-in user may read, and the operator's first setup.
 
-use crate::authz::{CaseScope, Operator};
+use crate::authz::{AgencyAdmin, CaseScope, Operator};
 use crate::domain::call::{Call, Work};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::model::{Agency, AgencyId, Role, Roles, User};
 use crate::repo;
 use crate::state::AppState;
@@ -64,10 +64,42 @@ pub async fn add_agency(
         code,
         name,
         country,
+        time_zone: "UTC".into(),
+        holidays: Vec::new(),
     };
     call.concerns("agency", agency.id.as_str());
     let work = Work::begin(state, call).await?;
     repo::agencies::insert(work.tx(), &agency, state.clock.now()).await?;
+    work.commit().await?;
+    Ok(agency)
+}
+
+/// What an admin changes of their agency's calendar; each left out stays.
+#[derive(Debug, Clone, Default)]
+pub struct CalendarChange {
+    pub time_zone: Option<String>,
+    pub holidays: Option<Vec<chrono::NaiveDate>>,
+}
+
+/// Sets the time zone and holidays of the admin's own agency.
+pub async fn update_agency(
+    state: &AppState,
+    call: &Call,
+    admin: &AgencyAdmin,
+    change: CalendarChange,
+) -> AppResult<Agency> {
+    call.concerns("agency", admin.agency_id().as_str());
+    let work = Work::begin(state, call).await?;
+    let mut agency = repo::agencies::find(work.tx(), admin.agency_id())
+        .await?
+        .ok_or_else(|| AppError::internal("the admin's agency is missing"))?;
+    if let Some(zone) = change.time_zone {
+        agency.time_zone = zone;
+    }
+    if let Some(holidays) = change.holidays {
+        agency.holidays = holidays;
+    }
+    repo::agencies::update_calendar(work.tx(), &agency).await?;
     work.commit().await?;
     Ok(agency)
 }

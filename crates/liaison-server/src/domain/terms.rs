@@ -6,8 +6,8 @@ use crate::authz::{self, AgencyAdmin, TermMove, CHANNEL_NOT_FOUND, TERM_NOT_FOUN
 use crate::domain::call::{Call, Work};
 use crate::error::{AppError, AppResult};
 use crate::model::{
-    CategoryCode, Channel, ChannelId, ChannelTerm, Decided, Principal, RequestKind, Rule, Rules,
-    TermId, TermKind, TermStatus,
+    CategoryCode, Channel, ChannelId, ChannelTerm, DeadlineTerm, Decided, Principal, RequestKind,
+    Rule, Rules, TermId, TermKind, TermStatus,
 };
 use crate::repo::{self, Tx};
 use crate::state::AppState;
@@ -20,6 +20,9 @@ pub struct NewTerm {
     pub title: String,
     pub reference: Option<String>,
     pub notes: Option<String>,
+    /// For a DEADLINE: its window, or DUE_SOON's share.
+    pub span: Option<chrono::Duration>,
+    pub percent: Option<i16>,
 }
 
 /// The channel, if `p`'s agency is a party to it.
@@ -41,6 +44,24 @@ pub async fn propose(
     call.concerns("channel", channel_id);
     let channel = channel(work.tx(), admin.principal(), channel_id).await?;
     check_new(&new)?;
+    // A DEADLINE is proposed while the one it replaces is in force; any other term's code is
+    // live once at a time.
+    if new.kind != TermKind::Deadline
+        && repo::terms::find_live(
+            work.tx(),
+            &channel.id,
+            new.kind,
+            &new.code,
+            TermStatus::Agreed,
+        )
+        .await?
+        .is_some()
+    {
+        return Err(AppError::AlreadyExists(format!(
+            "the channel already has an agreed {} with the code {}",
+            new.kind, new.code
+        )));
+    }
     if new.kind == TermKind::Category && channel.approved_by.is_none() {
         return Err(AppError::FailedPrecondition(
             "a proposed channel's categories are those it was proposed with: propose others once \
@@ -62,6 +83,8 @@ pub async fn propose(
         proposed_at: state.clock.now(),
         decision: None,
         retirement: None,
+        span: new.span,
+        percent: new.percent,
     };
     call.concerns("channel-term", term.id.as_str());
     repo::terms::insert(work.tx(), &term).await?;
@@ -109,6 +132,31 @@ pub async fn decide(
         at: state.clock.now(),
         reason,
     };
+    // An agreed DEADLINE replaces the one in force: it is retired in the same transaction.
+    if mv == TermMove::Approve && term.kind == TermKind::Deadline {
+        let old = repo::terms::find_live(
+            tx,
+            &term.channel_id,
+            term.kind,
+            &term.code,
+            TermStatus::Agreed,
+        )
+        .await?;
+        if let Some(mut old) = old {
+            call.concerns("channel-term", old.id.as_str());
+            old.status = TermStatus::Retired;
+            old.retirement = Some(Decided {
+                by: decided.by.clone(),
+                at: decided.at,
+                reason: Some(format!("replaced by {}", term.id)),
+            });
+            if !repo::terms::update_status(tx, &old, TermStatus::Agreed).await? {
+                return Err(AppError::Aborted(
+                    "the term in force was retired meanwhile; try again".into(),
+                ));
+            }
+        }
+    }
     match mv {
         TermMove::Approve | TermMove::Reject => next.decision = Some(decided),
         TermMove::Retire => next.retirement = Some(decided),
@@ -211,6 +259,19 @@ pub fn check_new(new: &NewTerm) -> AppResult<()> {
              ORGANISED_CRIME): it stands inside case references",
         ));
     }
+    if new.kind == TermKind::Deadline {
+        return check_deadline(new);
+    }
+    if new.span.is_some() || new.percent.is_some() {
+        return Err(AppError::invalid(
+            if new.span.is_some() {
+                "duration"
+            } else {
+                "percent"
+            },
+            format!("is only for a DEADLINE term, not a {}", new.kind),
+        ));
+    }
     if new.kind == TermKind::Rule && Rule::from_name(&new.code).is_none() {
         return Err(AppError::invalid(
             "code",
@@ -225,4 +286,50 @@ pub fn check_new(new: &NewTerm) -> AppResult<()> {
         ));
     }
     Ok(())
+}
+
+/// A DEADLINE's code names a deadline the service keeps, and it carries a sane value: a window
+/// within the deadline's bounds, or for DUE_SOON a share from 50 to 95 %.
+fn check_deadline(new: &NewTerm) -> AppResult<()> {
+    let Some(deadline) = DeadlineTerm::parse(&new.code) else {
+        return Err(AppError::invalid(
+            "code",
+            "a DEADLINE is ACKNOWLEDGE_<PRIORITY>, ANSWER_REQUEST_<PRIORITY>, \
+             ANSWER_PRESERVATION_<PRIORITY> (ROUTINE, PRIORITY or URGENT) or DUE_SOON",
+        ));
+    };
+    match (deadline, new.span, new.percent) {
+        (DeadlineTerm::DueSoon, None, Some(p)) if (50..=95).contains(&p) => Ok(()),
+        (DeadlineTerm::DueSoon, None, _) => Err(AppError::invalid(
+            "percent",
+            "must be from 50 to 95: the share of a window after which it is due soon",
+        )),
+        (DeadlineTerm::DueSoon, Some(_), _) => Err(AppError::invalid(
+            "duration",
+            "is not for DUE_SOON, which takes a percent",
+        )),
+        (_, _, Some(_)) => Err(AppError::invalid(
+            "percent",
+            "is only for DUE_SOON; a window takes a duration",
+        )),
+        (d, span, None) => {
+            let (min, max) = d.bounds();
+            match span {
+                Some(s) if s >= min && s <= max => Ok(()),
+                _ => Err(AppError::invalid(
+                    "duration",
+                    format!(
+                        "must be set, from {} minutes to {} days",
+                        min.num_minutes(),
+                        max.num_days()
+                    ),
+                )),
+            }
+        }
+    }
+}
+
+/// The windows a channel's DEADLINE terms in force set, over the service's defaults.
+pub async fn deadlines_in_force(tx: &Tx, channel: &ChannelId) -> AppResult<Vec<ChannelTerm>> {
+    repo::terms::list(tx, channel, Some(TermKind::Deadline), true).await
 }

@@ -1,5 +1,6 @@
 //! Agencies.
 
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::entities::agency;
@@ -15,8 +16,20 @@ impl From<agency::Model> for Agency {
             code: row.code,
             name: row.name,
             country: row.country,
+            time_zone: row.time_zone,
+            // Written only by `holidays_json`: what does not read is no holiday.
+            holidays: row
+                .holidays
+                .and_then(|json| serde_json::from_str(&json).ok())
+                .unwrap_or_default(),
         }
     }
+}
+
+pub(super) fn holidays_json(holidays: &[chrono::NaiveDate]) -> Option<String> {
+    (!holidays.is_empty())
+        .then(|| serde_json::to_string(holidays).ok())
+        .flatten()
 }
 
 pub async fn insert(tx: &Tx, agency: &Agency, now: Timestamp) -> AppResult<()> {
@@ -26,6 +39,8 @@ pub async fn insert(tx: &Tx, agency: &Agency, now: Timestamp) -> AppResult<()> {
         name: Set(agency.name.clone()),
         country: Set(agency.country.clone()),
         created_at: Set(to_micros(now)),
+        time_zone: Set(agency.time_zone.clone()),
+        holidays: Set(holidays_json(&agency.holidays)),
     }
     .insert(&tx.txn)
     .await
@@ -56,4 +71,21 @@ pub async fn list(tx: &Tx) -> AppResult<Vec<Agency>> {
         .into_iter()
         .map(Agency::from)
         .collect())
+}
+
+/// Writes an agency's time zone and holidays.
+pub async fn update_calendar(tx: &Tx, agency: &Agency) -> AppResult<()> {
+    agency::Entity::update_many()
+        .col_expr(
+            agency::Column::TimeZone,
+            Expr::value(agency.time_zone.clone()),
+        )
+        .col_expr(
+            agency::Column::Holidays,
+            Expr::value(holidays_json(&agency.holidays)),
+        )
+        .filter(agency::Column::Id.eq(agency.id.as_str()))
+        .exec(&tx.txn)
+        .await?;
+    Ok(())
 }

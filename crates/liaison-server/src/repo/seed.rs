@@ -107,6 +107,8 @@ pub async fn insert_agencies(tx: &Tx, agencies: &[Agency], created_at: Timestamp
             name: Set(a.name.clone()),
             country: Set(a.country.clone()),
             created_at: Set(to_micros(created_at)),
+            time_zone: Set(a.time_zone.clone()),
+            holidays: Set(super::agencies::holidays_json(&a.holidays)),
         })
         .collect();
     insert_many(tx, models).await

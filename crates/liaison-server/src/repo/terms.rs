@@ -35,6 +35,8 @@ impl TryFrom<channel_term::Model> for ChannelTerm {
             proposed_at: from_micros(row.proposed_at),
             decision: decided(row.decided_by, row.decided_at, row.decision_reason),
             retirement: decided(row.retired_by, row.retired_at, row.retirement_reason),
+            span: row.span_micros.map(chrono::Duration::microseconds),
+            percent: row.percent,
         })
     }
 }
@@ -61,12 +63,14 @@ pub async fn insert(tx: &Tx, term: &ChannelTerm) -> AppResult<()> {
         retired_by: Set(retirement.map(|d| d.by.to_string())),
         retired_at: Set(retirement.map(|d| to_micros(d.at))),
         retirement_reason: Set(retirement.and_then(|d| d.reason.clone())),
+        span_micros: Set(term.span.and_then(|s| s.num_microseconds())),
+        percent: Set(term.percent),
     }
     .insert(&tx.txn)
     .await
     .on_unique(|| {
         AppError::AlreadyExists(format!(
-            "the channel already has a proposed or agreed {} with the code {}",
+            "the channel already has a proposed {} with the code {}",
             term.kind, term.code
         ))
     })?;
@@ -75,6 +79,26 @@ pub async fn insert(tx: &Tx, term: &ChannelTerm) -> AppResult<()> {
 
 pub async fn find(tx: &Tx, id: &TermId) -> AppResult<Option<ChannelTerm>> {
     channel_term::Entity::find_by_id(id.as_str())
+        .one(&tx.txn)
+        .await?
+        .map(ChannelTerm::try_from)
+        .transpose()
+}
+
+/// The channel's term of `kind` and `code` in `status`, if it has one (a code has at most one
+/// proposed and one agreed).
+pub async fn find_live(
+    tx: &Tx,
+    channel_id: &ChannelId,
+    kind: TermKind,
+    code: &str,
+    status: TermStatus,
+) -> AppResult<Option<ChannelTerm>> {
+    channel_term::Entity::find()
+        .filter(channel_term::Column::ChannelId.eq(channel_id.as_str()))
+        .filter(channel_term::Column::Kind.eq(kind.code()))
+        .filter(channel_term::Column::Code.eq(code))
+        .filter(channel_term::Column::Status.eq(status.code()))
         .one(&tx.txn)
         .await?
         .map(ChannelTerm::try_from)

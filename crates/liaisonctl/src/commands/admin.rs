@@ -20,6 +20,37 @@ pub async fn run(ctl: &mut Ctl, command: AdminCommand) -> Result<(), CliError> {
         AdminCommand::User { command } => user(ctl, command).await,
         AdminCommand::Channel { command } => channel(ctl, command).await,
         AdminCommand::RoleChange { command } => role_change(ctl, command).await,
+        AdminCommand::Agency {
+            time_zone,
+            holidays,
+            no_holidays,
+        } => {
+            let set_holidays = no_holidays || !holidays.is_empty();
+            let agency = ctl
+                .call(
+                    pb::UpdateAgencyRequest {
+                        time_zone,
+                        set_holidays,
+                        holidays,
+                    },
+                    rpc!(admin.update_agency),
+                )
+                .await?;
+            ctl.out.show(
+                || json::agency(&agency),
+                || {
+                    let holidays = if agency.holidays.is_empty() {
+                        "no public holidays".to_string()
+                    } else {
+                        format!("public holidays {}", agency.holidays.join(", "))
+                    };
+                    format!(
+                        "{} keeps the time zone {}, {holidays}.",
+                        agency.code, agency.time_zone
+                    )
+                },
+            )
+        }
     }
 }
 
@@ -402,6 +433,8 @@ async fn term(ctl: &mut Ctl, command: TermCommand) -> Result<(), CliError> {
             title,
             reference,
             notes,
+            duration,
+            percent,
         } => {
             ctl.call(
                 pb::ProposeChannelTermRequest {
@@ -411,6 +444,11 @@ async fn term(ctl: &mut Ctl, command: TermCommand) -> Result<(), CliError> {
                     title: title.unwrap_or_default(),
                     reference: reference.unwrap_or_default(),
                     notes: notes.unwrap_or_default(),
+                    duration: duration.map(|d| prost_types::Duration {
+                        seconds: d.num_seconds(),
+                        nanos: 0,
+                    }),
+                    percent: percent.unwrap_or_default(),
                 },
                 rpc!(admin.propose_channel_term),
             )

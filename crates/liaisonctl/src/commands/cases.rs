@@ -234,7 +234,7 @@ pub async fn run(ctl: &mut Ctl, command: CaseCommand) -> Result<(), CliError> {
                     format!(
                         "Extended the answer's deadline of {}: {}.",
                         case.reference,
-                        views::answer_line(&ctl.out, &case)
+                        views::answer_line(&ctl.out, None, &case)
                     )
                 },
             )
@@ -802,12 +802,22 @@ fn moved(ctl: &Ctl, verb: &str, case: &pb::Case) -> Result<(), CliError> {
 
 async fn show_case(ctl: &mut Ctl, case: &pb::Case) -> Result<(), CliError> {
     if ctl.out.json_mode() {
-        return ctl.out.json(&json::case(case));
+        // Times are UTC; the two sides' zones say how each reads them.
+        let agencies = super::agency_directory(ctl).await;
+        let zone = |id: &str| agencies.zones.get(id).cloned().unwrap_or_default();
+        let mut value = json::case(case);
+        value["time_zones"] = serde_json::json!({
+            "originating": zone(&case.originating_agency_id),
+            "receiving": zone(&case.receiving_agency_id),
+        });
+        return ctl.out.json(&value);
     }
     let agencies = agency_codes(ctl).await;
-    let user_id = ctl.session()?.user_id.clone();
+    let session = ctl.session()?;
+    let (user_id, agency_id) = (session.user_id.clone(), session.agency_id.clone());
     let viewer = Viewer {
         user_id: &user_id,
+        agency_id: &agency_id,
         agencies: &agencies,
     };
     let basis = legal_basis_label(ctl, case).await;
@@ -862,9 +872,11 @@ async fn notes(ctl: &mut Ctl, case_id: String, paging: &Paging) -> Result<(), Cl
         return ctl.out.json(&page.to_json("notes", json::note));
     }
     let agencies = agency_codes(ctl).await;
-    let user_id = ctl.session()?.user_id.clone();
+    let session = ctl.session()?;
+    let (user_id, agency_id) = (session.user_id.clone(), session.agency_id.clone());
     let viewer = Viewer {
         user_id: &user_id,
+        agency_id: &agency_id,
         agencies: &agencies,
     };
     ctl.out
@@ -888,9 +900,11 @@ async fn timeline(ctl: &mut Ctl, case_id: String, paging: &Paging) -> Result<(),
         return ctl.out.json(&page.to_json("events", json::event));
     }
     let agencies = agency_codes(ctl).await;
-    let user_id = ctl.session()?.user_id.clone();
+    let session = ctl.session()?;
+    let (user_id, agency_id) = (session.user_id.clone(), session.agency_id.clone());
     let viewer = Viewer {
         user_id: &user_id,
+        agency_id: &agency_id,
         agencies: &agencies,
     };
     ctl.out

@@ -22,11 +22,12 @@ pub async fn run(ctl: &mut Ctl, command: DirectoryCommand) -> Result<(), CliErro
             ctl.out.show(
                 || json!({ "agencies": agencies.iter().map(json::agency).collect::<Vec<_>>() }),
                 || {
-                    let mut table = Table::new(&["CODE", "COUNTRY", "NAME", "ID"]);
+                    let mut table = Table::new(&["CODE", "COUNTRY", "ZONE", "NAME", "ID"]);
                     for a in &agencies {
                         table.row(vec![
                             a.code.as_str().into(),
                             a.country.as_str().into(),
+                            a.time_zone.as_str().into(),
                             a.name.as_str().into(),
                             a.id.as_str().into(),
                         ]);

@@ -9,7 +9,7 @@ pub mod directory;
 pub mod moves;
 pub mod queue;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::{BufRead, IsTerminal, Read};
 use std::path::Path;
@@ -22,6 +22,7 @@ use tonic::{Request, Response, Status};
 use crate::cli::Paging;
 use crate::connection::Ctl;
 use crate::error::CliError;
+use crate::views::Agencies;
 
 /// A list request the server pages.
 pub trait PagedRequest: Clone {
@@ -197,32 +198,52 @@ fn read_line(what: &str) -> Result<String, CliError> {
     Ok(line)
 }
 
-/// Agency codes by id, for tables: looked up at most every few minutes (the session keeps them);
-/// empty when the directory cannot be read.
-pub async fn agency_codes(ctl: &mut Ctl) -> HashMap<String, String> {
+/// Agency codes and time zones by id, for tables: looked up at most every few minutes (the
+/// session keeps them); empty when the directory cannot be read.
+pub async fn agency_codes(ctl: &mut Ctl) -> Agencies {
     if ctl.out.json_mode() {
-        return HashMap::new();
+        return Agencies::default();
     }
+    agency_directory(ctl).await
+}
+
+/// The same, in JSON output too.
+pub async fn agency_directory(ctl: &mut Ctl) -> Agencies {
     let now = chrono::Utc::now();
     let session = ctl.session().ok().cloned();
-    if let Some(cached) = session
+    if let Some((codes, zones)) = session
         .as_ref()
         .and_then(|s| ctl.store.cached_agencies(s, now))
     {
-        return cached.into_iter().collect();
+        return Agencies {
+            codes: codes.into_iter().collect(),
+            zones: zones.into_iter().collect(),
+        };
     }
     let Ok(found) = ctl
         .call(pb::ListAgenciesRequest {}, rpc!(directory.list_agencies))
         .await
     else {
-        return HashMap::new();
+        return Agencies::default();
     };
-    let codes: std::collections::BTreeMap<String, String> =
-        found.agencies.into_iter().map(|a| (a.id, a.code)).collect();
+    let codes: BTreeMap<String, String> = found
+        .agencies
+        .iter()
+        .map(|a| (a.id.clone(), a.code.clone()))
+        .collect();
+    let zones: BTreeMap<String, String> = found
+        .agencies
+        .into_iter()
+        .map(|a| (a.id, a.time_zone))
+        .collect();
     if let Some(session) = &session {
-        ctl.store.cache_agencies(session, now, codes.clone());
+        ctl.store
+            .cache_agencies(session, now, codes.clone(), zones.clone());
     }
-    codes.into_iter().collect()
+    Agencies {
+        codes: codes.into_iter().collect(),
+        zones: zones.into_iter().collect(),
+    }
 }
 
 /// A NOT_FOUND answer made on this side, exiting like the server's.

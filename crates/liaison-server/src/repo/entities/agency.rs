@@ -9,6 +9,9 @@ pub struct Model {
     pub name: String,
     pub country: String,
     pub created_at: i64,
+    pub time_zone: String,
+    /// A JSON array of dates (YYYY-MM-DD).
+    pub holidays: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

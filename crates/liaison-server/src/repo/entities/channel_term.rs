@@ -21,6 +21,9 @@ pub struct Model {
     pub retired_by: Option<String>,
     pub retired_at: Option<i64>,
     pub retirement_reason: Option<String>,
+    /// A DEADLINE's window, in microseconds, or DUE_SOON's share of one.
+    pub span_micros: Option<i64>,
+    pub percent: Option<i16>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

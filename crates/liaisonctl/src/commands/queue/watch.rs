@@ -3,7 +3,6 @@
 //! dropped connection — by opening a new one with the last resume token received, so no event is
 //! printed twice or missed.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use liaison_proto as pb;
@@ -28,6 +27,7 @@ pub async fn watch(ctl: &mut Ctl, args: WatchArgs) -> Result<(), CliError> {
     let mut signals = Signals::new()?;
     let viewer = ViewerData {
         user_id: ctl.session()?.user_id.clone(),
+        agency_id: ctl.session()?.agency_id.clone(),
         agencies: agency_codes(ctl).await,
     };
     let mut watch = Watch {
@@ -86,7 +86,8 @@ fn view_phrase(view: ViewArg) -> &'static str {
 /// What the table view needs to name people and agencies.
 struct ViewerData {
     user_id: String,
-    agencies: HashMap<String, String>,
+    agency_id: String,
+    agencies: views::Agencies,
 }
 
 /// One watch: where it is, and what it has printed.
@@ -308,6 +309,7 @@ impl Watch {
         }
         let viewer = Viewer {
             user_id: &self.viewer.user_id,
+            agency_id: &self.viewer.agency_id,
             agencies: &self.viewer.agencies,
         };
         ctl.out.print(&views::watch_line(
