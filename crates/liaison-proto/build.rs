@@ -7,13 +7,14 @@ use prost::Message;
 /// The contract lives at the top of the workspace, beside the crates that use it.
 const PROTO_ROOT: &str = "../../proto";
 
-const FILES: [&str; 6] = [
+const FILES: [&str; 7] = [
     "liaison/v1/types.proto",
     "liaison/v1/auth.proto",
     "liaison/v1/directory.proto",
     "liaison/v1/admin.proto",
     "liaison/v1/case.proto",
     "liaison/v1/audit.proto",
+    "liaison/v1/stats.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -2624,5 +2624,35 @@ async fn deadlines_show_in_both_sides_hours(backend: Backend) {
     let json = officer_in.json(&["case", "show", &case.reference]).await;
     assert_eq!(json["time_zones"]["originating"], "Asia/Kolkata");
     assert_eq!(json["time_zones"]["receiving"], "America/Vancouver");
+
+    // The figures, as a table, JSON and a CSV, at the checkpoint the answer names.
+    w.server.sealed().await;
+    let csv = sup_ca.dir().join("figures.csv");
+    let table = sup_ca
+        .run(&["stats", "--from", "1d", "--csv", csv.to_str().unwrap()])
+        .await
+        .ok();
+    assert!(
+        table.stdout.contains("computed at checkpoint"),
+        "{}",
+        table.stdout
+    );
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("category_code,kind,received,"),
+        "{text}"
+    );
+    assert!(lines[1].starts_with("DRUGS,request,1,"), "{text}");
+    let figures = sup_ca.json(&["stats", "--from", "1d"]).await;
+    assert_eq!(figures["total"]["received"], 1);
+    let seq = figures["checkpoint"]["sequence"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let again = sup_ca
+        .json(&["stats", "--from", "1d", "--at-checkpoint", &seq])
+        .await;
+    assert_eq!(again["checkpoint"], figures["checkpoint"]);
     w.stop().await;
 }

@@ -25,6 +25,7 @@ mod roles;
 mod seed;
 mod service;
 mod sessions;
+mod stats;
 mod telemetry;
 mod terms;
 mod transport;

@@ -58,6 +58,7 @@ async fn health_reflection_and_request_ids(backend: Backend) {
         "liaison.v1.AuthService",
         "liaison.v1.CaseService",
         "liaison.v1.AuditService",
+        "liaison.v1.StatsService",
     ] {
         assert!(
             names.iter().any(|n| n == expected),

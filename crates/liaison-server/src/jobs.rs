@@ -13,13 +13,14 @@ use crate::state::AppState;
 use crate::{audit, domain};
 
 /// The names health checks answer for: the server as a whole and each service.
-const HEALTH_SERVICES: [&str; 6] = [
+const HEALTH_SERVICES: [&str; 7] = [
     "",
     "liaison.v1.AuthService",
     "liaison.v1.DirectoryService",
     "liaison.v1.AdminService",
     "liaison.v1.CaseService",
     "liaison.v1.AuditService",
+    "liaison.v1.StatsService",
 ];
 
 /// Sets every health name to `status`.

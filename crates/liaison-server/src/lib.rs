@@ -168,6 +168,7 @@ pub async fn serve_state(
     use pb::auth_service_server::AuthServiceServer;
     use pb::case_service_server::CaseServiceServer;
     use pb::directory_service_server::DirectoryServiceServer;
+    use pb::stats_service_server::StatsServiceServer;
 
     let addr = listener
         .local_addr()
@@ -248,6 +249,7 @@ pub async fn serve_state(
         .add_service(AdminServiceServer::new(api.clone()).max_decoding_message_size(limit))
         .add_service(CaseServiceServer::new(api.clone()).max_decoding_message_size(limit))
         .add_service(AuditServiceServer::new(api.clone()).max_decoding_message_size(limit))
+        .add_service(StatsServiceServer::new(api.clone()).max_decoding_message_size(limit))
         .serve_with_incoming_shutdown(without_nagle(listener), async {
             shutdown.await;
             api.drain();

@@ -43,6 +43,8 @@ coded_enum!(Role {
     Supervisor = 2 => "SUPERVISOR",
     Auditor = 3 => "AUDITOR",
     Admin = 4 => "ADMIN",
+    // Reads the work plan's figures of the agency's channels; never case content.
+    Analyst = 5 => "ANALYST",
 });
 
 coded_enum!(Category {

@@ -120,6 +120,26 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The work plan's figures for a channel (supervisors and analysts): what came of the
+    /// referrals received in a period, by category and kind
+    Stats {
+        /// The channel's id (left out: your agency's only ACTIVE channel)
+        #[arg(long, value_name = "ID")]
+        channel: Option<String>,
+        /// Received from: RFC 3339, a date, or an age (90d)
+        #[arg(long, value_parser = parse_time, value_name = "TIME")]
+        from: DateTime<Utc>,
+        /// Received until (exclusive; default now)
+        #[arg(long, value_parser = parse_time, value_name = "TIME")]
+        to: Option<DateTime<Utc>>,
+        /// Also write the rows as CSV, for spreadsheets, to this file
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        /// Compute at this signed checkpoint (as an earlier answer named it), to get its figures
+        /// again
+        #[arg(long, value_name = "SEQ")]
+        at_checkpoint: Option<i64>,
+    },
     /// Print a shell completion script: `liaisonctl completions bash > /etc/bash_completion.d/liaisonctl`
     Completions {
         #[arg(value_enum)]

@@ -28,6 +28,7 @@ pub mod clients {
     use liaison_proto::auth_service_client::AuthServiceClient;
     use liaison_proto::case_service_client::CaseServiceClient;
     use liaison_proto::directory_service_client::DirectoryServiceClient;
+    use liaison_proto::stats_service_client::StatsServiceClient;
     use tonic::transport::Channel;
 
     use super::MAX_MESSAGE_BYTES;
@@ -46,6 +47,9 @@ pub mod clients {
     }
     pub fn audit(channel: Channel) -> AuditServiceClient<Channel> {
         AuditServiceClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES)
+    }
+    pub fn stats(channel: Channel) -> StatsServiceClient<Channel> {
+        StatsServiceClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES)
     }
 }
 

@@ -149,6 +149,10 @@ const EXAMPLES: &[(&str, &str)] = &[
         "admin channel term retire",
         "liaisonctl admin channel term retire 0192f3a0-0000-7000-8000-000000000004 --reason \"Superseded\"",
     ),
+    (
+        "stats",
+        "liaisonctl stats --from 2026-01-01 --to 2027-01-01\nliaisonctl stats --from 90d --csv figures.csv\nliaisonctl -o json stats --channel 0192f3a0-0000-7000-8000-000000000003 --from 2026-10-01",
+    ),
     ("admin role-change", "liaisonctl admin role-change list"),
     (
         "admin agency",

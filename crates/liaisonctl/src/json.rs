@@ -24,7 +24,7 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
-fn ts(t: Option<&prost_types::Timestamp>) -> Value {
+pub fn ts(t: Option<&prost_types::Timestamp>) -> Value {
     time(t).map_or(Value::Null, |t| Value::from(rfc3339(t)))
 }
 

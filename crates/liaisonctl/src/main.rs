@@ -56,6 +56,20 @@ async fn run(cli: Cli, format: Format) -> Result<(), CliError> {
         Command::Directory { command } => commands::directory::run(&mut ctl, command).await,
         Command::Admin { command } => commands::admin::run(&mut ctl, command).await,
         Command::Audit { command } => commands::audit::run(&mut ctl, command).await,
+        Command::Stats {
+            channel,
+            from,
+            to,
+            csv,
+            at_checkpoint,
+        } => {
+            let period = commands::stats::Period {
+                from,
+                to,
+                at_checkpoint,
+            };
+            commands::stats::run(&mut ctl, channel, period, csv).await
+        }
         Command::Completions { .. } => Ok(()),
     }
 }

@@ -292,6 +292,8 @@ friendly_enum! {
         Auditor => Auditor,
         /// Manages users and channels
         Admin => Admin,
+        /// Reads the figures of the agency's channels, never a case
+        Analyst => Analyst,
     }
 }
 

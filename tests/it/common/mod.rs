@@ -22,6 +22,7 @@ pub use pb::audit_service_client::AuditServiceClient;
 pub use pb::auth_service_client::AuthServiceClient;
 pub use pb::case_service_client::CaseServiceClient;
 pub use pb::directory_service_client::DirectoryServiceClient;
+pub use pb::stats_service_client::StatsServiceClient;
 
 #[derive(Debug, Clone)]
 pub enum Backend {
@@ -312,6 +313,9 @@ impl Client {
     }
     pub fn audit(&self) -> AuditServiceClient<Authed> {
         AuditServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
+    }
+    pub fn stats(&self) -> StatsServiceClient<Authed> {
+        StatsServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
     }
 }
 

@@ -12,6 +12,7 @@ pub mod cases;
 mod convert;
 pub mod directory;
 mod people;
+pub mod stats;
 mod watch;
 
 use std::sync::Arc;
@@ -109,6 +110,12 @@ impl<M> Started<M> {
     /// The caller as an auditor: the part of the log they may read; checked like [`Started::admin`].
     pub fn auditor(&self) -> AppResult<AuditScope> {
         authz::auditor(self.caller()?)
+    }
+
+    /// The caller as a reader of their agency's channels' figures; checked like
+    /// [`Started::admin`].
+    pub fn stats_reader(&self) -> AppResult<authz::StatsReader> {
+        authz::stats_reader(self.caller()?)
     }
 
     /// The cases the caller may work (OFFICER or SUPERVISOR); checked like [`Started::admin`].

@@ -12,6 +12,7 @@
 //! | [`ChannelPermit`] | [`channel_move`]     | an ADMIN of a party, per move                | one channel status change |
 //! | [`TermPermit`]    | [`term_move`]        | an ADMIN of a party, per move                | one decision on a term of a channel's register |
 //! | [`AuditScope`]    | [`auditor`]          | AUDITOR: their agency's entries              | audit log reads |
+//! | [`StatsReader`]   | [`stats_reader`]     | SUPERVISOR or ANALYST                        | the figures of their agency's channels |
 //! | [`Operator`]      | [`operator`]         | the operator at the database                 | first agencies and users; the whole audit log |
 //! | [`Service`]       | [`service`]          | the service's own timers                     | escalating overdue cases |
 //!
@@ -597,6 +598,35 @@ pub fn term_move(
         TermMove::Retire => TermStatus::Retired,
     };
     Ok(TermPermit { to })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The work plan's figures
+
+/// A reader of the figures of the channels the caller's agency is a party to: a SUPERVISOR, or an
+/// ANALYST (who sees figures and never a case).
+#[derive(Debug, Clone)]
+pub struct StatsReader {
+    agency_id: AgencyId,
+}
+
+pub fn stats_reader(principal: &Principal) -> AppResult<StatsReader> {
+    require_settled_password(principal)?;
+    if !(principal.has(Role::Supervisor) || principal.has(Role::Analyst)) {
+        return Err(AppError::PermissionDenied(
+            "the figures are for supervisors and analysts (SUPERVISOR or ANALYST role)".into(),
+        ));
+    }
+    Ok(StatsReader {
+        agency_id: principal.agency_id.clone(),
+    })
+}
+
+impl StatsReader {
+    /// Whether the reader's agency is a party to the channel (else it is NOT_FOUND to them).
+    pub fn may_read(&self, channel: &Channel) -> bool {
+        channel_visible(channel, self.agency_id.as_str())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

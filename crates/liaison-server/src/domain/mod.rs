@@ -15,6 +15,7 @@ pub mod moves;
 pub mod paging;
 pub mod people;
 pub mod preservation;
+pub mod stats;
 pub mod terms;
 pub mod users;
 pub mod watch;

@@ -13,6 +13,7 @@ pub mod role_changes;
 #[cfg(feature = "seed")]
 pub mod seed;
 pub mod sessions;
+pub mod stats;
 pub mod terms;
 pub mod users;
 

@@ -686,7 +686,7 @@ async fn my_user_id(ctl: &mut Ctl) -> Result<String, CliError> {
     Ok(me.user.map(|u| u.id).unwrap_or_default())
 }
 
-async fn only_active_channel(ctl: &mut Ctl) -> Result<String, CliError> {
+pub async fn only_active_channel(ctl: &mut Ctl) -> Result<String, CliError> {
     let channels = ctl
         .call(
             pb::ListChannelsRequest {

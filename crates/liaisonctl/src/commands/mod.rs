@@ -8,6 +8,7 @@ pub mod cases;
 pub mod directory;
 pub mod moves;
 pub mod queue;
+pub mod stats;
 
 use std::collections::BTreeMap;
 use std::future::Future;
