@@ -28,6 +28,8 @@ pub enum Workload {
     Queue,
     /// QueryAuditLog by case, by actor and by a day's time range.
     Audit,
+    /// GetChannelStats: a supervisor's year of figures for one of their agency's channels.
+    Stats,
 }
 
 /// How a run is shaped.
@@ -249,6 +251,7 @@ impl Person {
             Workload::Read | Workload::Login => self.read().await,
             Workload::Queue => self.queue().await,
             Workload::Audit => self.audit().await,
+            Workload::Stats => self.stats().await,
             Workload::Mixed => match self.random(10) {
                 0 => self.file().await,
                 1 => self.lifecycle_move().await,
@@ -317,6 +320,34 @@ impl Person {
         let id = self.seen[i].clone();
         let request = with_token(pb::GetCaseRequest { id }, &self.supervisor);
         ("GetCase", outcome(self.cases().get_case(request).await))
+    }
+
+    async fn stats(&mut self) -> (&'static str, Result<(), tonic::Code>) {
+        const METHOD: &str = "GetChannelStats a year";
+        let routes = self
+            .population
+            .routes
+            .get(&self.supervisor.agency_code)
+            .cloned()
+            .unwrap_or_default();
+        let Some(route) = routes.get(self.random(routes.len())) else {
+            return (METHOD, Err(tonic::Code::FailedPrecondition));
+        };
+        let now = chrono::Utc::now();
+        let request = with_token(
+            pb::GetChannelStatsRequest {
+                channel_id: route.channel_id.clone(),
+                period_start: Some(timestamp(now - chrono::Duration::days(365))),
+                period_end: Some(timestamp(now)),
+                checkpoint_seq: 0,
+            },
+            &self.supervisor,
+        );
+        let result = pb::stats_service_client::StatsServiceClient::new(self.channel.clone())
+            .max_decoding_message_size(16 * 1024 * 1024)
+            .get_channel_stats(request)
+            .await;
+        (METHOD, result.map(|_| ()).map_err(|s| s.code()))
     }
 
     async fn queue(&mut self) -> (&'static str, Result<(), tonic::Code>) {

@@ -301,6 +301,8 @@ pub async fn run(
             options.audit_entries
         ),
     )?;
+    eprintln!("seed: placing the history's events in the chain");
+    repo::seed::place_history(&state.db).await?;
     // Fresh statistics: until autovacuum gets round to it, the planner would take a table of
     // millions for an empty one (and walk the audit log's primary key for a case's entries).
     eprintln!("seed: analysing the tables");

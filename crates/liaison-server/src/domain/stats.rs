@@ -14,10 +14,10 @@ use crate::chain::Checkpoint;
 use crate::domain::call::{Call, Work};
 use crate::error::{AppError, AppResult};
 use crate::model::{
-    CaseEvent, CategoryCode, ChannelId, DeadlineClock, EventKind, ExtensionReason, RefusalGround,
-    RequestKind, Timestamp,
+    CategoryCode, ChannelId, DeadlineClock, EventKind, ExtensionReason, RefusalGround, RequestKind,
+    Timestamp,
 };
-use crate::repo::{self, stats::Filed};
+use crate::repo::{self, stats::Counted, stats::Filed};
 use crate::state::AppState;
 
 /// The longest period one answer covers.
@@ -44,7 +44,7 @@ pub struct Outcome {
 
 impl Outcome {
     /// Reads a referral's events, oldest first.
-    pub fn of(kind: RequestKind, events: &[CaseEvent]) -> Outcome {
+    pub fn of(kind: RequestKind, events: &[Counted]) -> Outcome {
         let mut o = Outcome::default();
         let mut paused_since: Option<Timestamp> = None;
         let mut paused = chrono::Duration::zero();
@@ -211,7 +211,7 @@ pub struct Figures {
 /// referral whose receipt is not among the events (sealed after the checkpoint) does not count.
 pub fn figures(
     filed: &std::collections::HashMap<crate::model::CaseId, Filed>,
-    events: &[CaseEvent],
+    events: &[Counted],
 ) -> (Vec<Row>, Row) {
     let mut rows: BTreeMap<(String, i16), Row> = BTreeMap::new();
     let mut total = Row::default();
@@ -283,23 +283,25 @@ pub async fn channel_stats(
 mod tests {
     use super::*;
     use crate::clock::from_micros;
-    use crate::model::{CaseId, EventActor, EventId};
+    use crate::model::CaseId;
 
     fn hours(h: i64) -> Timestamp {
         from_micros(h * 3_600_000_000)
     }
 
-    fn ev(kind: EventKind, at: i64) -> CaseEvent {
-        CaseEvent::new(
-            EventId::from("e"),
-            CaseId::from("c"),
+    fn ev(kind: EventKind, at: i64) -> Counted {
+        Counted {
+            case_id: CaseId::from("c"),
             kind,
-            EventActor::Service,
-            hours(at),
-        )
+            at: hours(at),
+            clock: None,
+            due_at: None,
+            ground: None,
+            extension_reason: None,
+        }
     }
 
-    fn clocked(kind: EventKind, at: i64, due: Option<i64>) -> CaseEvent {
+    fn clocked(kind: EventKind, at: i64, due: Option<i64>) -> Counted {
         let mut e = ev(kind, at);
         e.clock = Some(DeadlineClock::Response);
         e.due_at = due.map(hours);

@@ -88,6 +88,20 @@ where
 }
 
 /// Whether any agency is registered (the seed refuses such a database).
+/// Places the loaded history's events in the audit chain's order: at the newest signed
+/// checkpoint, before everything that follows (they were recorded by no call of this server, and
+/// have no sequence number of their own). Live queues start after them; the figures of
+/// `StatsService` count them.
+pub async fn place_history(db: &Db) -> AppResult<()> {
+    db.conn
+        .execute_unprepared(
+            "UPDATE case_events SET seq = (SELECT MAX(seq) FROM audit_checkpoints) \
+             WHERE seq IS NULL AND audit_intake_id IS NULL",
+        )
+        .await?;
+    Ok(())
+}
+
 /// Refreshes the planner's statistics of every table (`ANALYZE`, on both databases).
 pub async fn analyze(db: &Db) -> AppResult<()> {
     db.conn.execute_unprepared("ANALYZE").await?;

@@ -7,10 +7,11 @@ use sea_orm::{ColumnTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, Query
 
 use super::entities::{case, case_event};
 use super::{decode, Tx};
-use crate::clock::to_micros;
+use crate::clock::{from_micros, to_micros};
 use crate::error::AppResult;
 use crate::model::{
-    CaseEvent, CaseId, Category, CategoryCode, ChannelId, EventKind, RequestKind, Timestamp,
+    CaseId, Category, CategoryCode, ChannelId, DeadlineClock, EventKind, ExtensionReason,
+    RefusalGround, RequestKind, Timestamp,
 };
 
 /// What a received referral is filed under: its category and kind (fixed at filing).
@@ -18,6 +19,18 @@ use crate::model::{
 pub struct Filed {
     pub category: CategoryCode,
     pub kind: RequestKind,
+}
+
+/// What the figures read of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counted {
+    pub case_id: CaseId,
+    pub kind: EventKind,
+    pub at: Timestamp,
+    pub clock: Option<DeadlineClock>,
+    pub due_at: Option<Timestamp>,
+    pub ground: Option<RefusalGround>,
+    pub extension_reason: Option<ExtensionReason>,
 }
 
 /// The events that make the figures; the rest (notes, markings, moves) leave them as they are.
@@ -48,7 +61,7 @@ pub async fn received(
     from: Timestamp,
     until: Timestamp,
     upto: i64,
-) -> AppResult<(HashMap<CaseId, Filed>, Vec<CaseEvent>)> {
+) -> AppResult<(HashMap<CaseId, Filed>, Vec<Counted>)> {
     let in_period = |query: sea_orm::Select<case::Entity>| {
         query
             .filter(case::Column::ChannelId.eq(channel.as_str()))
@@ -73,7 +86,25 @@ pub async fn received(
         let kind = decode(kind.into(), RequestKind::from_code, "request kind")?;
         cases.insert(CaseId::from(id), Filed { category, kind });
     }
-    let events = case_event::Entity::find()
+    // Only the columns the figures read: the texts (questions, answers, reasons) stay behind.
+    type Row = (
+        String,
+        i16,
+        i64,
+        Option<i16>,
+        Option<i64>,
+        Option<i16>,
+        Option<i16>,
+    );
+    let rows: Vec<Row> = case_event::Entity::find()
+        .select_only()
+        .column(case_event::Column::CaseId)
+        .column(case_event::Column::Kind)
+        .column(case_event::Column::At)
+        .column(case_event::Column::Clock)
+        .column(case_event::Column::DueAt)
+        .column(case_event::Column::RefusalGround)
+        .column(case_event::Column::ExtensionReason)
         .join(JoinType::InnerJoin, cohort())
         .filter(case::Column::ChannelId.eq(channel.as_str()))
         .filter(case::Column::ReleasedAt.gte(to_micros(from)))
@@ -84,11 +115,30 @@ pub async fn received(
         .order_by_asc(case_event::Column::CaseId)
         .order_by_asc(case_event::Column::Seq)
         .order_by_asc(case_event::Column::Id)
+        .into_tuple()
         .all(&tx.txn)
-        .await?
-        .into_iter()
-        .map(CaseEvent::try_from)
-        .collect::<AppResult<Vec<_>>>()?;
+        .await?;
+    let mut events = Vec::with_capacity(rows.len());
+    let mut case_id = CaseId::from("");
+    for (id, kind, at, clock, due_at, ground, extension) in rows {
+        // Rows come case by case: one id a case.
+        if case_id.as_str() != id {
+            case_id = CaseId::from(id);
+        }
+        events.push(Counted {
+            case_id: case_id.clone(),
+            kind: decode(kind.into(), EventKind::from_code, "event kind")?,
+            at: from_micros(at),
+            clock: clock
+                .map(|c| decode(c.into(), DeadlineClock::from_code, "deadline clock"))
+                .transpose()?,
+            due_at: due_at.map(from_micros),
+            ground: super::cases::ground(ground)?,
+            extension_reason: extension
+                .map(|r| decode(r.into(), ExtensionReason::from_code, "extension reason"))
+                .transpose()?,
+        });
+    }
     Ok((cases, events))
 }
 
