@@ -582,34 +582,17 @@ fn deadline_term(
     }
 }
 
-/// Proposed by India's admin, agreed by Canada's.
-async fn agree(w: &World, request: pb::ProposeChannelTermRequest) -> pb::ChannelTerm {
-    let proposed = w
-        .admin_in
-        .admin()
-        .propose_channel_term(request)
-        .await
-        .expect("propose")
-        .into_inner();
-    w.admin_ca
-        .admin()
-        .approve_channel_term(pb::ApproveChannelTermRequest {
-            id: proposed.id,
-            reason: String::new(),
-        })
-        .await
-        .expect("agree")
-        .into_inner()
-}
-
 async fn a_channel_agrees_its_own_windows(backend: Backend) {
     let w = World::new(backend).await;
     let before = urgent_request(&w, "before").await;
-    let twelve = agree(
-        &w,
-        deadline_term(&w, "ANSWER_REQUEST_URGENT", Some(12 * 3600), 0),
-    )
-    .await;
+    let twelve = w
+        .agree_term(deadline_term(
+            &w,
+            "ANSWER_REQUEST_URGENT",
+            Some(12 * 3600),
+            0,
+        ))
+        .await;
     assert_eq!(twelve.title, "answer a URGENT REQUEST within 12 hours");
     assert_eq!(secs(&twelve.duration), 12 * 3600);
     let after = urgent_request(&w, "after").await;
@@ -619,11 +602,14 @@ async fn a_channel_agrees_its_own_windows(backend: Backend) {
     assert_eq!(secs(&before.response.unwrap().window), 8 * 3600);
 
     // A new window is proposed while the old one binds, and replaces it when agreed.
-    let sixteen = agree(
-        &w,
-        deadline_term(&w, "ANSWER_REQUEST_URGENT", Some(16 * 3600), 0),
-    )
-    .await;
+    let sixteen = w
+        .agree_term(deadline_term(
+            &w,
+            "ANSWER_REQUEST_URGENT",
+            Some(16 * 3600),
+            0,
+        ))
+        .await;
     let in_force = w
         .officer_ca
         .directory()
@@ -643,12 +629,9 @@ async fn a_channel_agrees_its_own_windows(backend: Backend) {
     assert!(retired.retirement_reason.contains(&sixteen.id));
 
     // The share after which a deadline is due soon, and an acknowledgement's window.
-    agree(&w, deadline_term(&w, "DUE_SOON", None, 90)).await;
-    agree(
-        &w,
-        deadline_term(&w, "ACKNOWLEDGE_URGENT", Some(2 * 3600), 0),
-    )
-    .await;
+    w.agree_term(deadline_term(&w, "DUE_SOON", None, 90)).await;
+    w.agree_term(deadline_term(&w, "ACKNOWLEDGE_URGENT", Some(2 * 3600), 0))
+        .await;
     let case = urgent_request(&w, "strict").await;
     assert_eq!(at(&case.acknowledge_due_at), at(&case.filed_at) + 2 * 3600);
     assert_eq!(secs(&case.response.unwrap().window), 16 * 3600);

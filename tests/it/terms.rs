@@ -40,22 +40,7 @@ fn bad_field(status: &tonic::Status) -> String {
 
 /// `code`, proposed by India's admin and agreed by Canada's.
 async fn agreed(w: &World, code: &str) -> pb::ChannelTerm {
-    let proposed = w
-        .admin_in
-        .admin()
-        .propose_channel_term(basis(w, code))
-        .await
-        .expect("propose")
-        .into_inner();
-    w.admin_ca
-        .admin()
-        .approve_channel_term(pb::ApproveChannelTermRequest {
-            id: proposed.id,
-            reason: String::new(),
-        })
-        .await
-        .expect("approve")
-        .into_inner()
+    w.agree_term(basis(w, code)).await
 }
 
 async fn a_legal_basis_binds_once_the_other_agency_agrees_it(backend: Backend) {

@@ -449,6 +449,26 @@ impl World {
         }
     }
 
+    /// A term proposed by India's admin and agreed by Canada's.
+    pub async fn agree_term(&self, request: pb::ProposeChannelTermRequest) -> pb::ChannelTerm {
+        let proposed = self
+            .admin_in
+            .admin()
+            .propose_channel_term(request)
+            .await
+            .expect("propose")
+            .into_inner();
+        self.admin_ca
+            .admin()
+            .approve_channel_term(pb::ApproveChannelTermRequest {
+                id: proposed.id,
+                reason: String::new(),
+            })
+            .await
+            .expect("agree")
+            .into_inner()
+    }
+
     /// Files, acknowledges and assigns a case to `officer_ca`: IN_PROGRESS.
     pub async fn case_in_progress(&self, title: &str) -> pb::Case {
         let case = self

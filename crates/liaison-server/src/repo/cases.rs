@@ -148,13 +148,17 @@ fn extensions_to_json(clock: Option<&ResponseClock>) -> Option<String> {
     serde_json::to_string(&rows).ok()
 }
 
+/// The rows of a JSON array column; none when the column is empty.
+fn json_rows<T: serde::de::DeserializeOwned>(json: Option<&str>, what: &str) -> AppResult<Vec<T>> {
+    json.map_or(Ok(Vec::new()), |json| {
+        serde_json::from_str(json)
+            .map_err(|e| AppError::internal(format!("a case's {what} do not decode: {e}")))
+    })
+}
+
 fn extensions_from_json(json: Option<&str>) -> AppResult<Vec<DeadlineExtension>> {
-    let Some(json) = json else {
-        return Ok(Vec::new());
-    };
-    let rows: Vec<ExtensionRow> = serde_json::from_str(json)
-        .map_err(|e| AppError::internal(format!("a case's extensions do not decode: {e}")))?;
-    rows.into_iter()
+    json_rows::<ExtensionRow>(json, "extensions")?
+        .into_iter()
         .map(|r| {
             Ok(DeadlineExtension {
                 reason: decode(
@@ -196,12 +200,8 @@ pub(super) fn items_to_json(items: &[RequestItem]) -> Option<String> {
 }
 
 fn items_from_json(json: Option<&str>) -> AppResult<Vec<RequestItem>> {
-    let Some(json) = json else {
-        return Ok(Vec::new());
-    };
-    let rows: Vec<ItemRow> = serde_json::from_str(json)
-        .map_err(|e| AppError::internal(format!("a case's request items do not decode: {e}")))?;
-    rows.into_iter()
+    json_rows::<ItemRow>(json, "request items")?
+        .into_iter()
         .map(|r| {
             let answer = match (r.outcome, r.answered_by, r.answered_at) {
                 (Some(outcome), Some(by), Some(at)) => Some(ItemAnswer {
