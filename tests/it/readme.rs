@@ -79,7 +79,7 @@ fn the_readme_walk_through_runs_as_written_with_grpcurl() {
          {calls}\n"
     );
     let output = Command::new("timeout")
-        .args(["120", "bash", "-c"])
+        .args(["300", "bash", "-c"])
         .arg(&script)
         .current_dir(dir.path())
         .env("LIAISON_DATA_DIR", dir.path().join("data"))
@@ -91,7 +91,8 @@ fn the_readme_walk_through_runs_as_written_with_grpcurl() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "the walk-through failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        "the walk-through failed ({}; 124 is the 300 s timeout)\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status
     );
     // The reference it prints, and the timeline it ends with: filed, acknowledged, assigned, a
     // shared note, closed.
@@ -176,7 +177,7 @@ fn the_readme_quick_start_runs_as_written_with_liaisonctl() {
         liaisond = env!("CARGO_BIN_EXE_liaisond"),
     );
     let output = Command::new("timeout")
-        .args(["180", "bash", "-c"])
+        .args(["300", "bash", "-c"])
         .arg(&script)
         .current_dir(dir.path())
         .env("HOME", dir.path())

@@ -864,6 +864,10 @@ impl ResponseClock {
 
     /// How long the clock has run since `started` (the receipt), paused time excluded.
     pub fn elapsed(&self, started: Timestamp, now: Timestamp) -> chrono::Duration {
+        if self.due_at.is_none() {
+            // Not started: the referral is held (or was withdrawn before its release).
+            return chrono::Duration::zero();
+        }
         (self.end(now) - started - self.paused).max(chrono::Duration::zero())
     }
 
@@ -1099,7 +1103,17 @@ pub struct Case {
     pub due_soon_percent: i16,
     /// The answer's clock: REQUEST and PRESERVATION cases filed since clocks exist.
     pub response: Option<ResponseClock>,
+    /// What the service's timers recorded: the acknowledgement ESCALATED, the answer BREACHED.
+    /// Read with the case; only the timers write them.
+    pub marks: DeadlineMarks,
     pub version: i64,
+}
+
+/// A case's deadlines the service found missed, each recorded once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeadlineMarks {
+    pub escalated: bool,
+    pub response_breached: bool,
 }
 
 impl Case {
@@ -1135,7 +1149,9 @@ impl Case {
         let acknowledged_late = self
             .acknowledged_at
             .is_some_and(|at| at > self.acknowledge_due_at);
-        (self.is_released() && self.is_overdue(now))
+        self.marks.escalated
+            || self.marks.response_breached
+            || (self.is_released() && self.is_overdue(now))
             || acknowledged_late
             || self.response.as_ref().is_some_and(|r| r.is_breached(now))
     }
@@ -1329,6 +1345,7 @@ pub mod fixtures {
             acknowledge_within: Priority::Routine.acknowledge_within(),
             due_soon_percent: DUE_SOON_PERCENT,
             response: None,
+            marks: DeadlineMarks::default(),
             version: 1,
         }
     }
@@ -1337,6 +1354,23 @@ pub mod fixtures {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deadline_the_timer_marked_missed_stays_missed() {
+        let t = crate::clock::from_micros(0);
+        let mut case = fixtures::case("IN", "CA", "filer");
+        assert!(!case.missed_a_deadline(t));
+        // Declined after the escalation: no longer FILED, still escalated.
+        case.status = CaseStatus::Declined;
+        case.marks.escalated = true;
+        assert!(case.missed_a_deadline(t));
+        // Breached, then extended: the new deadline is ahead, the breach stays.
+        case.marks = DeadlineMarks {
+            escalated: false,
+            response_breached: true,
+        };
+        assert!(case.missed_a_deadline(t));
+    }
 
     #[test]
     fn role_sets_round_trip_through_bits() {

@@ -590,6 +590,7 @@ pub fn generate(
         due_soon_percent: liaison_server::model::DUE_SOON_PERCENT,
         // The seeded history is from before answer clocks.
         response: None,
+        marks: Default::default(),
         version: t.version,
     };
     let request_id = t.rng.uuid_v4().to_string();

@@ -47,7 +47,7 @@ pub fn from_duration(
     let parsed = valid
         .then(|| chrono::Duration::try_seconds(d.seconds))
         .flatten()
-        .map(|s| s + chrono::Duration::nanoseconds(d.nanos.into()));
+        .and_then(|s| s.checked_add(&chrono::Duration::nanoseconds(d.nanos.into())));
     match parsed {
         Some(span) if span >= min && span <= max => Some(span),
         _ => {
@@ -290,9 +290,10 @@ pub fn case(c: Case, now: Timestamp) -> pb::Case {
         }),
         legal_basis_id: c.legal_basis_id.map(String::from).unwrap_or_default(),
         items: c.items.into_iter().map(request_item).collect(),
-        response: c
-            .response
-            .map(|r| response_clock(r, c.released_at.unwrap_or(c.filed_at), now)),
+        response: c.response.map(|r| {
+            let received = c.released_at.unwrap_or(c.filed_at);
+            response_clock(r, received, c.marks.response_breached, now)
+        }),
         released_at: optional_timestamp(c.released_at),
         // Named by the handler (`api::people`), for the whole response at once.
         filer: None,
@@ -301,7 +302,13 @@ pub fn case(c: Case, now: Timestamp) -> pb::Case {
 }
 
 /// The answer's clock as it stands at `now`, its time counted from `received`.
-fn response_clock(r: ResponseClock, received: Timestamp, now: Timestamp) -> pb::ResponseClock {
+/// `marked`: the service recorded the answer BREACHED (an extension since does not undo it).
+fn response_clock(
+    r: ResponseClock,
+    received: Timestamp,
+    marked: bool,
+    now: Timestamp,
+) -> pb::ResponseClock {
     pb::ResponseClock {
         window: Some(duration(r.window)),
         due_at: optional_timestamp(r.due_at),
@@ -309,7 +316,7 @@ fn response_clock(r: ResponseClock, received: Timestamp, now: Timestamp) -> pb::
         paused: Some(duration(r.paused_for(now))),
         elapsed: Some(duration(r.elapsed(received, now))),
         stopped_at: optional_timestamp(r.stopped_at),
-        breached: r.is_breached(now),
+        breached: marked || r.is_breached(now),
         extensions: r
             .extensions
             .into_iter()

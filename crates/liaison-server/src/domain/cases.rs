@@ -16,9 +16,9 @@ use crate::domain::{deadlines, items, moves, terms};
 use crate::error::{AppError, AppResult};
 use crate::model::{
     AgencyId, Case, CaseEvent, CaseId, CaseOrder, CaseStatus, CaseView, CategoryCode, ChannelId,
-    ChannelStatus, EventActor, EventId, EventKind, ItemAnswer, Markings, MoveAction, Note, NoteId,
-    NoteVisibility, Preservation, PreservationOrder, PreservationStatus, Priority, RequestKind,
-    Resolution, Role, Rule, Rules, TermId, TermKind, Timestamp,
+    ChannelStatus, DeadlineClock, EventActor, EventId, EventKind, ItemAnswer, Markings, MoveAction,
+    Note, NoteId, NoteVisibility, Preservation, PreservationOrder, PreservationStatus, Priority,
+    RequestKind, Resolution, Role, Rule, Rules, TermId, TermKind, Timestamp,
 };
 use crate::repo::cases::{CaseCursor, CaseQuery, TimelineCursor};
 use crate::repo::{self, Tx};
@@ -243,6 +243,7 @@ async fn file_once(
         acknowledge_within: deadlines.acknowledge_within(new.priority),
         due_soon_percent: deadlines.due_soon_percent,
         response: deadlines.clock_for(new.kind, new.priority, (!held).then_some(now)),
+        marks: Default::default(),
         version: 1,
     };
     call.concerns_case(&case);
@@ -504,6 +505,15 @@ pub(crate) async fn make_move(
     ev.resolution = next.resolution.filter(|_| kind == EventKind::Closed);
     ev.ground = next.decline_ground.filter(|_| kind == EventKind::Declined);
     deadlines::note_clock(Some(case), &next, &mut ev);
+    if kind == EventKind::Acknowledged {
+        // The deadline it met or missed, so that the timeline alone says which.
+        ev.clock = Some(DeadlineClock::Acknowledge);
+        ev.due_at = Some(case.acknowledge_due_at);
+    }
+    if kind == EventKind::InformationProvided {
+        // The pause moved the deadline: it is warned of again if it is no longer near.
+        deadlines::rearm_if_later(work.tx(), &next, now).await?;
+    }
     work.record_event(ev);
     Ok(next)
 }
@@ -987,8 +997,11 @@ pub async fn escalate_overdue(state: &AppState) -> AppResult<usize> {
             escalation.from_status = Some(CaseStatus::Filed);
             escalation.to_status = Some(CaseStatus::Filed);
             escalation.reason = Some(format!(
-                "not acknowledged within {} hours of filing (overdue by {} minutes)",
-                case.acknowledge_within.num_hours(),
+                "not acknowledged within {} of filing (overdue by {} minutes)",
+                match case.acknowledge_within {
+                    w if w.num_minutes() % 60 == 0 => format!("{} hours", w.num_hours()),
+                    w => format!("{} minutes", w.num_minutes()),
+                },
                 overdue_by.num_minutes()
             ));
             escalation

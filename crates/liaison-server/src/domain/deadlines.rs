@@ -217,7 +217,7 @@ pub async fn extend(
     if !repo::cases::update(tx, &next, case.version).await? {
         return Err(cases::stale());
     }
-    repo::cases::rearm(tx, &next.id, Alarm::ResponseDueSoon).await?;
+    rearm_if_later(tx, &next, now).await?;
     let mut ev = event(
         &next,
         EventKind::DeadlineExtended,
@@ -233,6 +233,15 @@ pub async fn extend(
     work.record_event(ev);
     work.commit().await?;
     Ok(next)
+}
+
+/// Lets DUE_SOON fire again on the case's answer when its deadline moved and is no longer near
+/// (a resume, an extension); a deadline still near keeps the warning it had.
+pub(crate) async fn rearm_if_later(tx: &Tx, case: &Case, now: Timestamp) -> AppResult<()> {
+    if case.response_warn_at().is_some_and(|warn| warn > now) {
+        repo::cases::rearm(tx, &case.id, Alarm::ResponseDueSoon).await?;
+    }
+    Ok(())
 }
 
 /// Records DUE_SOON on each deadline most of whose window has gone and BREACHED on each answer

@@ -28,6 +28,10 @@ pub const MAX_PERIOD: chrono::Duration = chrono::Duration::days(366);
 pub struct Outcome {
     pub received_at: Option<Timestamp>,
     pub acknowledged_at: Option<Timestamp>,
+    /// The acknowledgement's deadline, as its ACKNOWLEDGED event names it.
+    pub acknowledge_due: Option<Timestamp>,
+    /// When the one who owes the answer gave it: the answer, or a refusal.
+    pub responded_at: Option<Timestamp>,
     /// The answer: a request's first close, a preservation's confirmation.
     pub answered_at: Option<Timestamp>,
     /// From receipt to the answer, time awaiting information excluded.
@@ -59,8 +63,11 @@ impl Outcome {
                         o.due_at = e.due_at;
                     }
                 }
-                EventKind::Acknowledged => {
-                    o.acknowledged_at.get_or_insert(e.at);
+                EventKind::Acknowledged if o.acknowledged_at.is_none() => {
+                    o.acknowledged_at = Some(e.at);
+                    o.acknowledge_due = e
+                        .due_at
+                        .filter(|_| e.clock == Some(DeadlineClock::Acknowledge));
                 }
                 EventKind::Escalated => o.escalated = true,
                 EventKind::Breached => o.breached = true,
@@ -98,10 +105,14 @@ impl Outcome {
                         o.due_at = o.due_at.map(|due| due + stood);
                     }
                     match e.kind {
-                        EventKind::Declined => o.declined = Some(e.ground),
+                        EventKind::Declined => {
+                            o.declined = Some(e.ground);
+                            o.responded_at = Some(e.at);
+                        }
                         EventKind::Withdrawn => o.withdrawn = true,
                         _ if owed => {
                             o.answered_at = Some(e.at);
+                            o.responded_at = Some(e.at);
                             o.answer_time = o.received_at.map(|r| e.at - r - paused);
                         }
                         _ => {}
@@ -113,11 +124,18 @@ impl Outcome {
         o
     }
 
+    /// The answer (or refusal) came after the deadline in force.
     fn answer_late(&self) -> bool {
-        match (self.answered_at, self.due_at) {
+        match (self.responded_at, self.due_at) {
             (Some(at), Some(due)) => at > due,
             _ => false,
         }
+    }
+
+    /// ESCALATED, or acknowledged after the deadline its event names (before the timer said so).
+    fn acknowledge_late(&self) -> bool {
+        self.escalated
+            || matches!((self.acknowledged_at, self.acknowledge_due), (Some(at), Some(due)) if at > due)
     }
 }
 
@@ -148,7 +166,7 @@ impl Row {
             self.acknowledged += 1;
             self.acknowledge_times.push(at - received);
         }
-        if o.escalated {
+        if o.acknowledge_late() {
             self.acknowledge_breached += 1;
         } else if o.acknowledged_at.is_some() {
             self.acknowledge_met += 1;
@@ -159,7 +177,7 @@ impl Row {
         }
         if o.breached || o.answer_late() {
             self.answer_breached += 1;
-        } else if o.answered_at.is_some() && o.due_at.is_some() {
+        } else if o.responded_at.is_some() && o.due_at.is_some() {
             self.answer_met += 1;
         }
         if let Some(ground) = o.declined {
@@ -371,6 +389,24 @@ mod tests {
                 .get(&RefusalGround::NotAvailable.code()),
             Some(&1)
         );
+    }
+
+    #[test]
+    fn late_acknowledgements_and_refusals_count_as_breached() {
+        let mut acked = ev(EventKind::Acknowledged, 5);
+        acked.clock = Some(DeadlineClock::Acknowledge);
+        acked.due_at = Some(hours(4));
+        let mut declined = ev(EventKind::Declined, 9);
+        declined.ground = Some(RefusalGround::NotAvailable);
+        let o = Outcome::of(
+            RequestKind::Request,
+            &[clocked(EventKind::Filed, 0, Some(8)), acked, declined],
+        );
+        let mut row = Row::default();
+        row.add(&o);
+        assert_eq!((row.acknowledge_met, row.acknowledge_breached), (0, 1));
+        assert_eq!((row.answer_met, row.answer_breached), (0, 1));
+        assert_eq!(row.answered, 0);
     }
 
     #[test]

@@ -170,10 +170,8 @@ fn matches(f: &CaseFilter, p: &Principal, case: &Case, event: &CaseEvent, now: T
         || (event.kind == EventKind::Escalated)
         || (event.from_status == Some(CaseStatus::Filed) && event.at > case.acknowledge_due_at);
     let due = f.due_within.is_none_or(|within| {
-        event.kind == EventKind::DueSoon
-            || case
-                .running_deadlines()
-                .any(|due| due > now && due <= now + within)
+        case.running_deadlines()
+            .any(|due| due > now && due <= now + within)
     });
     let breached = !f.breached_only
         || matches!(event.kind, EventKind::Escalated | EventKind::Breached)

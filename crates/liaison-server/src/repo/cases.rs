@@ -13,10 +13,11 @@ use crate::clock::{from_micros, to_micros};
 use crate::error::{AppError, AppResult};
 use crate::model::{
     AgencyId, Case, CaseEvent, CaseId, CaseOrder, CaseStatus, CaseView, Category, CategoryCode,
-    DeadlineClock, DeadlineExtension, EventKind, ExtensionReason, Handling, InformationAccuracy,
-    ItemAnswer, ItemOutcome, Markings, MoveId, Note, NoteId, NoteVisibility, Preservation,
-    PreservationOrder, PreservationStatus, Priority, RefusalGround, RequestItem, RequestKind,
-    Resolution, ResponseClock, SourceReliability, TermId, Timestamp, UserId, DUE_SOON_PERCENT,
+    DeadlineClock, DeadlineExtension, DeadlineMarks, EventKind, ExtensionReason, Handling,
+    InformationAccuracy, ItemAnswer, ItemOutcome, Markings, MoveId, Note, NoteId, NoteVisibility,
+    Preservation, PreservationOrder, PreservationStatus, Priority, RefusalGround, RequestItem,
+    RequestKind, Resolution, ResponseClock, SourceReliability, TermId, Timestamp, UserId,
+    DUE_SOON_PERCENT,
 };
 
 impl TryFrom<case::Model> for Case {
@@ -36,6 +37,10 @@ impl TryFrom<case::Model> for Case {
             }),
         };
         Ok(Case {
+            marks: DeadlineMarks {
+                escalated: row.escalated_at.is_some(),
+                response_breached: row.response_breached_at.is_some(),
+            },
             acknowledge_within: row.acknowledge_within.map_or(
                 priority.acknowledge_within(),
                 chrono::Duration::microseconds,
