@@ -72,25 +72,7 @@ async fn desk(w: &World) -> Desk {
 /// Acknowledges and assigns `case` to officer.ca.
 async fn in_progress(w: &World, case: pb::Case) -> pb::Case {
     let sup_ca = w.server.fresh(&w.sup_ca).await;
-    let case = sup_ca
-        .cases()
-        .acknowledge_case(pb::AcknowledgeCaseRequest {
-            id: case.id,
-            etag: case.etag,
-        })
-        .await
-        .expect("acknowledge")
-        .into_inner();
-    sup_ca
-        .cases()
-        .assign_case(pb::AssignCaseRequest {
-            id: case.id,
-            assignee_id: w.officer_ca.user_id.clone(),
-            etag: case.etag,
-        })
-        .await
-        .expect("assign")
-        .into_inner()
+    w.acknowledge_and_assign(&sup_ca, case).await
 }
 
 async fn the_answer_clock_stands_still_while_the_case_awaits_information(backend: Backend) {

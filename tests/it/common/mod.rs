@@ -474,8 +474,12 @@ impl World {
         let case = self
             .file(&self.officer_in, title, pb::Priority::Routine)
             .await;
-        let case = self
-            .sup_ca
+        self.acknowledge_and_assign(&self.sup_ca, case).await
+    }
+
+    /// `sup` (a Canadian supervisor) acknowledges `case` and assigns it to `officer_ca`.
+    pub async fn acknowledge_and_assign(&self, sup: &Client, case: pb::Case) -> pb::Case {
+        let case = sup
             .cases()
             .acknowledge_case(pb::AcknowledgeCaseRequest {
                 id: case.id,
@@ -484,8 +488,7 @@ impl World {
             .await
             .expect("acknowledge")
             .into_inner();
-        self.sup_ca
-            .cases()
+        sup.cases()
             .assign_case(pb::AssignCaseRequest {
                 id: case.id,
                 assignee_id: self.officer_ca.user_id.clone(),
